@@ -1,0 +1,16 @@
+//! pbit-model: the software side of the p-bit machine.
+//!
+//! * [`ising`]: an Ising instance in real numbers and its text format.
+//! * [`fixed`]: the instance quantised to the machine's fixed-point format (or a clear error).
+//! * [`schedule`]: β schedules as the finite list of (β, sweeps) steps the hardware holds.
+//! * [`machine`]: the bit-exact machine: the reference for the gateware and the default backend.
+
+pub mod fixed;
+pub mod ising;
+pub mod machine;
+pub mod schedule;
+
+pub use fixed::{FixedIsing, QuantiseError, Scaling};
+pub use ising::{Coupling, Ising, ParseError};
+pub use machine::Machine;
+pub use schedule::{Schedule, Step};

@@ -1,0 +1,18 @@
+//! The pbit machine's contract, written once and used by the model, the gateware and the host.
+//!
+//! * [`format`]: fixed-point widths of couplings, biases, local fields, β and random words.
+//! * [`rng`]: the per-p-bit xorshift32 generator and how its state derives from a user seed.
+//! * [`table`]: β pages of decision thresholds, built with pure-Rust math (`libm`) so every
+//!   machine computes the same bits.
+//! * [`hash`]: a hash of everything above that a device reports so a host can refuse a mismatch.
+//!
+//! docs/spec.md describes the same contract in prose.
+
+pub mod format;
+pub mod hash;
+pub mod rng;
+pub mod table;
+
+pub use format::{Format, FormatError};
+pub use rng::{initial_spin, pbit_seed, Xorshift32};
+pub use table::{Beta, BetaError, ThresholdPage};
