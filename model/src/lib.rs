@@ -4,13 +4,21 @@
 //! * [`fixed`]: the instance quantised to the machine's fixed-point format (or a clear error).
 //! * [`schedule`]: β schedules as the finite list of (β, sweeps) steps the hardware holds.
 //! * [`machine`]: the bit-exact machine: the reference for the gateware and the default backend.
+//! * [`run`]: sampling and annealing jobs on the reference machine.
+//! * [`kernel`]: the same jobs, fast (many reads interleaved), bit-identical to [`run`].
+//! * [`exact`]: exact enumeration of small instances (Z, F, marginals, ground states).
+//! * [`meanfield`]: naive mean-field fixed point.
 
+pub mod exact;
 pub mod fixed;
 pub mod ising;
+pub mod kernel;
 pub mod machine;
+pub mod meanfield;
+pub mod run;
 pub mod schedule;
 
 pub use fixed::{FixedIsing, QuantiseError, Scaling};
-pub use ising::{Coupling, Ising, ParseError};
+pub use ising::{spins_to_string, Coupling, Ising, ParseError};
 pub use machine::Machine;
 pub use schedule::{Schedule, Step};

@@ -1,0 +1,105 @@
+//! Jobs on the machine: sampling one chain and annealing many reads. These are the reference
+//! implementations over [`Machine`]; [`crate::kernel`] runs the same jobs faster and must give
+//! identical results.
+
+use crate::fixed::FixedIsing;
+use crate::machine::Machine;
+use crate::schedule::Schedule;
+use pbit_spec::ThresholdPage;
+
+/// A schedule with its threshold pages built for the problem's format.
+#[derive(Clone, Debug)]
+pub struct Pages {
+    /// (page, sweeps at that page), in order.
+    pub steps: Vec<(ThresholdPage, u64)>,
+}
+
+impl Pages {
+    pub fn build(problem: &FixedIsing, schedule: &Schedule) -> Pages {
+        Pages {
+            steps: schedule
+                .steps
+                .iter()
+                .map(|s| (ThresholdPage::build(&problem.format, s.beta), s.sweeps))
+                .collect(),
+        }
+    }
+    pub fn total_sweeps(&self) -> u64 {
+        self.steps.iter().map(|s| s.1).sum()
+    }
+}
+
+/// What a sampling run records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleSpec {
+    /// Sweeps run and discarded first.
+    pub burn_in: u64,
+    /// Sweeps run after the burn-in.
+    pub sweeps: u64,
+    /// Record the state after every `every`-th sweep after the burn-in (sweep t = 1..=sweeps is
+    /// recorded iff t % every == 0).
+    pub every: u64,
+}
+
+/// Runs one chain (read 0) at one page and calls `record(spins, energy_raw)` for each recorded
+/// sample.
+pub fn sample(
+    problem: &FixedIsing,
+    clamps: &[(usize, bool)],
+    page: &ThresholdPage,
+    seed: u64,
+    spec: SampleSpec,
+    mut record: impl FnMut(&[bool], i64),
+) {
+    let mut m = Machine::new(problem, seed, 0);
+    m.set_clamps(clamps);
+    for _ in 0..spec.burn_in {
+        m.sweep(page);
+    }
+    for t in 1..=spec.sweeps {
+        m.sweep(page);
+        if t % spec.every == 0 {
+            record(m.spins(), m.energy_raw());
+        }
+    }
+}
+
+/// The outcome of one annealing read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadResult {
+    pub read: u64,
+    pub best_energy_raw: i64,
+    pub best_spins: Vec<bool>,
+    pub final_energy_raw: i64,
+}
+
+/// Anneals one read through every step of `pages`; `progress(sweeps)` is called after each
+/// sweep with the number of sweeps just done (1).
+pub fn anneal_read(
+    problem: &FixedIsing,
+    clamps: &[(usize, bool)],
+    pages: &Pages,
+    seed: u64,
+    read: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> ReadResult {
+    let mut m = Machine::new(problem, seed, read);
+    m.set_clamps(clamps);
+    for (page, sweeps) in &pages.steps {
+        for _ in 0..*sweeps {
+            m.sweep(page);
+            progress(1);
+        }
+    }
+    ReadResult {
+        read,
+        best_energy_raw: m.best_energy_raw(),
+        best_spins: m.best_spins().to_vec(),
+        final_energy_raw: m.energy_raw(),
+    }
+}
+
+/// Index of the best read: lowest best energy, the first read on ties.
+pub fn best_read(results: &[ReadResult]) -> Option<&ReadResult> {
+    results.iter().min_by_key(|r| (r.best_energy_raw, r.read))
+}
