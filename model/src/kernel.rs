@@ -1,1 +1,513 @@
+//! The fast kernel: the jobs of [`crate::run`] with bit-identical results, many reads at once.
+//!
+//! Layout: a batch of `L` reads ("lanes") is interleaved so that p-bit i's state in every lane is
+//! one small array: `fields[i][lane]`, `spins[i][lane]` (a mask: −1 for +1, 0 for −1) and
+//! `rngs[i][lane]`. One update of p-bit i then steps all `L` generators at once, looks up `L`
+//! thresholds, compares, and, if any lane flips, adds `J_ij · 2m_new` (masked to the flipping
+//! lanes) to every neighbour's fields. Each lane does exactly what [`Machine::sweep`] does for its
+//! read, in the same order, so every read stays bit-exact whatever the batch.
+//!
+//! The code is plain Rust over fixed-size arrays that LLVM vectorises; it is compiled three
+//! times, for AVX-512, for AVX2 and portable, and chosen at run time ([`Isa`]).
+//!
+//! Best state without a per-sweep copy: a row that flips in a sweep records its flip mask and the
+//! sweep's tag. If a lane's lowest energy in a sweep was reached at position `at`, its best state
+//! is the current spins up to `at` and, after `at`, the current spins with that sweep's flips
+//! undone (those p-bits had not been updated yet when the best was seen).
+//!
+//! [`Machine::sweep`]: crate::machine::Machine::sweep
 
+use crate::fixed::FixedIsing;
+use crate::run::{Pages, ReadResult, SampleSpec};
+use pbit_spec::{initial_spin, pbit_seed, ThresholdPage};
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Which compiled variant of the kernel to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Isa {
+    /// The widest the CPU supports (AVX-512, then AVX2, then portable).
+    #[default]
+    Auto,
+    /// The portable build (baseline target features), for tests and comparison.
+    Portable,
+}
+
+/// The variant [`Isa::Auto`] picks on this CPU: "avx512", "avx2" or "portable".
+pub fn detected_isa() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            return "avx512";
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return "avx2";
+        }
+    }
+    "portable"
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx2")
+}
+
+/// Threshold table padded to 2^16 entries so a masked 16-bit index needs no bounds check.
+const TABLE_LEN: usize = 1 << 16;
+const TABLE_MASK: u32 = (TABLE_LEN - 1) as u32;
+
+struct Table {
+    t: Box<[i32; TABLE_LEN]>,
+    shift: u32,
+}
+
+impl Table {
+    fn new(problem: &FixedIsing) -> Table {
+        let k = problem.format.rng_bits;
+        assert!((1..=16).contains(&k), "rng_bits must be at most 16");
+        let t: Box<[i32; TABLE_LEN]> = vec![0i32; TABLE_LEN].into_boxed_slice().try_into().unwrap();
+        Table { t, shift: 32 - k }
+    }
+    fn load(&mut self, page: &ThresholdPage) {
+        let len = 1usize << (32 - self.shift);
+        assert_eq!(
+            page.thresholds.len(),
+            len,
+            "page built for another rng width"
+        );
+        self.t[..len].copy_from_slice(&page.thresholds);
+    }
+}
+
+/// The interleaved state of `L` reads.
+struct Lanes<const L: usize> {
+    fields: Vec<[i32; L]>,
+    /// −1 for +1, 0 for −1.
+    spins: Vec<[i32; L]>,
+    rngs: Vec<[u32; L]>,
+    /// Flip mask of row p in sweep `flip_tag[p]`.
+    flips: Vec<[i32; L]>,
+    flip_tag: Vec<u64>,
+    best_spins: Vec<[i32; L]>,
+    energy: [i64; L],
+    best: [i64; L],
+    sweep: u64,
+}
+
+impl<const L: usize> Lanes<L> {
+    /// Lane l is read `reads[l]` in the state `Machine::new` + `set_clamps` gives.
+    fn new(problem: &FixedIsing, clamps: &[(usize, bool)], seed: u64, reads: &[u64]) -> Self {
+        assert_eq!(reads.len(), L);
+        let n = problem.n;
+        let mut st = Lanes {
+            fields: vec![[0; L]; n],
+            spins: vec![[0; L]; n],
+            rngs: vec![[0; L]; n],
+            flips: vec![[0; L]; n],
+            flip_tag: vec![0; n],
+            best_spins: vec![[0; L]; n],
+            energy: [0; L],
+            best: [0; L],
+            sweep: 0,
+        };
+        let mut spins = vec![false; n];
+        for (l, &read) in reads.iter().enumerate() {
+            for (i, s) in spins.iter_mut().enumerate() {
+                *s = initial_spin(seed, read, i as u64);
+                st.rngs[i][l] = pbit_seed(seed, read, i as u64);
+            }
+            for &(i, v) in clamps {
+                spins[i] = v;
+            }
+            let fields = problem.fields(&spins);
+            for i in 0..n {
+                st.fields[i][l] = fields[i];
+                st.spins[i][l] = -(spins[i] as i32);
+            }
+            st.energy[l] = problem.energy_raw(&spins);
+        }
+        st.best = st.energy;
+        st.best_spins.clone_from(&st.spins);
+        st
+    }
+
+    fn spins_of(rows: &[[i32; L]], l: usize) -> Vec<bool> {
+        rows.iter().map(|r| r[l] != 0).collect()
+    }
+
+    /// One sweep of every lane at the table's page. With `BEST`, tracks the best state.
+    #[inline(always)]
+    fn sweep<const BEST: bool>(&mut self, p: &FixedIsing, clamped: &[bool], table: &Table) {
+        let n = p.n;
+        let shift = table.shift;
+        let t = &*table.t;
+        self.sweep += 1;
+        let tag = self.sweep;
+        let fields = &mut self.fields[..n];
+        let spins = &mut self.spins[..n];
+        let rngs = &mut self.rngs[..n];
+        let flips = &mut self.flips[..n];
+        let flip_tag = &mut self.flip_tag[..n];
+        let clamped = &clamped[..n];
+        let offsets = &p.offsets[..n + 1];
+        let mut energy = self.energy;
+        let mut best = self.best;
+        let mut best_at = [-1i32; L];
+        for i in 0..n {
+            let mut x = rngs[i];
+            for v in x.iter_mut() {
+                *v ^= *v << 13;
+                *v ^= *v >> 17;
+                *v ^= *v << 5;
+            }
+            rngs[i] = x;
+            if clamped[i] {
+                continue;
+            }
+            let f = fields[i];
+            let s = spins[i];
+            let mut flip = [0i32; L];
+            for l in 0..L {
+                let th = t[((x[l] >> shift) & TABLE_MASK) as usize];
+                flip[l] = -((f[l] > th) as i32) ^ s[l];
+            }
+            if flip.iter().fold(0, |a, &b| a | b) == 0 {
+                continue;
+            }
+            // d = 2·m_new on flipping lanes, 0 elsewhere; m_new = +1 iff the new mask is −1
+            let mut d = [0i32; L];
+            let mut s_new = [0i32; L];
+            for l in 0..L {
+                s_new[l] = s[l] ^ flip[l];
+                d[l] = (-4 * s_new[l] - 2) & flip[l];
+            }
+            spins[i] = s_new;
+            // ΔE = −2·m_new·I_i
+            for l in 0..L {
+                energy[l] -= d[l] as i64 * f[l] as i64;
+            }
+            if BEST {
+                flips[i] = flip;
+                flip_tag[i] = tag;
+                for l in 0..L {
+                    let better = energy[l] < best[l];
+                    best[l] = if better { energy[l] } else { best[l] };
+                    best_at[l] = if better { i as i32 } else { best_at[l] };
+                }
+            }
+            let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+            let nb = &p.neighbors[a..b];
+            let jv = &p.j_raw[a..b];
+            for (&j, &v) in nb.iter().zip(jv) {
+                let fj = &mut fields[j as usize];
+                for l in 0..L {
+                    fj[l] += v * d[l];
+                }
+            }
+        }
+        self.energy = energy;
+        if BEST {
+            self.best = best;
+            if best_at.iter().any(|&a| a >= 0) {
+                let best_spins = &mut self.best_spins[..n];
+                for pos in 0..n {
+                    let undo = if flip_tag[pos] == tag {
+                        flips[pos]
+                    } else {
+                        [0; L]
+                    };
+                    let (s, b) = (spins[pos], &mut best_spins[pos]);
+                    for l in 0..L {
+                        let at = best_at[l];
+                        if at >= 0 {
+                            b[l] = if pos as i32 <= at {
+                                s[l]
+                            } else {
+                                s[l] ^ undo[l]
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Everything a batch needs besides its reads.
+struct Job<'a> {
+    problem: &'a FixedIsing,
+    clamps: &'a [(usize, bool)],
+    clamped: Vec<bool>,
+    pages: &'a Pages,
+    seed: u64,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+/// Runs one batch: `reads` (at most `L`) padded to `L` lanes with copies of the first.
+#[inline(always)]
+fn run_batch<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+    let mut lane_reads = [reads[0]; L];
+    lane_reads[..reads.len()].copy_from_slice(reads);
+    let p = job.problem;
+    let mut st = Lanes::<L>::new(p, job.clamps, job.seed, &lane_reads);
+    let mut table = Table::new(p);
+    for (page, sweeps) in &job.pages.steps {
+        if *sweeps == 0 {
+            continue;
+        }
+        table.load(page);
+        for _ in 0..*sweeps {
+            st.sweep::<true>(p, &job.clamped, &table);
+            (job.progress)(reads.len() as u64);
+        }
+    }
+    reads
+        .iter()
+        .enumerate()
+        .map(|(l, &read)| ReadResult {
+            read,
+            best_energy_raw: st.best[l],
+            best_spins: Lanes::<L>::spins_of(&st.best_spins, l),
+            final_energy_raw: st.energy[l],
+        })
+        .collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,popcnt,fma")]
+fn run_batch_avx2<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+    run_batch::<L>(job, reads)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,bmi1,bmi2,popcnt,fma")]
+fn run_batch_avx512<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+    run_batch::<L>(job, reads)
+}
+
+fn run_batch_isa<const L: usize>(isa: Isa, job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Auto {
+        if has_avx512() {
+            // SAFETY: the CPU has the features the function is compiled for (checked above).
+            return unsafe { run_batch_avx512::<L>(job, reads) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above.
+            return unsafe { run_batch_avx2::<L>(job, reads) };
+        }
+    }
+    let _ = isa;
+    run_batch::<L>(job, reads)
+}
+
+fn run_batch_lanes(lanes: usize, isa: Isa, job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+    match lanes {
+        1 => run_batch_isa::<1>(isa, job, reads),
+        4 => run_batch_isa::<4>(isa, job, reads),
+        8 => run_batch_isa::<8>(isa, job, reads),
+        16 => run_batch_isa::<16>(isa, job, reads),
+        _ => unreachable!(),
+    }
+}
+
+/// The widest batch worth running with this ISA.
+fn max_lanes(isa: Isa) -> usize {
+    match isa {
+        Isa::Auto if detected_isa() == "avx512" => 16,
+        _ => 8,
+    }
+}
+
+/// The narrowest lane count that holds `k` reads.
+fn lanes_for(k: usize) -> usize {
+    match k {
+        1 => 1,
+        2..=4 => 4,
+        5..=8 => 8,
+        _ => 16,
+    }
+}
+
+/// Splits `count` reads into batches (start, len, lanes): enough batches to keep `threads`
+/// busy, each as wide as the ISA allows.
+fn plan(count: usize, threads: usize, isa: Isa) -> Vec<(usize, usize, usize)> {
+    let share = count.div_ceil(threads.max(1)).max(1);
+    let chunk = share.min(max_lanes(isa));
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < count {
+        let len = chunk.min(count - start);
+        out.push((start, len, lanes_for(len)));
+        start += len;
+    }
+    out
+}
+
+/// Anneals reads `reads` through `pages`; identical to [`crate::run::anneal_read`] for each
+/// read, in read order, whatever `threads`. `progress(k)` reports k more sweeps done (summed
+/// over reads), once per sweep per batch.
+pub fn anneal_reads(
+    problem: &FixedIsing,
+    clamps: &[(usize, bool)],
+    pages: &Pages,
+    seed: u64,
+    reads: Range<u64>,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<ReadResult> {
+    anneal_reads_isa(
+        problem,
+        clamps,
+        pages,
+        seed,
+        reads,
+        threads,
+        progress,
+        Isa::Auto,
+    )
+}
+
+/// [`anneal_reads`] with a chosen kernel variant.
+#[allow(clippy::too_many_arguments)]
+pub fn anneal_reads_isa(
+    problem: &FixedIsing,
+    clamps: &[(usize, bool)],
+    pages: &Pages,
+    seed: u64,
+    reads: Range<u64>,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+    isa: Isa,
+) -> Vec<ReadResult> {
+    let reads: Vec<u64> = reads.collect();
+    if reads.is_empty() {
+        return Vec::new();
+    }
+    let mut clamped = vec![false; problem.n];
+    for &(i, _) in clamps {
+        clamped[i] = true;
+    }
+    let job = Job {
+        problem,
+        clamps,
+        clamped,
+        pages,
+        seed,
+        progress,
+    };
+    let batches = plan(reads.len(), threads, isa);
+    let run = |b: usize| {
+        let (start, len, lanes) = batches[b];
+        run_batch_lanes(lanes, isa, &job, &reads[start..start + len])
+    };
+    let workers = threads.max(1).min(batches.len());
+    if workers == 1 {
+        return (0..batches.len()).flat_map(run).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<(usize, Vec<ReadResult>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= batches.len() {
+                    break;
+                }
+                let r = run(b);
+                done.lock().unwrap().push((b, r));
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap();
+    done.sort_by_key(|d| d.0);
+    done.into_iter().flat_map(|d| d.1).collect()
+}
+
+/// Runs one chain (read 0) at one page: the same calls of `record` as [`crate::run::sample`].
+pub fn sample(
+    problem: &FixedIsing,
+    clamps: &[(usize, bool)],
+    page: &ThresholdPage,
+    seed: u64,
+    spec: SampleSpec,
+    record: impl FnMut(&[bool], i64),
+) {
+    sample_isa(problem, clamps, page, seed, spec, record, Isa::Auto)
+}
+
+/// [`sample`] with a chosen kernel variant.
+pub fn sample_isa(
+    problem: &FixedIsing,
+    clamps: &[(usize, bool)],
+    page: &ThresholdPage,
+    seed: u64,
+    spec: SampleSpec,
+    mut record: impl FnMut(&[bool], i64),
+    isa: Isa,
+) {
+    let mut clamped = vec![false; problem.n];
+    for &(i, _) in clamps {
+        clamped[i] = true;
+    }
+    let mut table = Table::new(problem);
+    table.load(page);
+    let mut st = Lanes::<1>::new(problem, clamps, seed, &[0]);
+    let mut spins = vec![false; problem.n];
+    let run =
+        |st: &mut Lanes<1>, count: u64| run_sweeps_isa(isa, st, problem, &clamped, &table, count);
+    run(&mut st, spec.burn_in);
+    assert!(
+        spec.every > 0 || spec.sweeps == 0,
+        "SampleSpec::every must be positive"
+    );
+    // sweeps between records run in one call of the compiled loop
+    let mut t = 0u64;
+    while t < spec.sweeps {
+        let next = ((t / spec.every) + 1) * spec.every;
+        let upto = next.min(spec.sweeps);
+        run(&mut st, upto - t);
+        t = upto;
+        if t % spec.every == 0 {
+            for (s, r) in spins.iter_mut().zip(&st.spins) {
+                *s = r[0] != 0;
+            }
+            record(&spins, st.energy[0]);
+        }
+    }
+}
+
+#[inline(always)]
+fn run_sweeps(st: &mut Lanes<1>, p: &FixedIsing, clamped: &[bool], table: &Table, count: u64) {
+    for _ in 0..count {
+        st.sweep::<false>(p, clamped, table);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,popcnt,fma")]
+fn run_sweeps_avx2(st: &mut Lanes<1>, p: &FixedIsing, clamped: &[bool], table: &Table, count: u64) {
+    run_sweeps(st, p, clamped, table, count)
+}
+
+fn run_sweeps_isa(
+    isa: Isa,
+    st: &mut Lanes<1>,
+    p: &FixedIsing,
+    clamped: &[bool],
+    table: &Table,
+    count: u64,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Auto && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has the features the function is compiled for (checked above).
+        return unsafe { run_sweeps_avx2(st, p, clamped, table, count) };
+    }
+    let _ = isa;
+    run_sweeps(st, p, clamped, table, count)
+}

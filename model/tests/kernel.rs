@@ -1,0 +1,220 @@
+//! The fast kernel against the reference jobs: bit-identical results on random instances.
+
+use pbit_model::kernel::{self, Isa};
+use pbit_model::run::{self, Pages, SampleSpec};
+use pbit_model::schedule::{Schedule, Shape, Step};
+use pbit_model::{FixedIsing, Ising, Scaling};
+use pbit_spec::{Beta, Format, ThresholdPage};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+struct Gen(u64);
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 = pbit_spec::rng::splitmix64(self.0);
+        self.0
+    }
+    fn below(&mut self, k: u64) -> u64 {
+        self.next() % k
+    }
+}
+
+/// A random instance: `density` of the pairs coupled, values up to `jmax`/`hmax` raw (the
+/// standard format's extremes are 255 and 1023).
+fn instance(n: usize, density: f64, jmax: i64, hmax: i64, g: &mut Gen) -> FixedIsing {
+    let mut ising = Ising::new(n);
+    for i in 0..n {
+        for j in i + 1..n {
+            if (g.below(1 << 20) as f64) < density * (1 << 20) as f64 {
+                let raw = g.below(2 * jmax as u64 + 1) as i64 - jmax;
+                ising.add_coupling(i, j, raw as f64 / 16.0);
+            }
+        }
+        if hmax > 0 {
+            ising.h[i] = (g.below(2 * hmax as u64 + 1) as i64 - hmax) as f64 / 16.0;
+        }
+    }
+    FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap()
+}
+
+fn clamps(n: usize, g: &mut Gen) -> Vec<(usize, bool)> {
+    let k = g.below(4) as usize;
+    (0..k.min(n))
+        .map(|_| (g.below(n as u64) as usize, g.next() & 1 == 1))
+        .collect()
+}
+
+fn pages(p: &FixedIsing, g: &mut Gen) -> Pages {
+    let schedule = match g.below(3) {
+        0 => Schedule::anneal(0.05, 4.0, 1 + g.below(40), Shape::Geometric, 32).unwrap(),
+        1 => Schedule::anneal(0.5, 2.0, 1 + g.below(12), Shape::Linear, 5).unwrap(),
+        _ => Schedule {
+            steps: vec![
+                Step {
+                    beta: Beta::from_f64(3.0).unwrap(),
+                    sweeps: 3,
+                },
+                Step {
+                    beta: Beta::from_f64(0.01).unwrap(),
+                    sweeps: 0,
+                },
+                Step {
+                    beta: Beta::from_f64(40.0).unwrap(),
+                    sweeps: 4,
+                },
+                Step {
+                    beta: Beta::from_f64(0.3).unwrap(),
+                    sweeps: 2,
+                },
+            ],
+        },
+    };
+    Pages::build(p, &schedule)
+}
+
+fn reference(
+    p: &FixedIsing,
+    c: &[(usize, bool)],
+    pages: &Pages,
+    seed: u64,
+    reads: std::ops::Range<u64>,
+) -> Vec<run::ReadResult> {
+    reads
+        .map(|r| run::anneal_read(p, c, pages, seed, r, &|_| {}))
+        .collect()
+}
+
+fn check_anneal(
+    p: &FixedIsing,
+    c: &[(usize, bool)],
+    pages: &Pages,
+    seed: u64,
+    reads: std::ops::Range<u64>,
+) {
+    let want = reference(p, c, pages, seed, reads.clone());
+    for isa in [Isa::Auto, Isa::Portable] {
+        for threads in [1, 2] {
+            let done = AtomicU64::new(0);
+            let got = kernel::anneal_reads_isa(
+                p,
+                c,
+                pages,
+                seed,
+                reads.clone(),
+                threads,
+                &|k| {
+                    done.fetch_add(k, Ordering::Relaxed);
+                },
+                isa,
+            );
+            assert_eq!(
+                got, want,
+                "n={} reads={reads:?} isa={isa:?} threads={threads} clamps={c:?}",
+                p.n
+            );
+            assert_eq!(
+                done.load(Ordering::Relaxed),
+                (reads.end - reads.start) * pages.total_sweeps()
+            );
+        }
+    }
+}
+
+#[test]
+fn anneal_reads_match_reference_on_random_instances() {
+    let mut g = Gen(17);
+    let read_counts = [1u64, 2, 3, 5, 8, 9, 13, 16, 17, 21];
+    for case in 0..60 {
+        let n = match case % 6 {
+            0 => 1 + g.below(4) as usize,
+            1 => 5 + g.below(20) as usize,
+            2 => 30 + g.below(60) as usize,
+            3 => 100 + g.below(100) as usize,
+            4 => 200 + g.below(100) as usize,
+            _ => 2 + g.below(300) as usize,
+        };
+        let density = match case % 4 {
+            0 => 1.0,
+            1 => 0.5,
+            2 => 4.0 / n as f64,
+            _ => 0.05,
+        };
+        // extremes: full-range J and h, or small values (mostly random decisions)
+        let (jmax, hmax) = match case % 3 {
+            0 => (255, 1023),
+            1 => (16, 0),
+            _ => (1, 4),
+        };
+        let p = instance(n, density, jmax, hmax, &mut g);
+        let c = clamps(n, &mut g);
+        let pg = pages(&p, &mut g);
+        let count = read_counts[case % read_counts.len()];
+        let first = g.below(1000);
+        check_anneal(&p, &c, &pg, g.next(), first..first + count);
+    }
+}
+
+#[test]
+fn anneal_reads_match_reference_on_lattice_and_empty() {
+    // a sparse periodic ±J lattice like the benchmark's, many reads
+    let side = 12;
+    let mut g = Gen(5);
+    let mut ising = Ising::new(side * side);
+    for r in 0..side {
+        for col in 0..side {
+            let i = r * side + col;
+            let v = |g: &mut Gen| if g.next() & 1 == 1 { 1.0 } else { -1.0 };
+            ising.add_coupling(i, r * side + (col + 1) % side, v(&mut g));
+            ising.add_coupling(i, ((r + 1) % side) * side + col, v(&mut g));
+        }
+    }
+    let p = FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap();
+    let pg = Pages::build(
+        &p,
+        &Schedule::anneal(0.1, 3.0, 60, Shape::Geometric, 32).unwrap(),
+    );
+    check_anneal(&p, &[], &pg, 9, 0..37);
+    check_anneal(&p, &[(3, true), (100, false)], &pg, 9, 5..13);
+    // no couplings at all, and no reads
+    let p = instance(7, 0.0, 0, 0, &mut g);
+    check_anneal(&p, &[], &pg, 1, 0..3);
+    assert!(kernel::anneal_reads(&p, &[], &pg, 1, 4..4, 2, &|_| {}).is_empty());
+}
+
+#[test]
+fn sample_matches_reference() {
+    let mut g = Gen(99);
+    for case in 0..30 {
+        let n = 1 + g.below(if case % 2 == 0 { 40 } else { 300 }) as usize;
+        let p = instance(
+            n,
+            [1.0, 0.1, 3.0 / n as f64][case % 3],
+            [255, 16, 1][case % 3],
+            [1023, 0, 3][case % 3],
+            &mut g,
+        );
+        let c = clamps(n, &mut g);
+        let beta = [0.02, 0.4, 1.0, 7.0, 100.0][case % 5];
+        let page = ThresholdPage::build(&p.format, Beta::from_f64(beta).unwrap());
+        let spec = SampleSpec {
+            burn_in: g.below(5),
+            sweeps: 1 + g.below(30),
+            every: 1 + g.below(4),
+        };
+        let seed = g.next();
+        let mut want = Vec::new();
+        run::sample(&p, &c, &page, seed, spec, |s, e| want.push((s.to_vec(), e)));
+        for isa in [Isa::Auto, Isa::Portable] {
+            let mut got = Vec::new();
+            kernel::sample_isa(
+                &p,
+                &c,
+                &page,
+                seed,
+                spec,
+                |s, e| got.push((s.to_vec(), e)),
+                isa,
+            );
+            assert_eq!(got, want, "case {case} isa {isa:?}");
+        }
+    }
+}
