@@ -48,6 +48,16 @@ pub fn detected_isa() -> &'static str {
     "portable"
 }
 
+/// The field layout the kernel uses for `problem`: "sparse" (lane-interleaved rows, one masked
+/// add per neighbour), "dense-i16" or "dense-i32" (lane-major fields, whole-row vector adds).
+pub fn layout(problem: &FixedIsing) -> &'static str {
+    match dense_matrix(problem) {
+        None => "sparse",
+        Some(Dense::I16(_)) => "dense-i16",
+        Some(Dense::I32(_)) => "dense-i32",
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 fn has_avx512() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
@@ -86,7 +96,10 @@ impl Table {
 
 /// The interleaved state of `L` reads.
 struct Lanes<const L: usize> {
+    /// Sparse layout: fields[i][lane]. Empty in the dense layout.
     fields: Vec<[i32; L]>,
+    /// Dense layout: lane-major, dfields[lane·n + i], i16 or i32 like the matrix.
+    dfields: Store,
     /// −1 for +1, 0 for −1.
     spins: Vec<[i32; L]>,
     rngs: Vec<[u32; L]>,
@@ -101,11 +114,26 @@ struct Lanes<const L: usize> {
 
 impl<const L: usize> Lanes<L> {
     /// Lane l is read `reads[l]` in the state `Machine::new` + `set_clamps` gives.
-    fn new(problem: &FixedIsing, clamps: &[(usize, bool)], seed: u64, reads: &[u64]) -> Self {
+    fn new(
+        problem: &FixedIsing,
+        clamps: &[(usize, bool)],
+        seed: u64,
+        reads: &[u64],
+        dense: Option<&Dense>,
+    ) -> Self {
         assert_eq!(reads.len(), L);
         let n = problem.n;
         let mut st = Lanes {
-            fields: vec![[0; L]; n],
+            fields: if dense.is_some() {
+                Vec::new()
+            } else {
+                vec![[0; L]; n]
+            },
+            dfields: match dense {
+                None => Store::None,
+                Some(Dense::I16(_)) => Store::I16(vec![0; L * n]),
+                Some(Dense::I32(_)) => Store::I32(vec![0; L * n]),
+            },
             spins: vec![[0; L]; n],
             rngs: vec![[0; L]; n],
             flips: vec![[0; L]; n],
@@ -126,7 +154,13 @@ impl<const L: usize> Lanes<L> {
             }
             let fields = problem.fields(&spins);
             for i in 0..n {
-                st.fields[i][l] = fields[i];
+                if let Store::I16(d) = &mut st.dfields {
+                    d[l * n + i] = fields[i] as i16;
+                } else if let Store::I32(d) = &mut st.dfields {
+                    d[l * n + i] = fields[i];
+                } else {
+                    st.fields[i][l] = fields[i];
+                }
                 st.spins[i][l] = -(spins[i] as i32);
             }
             st.energy[l] = problem.energy_raw(&spins);
@@ -140,15 +174,29 @@ impl<const L: usize> Lanes<L> {
         rows.iter().map(|r| r[l] != 0).collect()
     }
 
-    /// One sweep of every lane at the table's page. With `BEST`, tracks the best state.
+    /// One sweep of every lane at the table's page. With `BEST`, tracks the best state. With
+    /// `DENSE`, fields are lane-major and `dense` holds 2·J as an n×n matrix.
     #[inline(always)]
-    fn sweep<const BEST: bool>(&mut self, p: &FixedIsing, clamped: &[bool], table: &Table) {
+    fn sweep<const BEST: bool, const DENSE: bool, T: Cell>(
+        &mut self,
+        p: &FixedIsing,
+        dense: &[T],
+        clamped: &[bool],
+        table: &Table,
+    ) {
         let n = p.n;
         let shift = table.shift;
         let t = &*table.t;
         self.sweep += 1;
         let tag = self.sweep;
-        let fields = &mut self.fields[..n];
+        let fields = &mut self.fields[..if DENSE { 0 } else { n }];
+        let dfields: &mut [T] = if DENSE {
+            T::cells(&mut self.dfields)
+        } else {
+            &mut []
+        };
+        let dfields = &mut dfields[..if DENSE { L * n } else { 0 }];
+        let dense = &dense[..if DENSE { n * n } else { 0 }];
         let spins = &mut self.spins[..n];
         let rngs = &mut self.rngs[..n];
         let flips = &mut self.flips[..n];
@@ -169,7 +217,15 @@ impl<const L: usize> Lanes<L> {
             if clamped[i] {
                 continue;
             }
-            let f = fields[i];
+            let f = if DENSE {
+                let mut f = [0i32; L];
+                for (l, v) in f.iter_mut().enumerate() {
+                    *v = dfields[l * n + i].to_i32();
+                }
+                f
+            } else {
+                fields[i]
+            };
             let s = spins[i];
             let mut flip = [0i32; L];
             for l in 0..L {
@@ -200,13 +256,32 @@ impl<const L: usize> Lanes<L> {
                     best_at[l] = if better { i as i32 } else { best_at[l] };
                 }
             }
-            let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
-            let nb = &p.neighbors[a..b];
-            let jv = &p.j_raw[a..b];
-            for (&j, &v) in nb.iter().zip(jv) {
-                let fj = &mut fields[j as usize];
+            if DENSE {
+                let row = &dense[i * n..(i + 1) * n];
                 for l in 0..L {
-                    fj[l] += v * d[l];
+                    if d[l] == 0 {
+                        continue;
+                    }
+                    let fl = &mut dfields[l * n..(l + 1) * n];
+                    if d[l] > 0 {
+                        for (x, &v) in fl.iter_mut().zip(row) {
+                            *x += v;
+                        }
+                    } else {
+                        for (x, &v) in fl.iter_mut().zip(row) {
+                            *x -= v;
+                        }
+                    }
+                }
+            } else {
+                let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+                let nb = &p.neighbors[a..b];
+                let jv = &p.j_raw[a..b];
+                for (&j, &v) in nb.iter().zip(jv) {
+                    let fj = &mut fields[j as usize];
+                    for l in 0..L {
+                        fj[l] += v * d[l];
+                    }
                 }
             }
         }
@@ -238,11 +313,87 @@ impl<const L: usize> Lanes<L> {
     }
 }
 
+/// The dense layout pays when most pairs are coupled: a flip then costs n/16 vector adds per
+/// flipping lane instead of one masked add per neighbour. Limits the matrix to 64 MiB.
+const DENSE_MIN_FILL: f64 = 0.25;
+const DENSE_MAX_N: usize = 4096;
+
+/// 2·J as a dense row-major n×n matrix (zero diagonal) if the instance is dense enough.
+fn dense_matrix(p: &FixedIsing) -> Option<Dense> {
+    let n = p.n;
+    if n < 2
+        || n > DENSE_MAX_N
+        || (p.neighbors.len() as f64) < DENSE_MIN_FILL * (n * (n - 1)) as f64
+    {
+        return None;
+    }
+    let mut m = vec![0i32; n * n];
+    for i in 0..n {
+        let (nb, jv) = p.row(i);
+        for (&j, &v) in nb.iter().zip(jv) {
+            m[i * n + j as usize] = 2 * v;
+        }
+    }
+    // every field a run can reach is within ±max_field_raw, so i16 cells never overflow
+    let small =
+        p.max_field_raw() <= i16::MAX as i64 && m.iter().all(|v| v.abs() <= i16::MAX as i32);
+    Some(if small {
+        Dense::I16(m.into_iter().map(|v| v as i16).collect())
+    } else {
+        Dense::I32(m)
+    })
+}
+
+/// A field cell of the dense layout: i16 when every field and 2·J fit, else i32.
+trait Cell: Copy + std::ops::AddAssign + std::ops::SubAssign + Send + Sync + 'static {
+    fn to_i32(self) -> i32;
+    fn cells(s: &mut Store) -> &mut [Self];
+}
+impl Cell for i16 {
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self as i32
+    }
+    fn cells(s: &mut Store) -> &mut [i16] {
+        match s {
+            Store::I16(v) => v,
+            _ => unreachable!(),
+        }
+    }
+}
+impl Cell for i32 {
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self
+    }
+    fn cells(s: &mut Store) -> &mut [i32] {
+        match s {
+            Store::I32(v) => v,
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// The lanes' fields in the dense layout.
+enum Store {
+    None,
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+}
+
+/// 2·J as a dense row-major n×n matrix (zero diagonal).
+enum Dense {
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+}
+
 /// Everything a batch needs besides its reads.
 struct Job<'a> {
     problem: &'a FixedIsing,
     clamps: &'a [(usize, bool)],
     clamped: Vec<bool>,
+    /// 2·J as a dense n×n matrix when the instance is dense enough (see [`dense_matrix`]).
+    dense: Option<Dense>,
     pages: &'a Pages,
     seed: u64,
     progress: &'a (dyn Fn(u64) + Sync),
@@ -254,7 +405,7 @@ fn run_batch<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
     let mut lane_reads = [reads[0]; L];
     lane_reads[..reads.len()].copy_from_slice(reads);
     let p = job.problem;
-    let mut st = Lanes::<L>::new(p, job.clamps, job.seed, &lane_reads);
+    let mut st = Lanes::<L>::new(p, job.clamps, job.seed, &lane_reads, job.dense.as_ref());
     let mut table = Table::new(p);
     for (page, sweeps) in &job.pages.steps {
         if *sweeps == 0 {
@@ -262,7 +413,11 @@ fn run_batch<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
         }
         table.load(page);
         for _ in 0..*sweeps {
-            st.sweep::<true>(p, &job.clamped, &table);
+            match &job.dense {
+                Some(Dense::I16(d)) => st.sweep::<true, true, i16>(p, d, &job.clamped, &table),
+                Some(Dense::I32(d)) => st.sweep::<true, true, i32>(p, d, &job.clamped, &table),
+                None => st.sweep::<true, false, i32>(p, &[], &job.clamped, &table),
+            }
             (job.progress)(reads.len() as u64);
         }
     }
@@ -397,6 +552,7 @@ pub fn anneal_reads_isa(
         problem,
         clamps,
         clamped,
+        dense: dense_matrix(problem),
         pages,
         seed,
         progress,
@@ -457,10 +613,12 @@ pub fn sample_isa(
     }
     let mut table = Table::new(problem);
     table.load(page);
-    let mut st = Lanes::<1>::new(problem, clamps, seed, &[0]);
+    let dense = dense_matrix(problem);
+    let mut st = Lanes::<1>::new(problem, clamps, seed, &[0], dense.as_ref());
     let mut spins = vec![false; problem.n];
-    let run =
-        |st: &mut Lanes<1>, count: u64| run_sweeps_isa(isa, st, problem, &clamped, &table, count);
+    let run = |st: &mut Lanes<1>, count: u64| {
+        run_sweeps_isa(isa, st, problem, dense.as_ref(), &clamped, &table, count)
+    };
     run(&mut st, spec.burn_in);
     assert!(
         spec.every > 0 || spec.sweeps == 0,
@@ -483,22 +641,41 @@ pub fn sample_isa(
 }
 
 #[inline(always)]
-fn run_sweeps(st: &mut Lanes<1>, p: &FixedIsing, clamped: &[bool], table: &Table, count: u64) {
+fn run_sweeps(
+    st: &mut Lanes<1>,
+    p: &FixedIsing,
+    dense: Option<&Dense>,
+    clamped: &[bool],
+    table: &Table,
+    count: u64,
+) {
     for _ in 0..count {
-        st.sweep::<false>(p, clamped, table);
+        match dense {
+            Some(Dense::I16(d)) => st.sweep::<false, true, i16>(p, d, clamped, table),
+            Some(Dense::I32(d)) => st.sweep::<false, true, i32>(p, d, clamped, table),
+            None => st.sweep::<false, false, i32>(p, &[], clamped, table),
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,fma")]
-fn run_sweeps_avx2(st: &mut Lanes<1>, p: &FixedIsing, clamped: &[bool], table: &Table, count: u64) {
-    run_sweeps(st, p, clamped, table, count)
+fn run_sweeps_avx2(
+    st: &mut Lanes<1>,
+    p: &FixedIsing,
+    dense: Option<&Dense>,
+    clamped: &[bool],
+    table: &Table,
+    count: u64,
+) {
+    run_sweeps(st, p, dense, clamped, table, count)
 }
 
 fn run_sweeps_isa(
     isa: Isa,
     st: &mut Lanes<1>,
     p: &FixedIsing,
+    dense: Option<&Dense>,
     clamped: &[bool],
     table: &Table,
     count: u64,
@@ -506,8 +683,8 @@ fn run_sweeps_isa(
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Auto && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has the features the function is compiled for (checked above).
-        return unsafe { run_sweeps_avx2(st, p, clamped, table, count) };
+        return unsafe { run_sweeps_avx2(st, p, dense, clamped, table, count) };
     }
     let _ = isa;
-    run_sweeps(st, p, clamped, table, count)
+    run_sweeps(st, p, dense, clamped, table, count)
 }

@@ -181,6 +181,34 @@ fn anneal_reads_match_reference_on_lattice_and_empty() {
 }
 
 #[test]
+fn anneal_reads_match_reference_on_dense_wide_fields() {
+    // dense with fields beyond i16 (the kernel's i32 dense cells) and just within (i16 cells)
+    let mut g = Gen(3);
+    for (n, jmax, layout) in [
+        (300, 255, "dense-i32"),
+        (129, 255, "dense-i16"),
+        (64, 255, "dense-i16"),
+    ] {
+        let p = instance(n, 1.0, jmax, 1023, &mut g);
+        assert_eq!(kernel::layout(&p), layout);
+        let pg = pages(&p, &mut g);
+        let c = clamps(n, &mut g);
+        check_anneal(&p, &c, &pg, 4, 0..11);
+        let page = ThresholdPage::build(&p.format, Beta::from_f64(0.01).unwrap());
+        let spec = SampleSpec {
+            burn_in: 2,
+            sweeps: 9,
+            every: 2,
+        };
+        let mut want = Vec::new();
+        run::sample(&p, &c, &page, 8, spec, |s, e| want.push((s.to_vec(), e)));
+        let mut got = Vec::new();
+        kernel::sample(&p, &c, &page, 8, spec, |s, e| got.push((s.to_vec(), e)));
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
 fn sample_matches_reference() {
     let mut g = Gen(99);
     for case in 0..30 {
