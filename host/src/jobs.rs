@@ -1,0 +1,330 @@
+//! Jobs on a backend, from an instance file to a report.
+
+use crate::backend::{AnnealJob, Backend, BackendError, SampleJob};
+use crate::clamp::{parse_clamps, ClampError};
+use pbit_model::fixed::Rescaling;
+use pbit_model::run::{best_read, Pages, SampleSpec};
+use pbit_model::schedule::{Shape, MAX_STEPS};
+use pbit_model::{
+    spins_to_string, FixedIsing, Ising, ParseError, QuantiseError, Scaling, Schedule,
+};
+use pbit_spec::{Beta, BetaError, Format, ThresholdPage};
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// Why a job could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Quantise(#[from] QuantiseError),
+    #[error(transparent)]
+    Clamp(#[from] ClampError),
+    #[error(transparent)]
+    Beta(#[from] BetaError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("{0}")]
+    Option(String),
+    #[error("cannot write samples to {path}: {error}")]
+    Output { path: String, error: std::io::Error },
+}
+
+/// What the instance's values mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Meaning {
+    /// Values are couplings J.
+    Couplings,
+    /// Values are Max-Cut edge weights w (J = −w).
+    CutWeights,
+}
+
+/// An instance read from a file and quantised for a backend.
+pub struct Loaded {
+    /// As in the file (for Max-Cut: the weights).
+    pub file: Ising,
+    /// The machine's view (for Max-Cut: J = −w).
+    pub fixed: FixedIsing,
+}
+
+/// Reads `path` and quantises it to `format`.
+pub fn load(
+    path: &Path,
+    meaning: Meaning,
+    format: Format,
+    scaling: Scaling,
+) -> Result<Loaded, JobError> {
+    let file = Ising::read(path)?;
+    let couplings = match meaning {
+        Meaning::Couplings => file.clone(),
+        Meaning::CutWeights => file.negated_couplings(),
+    };
+    let fixed = FixedIsing::new(&couplings, format, scaling)?;
+    Ok(Loaded { file, fixed })
+}
+
+/// The explicit rescaling, as reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct RescalingReport {
+    pub factor: f64,
+    pub max_abs_error: f64,
+}
+
+fn rescaling_report(r: Option<Rescaling>) -> Option<RescalingReport> {
+    r.map(|r| RescalingReport {
+        factor: r.factor,
+        max_abs_error: r.max_abs_error,
+    })
+}
+
+/// Checks a count option.
+fn positive(name: &str, v: u64) -> Result<(), JobError> {
+    if v == 0 {
+        return Err(JobError::Option(format!("--{name} must be at least 1")));
+    }
+    Ok(())
+}
+
+/// Options of `pbit sample`.
+#[derive(Clone, Debug)]
+pub struct SampleOptions {
+    pub beta: f64,
+    pub sweeps: u64,
+    pub burn_in: u64,
+    pub every: u64,
+    pub seed: u64,
+    pub clamps: String,
+}
+
+/// The summary `pbit sample --json` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleReport {
+    pub backend: &'static str,
+    pub n: usize,
+    /// β as asked.
+    pub beta: f64,
+    /// β the machine ran, in the file's units (β rounded to the machine's fixed point).
+    pub beta_effective: f64,
+    pub sweeps: u64,
+    pub burn_in: u64,
+    pub every: u64,
+    pub seed: u64,
+    pub samples: u64,
+    pub mean_energy: f64,
+    pub marginals: Vec<f64>,
+    pub rescaling: Option<RescalingReport>,
+}
+
+/// Runs `pbit sample`: writes each recorded sample (a 1/0 line) to `out` if given.
+pub fn sample(
+    backend: &mut dyn Backend,
+    loaded: &Loaded,
+    opts: &SampleOptions,
+    mut out: Option<(&mut dyn Write, &str)>,
+) -> Result<SampleReport, JobError> {
+    let p = &loaded.fixed;
+    backend.check_fits(p.n)?;
+    positive("sweeps", opts.sweeps)?;
+    positive("every", opts.every)?;
+    let clamps = parse_clamps(&opts.clamps, p.n)?;
+    Beta::from_f64(opts.beta)?;
+    let beta = Beta::from_f64(p.machine_beta(opts.beta))?;
+    let page = ThresholdPage::build(&p.format, beta);
+    let spec = SampleSpec {
+        burn_in: opts.burn_in,
+        sweeps: opts.sweeps,
+        every: opts.every,
+    };
+
+    let mut ups = vec![0u64; p.n];
+    let mut energy_sum = 0f64;
+    let mut count = 0u64;
+    let mut line = String::with_capacity(p.n + 1);
+    let mut write_error: Option<std::io::Error> = None;
+    let mut record = |spins: &[bool], energy_raw: i64| {
+        count += 1;
+        energy_sum += p.energy_real(energy_raw);
+        for (u, &s) in ups.iter_mut().zip(spins) {
+            *u += s as u64;
+        }
+        if let Some((w, _)) = out.as_mut() {
+            if write_error.is_none() {
+                line.clear();
+                line.extend(spins.iter().map(|&b| if b { '1' } else { '0' }));
+                line.push('\n');
+                if let Err(e) = w.write_all(line.as_bytes()) {
+                    write_error = Some(e);
+                }
+            }
+        }
+    };
+    let job = SampleJob {
+        problem: p,
+        clamps: &clamps,
+        page: &page,
+        seed: opts.seed,
+        spec,
+    };
+    backend.sample(&job, &mut record)?;
+    if let Some((w, path)) = out {
+        if let Some(error) = write_error.or_else(|| w.flush().err()) {
+            return Err(JobError::Output {
+                path: path.to_string(),
+                error,
+            });
+        }
+    }
+    let denom = count.max(1) as f64;
+    Ok(SampleReport {
+        backend: backend.name(),
+        n: p.n,
+        beta: opts.beta,
+        beta_effective: beta.to_f64() * p.scale,
+        sweeps: opts.sweeps,
+        burn_in: opts.burn_in,
+        every: opts.every,
+        seed: opts.seed,
+        samples: count,
+        mean_energy: energy_sum / denom,
+        marginals: ups
+            .iter()
+            .map(|&u| (2.0 * u as f64 - count as f64) / denom)
+            .collect(),
+        rescaling: rescaling_report(p.rescaling),
+    })
+}
+
+/// Options of `pbit anneal` and `pbit maxcut`.
+#[derive(Clone, Debug)]
+pub struct AnnealOptions {
+    pub sweeps: u64,
+    pub reads: u64,
+    pub seed: u64,
+    /// None: derived from the instance ([`default_beta_range`]).
+    pub beta_start: Option<f64>,
+    pub beta_end: Option<f64>,
+    pub shape: Shape,
+    pub clamps: String,
+}
+
+/// The default β range, in the file's units: hot enough that the largest possible energy
+/// change is accepted with probability 1/3 (β = ln 2 / ΔE_max), cold enough that the smallest
+/// is accepted with probability 1/101 (β = ln 100 / ΔE_min). ΔE of flipping p-bit i is at most
+/// 2(Σ_j |J_ij| + |h_i|); the smallest non-zero is 2·min(|J|, |h|).
+pub fn default_beta_range(p: &FixedIsing) -> (f64, f64) {
+    let real = |raw: i64| raw as f64 / (p.format.one() as f64 * p.scale);
+    let max_de = 2.0 * real(p.max_field_raw());
+    let min_de = 2.0 * real(p.min_nonzero_raw());
+    if max_de == 0.0 {
+        return (0.1, 1.0);
+    }
+    (std::f64::consts::LN_2 / max_de, 100f64.ln() / min_de)
+}
+
+/// The summary `pbit anneal --json` prints (and `pbit maxcut`, with the cut).
+#[derive(Clone, Debug, Serialize)]
+pub struct AnnealReport {
+    pub backend: &'static str,
+    pub n: usize,
+    pub sweeps: u64,
+    pub reads: u64,
+    pub seed: u64,
+    pub schedule: &'static str,
+    pub beta_start: f64,
+    pub beta_end: f64,
+    /// The (β, sweeps) steps run, β in the file's units after rounding to the machine's.
+    pub steps: Vec<(f64, u64)>,
+    pub best_energy: f64,
+    pub best_state: String,
+    /// Best energy of each read, in read order.
+    pub energies: Vec<f64>,
+    pub seconds: f64,
+    pub updates_per_second: f64,
+    pub rescaling: Option<RescalingReport>,
+    /// Max-Cut only: the cut of the best state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut: Option<f64>,
+    /// Max-Cut only: the total edge weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_weight: Option<f64>,
+}
+
+/// Runs `pbit anneal` (or, with `Meaning::CutWeights` in `loaded`, `pbit maxcut`).
+pub fn anneal(
+    backend: &mut dyn Backend,
+    loaded: &Loaded,
+    meaning: Meaning,
+    opts: &AnnealOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<AnnealReport, JobError> {
+    let p = &loaded.fixed;
+    backend.check_fits(p.n)?;
+    positive("sweeps", opts.sweeps)?;
+    positive("reads", opts.reads)?;
+    let clamps = parse_clamps(&opts.clamps, p.n)?;
+    let (default_start, default_end) = default_beta_range(p);
+    let beta_start = opts.beta_start.unwrap_or(default_start);
+    let beta_end = opts.beta_end.unwrap_or(default_end);
+    Beta::from_f64(beta_start)?;
+    Beta::from_f64(beta_end)?;
+    let schedule = Schedule::anneal(
+        p.machine_beta(beta_start),
+        p.machine_beta(beta_end),
+        opts.sweeps,
+        opts.shape,
+        MAX_STEPS,
+    )?;
+    let pages = Pages::build(p, &schedule);
+    let job = AnnealJob {
+        problem: p,
+        clamps: &clamps,
+        pages: &pages,
+        seed: opts.seed,
+        reads: opts.reads,
+    };
+    let start = Instant::now();
+    let results = backend.anneal(&job, progress)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let best = best_read(&results).ok_or_else(|| JobError::Option("no reads ran".into()))?;
+    let best_energy = p.energy_real(best.best_energy_raw);
+    let (cut, total_weight) = match meaning {
+        Meaning::Couplings => (None, None),
+        Meaning::CutWeights => {
+            let total = loaded.file.total_coupling();
+            (Some((total - best_energy) / 2.0), Some(total))
+        }
+    };
+    let updates = p.n as f64 * opts.sweeps as f64 * opts.reads as f64;
+    Ok(AnnealReport {
+        backend: backend.name(),
+        n: p.n,
+        sweeps: opts.sweeps,
+        reads: opts.reads,
+        seed: opts.seed,
+        schedule: match opts.shape {
+            Shape::Linear => "linear",
+            Shape::Geometric => "geometric",
+        },
+        beta_start,
+        beta_end,
+        steps: schedule
+            .steps
+            .iter()
+            .map(|s| (s.beta.to_f64() * p.scale, s.sweeps))
+            .collect(),
+        best_energy,
+        best_state: spins_to_string(&best.best_spins),
+        energies: results
+            .iter()
+            .map(|r| p.energy_real(r.best_energy_raw))
+            .collect(),
+        seconds,
+        updates_per_second: updates / seconds.max(1e-9),
+        rescaling: rescaling_report(p.rescaling),
+        cut,
+        total_weight,
+    })
+}

@@ -1,0 +1,13 @@
+//! pbit-host: everything the `pbit` command does, as a library.
+//!
+//! * [`backend`]: the [`Backend`] trait between jobs and machines, and the model backend.
+//! * [`clamp`]: clamp lists (`3=+1,7=-1`) parsed against an instance.
+//! * [`jobs`]: sampling, annealing and Max-Cut runs on a backend, with their reports.
+//!
+//! Libraries never print: long work reports progress through callbacks the CLI renders.
+
+pub mod backend;
+pub mod clamp;
+pub mod jobs;
+
+pub use backend::{Backend, BackendError, ModelBackend};
