@@ -23,14 +23,12 @@ PY="$VENV/bin/python"
 cargo build --release -q -p pbit-model --example bench
 BENCH=target/release/examples/bench
 
+echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; pbit kernel: see \"variant\"; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 # single-threaded peers (OpenJij/numpy could otherwise start thread pools)
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 RESULTS="$OUT/results.jsonl"
 : > "$RESULTS"
-{
-    echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-} >&2
 for spec in "sg2d_64x64_pbc.txt" "gset/G1.txt --maxcut" "sk_256.txt"; do
     file="$INSTANCES/${spec%% *}"
     flags=""

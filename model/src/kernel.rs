@@ -70,6 +70,8 @@ fn has_avx512() -> bool {
 /// Threshold table padded to 2^16 entries so a masked 16-bit index needs no bounds check.
 const TABLE_LEN: usize = 1 << 16;
 const TABLE_MASK: u32 = (TABLE_LEN - 1) as u32;
+/// P-bits whose draws are taken ahead of their updates.
+const BLOCK: usize = 128;
 
 struct Table {
     t: Box<[i32; TABLE_LEN]>,
@@ -177,7 +179,7 @@ impl<const L: usize> Lanes<L> {
     /// One sweep of every lane at the table's page. With `BEST`, tracks the best state. With
     /// `DENSE`, fields are lane-major and `dense` holds 2·J as an n×n matrix.
     #[inline(always)]
-    fn sweep<const BEST: bool, const DENSE: bool, T: Cell>(
+    fn sweep<const BEST: bool, const DENSE: bool, const PRE: bool, T: Cell>(
         &mut self,
         p: &FixedIsing,
         dense: &[T],
@@ -206,81 +208,111 @@ impl<const L: usize> Lanes<L> {
         let mut energy = self.energy;
         let mut best = self.best;
         let mut best_at = [-1i32; L];
-        for i in 0..n {
-            let mut x = rngs[i];
-            for v in x.iter_mut() {
-                *v ^= *v << 13;
-                *v ^= *v >> 17;
-                *v ^= *v << 5;
-            }
-            rngs[i] = x;
-            if clamped[i] {
-                continue;
-            }
-            let f = if DENSE {
-                let mut f = [0i32; L];
-                for (l, v) in f.iter_mut().enumerate() {
-                    *v = dfields[l * n + i].to_i32();
-                }
-                f
-            } else {
-                fields[i]
-            };
-            let s = spins[i];
-            let mut flip = [0i32; L];
-            for l in 0..L {
-                let th = t[((x[l] >> shift) & TABLE_MASK) as usize];
-                flip[l] = -((f[l] > th) as i32) ^ s[l];
-            }
-            if flip.iter().fold(0, |a, &b| a | b) == 0 {
-                continue;
-            }
-            // d = 2·m_new on flipping lanes, 0 elsewhere; m_new = +1 iff the new mask is −1
-            let mut d = [0i32; L];
-            let mut s_new = [0i32; L];
-            for l in 0..L {
-                s_new[l] = s[l] ^ flip[l];
-                d[l] = (-4 * s_new[l] - 2) & flip[l];
-            }
-            spins[i] = s_new;
-            // ΔE = −2·m_new·I_i
-            for l in 0..L {
-                energy[l] -= d[l] as i64 * f[l] as i64;
-            }
-            if BEST {
-                flips[i] = flip;
-                flip_tag[i] = tag;
-                for l in 0..L {
-                    let better = energy[l] < best[l];
-                    best[l] = if better { energy[l] } else { best[l] };
-                    best_at[l] = if better { i as i32 } else { best_at[l] };
-                }
-            }
-            if DENSE {
-                let row = &dense[i * n..(i + 1) * n];
-                for l in 0..L {
-                    if d[l] == 0 {
-                        continue;
-                    }
-                    let fl = &mut dfields[l * n..(l + 1) * n];
-                    if d[l] > 0 {
-                        for (x, &v) in fl.iter_mut().zip(row) {
-                            *x += v;
-                        }
-                    } else {
-                        for (x, &v) in fl.iter_mut().zip(row) {
-                            *x -= v;
-                        }
-                    }
-                }
-            } else {
-                let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
-                let nb = &p.neighbors[a..b];
-                let jv = &p.j_raw[a..b];
-                for (&j, &v) in nb.iter().zip(jv) {
-                    let fj = &mut fields[j as usize];
+        // The generators do not depend on the state: a block's draws and thresholds are taken
+        // first (vectorised, off the sequential path), then its updates run in order.
+        let mut thr = [[0i32; L]; BLOCK];
+        let block = if PRE { BLOCK } else { n.max(1) };
+        for start in (0..n).step_by(block) {
+            let end = (start + block).min(n);
+            if PRE {
+                for (x, th) in rngs[start..end].iter_mut().zip(thr.iter_mut()) {
                     for l in 0..L {
-                        fj[l] += v * d[l];
+                        let mut v = x[l];
+                        v ^= v << 13;
+                        v ^= v >> 17;
+                        v ^= v << 5;
+                        x[l] = v;
+                        th[l] = t[((v >> shift) & TABLE_MASK) as usize];
+                    }
+                }
+            }
+            for i in start..end {
+                let th = if PRE {
+                    thr[i - start]
+                } else {
+                    let mut x = rngs[i];
+                    for v in x.iter_mut() {
+                        *v ^= *v << 13;
+                        *v ^= *v >> 17;
+                        *v ^= *v << 5;
+                    }
+                    rngs[i] = x;
+                    let mut th = [0i32; L];
+                    for l in 0..L {
+                        th[l] = t[((x[l] >> shift) & TABLE_MASK) as usize];
+                    }
+                    th
+                };
+                if clamped[i] {
+                    continue;
+                }
+                let f = if DENSE {
+                    let mut f = [0i32; L];
+                    for (l, v) in f.iter_mut().enumerate() {
+                        *v = dfields[l * n + i].to_i32();
+                    }
+                    f
+                } else {
+                    fields[i]
+                };
+                let s = spins[i];
+                let mut flip = [0i32; L];
+                for l in 0..L {
+                    flip[l] = -((f[l] > th[l]) as i32) ^ s[l];
+                }
+                // Rows with few neighbours go on without a branch (a no-flip update adds zeros):
+                // cheaper than a mispredicted skip when flips are frequent.
+                let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+                let branchless = !DENSE && L >= 4 && b - a <= 8;
+                if !branchless && flip.iter().fold(0, |a, &b| a | b) == 0 {
+                    continue;
+                }
+                // d = 2·m_new on flipping lanes, 0 elsewhere; m_new = +1 iff the new mask is −1
+                let mut d = [0i32; L];
+                let mut s_new = [0i32; L];
+                for l in 0..L {
+                    s_new[l] = s[l] ^ flip[l];
+                    d[l] = (-4 * s_new[l] - 2) & flip[l];
+                }
+                spins[i] = s_new;
+                // ΔE = −2·m_new·I_i
+                for l in 0..L {
+                    energy[l] -= d[l] as i64 * f[l] as i64;
+                }
+                if BEST {
+                    flips[i] = flip;
+                    flip_tag[i] = tag;
+                    for l in 0..L {
+                        let better = energy[l] < best[l];
+                        best[l] = if better { energy[l] } else { best[l] };
+                        best_at[l] = if better { i as i32 } else { best_at[l] };
+                    }
+                }
+                if DENSE {
+                    let row = &dense[i * n..(i + 1) * n];
+                    for l in 0..L {
+                        if d[l] == 0 {
+                            continue;
+                        }
+                        let fl = &mut dfields[l * n..(l + 1) * n];
+                        if d[l] > 0 {
+                            for (x, &v) in fl.iter_mut().zip(row) {
+                                *x += v;
+                            }
+                        } else {
+                            for (x, &v) in fl.iter_mut().zip(row) {
+                                *x -= v;
+                            }
+                        }
+                    }
+                } else {
+                    let nb = &p.neighbors[a..b];
+                    let jv = &p.j_raw[a..b];
+                    for (&j, &v) in nb.iter().zip(jv) {
+                        let fj = &mut fields[j as usize];
+                        for l in 0..L {
+                            fj[l] += v * d[l];
+                        }
                     }
                 }
             }
@@ -323,7 +355,12 @@ fn dense_matrix(p: &FixedIsing) -> Option<Dense> {
     let n = p.n;
     if n < 2
         || n > DENSE_MAX_N
-        || (p.neighbors.len() as f64) < DENSE_MIN_FILL * (n * (n - 1)) as f64
+        || (p.neighbors.len() as f64)
+            < std::env::var("PBIT_DENSE_FILL")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DENSE_MIN_FILL)
+                * (n * (n - 1)) as f64
     {
         return None;
     }
@@ -342,6 +379,12 @@ fn dense_matrix(p: &FixedIsing) -> Option<Dense> {
     } else {
         Dense::I32(m)
     })
+}
+
+/// Sparse instances with at most 8 neighbours per p-bit on average (lattices) run best with
+/// each draw taken just before its update; denser ones take a block's draws ahead (measured).
+fn low_degree(p: &FixedIsing) -> bool {
+    p.neighbors.len() <= 8 * p.n
 }
 
 /// A field cell of the dense layout: i16 when every field and 2·J fit, else i32.
@@ -394,6 +437,8 @@ struct Job<'a> {
     clamped: Vec<bool>,
     /// 2·J as a dense n×n matrix when the instance is dense enough (see [`dense_matrix`]).
     dense: Option<Dense>,
+    /// See [`low_degree`].
+    low_degree: bool,
     pages: &'a Pages,
     seed: u64,
     progress: &'a (dyn Fn(u64) + Sync),
@@ -414,9 +459,16 @@ fn run_batch<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
         table.load(page);
         for _ in 0..*sweeps {
             match &job.dense {
-                Some(Dense::I16(d)) => st.sweep::<true, true, i16>(p, d, &job.clamped, &table),
-                Some(Dense::I32(d)) => st.sweep::<true, true, i32>(p, d, &job.clamped, &table),
-                None => st.sweep::<true, false, i32>(p, &[], &job.clamped, &table),
+                Some(Dense::I16(d)) => {
+                    st.sweep::<true, true, true, i16>(p, d, &job.clamped, &table)
+                }
+                Some(Dense::I32(d)) => {
+                    st.sweep::<true, true, true, i32>(p, d, &job.clamped, &table)
+                }
+                None if job.low_degree => {
+                    st.sweep::<true, false, false, i32>(p, &[], &job.clamped, &table)
+                }
+                None => st.sweep::<true, false, true, i32>(p, &[], &job.clamped, &table),
             }
             (job.progress)(reads.len() as u64);
         }
@@ -553,6 +605,7 @@ pub fn anneal_reads_isa(
         clamps,
         clamped,
         dense: dense_matrix(problem),
+        low_degree: low_degree(problem),
         pages,
         seed,
         progress,
@@ -651,9 +704,10 @@ fn run_sweeps(
 ) {
     for _ in 0..count {
         match dense {
-            Some(Dense::I16(d)) => st.sweep::<false, true, i16>(p, d, clamped, table),
-            Some(Dense::I32(d)) => st.sweep::<false, true, i32>(p, d, clamped, table),
-            None => st.sweep::<false, false, i32>(p, &[], clamped, table),
+            Some(Dense::I16(d)) => st.sweep::<false, true, true, i16>(p, d, clamped, table),
+            Some(Dense::I32(d)) => st.sweep::<false, true, true, i32>(p, d, clamped, table),
+            None if low_degree(p) => st.sweep::<false, false, false, i32>(p, &[], clamped, table),
+            None => st.sweep::<false, false, true, i32>(p, &[], clamped, table),
         }
     }
 }
