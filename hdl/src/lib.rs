@@ -1,0 +1,19 @@
+//! pbit-hdl: the p-bit machine's gateware in rust-hdl.
+//!
+//! * [`cell`]: a p-bit's xorshift32 generator.
+//! * [`crossbar`]: J in block RAM (one row per p-bit), biases and local fields in registers,
+//!   updated by adding one J column on each flip.
+//! * [`memories`]: threshold pages (upper halves, mirrored on lookup) and the β schedule.
+//! * [`scheduler`]: the run controller: recompute, schedule steps, sweeps, burn-in, samples.
+//! * [`machine`]: the core machine with its parallel host bus (memory map in
+//!   [`pbit_spec::memory_map`]).
+//! * [`emit`]: Verilog for a machine of N p-bits.
+
+pub mod cell;
+pub mod crossbar;
+pub mod emit;
+pub mod machine;
+pub mod memories;
+pub mod scheduler;
+
+pub use emit::{emit_verilog, machine_format, EmitError, SUPPORTED_N};

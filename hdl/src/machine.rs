@@ -1,0 +1,642 @@
+//! The core machine: N p-bits, their generators, the crossbar, the page and schedule memories,
+//! the controller, the on-device energy/best/sample state, and a parallel host bus.
+//!
+//! Bus (the UART command decoder of the next issue drives it):
+//! * write: `write_en`, `write_addr`, `write_data` (one word per clock);
+//! * read: `read_addr` → `read_data` one clock later;
+//! * samples: `sample_valid` rises when a sample is due; the host reads the sample region and
+//!   `REG_SAMPLE_ENERGY`, then holds `sample_ready` for one clock. The machine stalls at the end
+//!   of the next due sweep until then.
+//!
+//! The addresses are [`pbit_spec::memory_map`]'s. A decision clock (p-bit i = `cursor`):
+//! field I_i (register, already corrected by the flip of the previous clock) against the
+//! threshold looked up last clock, m_i = +1 iff I_i > θ (signed), unless clamped; on a flip the
+//! state bit, E −= 2·m_new·I_i, the best (E, state) if lower, and every field += 2·J_ki·m_new from
+//! the J column read last clock all change at this clock's edge. One update per clock; a sweep of
+//! n active p-bits takes n + 2 clocks.
+//!
+//! Generic parameters: N p-bits (a multiple of 32), A = log2 N, W = N/32 state words, F field
+//! bits, 2^P pages of 2^K1 entries (PA = P + K1), 2^S schedule steps. [`crate::emit`] picks
+//! them from N.
+
+use crate::cell::RngCell;
+use crate::crossbar::{Crossbar, J_BITS};
+use crate::memories::{PageTable, ScheduleTable};
+use crate::scheduler::Scheduler;
+use pbit_spec::memory_map as mm;
+use pbit_spec::Format;
+use rust_hdl::prelude::*;
+
+macro_rules! c24 {
+    ($v:expr) => {
+        Constant::new(($v as u64).to_bits())
+    };
+}
+
+#[derive(LogicBlock)]
+pub struct Machine<
+    const N: usize,
+    const A: usize,
+    const W: usize,
+    const F: usize,
+    const P: usize,
+    const K1: usize,
+    const PA: usize,
+    const S: usize,
+> {
+    pub clock: Signal<In, Clock>,
+    pub write_en: Signal<In, Bit>,
+    pub write_addr: Signal<In, Bits<32>>,
+    pub write_data: Signal<In, Bits<32>>,
+    pub read_addr: Signal<In, Bits<32>>,
+    pub read_data: Signal<Out, Bits<32>>,
+    pub sample_valid: Signal<Out, Bit>,
+    pub sample_ready: Signal<In, Bit>,
+    pub busy: Signal<Out, Bit>,
+
+    rngs: Vec<RngCell>,
+    crossbar: Crossbar<N, A, F>,
+    pages: PageTable<F, P, K1, PA>,
+    steps: ScheduleTable<P, S>,
+    sched: Scheduler<A, P, S>,
+    spins: Vec<DFF<Bits<32>>>,
+    clamps: Vec<DFF<Bits<32>>>,
+    best: Vec<DFF<Bits<32>>>,
+    sample: Vec<DFF<Bits<32>>>,
+    energy: DFF<Bits<32>>,
+    best_energy: DFF<Bits<32>>,
+    sample_energy: DFF<Bits<32>>,
+    acc: DFF<Bits<32>>,
+    stale: DFF<Bit>,
+    sample_pending: DFF<Bit>,
+    n_active: DFF<Bits<32>>,
+    n_steps: DFF<Bits<32>>,
+    burn_in: DFF<Bits<32>>,
+    every: DFF<Bits<32>>,
+    clocks: DFF<Bits<64>>,
+    sweeps: DFF<Bits<32>>,
+    rd: DFF<Bits<32>>,
+
+    // regions and registers of the memory map
+    r_regs: Constant<Bits<8>>,
+    r_j: Constant<Bits<8>>,
+    r_h: Constant<Bits<8>>,
+    r_rng: Constant<Bits<8>>,
+    r_state: Constant<Bits<8>>,
+    r_clamps: Constant<Bits<8>>,
+    r_best: Constant<Bits<8>>,
+    r_sample: Constant<Bits<8>>,
+    r_field: Constant<Bits<8>>,
+    r_pages: Constant<Bits<8>>,
+    r_sched: Constant<Bits<8>>,
+    a_magic: Constant<Bits<24>>,
+    a_n: Constant<Bits<24>>,
+    a_format: Constant<Bits<24>>,
+    a_format2: Constant<Bits<24>>,
+    a_hash_lo: Constant<Bits<24>>,
+    a_hash_hi: Constant<Bits<24>>,
+    a_ctrl: Constant<Bits<24>>,
+    a_status: Constant<Bits<24>>,
+    a_n_active: Constant<Bits<24>>,
+    a_n_steps: Constant<Bits<24>>,
+    a_burn_in: Constant<Bits<24>>,
+    a_every: Constant<Bits<24>>,
+    a_energy: Constant<Bits<24>>,
+    a_best_energy: Constant<Bits<24>>,
+    a_sample_energy: Constant<Bits<24>>,
+    a_clocks_lo: Constant<Bits<24>>,
+    a_clocks_hi: Constant<Bits<24>>,
+    a_sweeps: Constant<Bits<24>>,
+    v_magic: Constant<Bits<32>>,
+    v_n: Constant<Bits<32>>,
+    v_format: Constant<Bits<32>>,
+    v_format2: Constant<Bits<32>>,
+    v_hash_lo: Constant<Bits<32>>,
+    v_hash_hi: Constant<Bits<32>>,
+    msb_f: Constant<Bits<F>>,
+    msb32: Constant<Bits<32>>,
+    sext32: Constant<Bits<32>>,
+    one32: Constant<Bits<32>>,
+    zero32: Constant<Bits<32>>,
+    two32: Constant<Bits<32>>,
+    four32: Constant<Bits<32>>,
+
+    w_region: Signal<Local, Bits<8>>,
+    w_index: Signal<Local, Bits<24>>,
+    r_region: Signal<Local, Bits<8>>,
+    r_index: Signal<Local, Bits<24>>,
+    wr: Signal<Local, Bit>,
+    ctrl_w: Signal<Local, Bit>,
+    cur_word: Signal<Local, Bits<A>>,
+    cur_bit: Signal<Local, Bits<5>>,
+    onehot: Signal<Local, Bits<32>>,
+    word: Signal<Local, Bits<32>>,
+    clamp_word: Signal<Local, Bits<32>>,
+    new_word: Signal<Local, Bits<32>>,
+    spin_c: Signal<Local, Bit>,
+    clamp_c: Signal<Local, Bit>,
+    u12: Signal<Local, Bits<12>>,
+    field: Signal<Local, Bits<F>>,
+    field_x: Signal<Local, Bits<32>>,
+    h_x: Signal<Local, Bits<32>>,
+    two_i: Signal<Local, Bits<32>>,
+    sum: Signal<Local, Bits<32>>,
+    up: Signal<Local, Bit>,
+    flip: Signal<Local, Bit>,
+    e_new: Signal<Local, Bits<32>>,
+    better: Signal<Local, Bit>,
+    half: Signal<Local, Bits<32>>,
+    st_a: Signal<Local, Bits<32>>,
+    st_b: Signal<Local, Bits<32>>,
+    st_c: Signal<Local, Bits<32>>,
+}
+
+impl<
+        const N: usize,
+        const A: usize,
+        const W: usize,
+        const F: usize,
+        const P: usize,
+        const K1: usize,
+        const PA: usize,
+        const S: usize,
+    > Machine<N, A, W, F, P, K1, PA, S>
+{
+    /// The machine for `format` (which must be [`Format::for_machine`]`(N)`: its field width is F).
+    pub fn new(format: &Format) -> Self {
+        assert_eq!(N % 32, 0, "N must be a multiple of 32");
+        assert_eq!(1 << A, N);
+        assert_eq!(W * 32, N);
+        assert_eq!(format.field_bits as usize, F);
+        assert_eq!(format.j_bits as usize, J_BITS);
+        assert_eq!(format.rng_bits as usize, K1 + 1);
+        assert_eq!(format.rng_bits, 12);
+        let hash = pbit_spec::hash::spec_hash(format);
+        let fmt =
+            format.frac_bits | format.j_bits << 8 | format.h_bits << 16 | format.field_bits << 24;
+        let fmt2 = format.rng_bits | (1u32 << P) << 8 | mm::ENERGY_BITS << 16;
+        let sext = (u32::MAX >> F) << F;
+        Self {
+            clock: Default::default(),
+            write_en: Default::default(),
+            write_addr: Default::default(),
+            write_data: Default::default(),
+            read_addr: Default::default(),
+            read_data: Default::default(),
+            sample_valid: Default::default(),
+            sample_ready: Default::default(),
+            busy: Default::default(),
+            rngs: (0..N).map(|_| RngCell::default()).collect(),
+            crossbar: Default::default(),
+            pages: Default::default(),
+            steps: Default::default(),
+            sched: Default::default(),
+            spins: (0..W).map(|_| DFF::default()).collect(),
+            clamps: (0..W).map(|_| DFF::default()).collect(),
+            best: (0..W).map(|_| DFF::default()).collect(),
+            sample: (0..W).map(|_| DFF::default()).collect(),
+            energy: Default::default(),
+            best_energy: Default::default(),
+            sample_energy: Default::default(),
+            acc: Default::default(),
+            stale: Default::default(),
+            sample_pending: Default::default(),
+            n_active: Default::default(),
+            n_steps: Default::default(),
+            burn_in: Default::default(),
+            every: Default::default(),
+            clocks: Default::default(),
+            sweeps: Default::default(),
+            rd: Default::default(),
+            r_regs: c24!(mm::REGION_REGS),
+            r_j: c24!(mm::REGION_J),
+            r_h: c24!(mm::REGION_H),
+            r_rng: c24!(mm::REGION_RNG),
+            r_state: c24!(mm::REGION_STATE),
+            r_clamps: c24!(mm::REGION_CLAMPS),
+            r_best: c24!(mm::REGION_BEST_STATE),
+            r_sample: c24!(mm::REGION_SAMPLE),
+            r_field: c24!(mm::REGION_FIELD),
+            r_pages: c24!(mm::REGION_PAGES),
+            r_sched: c24!(mm::REGION_SCHEDULE),
+            a_magic: c24!(mm::REG_MAGIC),
+            a_n: c24!(mm::REG_N),
+            a_format: c24!(mm::REG_FORMAT),
+            a_format2: c24!(mm::REG_FORMAT2),
+            a_hash_lo: c24!(mm::REG_SPEC_HASH_LO),
+            a_hash_hi: c24!(mm::REG_SPEC_HASH_HI),
+            a_ctrl: c24!(mm::REG_CTRL),
+            a_status: c24!(mm::REG_STATUS),
+            a_n_active: c24!(mm::REG_N_ACTIVE),
+            a_n_steps: c24!(mm::REG_N_STEPS),
+            a_burn_in: c24!(mm::REG_BURN_IN),
+            a_every: c24!(mm::REG_EVERY),
+            a_energy: c24!(mm::REG_ENERGY),
+            a_best_energy: c24!(mm::REG_BEST_ENERGY),
+            a_sample_energy: c24!(mm::REG_SAMPLE_ENERGY),
+            a_clocks_lo: c24!(mm::REG_CLOCKS_LO),
+            a_clocks_hi: c24!(mm::REG_CLOCKS_HI),
+            a_sweeps: c24!(mm::REG_SWEEPS),
+            v_magic: c24!(mm::MAGIC),
+            v_n: c24!(N),
+            v_format: c24!(fmt),
+            v_format2: c24!(fmt2),
+            v_hash_lo: c24!(hash as u32),
+            v_hash_hi: c24!((hash >> 32) as u32),
+            msb_f: c24!(1u64 << (F - 1)),
+            msb32: c24!(1u64 << 31),
+            sext32: c24!(sext),
+            one32: c24!(1),
+            zero32: c24!(0),
+            two32: c24!(2),
+            four32: c24!(4),
+            w_region: Default::default(),
+            w_index: Default::default(),
+            r_region: Default::default(),
+            r_index: Default::default(),
+            wr: Default::default(),
+            ctrl_w: Default::default(),
+            cur_word: Default::default(),
+            cur_bit: Default::default(),
+            onehot: Default::default(),
+            word: Default::default(),
+            clamp_word: Default::default(),
+            new_word: Default::default(),
+            spin_c: Default::default(),
+            clamp_c: Default::default(),
+            u12: Default::default(),
+            field: Default::default(),
+            field_x: Default::default(),
+            h_x: Default::default(),
+            two_i: Default::default(),
+            sum: Default::default(),
+            up: Default::default(),
+            flip: Default::default(),
+            e_new: Default::default(),
+            better: Default::default(),
+            half: Default::default(),
+            st_a: Default::default(),
+            st_b: Default::default(),
+            st_c: Default::default(),
+        }
+    }
+}
+
+impl<
+        const N: usize,
+        const A: usize,
+        const W: usize,
+        const F: usize,
+        const P: usize,
+        const K1: usize,
+        const PA: usize,
+        const S: usize,
+    > Logic for Machine<N, A, W, F, P, K1, PA, S>
+{
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            energy,
+            best_energy,
+            sample_energy,
+            acc,
+            stale,
+            sample_pending,
+            n_active,
+            n_steps,
+            burn_in,
+            every,
+            clocks,
+            sweeps,
+            rd
+        );
+        for w in 0..W {
+            self.spins[w].clock.next = self.clock.val();
+            self.spins[w].d.next = self.spins[w].q.val();
+            self.clamps[w].clock.next = self.clock.val();
+            self.clamps[w].d.next = self.clamps[w].q.val();
+            self.best[w].clock.next = self.clock.val();
+            self.best[w].d.next = self.best[w].q.val();
+            self.sample[w].clock.next = self.clock.val();
+            self.sample[w].d.next = self.sample[w].q.val();
+        }
+        self.crossbar.clock.next = self.clock.val();
+        self.pages.clock.next = self.clock.val();
+        self.steps.clock.next = self.clock.val();
+        self.sched.clock.next = self.clock.val();
+
+        // ---- bus decode
+        self.w_region.next = bit_cast::<8, 32>(self.write_addr.val() >> 24);
+        self.w_index.next = bit_cast::<24, 32>(self.write_addr.val());
+        self.r_region.next = bit_cast::<8, 32>(self.read_addr.val() >> 24);
+        self.r_index.next = bit_cast::<24, 32>(self.read_addr.val());
+        self.wr.next = self.write_en.val() & !self.sched.busy.val();
+        self.ctrl_w.next = self.write_en.val()
+            & (self.w_region.val() == self.r_regs.val())
+            & (self.w_index.val() == self.a_ctrl.val());
+        self.busy.next = self.sched.busy.val();
+
+        // ---- controller
+        self.sched.start.next =
+            self.ctrl_w.val() & self.write_data.val().get_bit(0) & !self.sched.busy.val();
+        self.sched.recompute.next =
+            self.ctrl_w.val() & self.write_data.val().get_bit(1) & !self.sched.busy.val();
+        self.sched.stop.next = self.ctrl_w.val() & self.write_data.val().get_bit(2);
+        self.sched.stale.next = self.stale.q.val();
+        self.sched.n_last.next = bit_cast::<A, 32>(self.n_active.q.val() - 1);
+        self.sched.steps_last.next = bit_cast::<S, 32>(self.n_steps.q.val() - 1);
+        self.sched.burn_in.next = self.burn_in.q.val();
+        self.sched.every.next = self.every.q.val();
+        self.sched.step_sweeps.next = self.steps.sweeps.val();
+        self.sched.step_page.next = self.steps.page.val();
+        self.sched.sample_blocked.next = self.sample_pending.q.val() & !self.sample_ready.val();
+        self.steps.step.next = self.sched.step.val();
+
+        // ---- the p-bit at the cursor
+        self.cur_word.next = self.sched.cursor.val() >> 5;
+        self.cur_bit.next = bit_cast::<5, A>(self.sched.cursor.val());
+        self.onehot.next = self.one32.val() << self.cur_bit.val();
+        self.word.next = self.spins[0].q.val();
+        self.clamp_word.next = self.clamps[0].q.val();
+        for w in 0..W {
+            if self.cur_word.val().index() == w {
+                self.word.next = self.spins[w].q.val();
+                self.clamp_word.next = self.clamps[w].q.val();
+            }
+        }
+        self.spin_c.next = (self.word.val() & self.onehot.val()) != 0;
+        self.clamp_c.next = (self.clamp_word.val() & self.onehot.val()) != 0;
+
+        // ---- generators: the look-ahead p-bit steps; its u indexes the current page
+        self.u12.next = 0.into();
+        for k in 0..N {
+            self.rngs[k].clock.next = self.clock.val();
+            self.rngs[k].step.next =
+                self.sched.look_en.val() & (self.sched.look.val().index() == k);
+            self.rngs[k].load.next = self.wr.val()
+                & (self.w_region.val() == self.r_rng.val())
+                & (self.w_index.val().index() == k);
+            self.rngs[k].seed.next = self.write_data.val();
+            if self.sched.look.val().index() == k {
+                self.u12.next = self.rngs[k].stepped.val().get_bits::<12>(20);
+            }
+        }
+        self.pages.page.next = self.sched.page.val();
+        self.pages.u_hi.next = self.u12.val().get_bit(11);
+        self.pages.u_lo.next = bit_cast::<K1, 12>(self.u12.val());
+        self.pages.write.next = self.wr.val() & (self.w_region.val() == self.r_pages.val());
+        self.pages.write_page.next = bit_cast::<P, 24>(self.w_index.val() >> 16);
+        self.pages.write_index.next = bit_cast::<K1, 24>(self.w_index.val());
+        self.pages.write_data.next = bit_cast::<F, 32>(self.write_data.val());
+
+        // ---- schedule table writes
+        self.steps.write_sweeps.next = self.wr.val()
+            & (self.w_region.val() == self.r_sched.val())
+            & !self.w_index.val().get_bit(0);
+        self.steps.write_page.next = self.wr.val()
+            & (self.w_region.val() == self.r_sched.val())
+            & self.w_index.val().get_bit(0);
+        self.steps.write_step.next = bit_cast::<S, 24>(self.w_index.val() >> 1);
+        self.steps.write_data.next = self.write_data.val();
+
+        // ---- the decision
+        self.field.next = self.crossbar.sel_field.val();
+        self.field_x.next = bit_cast::<32, F>(self.field.val());
+        if (self.field.val() & self.msb_f.val()) != 0 {
+            self.field_x.next = bit_cast::<32, F>(self.field.val()) | self.sext32.val();
+        }
+        self.h_x.next = bit_cast::<32, F>(self.crossbar.sel_h.val());
+        if (self.crossbar.sel_h.val() & self.msb_f.val()) != 0 {
+            self.h_x.next = bit_cast::<32, F>(self.crossbar.sel_h.val()) | self.sext32.val();
+        }
+        self.two_i.next = self.field_x.val() << 1;
+        self.sum.next = self.field_x.val() + self.h_x.val();
+        self.up.next =
+            (self.field.val() ^ self.msb_f.val()) > (self.pages.threshold.val() ^ self.msb_f.val());
+        self.flip.next =
+            self.sched.decide.val() & !self.clamp_c.val() & (self.up.val() != self.spin_c.val());
+        self.e_new.next = self.energy.q.val() + self.two_i.val();
+        if self.up.val() {
+            self.e_new.next = self.energy.q.val() - self.two_i.val();
+        }
+        self.better.next =
+            (self.e_new.val() ^ self.msb32.val()) < (self.best_energy.q.val() ^ self.msb32.val());
+        self.new_word.next = self.word.val() & !self.onehot.val();
+        if self.up.val() {
+            self.new_word.next = self.word.val() | self.onehot.val();
+        }
+
+        // ---- crossbar
+        self.crossbar.read_col.next = self.sched.look.val();
+        self.crossbar.sel.next = self.sched.cursor.val();
+        if !self.sched.busy.val() {
+            self.crossbar.sel.next = bit_cast::<A, 24>(self.r_index.val());
+        }
+        self.crossbar.load_h.next = self.sched.load_h.val();
+        self.crossbar.add.next = self.sched.accum.val() | self.flip.val();
+        self.crossbar.double.next = self.sched.decide.val();
+        self.crossbar.neg.next = !self.spin_c.val();
+        if self.sched.decide.val() {
+            self.crossbar.neg.next = !self.up.val();
+        }
+        self.crossbar.j_write.next = self.wr.val() & (self.w_region.val() == self.r_j.val());
+        self.crossbar.j_write_row.next = bit_cast::<A, 24>(self.w_index.val() >> 12);
+        self.crossbar.j_write_col.next = bit_cast::<A, 24>(self.w_index.val());
+        self.crossbar.j_write_data.next = bit_cast::<J_BITS, 32>(self.write_data.val());
+        self.crossbar.h_write.next = self.wr.val() & (self.w_region.val() == self.r_h.val());
+        self.crossbar.h_write_row.next = bit_cast::<A, 24>(self.w_index.val());
+        self.crossbar.h_data.next = bit_cast::<F, 32>(self.write_data.val());
+
+        // ---- flip: state, energy, best
+        if self.flip.val() {
+            self.energy.d.next = self.e_new.val();
+            if self.better.val() {
+                self.best_energy.d.next = self.e_new.val();
+            }
+            for w in 0..W {
+                if self.better.val() {
+                    self.best[w].d.next = self.spins[w].q.val();
+                }
+                if self.cur_word.val().index() == w {
+                    self.spins[w].d.next = self.new_word.val();
+                    if self.better.val() {
+                        self.best[w].d.next = self.new_word.val();
+                    }
+                }
+            }
+        }
+
+        // ---- recompute: E = −½ Σ m_i (I_i + h_i)
+        if self.sched.load_h.val() {
+            self.acc.d.next = 0.into();
+        }
+        if self.sched.energy.val() {
+            if self.spin_c.val() {
+                self.acc.d.next = self.acc.q.val() - self.sum.val();
+            } else {
+                self.acc.d.next = self.acc.q.val() + self.sum.val();
+            }
+        }
+        self.half.next = (self.acc.q.val() >> 1) | (self.acc.q.val() & self.msb32.val());
+        if self.sched.energy_done.val() {
+            self.energy.d.next = self.half.val();
+            self.best_energy.d.next = self.half.val();
+            self.stale.d.next = false;
+            for w in 0..W {
+                self.best[w].d.next = self.spins[w].q.val();
+            }
+        }
+
+        // ---- samples
+        if self.sample_pending.q.val() & self.sample_ready.val() {
+            self.sample_pending.d.next = false;
+        }
+        if self.sched.sample_emit.val() {
+            self.sample_pending.d.next = true;
+            self.sample_energy.d.next = self.energy.q.val();
+            for w in 0..W {
+                self.sample[w].d.next = self.spins[w].q.val();
+            }
+        }
+        self.sample_valid.next = self.sample_pending.q.val();
+        if self.sched.busy.val() {
+            self.clocks.d.next = self.clocks.q.val() + 1;
+        }
+        if self.sched.sweep_done.val() {
+            self.sweeps.d.next = self.sweeps.q.val() + 1;
+        }
+
+        // ---- bus writes of registers and state
+        if self.wr.val() & (self.w_region.val() == self.r_regs.val()) {
+            if self.w_index.val() == self.a_n_active.val() {
+                self.n_active.d.next = self.write_data.val();
+            }
+            if self.w_index.val() == self.a_n_steps.val() {
+                self.n_steps.d.next = self.write_data.val();
+            }
+            if self.w_index.val() == self.a_burn_in.val() {
+                self.burn_in.d.next = self.write_data.val();
+            }
+            if self.w_index.val() == self.a_every.val() {
+                self.every.d.next = self.write_data.val();
+            }
+        }
+        for w in 0..W {
+            if self.wr.val()
+                & (self.w_region.val() == self.r_state.val())
+                & (self.w_index.val().index() == w)
+            {
+                self.spins[w].d.next = self.write_data.val();
+            }
+            if self.wr.val()
+                & (self.w_region.val() == self.r_clamps.val())
+                & (self.w_index.val().index() == w)
+            {
+                self.clamps[w].d.next = self.write_data.val();
+            }
+        }
+        if self.wr.val()
+            & ((self.w_region.val() == self.r_j.val())
+                | (self.w_region.val() == self.r_h.val())
+                | (self.w_region.val() == self.r_state.val())
+                | (self.w_region.val() == self.r_clamps.val()))
+        {
+            self.stale.d.next = true;
+        }
+
+        // ---- bus reads (registered)
+        self.st_a.next = self.zero32.val();
+        if self.sched.busy.val() {
+            self.st_a.next = self.one32.val();
+        }
+        self.st_b.next = self.zero32.val();
+        if self.sample_pending.q.val() {
+            self.st_b.next = self.two32.val();
+        }
+        self.st_c.next = self.zero32.val();
+        if self.stale.q.val() {
+            self.st_c.next = self.four32.val();
+        }
+        self.rd.d.next = 0.into();
+        if self.r_region.val() == self.r_regs.val() {
+            if self.r_index.val() == self.a_magic.val() {
+                self.rd.d.next = self.v_magic.val();
+            }
+            if self.r_index.val() == self.a_n.val() {
+                self.rd.d.next = self.v_n.val();
+            }
+            if self.r_index.val() == self.a_format.val() {
+                self.rd.d.next = self.v_format.val();
+            }
+            if self.r_index.val() == self.a_format2.val() {
+                self.rd.d.next = self.v_format2.val();
+            }
+            if self.r_index.val() == self.a_hash_lo.val() {
+                self.rd.d.next = self.v_hash_lo.val();
+            }
+            if self.r_index.val() == self.a_hash_hi.val() {
+                self.rd.d.next = self.v_hash_hi.val();
+            }
+            if self.r_index.val() == self.a_status.val() {
+                self.rd.d.next = self.st_a.val() | self.st_b.val() | self.st_c.val();
+            }
+            if self.r_index.val() == self.a_n_active.val() {
+                self.rd.d.next = self.n_active.q.val();
+            }
+            if self.r_index.val() == self.a_n_steps.val() {
+                self.rd.d.next = self.n_steps.q.val();
+            }
+            if self.r_index.val() == self.a_burn_in.val() {
+                self.rd.d.next = self.burn_in.q.val();
+            }
+            if self.r_index.val() == self.a_every.val() {
+                self.rd.d.next = self.every.q.val();
+            }
+            if self.r_index.val() == self.a_energy.val() {
+                self.rd.d.next = self.energy.q.val();
+            }
+            if self.r_index.val() == self.a_best_energy.val() {
+                self.rd.d.next = self.best_energy.q.val();
+            }
+            if self.r_index.val() == self.a_sample_energy.val() {
+                self.rd.d.next = self.sample_energy.q.val();
+            }
+            if self.r_index.val() == self.a_clocks_lo.val() {
+                self.rd.d.next = bit_cast::<32, 64>(self.clocks.q.val());
+            }
+            if self.r_index.val() == self.a_clocks_hi.val() {
+                self.rd.d.next = bit_cast::<32, 64>(self.clocks.q.val() >> 32);
+            }
+            if self.r_index.val() == self.a_sweeps.val() {
+                self.rd.d.next = self.sweeps.q.val();
+            }
+        }
+        for k in 0..N {
+            if (self.r_region.val() == self.r_rng.val()) & (self.r_index.val().index() == k) {
+                self.rd.d.next = self.rngs[k].state.val();
+            }
+        }
+        for w in 0..W {
+            if self.r_index.val().index() == w {
+                if self.r_region.val() == self.r_state.val() {
+                    self.rd.d.next = self.spins[w].q.val();
+                }
+                if self.r_region.val() == self.r_clamps.val() {
+                    self.rd.d.next = self.clamps[w].q.val();
+                }
+                if self.r_region.val() == self.r_best.val() {
+                    self.rd.d.next = self.best[w].q.val();
+                }
+                if self.r_region.val() == self.r_sample.val() {
+                    self.rd.d.next = self.sample[w].q.val();
+                }
+            }
+        }
+        if self.r_region.val() == self.r_field.val() {
+            self.rd.d.next = self.field_x.val();
+        }
+        self.read_data.next = self.rd.q.val();
+    }
+}

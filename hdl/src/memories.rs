@@ -1,0 +1,168 @@
+//! The machine's memories besides J: threshold pages and the β schedule.
+//!
+//! [`PageTable`] holds the upper half (r > 0) of up to 2^P threshold pages, `F` bits per entry,
+//! and mirrors on lookup: for a random index u with top bit 1 the entry is `upper[u − 2^(k−1)]`,
+//! otherwise `−1 − upper[2^(k−1) − 1 − u]`, i.e. the bitwise complement of
+//! `upper[!u_low]` ([`pbit_spec::ThresholdPage`]'s antisymmetry). Lookups take one clock, and
+//! since u depends only on the generator, the machine looks up the threshold of the p-bit it
+//! decides next while deciding the current one.
+//!
+//! [`ScheduleTable`] holds the schedule's steps: (sweeps, page) for up to 2^S steps.
+
+use rust_hdl::prelude::*;
+
+/// Upper halves of 2^P threshold pages of 2^K1 entries each; `PA` = P + K1.
+#[derive(LogicBlock)]
+pub struct PageTable<const F: usize, const P: usize, const K1: usize, const PA: usize> {
+    pub clock: Signal<In, Clock>,
+    pub write: Signal<In, Bit>,
+    pub write_page: Signal<In, Bits<P>>,
+    pub write_index: Signal<In, Bits<K1>>,
+    pub write_data: Signal<In, Bits<F>>,
+    /// Lookup: page and random index u = {u_hi, u_lo}; `threshold` is valid the next clock.
+    pub page: Signal<In, Bits<P>>,
+    pub u_hi: Signal<In, Bit>,
+    pub u_lo: Signal<In, Bits<K1>>,
+    pub threshold: Signal<Out, Bits<F>>,
+    mem: RAM<Bits<F>, PA>,
+    hi_reg: DFF<Bit>,
+    index: Signal<Local, Bits<K1>>,
+    k1: Constant<Bits<8>>,
+}
+
+impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Default
+    for PageTable<F, P, K1, PA>
+{
+    fn default() -> Self {
+        assert_eq!(PA, P + K1);
+        Self {
+            clock: Default::default(),
+            write: Default::default(),
+            write_page: Default::default(),
+            write_index: Default::default(),
+            write_data: Default::default(),
+            page: Default::default(),
+            u_hi: Default::default(),
+            u_lo: Default::default(),
+            threshold: Default::default(),
+            mem: Default::default(),
+            hi_reg: Default::default(),
+            index: Default::default(),
+            k1: Constant::new(K1.to_bits()),
+        }
+    }
+}
+
+impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Logic
+    for PageTable<F, P, K1, PA>
+{
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, hi_reg);
+        self.mem.read_clock.next = self.clock.val();
+        self.mem.write_clock.next = self.clock.val();
+        self.mem.write_enable.next = self.write.val();
+        self.mem.write_address.next = (bit_cast::<PA, P>(self.write_page.val()) << self.k1.val())
+            | bit_cast::<PA, K1>(self.write_index.val());
+        self.mem.write_data.next = self.write_data.val();
+        self.index.next = !self.u_lo.val();
+        if self.u_hi.val() {
+            self.index.next = self.u_lo.val();
+        }
+        self.mem.read_address.next = (bit_cast::<PA, P>(self.page.val()) << self.k1.val())
+            | bit_cast::<PA, K1>(self.index.val());
+        self.hi_reg.d.next = self.u_hi.val();
+        self.threshold.next = !self.mem.read_data.val();
+        if self.hi_reg.q.val() {
+            self.threshold.next = self.mem.read_data.val();
+        }
+    }
+}
+
+/// The schedule: for step s, the sweeps to run and the page to run them at.
+#[derive(LogicBlock, Default)]
+pub struct ScheduleTable<const P: usize, const S: usize> {
+    pub clock: Signal<In, Clock>,
+    pub write_sweeps: Signal<In, Bit>,
+    pub write_page: Signal<In, Bit>,
+    pub write_step: Signal<In, Bits<S>>,
+    pub write_data: Signal<In, Bits<32>>,
+    /// Step read this clock; `sweeps` and `page` hold it from the next clock on.
+    pub step: Signal<In, Bits<S>>,
+    pub sweeps: Signal<Out, Bits<32>>,
+    pub page: Signal<Out, Bits<P>>,
+    sweeps_mem: RAM<Bits<32>, S>,
+    page_mem: RAM<Bits<P>, S>,
+}
+
+impl<const P: usize, const S: usize> Logic for ScheduleTable<P, S> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.sweeps_mem.read_clock.next = self.clock.val();
+        self.sweeps_mem.write_clock.next = self.clock.val();
+        self.page_mem.read_clock.next = self.clock.val();
+        self.page_mem.write_clock.next = self.clock.val();
+        self.sweeps_mem.write_enable.next = self.write_sweeps.val();
+        self.page_mem.write_enable.next = self.write_page.val();
+        self.sweeps_mem.write_address.next = self.write_step.val();
+        self.page_mem.write_address.next = self.write_step.val();
+        self.sweeps_mem.write_data.next = self.write_data.val();
+        self.page_mem.write_data.next = bit_cast::<P, 32>(self.write_data.val());
+        self.sweeps_mem.read_address.next = self.step.val();
+        self.page_mem.read_address.next = self.step.val();
+        self.sweeps.next = self.sweeps_mem.read_data.val();
+        self.page.next = self.page_mem.read_data.val();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crossbar::to_i64;
+    use pbit_spec::{Beta, Format, ThresholdPage};
+
+    const F: usize = 12;
+    type Uut = PageTable<F, 2, 11, 13>;
+
+    /// Upper halves written to pages 1 and 3; lookups of indices across both halves (edges
+    /// included) give the spec's full page.
+    #[test]
+    fn page_table_mirrors_like_spec() {
+        let format = Format::for_machine(4);
+        assert_eq!(format.field_bits as usize, F);
+        let pages: Vec<ThresholdPage> = [0.3, 2.0]
+            .iter()
+            .map(|&b| ThresholdPage::build(&format, Beta::from_f64(b).unwrap()))
+            .collect();
+        let mut uut = Uut::default();
+        uut.connect_all();
+        let mut sim = Simulation::new();
+        sim.add_clock(5, |x: &mut Box<Uut>| x.clock.next = !x.clock.val());
+        sim.add_testbench(move |mut sim: Sim<Uut>| {
+            let mut x = sim.init()?;
+            wait_clock_false!(sim, clock, x);
+            for (slot, page) in [1usize, 3].iter().zip(&pages) {
+                for (u, &a) in page.upper_half().iter().enumerate() {
+                    x.write.next = true;
+                    x.write_page.next = slot.to_bits();
+                    x.write_index.next = u.to_bits();
+                    x.write_data.next = ((a as u32 as u64) & 0xfff).to_bits();
+                    wait_clock_cycle!(sim, clock, x);
+                }
+            }
+            x.write.next = false;
+            let us: Vec<usize> = (0..4096).step_by(37).chain([0, 2047, 2048, 4095]).collect();
+            for (slot, page) in [1usize, 3].iter().zip(&pages) {
+                for &u in &us {
+                    x.page.next = slot.to_bits();
+                    x.u_hi.next = u >= 2048;
+                    x.u_lo.next = (u & 2047).to_bits();
+                    wait_clock_cycle!(sim, clock, x);
+                    sim_assert_eq!(sim, to_i64(x.threshold.val()), page.thresholds[u] as i64, x);
+                }
+            }
+            sim.done(x)
+        });
+        sim.run(Box::new(uut), 1_000_000).unwrap();
+    }
+}

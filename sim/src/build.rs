@@ -1,0 +1,198 @@
+//! Verilates the machine's Verilog and compiles it with a C ABI shim into a shared object, at
+//! run time, into a cache keyed by the Verilog, the shim and `verilator --version`.
+
+use crate::SimError;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SHIM: &str = include_str!("shim/shim.cpp");
+
+/// Verilator flags. `-Wno-fatal -Wno-WIDTH`: rust-hdl writes 32-bit literals into narrower
+/// signals (the values fit; docs/hdl.md lists the lint waivers).
+const VERILATOR_FLAGS: &[&str] = &[
+    "--cc",
+    "--top-module",
+    "top",
+    "-Wno-fatal",
+    "-Wno-WIDTH",
+    "-O3",
+    "--x-assign",
+    "fast",
+    "--x-initial",
+    "fast",
+    "--noassert",
+];
+
+/// The command that installs Verilator on Debian, named in every error about it.
+pub const INSTALL_HINT: &str = "apt-get install verilator";
+
+fn fnv1a64(h: &mut u64, bytes: &[u8]) {
+    for &b in bytes {
+        *h ^= b as u64;
+        *h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<String, SimError> {
+    let out = cmd.output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            SimError::ToolMissing {
+                tool: what.to_string(),
+                hint: if what == "verilator" {
+                    INSTALL_HINT
+                } else {
+                    "apt-get install g++"
+                },
+            }
+        } else {
+            SimError::Io(format!("running {what}: {e}"))
+        }
+    })?;
+    if !out.status.success() {
+        let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if stderr.len() > 4000 {
+            stderr.truncate(4000);
+        }
+        return Err(SimError::ToolFailed {
+            tool: what.to_string(),
+            status: out.status.to_string(),
+            stderr,
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `verilator --version`, or the error naming the install command.
+pub fn verilator_version() -> Result<String, SimError> {
+    Ok(
+        run(Command::new("verilator").arg("--version"), "verilator")?
+            .trim()
+            .to_string(),
+    )
+}
+
+/// The cache root: `$PBIT_CACHE_DIR`, else `$XDG_CACHE_HOME/pbit/verilator`, else
+/// `~/.cache/pbit/verilator`, else the system temporary directory.
+pub fn cache_root() -> PathBuf {
+    if let Some(d) = std::env::var_os("PBIT_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("pbit").join("verilator");
+    }
+    if let Some(d) = std::env::var_os("HOME") {
+        return PathBuf::from(d)
+            .join(".cache")
+            .join("pbit")
+            .join("verilator");
+    }
+    std::env::temp_dir().join("pbit-verilator")
+}
+
+/// Builds (or finds in the cache) the shared object of `verilog`; returns its path.
+pub fn build_shared_object(verilog: &str) -> Result<PathBuf, SimError> {
+    let version = verilator_version()?;
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    fnv1a64(&mut h, verilog.as_bytes());
+    fnv1a64(&mut h, SHIM.as_bytes());
+    fnv1a64(&mut h, version.as_bytes());
+    fnv1a64(&mut h, VERILATOR_FLAGS.join(" ").as_bytes());
+    let dir = cache_root().join(format!("{h:016x}"));
+    let so = dir.join("libpbit_machine.so");
+    if so.exists() {
+        return Ok(so);
+    }
+    // build in a private directory, then rename it into place (concurrent builders race safely)
+    let tmp = cache_root().join(format!("{h:016x}.tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| SimError::Io(format!("{}: {e}", tmp.display())))?;
+    let io = |p: &Path, e: std::io::Error| SimError::Io(format!("{}: {e}", p.display()));
+    let v = tmp.join("top.v");
+    std::fs::write(&v, verilog).map_err(|e| io(&v, e))?;
+    let shim = tmp.join("shim.cpp");
+    std::fs::write(&shim, SHIM).map_err(|e| io(&shim, e))?;
+    let obj = tmp.join("obj");
+    run(
+        Command::new("verilator")
+            .args(VERILATOR_FLAGS)
+            .arg("--Mdir")
+            .arg(&obj)
+            .arg(&v),
+        "verilator",
+    )?;
+    let root = run(
+        Command::new("verilator").args(["--getenv", "VERILATOR_ROOT"]),
+        "verilator",
+    )?
+    .trim()
+    .to_string();
+    let include = Path::new(&root).join("include");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&obj)
+        .map_err(|e| io(&obj, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "cpp"))
+        .collect();
+    sources.sort();
+    sources.push(include.join("verilated.cpp"));
+    sources.push(include.join("verilated_threads.cpp"));
+    sources.push(shim.clone());
+    // compile the units two at a time (the machines here have two cores), then link
+    let mut objects = Vec::new();
+    let mut pending: Vec<(std::process::Child, PathBuf)> = Vec::new();
+    for (k, src) in sources.iter().enumerate() {
+        let o = tmp.join(format!("u{k}.o"));
+        let child = Command::new("g++")
+            .args(["-c", "-O2", "-fPIC", "-std=c++17", "-w"])
+            .arg("-I")
+            .arg(&obj)
+            .arg("-I")
+            .arg(&include)
+            .arg("-I")
+            .arg(include.join("vltstd"))
+            .arg(src)
+            .arg("-o")
+            .arg(&o)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    SimError::ToolMissing {
+                        tool: "g++".into(),
+                        hint: "apt-get install g++",
+                    }
+                } else {
+                    SimError::Io(format!("g++: {e}"))
+                }
+            })?;
+        pending.push((child, src.clone()));
+        objects.push(o);
+        if pending.len() >= 2 || k + 1 == sources.len() {
+            for (child, src) in pending.drain(..) {
+                let out = child
+                    .wait_with_output()
+                    .map_err(|e| SimError::Io(format!("g++: {e}")))?;
+                if !out.status.success() {
+                    return Err(SimError::ToolFailed {
+                        tool: format!("g++ {}", src.display()),
+                        status: out.status.to_string(),
+                        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    });
+                }
+            }
+        }
+    }
+    let tmp_so = tmp.join("libpbit_machine.so");
+    run(
+        Command::new("g++")
+            .arg("-shared")
+            .args(&objects)
+            .arg("-o")
+            .arg(&tmp_so)
+            .arg("-lpthread"),
+        "g++",
+    )?;
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    std::fs::rename(&tmp_so, &so).map_err(|e| io(&so, e))?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(so)
+}

@@ -1,0 +1,56 @@
+//! pbit-sim: the machine's generated Verilog, run in Verilator, driven from Rust.
+//!
+//! Verilator is not a build requirement: [`VerilatedMachine::build`] emits the Verilog,
+//! verilates and compiles it with a small C ABI shim at run time into a cache
+//! ([`build::cache_root`]), and loads the shared object with `libloading`. Without Verilator it
+//! returns [`SimError::ToolMissing`] naming `apt-get install verilator`.
+//!
+//! The driver mirrors the model's jobs ([`pbit_model::run::sample`] and
+//! [`pbit_model::run::anneal_read`]) and must give bit-identical results for any instance of at
+//! most N p-bits (the machine runs `n` active p-bits; the rest never show).
+
+pub mod build;
+mod driver;
+
+pub use build::{cache_root, INSTALL_HINT};
+pub use driver::VerilatedMachine;
+
+/// Why the Verilated machine could not be built or run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{tool} is not installed; install it with `{hint}`")]
+    ToolMissing { tool: String, hint: &'static str },
+    #[error("{tool} failed ({status}):\n{stderr}")]
+    ToolFailed {
+        tool: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("{0}")]
+    Io(String),
+    #[error("cannot load the Verilated machine: {0}")]
+    Load(String),
+    #[error(transparent)]
+    Emit(#[from] pbit_hdl::EmitError),
+    #[error(
+        "the machine answered magic {got:#010x} and N = {n}, not a pbit machine of {want} p-bits"
+    )]
+    BadDevice { got: u32, n: u32, want: usize },
+    #[error("the instance has {n} p-bits; this machine has {machine_n}")]
+    TooLarge { n: usize, machine_n: usize },
+    #[error("the instance's format ({got}) does not run on this machine ({want}): J, h, frac and rng widths must match")]
+    FormatMismatch {
+        got: pbit_spec::Format,
+        want: pbit_spec::Format,
+    },
+    #[error("{what}: {value} is more than the machine's limit {max}")]
+    Limit {
+        what: &'static str,
+        value: u64,
+        max: u64,
+    },
+    #[error("clamp of p-bit {index} is outside the instance's {n} p-bits")]
+    BadClamp { index: usize, n: usize },
+    #[error("the machine did not finish within {clocks} clocks")]
+    Timeout { clocks: u64 },
+}

@@ -1,0 +1,94 @@
+// C ABI over the Verilated machine (top module `top`): the Rust driver loads this with
+// libloading. One clock = clock low, eval, clock high, eval; inputs change while the clock is
+// low, so the machine samples them at the next rising edge.
+#include "Vtop.h"
+#include "verilated.h"
+#include <cstdint>
+
+struct PbitSim {
+    VerilatedContext* ctx;
+    Vtop* top;
+    uint64_t clocks;
+};
+
+static inline void tick(PbitSim* s) {
+    s->top->clock = 0;
+    s->top->eval();
+    s->top->clock = 1;
+    s->top->eval();
+    s->clocks++;
+}
+
+extern "C" {
+
+void* pbit_sim_new() {
+    PbitSim* s = new PbitSim;
+    s->ctx = new VerilatedContext;
+    s->top = new Vtop{s->ctx, "top"};
+    s->clocks = 0;
+    s->top->clock = 0;
+    s->top->write_en = 0;
+    s->top->write_addr = 0;
+    s->top->write_data = 0;
+    s->top->read_addr = 0;
+    s->top->sample_ready = 0;
+    s->top->eval();
+    tick(s);
+    return s;
+}
+
+void pbit_sim_free(void* h) {
+    PbitSim* s = static_cast<PbitSim*>(h);
+    s->top->final();
+    delete s->top;
+    delete s->ctx;
+    delete s;
+}
+
+void pbit_sim_write(void* h, uint32_t addr, uint32_t data) {
+    PbitSim* s = static_cast<PbitSim*>(h);
+    s->top->write_en = 1;
+    s->top->write_addr = addr;
+    s->top->write_data = data;
+    tick(s);
+    s->top->write_en = 0;
+}
+
+uint32_t pbit_sim_read(void* h, uint32_t addr) {
+    PbitSim* s = static_cast<PbitSim*>(h);
+    s->top->read_addr = addr;
+    tick(s);
+    s->top->eval();
+    return s->top->read_data;
+}
+
+// One clock with sample_ready high: the host has read the pending sample.
+void pbit_sim_ack_sample(void* h) {
+    PbitSim* s = static_cast<PbitSim*>(h);
+    s->top->sample_ready = 1;
+    tick(s);
+    s->top->sample_ready = 0;
+}
+
+// Runs clocks until the machine is idle or a sample is pending, at most max_clocks.
+// Returns 0: idle, 1: sample pending, 2: max_clocks reached.
+int pbit_sim_run(void* h, uint64_t max_clocks) {
+    PbitSim* s = static_cast<PbitSim*>(h);
+    for (uint64_t i = 0; i < max_clocks; i++) {
+        if (s->top->sample_valid) return 1;
+        if (!s->top->busy) return 0;
+        tick(s);
+    }
+    return 2;
+}
+
+void pbit_sim_tick(void* h, uint64_t n) {
+    PbitSim* s = static_cast<PbitSim*>(h);
+    for (uint64_t i = 0; i < n; i++) tick(s);
+}
+
+uint64_t pbit_sim_clocks(void* h) {
+    return static_cast<PbitSim*>(h)->clocks;
+}
+
+}

@@ -1,0 +1,193 @@
+//! Co-simulation: the Verilated machine against the reference model, whole sample streams
+//! and annealing results, bit for bit. Needs Verilator (`apt-get install verilator`).
+
+use pbit_model::run::{self, Pages, SampleSpec};
+use pbit_model::schedule::{Schedule, Shape};
+use pbit_model::{FixedIsing, Ising, Scaling};
+use pbit_sim::VerilatedMachine;
+use pbit_spec::rng::splitmix64;
+use pbit_spec::{Beta, Format, ThresholdPage};
+use std::sync::{Mutex, OnceLock};
+
+/// The machine size the tests build (instances of 2..=N p-bits run on it).
+const N: usize = 64;
+
+fn machine() -> &'static Mutex<VerilatedMachine> {
+    static M: OnceLock<Mutex<VerilatedMachine>> = OnceLock::new();
+    M.get_or_init(|| match VerilatedMachine::build(N) {
+        Ok(m) => Mutex::new(m),
+        Err(e) => panic!("cannot build the Verilated machine: {e}"),
+    })
+}
+
+struct Gen(u64);
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 = splitmix64(self.0);
+        self.0
+    }
+    fn below(&mut self, k: u64) -> u64 {
+        self.next() % k
+    }
+}
+
+/// One random case: instance, clamps, β.
+struct Case {
+    problem: FixedIsing,
+    clamps: Vec<(usize, bool)>,
+    beta: f64,
+    desc: String,
+}
+
+fn random_case(case_seed: u64) -> Case {
+    let mut g = Gen(case_seed);
+    // sizes: the extremes often, anything between otherwise
+    let n = match g.below(5) {
+        0 => 2,
+        1 => N,
+        _ => 2 + g.below(N as u64 - 1) as usize,
+    };
+    let density = [1.0, 0.5, 0.1, 0.02][g.below(4) as usize];
+    let extreme = g.below(3) == 0;
+    let mut ising = Ising::new(n);
+    for i in 0..n {
+        for j in i + 1..n {
+            if (g.below(1000) as f64) < density * 1000.0 {
+                let raw = if extreme {
+                    if g.below(2) == 0 {
+                        255
+                    } else {
+                        -255
+                    }
+                } else {
+                    g.below(511) as i64 - 255
+                };
+                ising.add_coupling(i, j, raw as f64 / 16.0);
+            }
+        }
+        let h = if extreme {
+            [1023, -1023, 0][g.below(3) as usize]
+        } else {
+            g.below(2047) as i64 - 1023
+        };
+        ising.h[i] = h as f64 / 16.0;
+    }
+    // the machine's format, or the model's standard one (pages are then clipped by the driver)
+    let format = if g.below(2) == 0 {
+        Format::for_machine(N)
+    } else {
+        Format::STANDARD
+    };
+    let problem = FixedIsing::new(&ising, format, Scaling::Exact).expect("instance fits");
+    let clamps: Vec<(usize, bool)> = match g.below(4) {
+        0 => vec![],
+        1 => {
+            let mut v = Vec::new();
+            for i in 0..n {
+                if g.below(4) == 0 {
+                    v.push((i, g.below(2) == 0));
+                }
+            }
+            v
+        }
+        2 => (1..n).map(|i| (i, g.below(2) == 0)).collect(),
+        _ => vec![(g.below(n as u64) as usize, g.below(2) == 0)],
+    };
+    let beta = [0.01, 0.1, 0.5, 1.0, 3.0, 40.0][g.below(6) as usize];
+    let desc = format!(
+        "n={n} density={density} extreme={extreme} field_bits={} clamps={} beta={beta}",
+        format.field_bits,
+        clamps.len()
+    );
+    Case {
+        problem,
+        clamps,
+        beta,
+        desc,
+    }
+}
+
+#[test]
+fn cosim_sample_streams_match_model() {
+    let mut m = machine().lock().unwrap();
+    let cases = 120u64;
+    let mut total_samples = 0usize;
+    let mut clocks = 0u64;
+    for c in 0..cases {
+        let case_seed = 0xC051_0000 + c;
+        let case = random_case(case_seed);
+        let mut g = Gen(case_seed ^ 0xABCD);
+        let seed = g.next();
+        let spec = SampleSpec {
+            burn_in: g.below(6),
+            sweeps: 1 + g.below(40),
+            every: 1 + g.below(3),
+        };
+        let page = ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
+        let mut want: Vec<(Vec<bool>, i64)> = Vec::new();
+        run::sample(&case.problem, &case.clamps, &page, seed, spec, |s, e| {
+            want.push((s.to_vec(), e))
+        });
+        let mut got: Vec<(Vec<bool>, i64)> = Vec::new();
+        clocks += m
+            .sample(&case.problem, &case.clamps, &page, seed, spec, |s, e| {
+                got.push((s.to_vec(), e))
+            })
+            .unwrap_or_else(|e| panic!("case {case_seed:#x}: {e}"));
+        if let Some(k) = (0..want.len().max(got.len())).find(|&k| want.get(k) != got.get(k)) {
+            panic!(
+                "case seed {case_seed:#x} ({}), seed {seed}, {spec:?}: first differing sample {k} of {}/{}\n model:   {:?}\n machine: {:?}",
+                case.desc,
+                want.len(),
+                got.len(),
+                want.get(k).map(|(s, e)| (pbit_model::spins_to_string(s), e)),
+                got.get(k).map(|(s, e)| (pbit_model::spins_to_string(s), e)),
+            );
+        }
+        total_samples += want.len();
+    }
+    eprintln!("{cases} cases, {total_samples} samples identical, {clocks} machine clocks");
+}
+
+#[test]
+fn cosim_anneal_matches_model() {
+    let mut m = machine().lock().unwrap();
+    for c in 0..40u64 {
+        let case_seed = 0xA22E_0000 + c;
+        let case = random_case(case_seed);
+        let mut g = Gen(case_seed ^ 0x1234);
+        let seed = g.next();
+        let read = g.below(8);
+        let sweeps = 1 + g.below(60);
+        let max_steps = 1 + g.below(32) as usize;
+        let shape = if g.below(2) == 0 {
+            Shape::Linear
+        } else {
+            Shape::Geometric
+        };
+        let schedule =
+            Schedule::anneal(0.05, case.beta.max(0.1) * 4.0, sweeps, shape, max_steps).unwrap();
+        let pages = Pages::build(&case.problem, &schedule);
+        let want = run::anneal_read(&case.problem, &case.clamps, &pages, seed, read, &|_| {});
+        let (got, _clocks) = m
+            .anneal_read(&case.problem, &case.clamps, &pages, seed, read)
+            .unwrap_or_else(|e| panic!("case {case_seed:#x}: {e}"));
+        assert_eq!(
+            got,
+            want,
+            "case seed {case_seed:#x} ({}), seed {seed}, read {read}, {} steps",
+            case.desc,
+            pages.steps.len()
+        );
+    }
+}
+
+#[test]
+fn machine_reports_its_size_format_and_spec_hash() {
+    let m = machine().lock().unwrap();
+    assert_eq!(m.n(), N);
+    assert_eq!(
+        m.spec_hash(),
+        pbit_spec::hash::spec_hash(&Format::for_machine(N))
+    );
+}
