@@ -4,11 +4,13 @@
 //! * [`rng`]: the per-p-bit xorshift32 generator and how its state derives from a user seed.
 //! * [`table`]: β pages of decision thresholds, built with pure-Rust math (`libm`) so every
 //!   machine computes the same bits.
+//! * [`frame`]: link framing (COBS, CRC-16, delimiter) shared by the gateware and the host.
 //! * [`hash`]: a hash of everything above that a device reports so a host can refuse a mismatch.
 //!
 //! docs/spec.md describes the same contract in prose.
 
 pub mod format;
+pub mod frame;
 pub mod hash;
 pub mod memory_map;
 pub mod rng;
