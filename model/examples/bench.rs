@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p pbit-model --example bench -- FILE --sweeps K --reads R [--maxcut]
-//!     [--beta-start a --beta-end b] [--seed S] [--threads T] [--isa auto|portable]
+//!     [--beta-start a --beta-end b] [--seed S] [--threads T] [--isa auto|avx2|portable]
 //!     [--reference] [--repeat k]
 //! ```
 //! Anneals R reads through a geometric schedule of K sweeps in at most 32 β steps
@@ -43,6 +43,7 @@ fn main() {
             "--isa" => {
                 isa = match val("--isa").as_str() {
                     "auto" => Isa::Auto,
+                    "avx2" => Isa::Avx2,
                     "portable" => Isa::Portable,
                     other => panic!("unknown --isa {other}"),
                 }
@@ -97,12 +98,11 @@ fn main() {
     let mean = bests.iter().sum::<f64>() / bests.len().max(1) as f64;
     let min = bests.iter().cloned().fold(f64::INFINITY, f64::min);
     let name = file.file_name().unwrap().to_string_lossy().to_string();
-    let variant = if reference {
-        "reference"
-    } else if isa == Isa::Portable {
-        "portable"
-    } else {
-        kernel::detected_isa()
+    let variant = match isa {
+        _ if reference => "reference",
+        Isa::Portable => "portable",
+        Isa::Avx2 if kernel::detected_isa() == "avx512" => "avx2",
+        _ => kernel::detected_isa(),
     };
     let mut out = format!(
         "{{\"solver\": \"pbit\", \"instance\": \"{name}\", \"n\": {}, \"sweeps\": {sweeps}, \"reads\": {reads}, \"threads\": {threads}, \"variant\": \"{variant}\", \"layout\": \"{}\", \"beta_start\": {beta_start}, \"beta_end\": {beta_end}, \"steps\": {}, \"wall_s\": {best_wall:.6}, \"cpu_s\": {best_cpu:.6}, \"updates_per_s\": {:.1}, \"updates_per_cpu_s\": {:.1}, \"mean_best_energy\": {mean}, \"min_best_energy\": {min}",

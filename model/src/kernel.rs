@@ -30,6 +30,8 @@ pub enum Isa {
     /// The widest the CPU supports (AVX-512, then AVX2, then portable).
     #[default]
     Auto,
+    /// The AVX2 build even if AVX-512 is there (portable without AVX2), for comparison.
+    Avx2,
     /// The portable build (baseline target features), for tests and comparison.
     Portable,
 }
@@ -499,8 +501,8 @@ fn run_batch_avx512<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult>
 
 fn run_batch_isa<const L: usize>(isa: Isa, job: &Job, reads: &[u64]) -> Vec<ReadResult> {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Auto {
-        if has_avx512() {
+    if isa != Isa::Portable {
+        if isa == Isa::Auto && has_avx512() {
             // SAFETY: the CPU has the features the function is compiled for (checked above).
             return unsafe { run_batch_avx512::<L>(job, reads) };
         }
@@ -518,34 +520,28 @@ fn run_batch_lanes(lanes: usize, isa: Isa, job: &Job, reads: &[u64]) -> Vec<Read
         1 => run_batch_isa::<1>(isa, job, reads),
         4 => run_batch_isa::<4>(isa, job, reads),
         8 => run_batch_isa::<8>(isa, job, reads),
-        16 => run_batch_isa::<16>(isa, job, reads),
         _ => unreachable!(),
     }
 }
 
-/// The widest batch worth running with this ISA.
-fn max_lanes(isa: Isa) -> usize {
-    match isa {
-        Isa::Auto if detected_isa() == "avx512" => 16,
-        _ => 8,
-    }
-}
+/// The widest batch: 8 lanes (256-bit rows of i32). 16 lanes (512-bit rows) are no faster per
+/// update on Zen 4, which splits 512-bit operations in two (measured: docs/benchmarks.md).
+const MAX_LANES: usize = 8;
 
 /// The narrowest lane count that holds `k` reads.
 fn lanes_for(k: usize) -> usize {
     match k {
         1 => 1,
         2..=4 => 4,
-        5..=8 => 8,
-        _ => 16,
+        _ => 8,
     }
 }
 
 /// Splits `count` reads into batches (start, len, lanes): enough batches to keep `threads`
 /// busy, each as wide as the ISA allows.
-fn plan(count: usize, threads: usize, isa: Isa) -> Vec<(usize, usize, usize)> {
+fn plan(count: usize, threads: usize) -> Vec<(usize, usize, usize)> {
     let share = count.div_ceil(threads.max(1)).max(1);
-    let chunk = share.min(max_lanes(isa));
+    let chunk = share.min(MAX_LANES);
     let mut out = Vec::new();
     let mut start = 0;
     while start < count {
@@ -610,7 +606,7 @@ pub fn anneal_reads_isa(
         seed,
         progress,
     };
-    let batches = plan(reads.len(), threads, isa);
+    let batches = plan(reads.len(), threads);
     let run = |b: usize| {
         let (start, len, lanes) = batches[b];
         run_batch_lanes(lanes, isa, &job, &reads[start..start + len])
@@ -735,7 +731,7 @@ fn run_sweeps_isa(
     count: u64,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Auto && std::arch::is_x86_feature_detected!("avx2") {
+    if isa != Isa::Portable && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has the features the function is compiled for (checked above).
         return unsafe { run_sweeps_avx2(st, p, dense, clamped, table, count) };
     }

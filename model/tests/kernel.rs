@@ -91,7 +91,7 @@ fn check_anneal(
     reads: std::ops::Range<u64>,
 ) {
     let want = reference(p, c, pages, seed, reads.clone());
-    for isa in [Isa::Auto, Isa::Portable] {
+    for isa in [Isa::Auto, Isa::Avx2, Isa::Portable] {
         for threads in [1, 2] {
             let done = AtomicU64::new(0);
             let got = kernel::anneal_reads_isa(
@@ -231,7 +231,7 @@ fn sample_matches_reference() {
         let seed = g.next();
         let mut want = Vec::new();
         run::sample(&p, &c, &page, seed, spec, |s, e| want.push((s.to_vec(), e)));
-        for isa in [Isa::Auto, Isa::Portable] {
+        for isa in [Isa::Auto, Isa::Avx2, Isa::Portable] {
             let mut got = Vec::new();
             kernel::sample_isa(
                 &p,
