@@ -178,6 +178,8 @@ fn anneal_reads_match_reference_on_lattice_and_empty() {
     let p = instance(7, 0.0, 0, 0, &mut g);
     check_anneal(&p, &[], &pg, 1, 0..3);
     assert!(kernel::anneal_reads(&p, &[], &pg, 1, 4..4, 2, &|_| {}).is_empty());
+    let p = instance(0, 0.0, 0, 0, &mut g);
+    check_anneal(&p, &[], &pg, 1, 0..2);
 }
 
 #[test]
