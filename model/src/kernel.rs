@@ -50,14 +50,11 @@ pub fn detected_isa() -> &'static str {
     "portable"
 }
 
-/// The field layout the kernel uses for `problem`: "sparse" (lane-interleaved rows, one masked
-/// add per neighbour), "dense-i16" or "dense-i32" (lane-major fields, whole-row vector adds).
+/// The field layout the kernel uses for `problem`: "sparse-i16" or "sparse-i32"
+/// (lane-interleaved rows, one masked add per neighbour), "dense-i16" or "dense-i32" (lane-major
+/// fields, whole-row vector adds); i16 when every reachable field and 2·J fit 16 bits.
 pub fn layout(problem: &FixedIsing) -> &'static str {
-    match dense_matrix(problem) {
-        None => "sparse",
-        Some(Dense::I16(_)) => "dense-i16",
-        Some(Dense::I32(_)) => "dense-i32",
-    }
+    Layout::choose(problem).name()
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -98,12 +95,137 @@ impl Table {
     }
 }
 
+/// How a job stores its couplings, and so its lanes' fields.
+enum Layout {
+    /// Lane-interleaved fields `[[i16; L]; n]`; the CSR's J as i16 (every field and 2·J fit).
+    /// Runs as `Sparse32` with one lane.
+    Sparse16(Vec<i16>),
+    /// Lane-interleaved fields `[[i32; L]; n]`; the CSR's J as it is.
+    Sparse32,
+    /// Lane-major fields `[i16; L·n]`; 2·J as a dense n×n matrix (zero diagonal).
+    Dense16(Vec<i16>),
+    /// Lane-major fields `[i32; L·n]`; 2·J as a dense n×n matrix.
+    Dense32(Vec<i32>),
+}
+
+/// The dense layout pays when most pairs are coupled: a flip then costs n/16 (or n/32) vector
+/// adds per flipping lane instead of one masked add per neighbour (measured: a G1-like graph
+/// at 6% fill is faster sparse). Limits the matrix to 64 MiB.
+const DENSE_MIN_FILL: f64 = 0.25;
+const DENSE_MAX_N: usize = 4096;
+
+impl Layout {
+    fn choose(p: &FixedIsing) -> Layout {
+        let n = p.n;
+        // every field a run can reach is within ±max_field_raw, and a field changes by 2·J:
+        // 16-bit cells never overflow when both fit
+        let max_j = p.j_raw.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as i64;
+        let small = p.max_field_raw() <= i16::MAX as i64 && 2 * max_j <= i16::MAX as i64;
+        let dense = n >= 2
+            && n <= DENSE_MAX_N
+            && p.neighbors.len() as f64 >= DENSE_MIN_FILL * (n * (n - 1)) as f64;
+        if !dense {
+            return if small {
+                Layout::Sparse16(p.j_raw.iter().map(|&v| v as i16).collect())
+            } else {
+                Layout::Sparse32
+            };
+        }
+        let mut m = vec![0i32; n * n];
+        for i in 0..n {
+            let (nb, jv) = p.row(i);
+            for (&j, &v) in nb.iter().zip(jv) {
+                m[i * n + j as usize] = 2 * v;
+            }
+        }
+        if small {
+            Layout::Dense16(m.into_iter().map(|v| v as i16).collect())
+        } else {
+            Layout::Dense32(m)
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Layout::Sparse16(_) => "sparse-i16",
+            Layout::Sparse32 => "sparse-i32",
+            Layout::Dense16(_) => "dense-i16",
+            Layout::Dense32(_) => "dense-i32",
+        }
+    }
+}
+
+/// Sparse instances with at most 8 neighbours per p-bit on average (lattices) run best with
+/// each draw taken just before its update; denser ones take a block's draws ahead (measured).
+fn low_degree(p: &FixedIsing) -> bool {
+    p.neighbors.len() <= 8 * p.n
+}
+
+/// The lanes' fields, in the job's layout.
+enum Store<const L: usize> {
+    Rows16(Vec<[i16; L]>),
+    Rows32(Vec<[i32; L]>),
+    Cells16(Vec<i16>),
+    Cells32(Vec<i32>),
+}
+
+/// A field cell: i16 or i32.
+trait Cell:
+    Copy
+    + Default
+    + std::ops::AddAssign
+    + std::ops::SubAssign
+    + std::ops::Mul<Output = Self>
+    + Send
+    + Sync
+    + 'static
+{
+    fn to_i32(self) -> i32;
+    /// Truncating; callers stay in range (see [`Layout::choose`]).
+    fn from_i32(v: i32) -> Self;
+    /// (sparse rows, dense cells) of a store of this cell type; the other one is empty.
+    fn split<const L: usize>(s: &mut Store<L>) -> (&mut [[Self; L]], &mut [Self]);
+}
+
+impl Cell for i16 {
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self as i32
+    }
+    #[inline(always)]
+    fn from_i32(v: i32) -> i16 {
+        v as i16
+    }
+    fn split<const L: usize>(s: &mut Store<L>) -> (&mut [[i16; L]], &mut [i16]) {
+        match s {
+            Store::Rows16(v) => (v, &mut []),
+            Store::Cells16(v) => (&mut [], v),
+            _ => unreachable!("store of another cell type"),
+        }
+    }
+}
+
+impl Cell for i32 {
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self
+    }
+    #[inline(always)]
+    fn from_i32(v: i32) -> i32 {
+        v
+    }
+    fn split<const L: usize>(s: &mut Store<L>) -> (&mut [[i32; L]], &mut [i32]) {
+        match s {
+            Store::Rows32(v) => (v, &mut []),
+            Store::Cells32(v) => (&mut [], v),
+            _ => unreachable!("store of another cell type"),
+        }
+    }
+}
+
 /// The interleaved state of `L` reads.
 struct Lanes<const L: usize> {
-    /// Sparse layout: fields[i][lane]. Empty in the dense layout.
-    fields: Vec<[i32; L]>,
-    /// Dense layout: lane-major, dfields[lane·n + i], i16 or i32 like the matrix.
-    dfields: Store,
+    fields: Store<L>,
     /// −1 for +1, 0 for −1.
     spins: Vec<[i32; L]>,
     rngs: Vec<[u32; L]>,
@@ -123,20 +245,16 @@ impl<const L: usize> Lanes<L> {
         clamps: &[(usize, bool)],
         seed: u64,
         reads: &[u64],
-        dense: Option<&Dense>,
+        layout: &Layout,
     ) -> Self {
         assert_eq!(reads.len(), L);
         let n = problem.n;
         let mut st = Lanes {
-            fields: if dense.is_some() {
-                Vec::new()
-            } else {
-                vec![[0; L]; n]
-            },
-            dfields: match dense {
-                None => Store::None,
-                Some(Dense::I16(_)) => Store::I16(vec![0; L * n]),
-                Some(Dense::I32(_)) => Store::I32(vec![0; L * n]),
+            fields: match layout {
+                Layout::Sparse16(_) if L > 1 => Store::Rows16(vec![[0; L]; n]),
+                Layout::Sparse16(_) | Layout::Sparse32 => Store::Rows32(vec![[0; L]; n]),
+                Layout::Dense16(_) => Store::Cells16(vec![0; L * n]),
+                Layout::Dense32(_) => Store::Cells32(vec![0; L * n]),
             },
             spins: vec![[0; L]; n],
             rngs: vec![[0; L]; n],
@@ -158,12 +276,12 @@ impl<const L: usize> Lanes<L> {
             }
             let fields = problem.fields(&spins);
             for i in 0..n {
-                if let Store::I16(d) = &mut st.dfields {
-                    d[l * n + i] = fields[i] as i16;
-                } else if let Store::I32(d) = &mut st.dfields {
-                    d[l * n + i] = fields[i];
-                } else {
-                    st.fields[i][l] = fields[i];
+                let f = fields[i];
+                match &mut st.fields {
+                    Store::Rows16(r) => r[i][l] = f as i16,
+                    Store::Rows32(r) => r[i][l] = f,
+                    Store::Cells16(c) => c[l * n + i] = f as i16,
+                    Store::Cells32(c) => c[l * n + i] = f,
                 }
                 st.spins[i][l] = -(spins[i] as i32);
             }
@@ -178,13 +296,46 @@ impl<const L: usize> Lanes<L> {
         rows.iter().map(|r| r[l] != 0).collect()
     }
 
+    /// One sweep of every lane at the table's page, in the job's layout; see [`sweep`].
+    #[inline(always)]
+    fn sweep_in<const BEST: bool>(
+        &mut self,
+        p: &FixedIsing,
+        layout: &Layout,
+        low_degree: bool,
+        clamped: &[bool],
+        table: &Table,
+    ) {
+        match layout {
+            Layout::Dense16(m) => self.sweep::<BEST, true, true, i16>(p, m, clamped, table),
+            Layout::Dense32(m) => self.sweep::<BEST, true, true, i32>(p, m, clamped, table),
+            // one lane: i32 scalar code is faster than i16 (measured)
+            Layout::Sparse16(v) if L > 1 && low_degree => {
+                self.sweep::<BEST, false, false, i16>(p, v, clamped, table)
+            }
+            Layout::Sparse16(v) if L > 1 => {
+                self.sweep::<BEST, false, true, i16>(p, v, clamped, table)
+            }
+            Layout::Sparse16(_) | Layout::Sparse32 if low_degree => {
+                self.sweep::<BEST, false, false, i32>(p, &p.j_raw, clamped, table)
+            }
+            Layout::Sparse16(_) | Layout::Sparse32 => {
+                self.sweep::<BEST, false, true, i32>(p, &p.j_raw, clamped, table)
+            }
+        }
+    }
+
     /// One sweep of every lane at the table's page. With `BEST`, tracks the best state. With
-    /// `DENSE`, fields are lane-major and `dense` holds 2·J as an n×n matrix.
+    /// `DENSE`, fields are lane-major and `mat` is 2·J as an n×n matrix; otherwise fields are
+    /// lane-interleaved rows and `mat` holds the CSR's J. With `PRE`, a block's draws are taken
+    /// ahead of its updates.
+    ///
+    /// [`sweep`]: Lanes::sweep
     #[inline(always)]
     fn sweep<const BEST: bool, const DENSE: bool, const PRE: bool, T: Cell>(
         &mut self,
         p: &FixedIsing,
-        dense: &[T],
+        mat: &[T],
         clamped: &[bool],
         table: &Table,
     ) {
@@ -193,14 +344,10 @@ impl<const L: usize> Lanes<L> {
         let t = &*table.t;
         self.sweep += 1;
         let tag = self.sweep;
-        let fields = &mut self.fields[..if DENSE { 0 } else { n }];
-        let dfields: &mut [T] = if DENSE {
-            T::cells(&mut self.dfields)
-        } else {
-            &mut []
-        };
-        let dfields = &mut dfields[..if DENSE { L * n } else { 0 }];
-        let dense = &dense[..if DENSE { n * n } else { 0 }];
+        let (rows, cells) = T::split(&mut self.fields);
+        let rows = &mut rows[..if DENSE { 0 } else { n }];
+        let cells = &mut cells[..if DENSE { L * n } else { 0 }];
+        let mat = &mat[..if DENSE { n * n } else { p.neighbors.len() }];
         let spins = &mut self.spins[..n];
         let rngs = &mut self.rngs[..n];
         let flips = &mut self.flips[..n];
@@ -210,8 +357,8 @@ impl<const L: usize> Lanes<L> {
         let mut energy = self.energy;
         let mut best = self.best;
         let mut best_at = [-1i32; L];
-        // The generators do not depend on the state: a block's draws and thresholds are taken
-        // first (vectorised, off the sequential path), then its updates run in order.
+        // The generators do not depend on the state: with PRE a block's draws and thresholds
+        // are taken first (vectorised, off the sequential path), then its updates run in order.
         let mut thr = [[0i32; L]; BLOCK];
         let block = if PRE { BLOCK } else { n.max(1) };
         for start in (0..n).step_by(block) {
@@ -248,15 +395,17 @@ impl<const L: usize> Lanes<L> {
                 if clamped[i] {
                     continue;
                 }
-                let f = if DENSE {
-                    let mut f = [0i32; L];
+                let mut f = [0i32; L];
+                if DENSE {
                     for (l, v) in f.iter_mut().enumerate() {
-                        *v = dfields[l * n + i].to_i32();
+                        *v = cells[l * n + i].to_i32();
                     }
-                    f
                 } else {
-                    fields[i]
-                };
+                    let r = rows[i];
+                    for l in 0..L {
+                        f[l] = r[l].to_i32();
+                    }
+                }
                 let s = spins[i];
                 let mut flip = [0i32; L];
                 for l in 0..L {
@@ -291,12 +440,12 @@ impl<const L: usize> Lanes<L> {
                     }
                 }
                 if DENSE {
-                    let row = &dense[i * n..(i + 1) * n];
+                    let row = &mat[i * n..(i + 1) * n];
                     for l in 0..L {
                         if d[l] == 0 {
                             continue;
                         }
-                        let fl = &mut dfields[l * n..(l + 1) * n];
+                        let fl = &mut cells[l * n..(l + 1) * n];
                         if d[l] > 0 {
                             for (x, &v) in fl.iter_mut().zip(row) {
                                 *x += v;
@@ -308,12 +457,16 @@ impl<const L: usize> Lanes<L> {
                         }
                     }
                 } else {
+                    let mut dt = [T::default(); L];
+                    for l in 0..L {
+                        dt[l] = T::from_i32(d[l]);
+                    }
                     let nb = &p.neighbors[a..b];
-                    let jv = &p.j_raw[a..b];
+                    let jv = &mat[a..b];
                     for (&j, &v) in nb.iter().zip(jv) {
-                        let fj = &mut fields[j as usize];
+                        let fj = &mut rows[j as usize];
                         for l in 0..L {
-                            fj[l] += v * d[l];
+                            fj[l] += v * dt[l];
                         }
                     }
                 }
@@ -347,98 +500,12 @@ impl<const L: usize> Lanes<L> {
     }
 }
 
-/// The dense layout pays when most pairs are coupled: a flip then costs n/16 vector adds per
-/// flipping lane instead of one masked add per neighbour. Limits the matrix to 64 MiB.
-const DENSE_MIN_FILL: f64 = 0.25;
-const DENSE_MAX_N: usize = 4096;
-
-/// 2·J as a dense row-major n×n matrix (zero diagonal) if the instance is dense enough.
-fn dense_matrix(p: &FixedIsing) -> Option<Dense> {
-    let n = p.n;
-    if n < 2
-        || n > DENSE_MAX_N
-        || (p.neighbors.len() as f64)
-            < std::env::var("PBIT_DENSE_FILL")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(DENSE_MIN_FILL)
-                * (n * (n - 1)) as f64
-    {
-        return None;
-    }
-    let mut m = vec![0i32; n * n];
-    for i in 0..n {
-        let (nb, jv) = p.row(i);
-        for (&j, &v) in nb.iter().zip(jv) {
-            m[i * n + j as usize] = 2 * v;
-        }
-    }
-    // every field a run can reach is within ±max_field_raw, so i16 cells never overflow
-    let small =
-        p.max_field_raw() <= i16::MAX as i64 && m.iter().all(|v| v.abs() <= i16::MAX as i32);
-    Some(if small {
-        Dense::I16(m.into_iter().map(|v| v as i16).collect())
-    } else {
-        Dense::I32(m)
-    })
-}
-
-/// Sparse instances with at most 8 neighbours per p-bit on average (lattices) run best with
-/// each draw taken just before its update; denser ones take a block's draws ahead (measured).
-fn low_degree(p: &FixedIsing) -> bool {
-    p.neighbors.len() <= 8 * p.n
-}
-
-/// A field cell of the dense layout: i16 when every field and 2·J fit, else i32.
-trait Cell: Copy + std::ops::AddAssign + std::ops::SubAssign + Send + Sync + 'static {
-    fn to_i32(self) -> i32;
-    fn cells(s: &mut Store) -> &mut [Self];
-}
-impl Cell for i16 {
-    #[inline(always)]
-    fn to_i32(self) -> i32 {
-        self as i32
-    }
-    fn cells(s: &mut Store) -> &mut [i16] {
-        match s {
-            Store::I16(v) => v,
-            _ => unreachable!(),
-        }
-    }
-}
-impl Cell for i32 {
-    #[inline(always)]
-    fn to_i32(self) -> i32 {
-        self
-    }
-    fn cells(s: &mut Store) -> &mut [i32] {
-        match s {
-            Store::I32(v) => v,
-            _ => unreachable!(),
-        }
-    }
-}
-
-/// The lanes' fields in the dense layout.
-enum Store {
-    None,
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-}
-
-/// 2·J as a dense row-major n×n matrix (zero diagonal).
-enum Dense {
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-}
-
 /// Everything a batch needs besides its reads.
 struct Job<'a> {
     problem: &'a FixedIsing,
     clamps: &'a [(usize, bool)],
     clamped: Vec<bool>,
-    /// 2·J as a dense n×n matrix when the instance is dense enough (see [`dense_matrix`]).
-    dense: Option<Dense>,
+    layout: Layout,
     /// See [`low_degree`].
     low_degree: bool,
     pages: &'a Pages,
@@ -452,7 +519,7 @@ fn run_batch<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
     let mut lane_reads = [reads[0]; L];
     lane_reads[..reads.len()].copy_from_slice(reads);
     let p = job.problem;
-    let mut st = Lanes::<L>::new(p, job.clamps, job.seed, &lane_reads, job.dense.as_ref());
+    let mut st = Lanes::<L>::new(p, job.clamps, job.seed, &lane_reads, &job.layout);
     let mut table = Table::new(p);
     for (page, sweeps) in &job.pages.steps {
         if *sweeps == 0 {
@@ -460,18 +527,7 @@ fn run_batch<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
         }
         table.load(page);
         for _ in 0..*sweeps {
-            match &job.dense {
-                Some(Dense::I16(d)) => {
-                    st.sweep::<true, true, true, i16>(p, d, &job.clamped, &table)
-                }
-                Some(Dense::I32(d)) => {
-                    st.sweep::<true, true, true, i32>(p, d, &job.clamped, &table)
-                }
-                None if job.low_degree => {
-                    st.sweep::<true, false, false, i32>(p, &[], &job.clamped, &table)
-                }
-                None => st.sweep::<true, false, true, i32>(p, &[], &job.clamped, &table),
-            }
+            st.sweep_in::<true>(p, &job.layout, job.low_degree, &job.clamped, &table);
             (job.progress)(reads.len() as u64);
         }
     }
@@ -600,7 +656,7 @@ pub fn anneal_reads_isa(
         problem,
         clamps,
         clamped,
-        dense: dense_matrix(problem),
+        layout: Layout::choose(problem),
         low_degree: low_degree(problem),
         pages,
         seed,
@@ -662,11 +718,12 @@ pub fn sample_isa(
     }
     let mut table = Table::new(problem);
     table.load(page);
-    let dense = dense_matrix(problem);
-    let mut st = Lanes::<1>::new(problem, clamps, seed, &[0], dense.as_ref());
+    let layout = Layout::choose(problem);
+    let low = low_degree(problem);
+    let mut st = Lanes::<1>::new(problem, clamps, seed, &[0], &layout);
     let mut spins = vec![false; problem.n];
     let run = |st: &mut Lanes<1>, count: u64| {
-        run_sweeps_isa(isa, st, problem, dense.as_ref(), &clamped, &table, count)
+        run_sweeps_isa(isa, st, problem, &layout, low, &clamped, &table, count)
     };
     run(&mut st, spec.burn_in);
     assert!(
@@ -693,18 +750,14 @@ pub fn sample_isa(
 fn run_sweeps(
     st: &mut Lanes<1>,
     p: &FixedIsing,
-    dense: Option<&Dense>,
+    layout: &Layout,
+    low: bool,
     clamped: &[bool],
     table: &Table,
     count: u64,
 ) {
     for _ in 0..count {
-        match dense {
-            Some(Dense::I16(d)) => st.sweep::<false, true, true, i16>(p, d, clamped, table),
-            Some(Dense::I32(d)) => st.sweep::<false, true, true, i32>(p, d, clamped, table),
-            None if low_degree(p) => st.sweep::<false, false, false, i32>(p, &[], clamped, table),
-            None => st.sweep::<false, false, true, i32>(p, &[], clamped, table),
-        }
+        st.sweep_in::<false>(p, layout, low, clamped, table);
     }
 }
 
@@ -713,19 +766,22 @@ fn run_sweeps(
 fn run_sweeps_avx2(
     st: &mut Lanes<1>,
     p: &FixedIsing,
-    dense: Option<&Dense>,
+    layout: &Layout,
+    low: bool,
     clamped: &[bool],
     table: &Table,
     count: u64,
 ) {
-    run_sweeps(st, p, dense, clamped, table, count)
+    run_sweeps(st, p, layout, low, clamped, table, count)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_sweeps_isa(
     isa: Isa,
     st: &mut Lanes<1>,
     p: &FixedIsing,
-    dense: Option<&Dense>,
+    layout: &Layout,
+    low: bool,
     clamped: &[bool],
     table: &Table,
     count: u64,
@@ -733,8 +789,8 @@ fn run_sweeps_isa(
     #[cfg(target_arch = "x86_64")]
     if isa != Isa::Portable && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has the features the function is compiled for (checked above).
-        return unsafe { run_sweeps_avx2(st, p, dense, clamped, table, count) };
+        return unsafe { run_sweeps_avx2(st, p, layout, low, clamped, table, count) };
     }
     let _ = isa;
-    run_sweeps(st, p, dense, clamped, table, count)
+    run_sweeps(st, p, layout, low, clamped, table, count)
 }

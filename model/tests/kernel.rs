@@ -21,6 +21,17 @@ impl Gen {
 /// A random instance: `density` of the pairs coupled, values up to `jmax`/`hmax` raw (the
 /// standard format's extremes are 255 and 1023).
 fn instance(n: usize, density: f64, jmax: i64, hmax: i64, g: &mut Gen) -> FixedIsing {
+    instance_in(Format::STANDARD, n, density, jmax, hmax, g)
+}
+
+fn instance_in(
+    format: Format,
+    n: usize,
+    density: f64,
+    jmax: i64,
+    hmax: i64,
+    g: &mut Gen,
+) -> FixedIsing {
     let mut ising = Ising::new(n);
     for i in 0..n {
         for j in i + 1..n {
@@ -33,7 +44,7 @@ fn instance(n: usize, density: f64, jmax: i64, hmax: i64, g: &mut Gen) -> FixedI
             ising.h[i] = (g.below(2 * hmax as u64 + 1) as i64 - hmax) as f64 / 16.0;
         }
     }
-    FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap()
+    FixedIsing::new(&ising, format, Scaling::Exact).unwrap()
 }
 
 fn clamps(n: usize, g: &mut Gen) -> Vec<(usize, bool)> {
@@ -208,6 +219,24 @@ fn anneal_reads_match_reference_on_dense_wide_fields() {
         kernel::sample(&p, &c, &page, 8, spec, |s, e| got.push((s.to_vec(), e)));
         assert_eq!(got, want);
     }
+}
+
+#[test]
+fn anneal_reads_match_reference_on_sparse_wide_fields() {
+    // 16-bit J (up to ±2047.9): sparse fields beyond i16 (the kernel's i32 rows)
+    let wide = Format {
+        j_bits: 16,
+        ..Format::STANDARD
+    };
+    let mut g = Gen(11);
+    for (n, density, layout) in [(200, 0.03, "sparse-i32"), (60, 0.1, "sparse-i32")] {
+        let p = instance_in(wide, n, density, 32767, 1023, &mut g);
+        assert_eq!(kernel::layout(&p), layout);
+        let pg = pages(&p, &mut g);
+        check_anneal(&p, &clamps(n, &mut g), &pg, 2, 3..12);
+    }
+    let p = instance(100, 0.05, 255, 1023, &mut g);
+    assert_eq!(kernel::layout(&p), "sparse-i16");
 }
 
 #[test]
