@@ -1,19 +1,30 @@
 //! The fast kernel: the jobs of [`crate::run`] with bit-identical results, many reads at once.
 //!
-//! Layout: a batch of `L` reads ("lanes") is interleaved so that p-bit i's state in every lane is
-//! one small array: `fields[i][lane]`, `spins[i][lane]` (a mask: −1 for +1, 0 for −1) and
-//! `rngs[i][lane]`. One update of p-bit i then steps all `L` generators at once, looks up `L`
-//! thresholds, compares, and, if any lane flips, adds `J_ij · 2m_new` (masked to the flipping
-//! lanes) to every neighbour's fields. Each lane does exactly what [`Machine::sweep`] does for its
-//! read, in the same order, so every read stays bit-exact whatever the batch.
+//! Lanes: a batch of up to 8 reads ("lanes") is interleaved so that p-bit i's state in every
+//! lane is one small array: `spins[i][lane]` (a mask: −1 for +1, 0 for −1), `rngs[i][lane]`
+//! and, in the sparse layouts, `fields[i][lane]`. One update of p-bit i steps all its
+//! generators at once, looks up the thresholds, compares, and, if any lane flips, adds
+//! `J_ij · 2m_new` (zero on lanes that keep their value) to every neighbour's fields. Each lane
+//! does exactly what [`Machine::sweep`] does for its read, in the same order, so every read stays
+//! bit-exact whatever the batch, the thread count or the instruction set.
 //!
-//! The code is plain Rust over fixed-size arrays that LLVM vectorises; it is compiled three
-//! times, for AVX-512, for AVX2 and portable, and chosen at run time ([`Isa`]).
+//! Layouts ([`layout`]): sparse instances keep lane-interleaved rows (one vector add per
+//! neighbour per flipping update); dense ones (≥ 25% of pairs coupled) keep each lane's fields
+//! contiguous and 2·J as an n×n matrix, so a flip in one lane is n/32 (or n/16) vector adds.
+//! Fields are i16 when every field the instance can reach and every 2·J fit 16 bits, else i32.
+//! Draws: the generators never depend on the state, so on all but low-degree graphs a block of
+//! p-bits' draws and thresholds are taken ahead of their updates (vectorised, off the
+//! sequential path). On low-degree graphs (lattices) multi-lane updates skip the "did any lane
+//! flip" branch: adding zeros is cheaper than a mispredicted skip.
 //!
 //! Best state without a per-sweep copy: a row that flips in a sweep records its flip mask and the
 //! sweep's tag. If a lane's lowest energy in a sweep was reached at position `at`, its best state
 //! is the current spins up to `at` and, after `at`, the current spins with that sweep's flips
 //! undone (those p-bits had not been updated yet when the best was seen).
+//!
+//! The code is plain Rust over fixed-size arrays that LLVM vectorises; it is compiled for
+//! AVX-512, for AVX2 and portable, and the variant is chosen at run time ([`Isa`]). The only
+//! `unsafe` is the call of a `#[target_feature]` function after the feature was detected.
 //!
 //! [`Machine::sweep`]: crate::machine::Machine::sweep
 
