@@ -6,7 +6,7 @@
 //! one RAM read-modify-written per update) costs 32 flip-flops per p-bit but leaves every cell
 //! free to step in the same clock, which a graph-coloured machine needs.
 //!
-//! `stepped` is the state after one step, combinational, so the machine can look up the threshold
+//! `index` is the page index drawn by the next step (top 12 bits of the stepped state), combinational, so the machine can look up the threshold
 //! of the p-bit it decides next cycle while the step is being committed.
 
 use rust_hdl::prelude::*;
@@ -22,11 +22,13 @@ pub struct RngCell {
     pub seed: Signal<In, Bits<32>>,
     /// The current state.
     pub state: Signal<Out, Bits<32>>,
-    /// The state after one step.
-    pub stepped: Signal<Out, Bits<32>>,
+    /// The page index of the next draw: the top 12 bits (`rng_bits`) of the state after one
+    /// step.
+    pub index: Signal<Out, Bits<12>>,
     gen: DFF<Bits<32>>,
     s1: Signal<Local, Bits<32>>,
     s2: Signal<Local, Bits<32>>,
+    stepped: Signal<Local, Bits<32>>,
 }
 
 impl Logic for RngCell {
@@ -37,6 +39,7 @@ impl Logic for RngCell {
         self.s1.next = self.gen.q.val() ^ (self.gen.q.val() << 13);
         self.s2.next = self.s1.val() ^ (self.s1.val() >> 17);
         self.stepped.next = self.s2.val() ^ (self.s2.val() << 5);
+        self.index.next = self.stepped.val().get_bits::<12>(20);
         self.state.next = self.gen.q.val();
         if self.step.val() {
             self.gen.d.next = self.stepped.val();
@@ -73,8 +76,8 @@ mod tests {
                     sim_assert_eq!(sim, x.state.val(), want.to_bits::<32>(), x);
                     sim_assert_eq!(
                         sim,
-                        x.stepped.val(),
-                        xorshift32_step(want).to_bits::<32>(),
+                        x.index.val(),
+                        ((xorshift32_step(want) >> 20) as u64).to_bits::<12>(),
                         x
                     );
                     // step on most clocks, hold on some

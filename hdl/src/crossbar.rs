@@ -26,9 +26,8 @@ pub struct FieldCell<const A: usize, const F: usize> {
     pub j_write: Signal<In, Bit>,
     pub j_write_col: Signal<In, Bits<A>>,
     pub j_write_data: Signal<In, Bits<J_BITS>>,
-    /// Column read this clock; `j` holds J_k,col from the next clock on.
+    /// Column read this clock; the adder uses J_k,col at the next clock.
     pub j_read_col: Signal<In, Bits<A>>,
-    pub j: Signal<Out, Bits<J_BITS>>,
     /// Write h_k (sign-extended to F bits).
     pub h_write: Signal<In, Bit>,
     pub h_data: Signal<In, Bits<F>>,
@@ -59,7 +58,6 @@ impl<const A: usize, const F: usize> Default for FieldCell<A, F> {
             j_write_col: Default::default(),
             j_write_data: Default::default(),
             j_read_col: Default::default(),
-            j: Default::default(),
             h_write: Default::default(),
             h_data: Default::default(),
             load_h: Default::default(),
@@ -88,7 +86,6 @@ impl<const A: usize, const F: usize> Logic for FieldCell<A, F> {
         self.row.write_address.next = self.j_write_col.val();
         self.row.write_data.next = self.j_write_data.val();
         self.row.read_address.next = self.j_read_col.val();
-        self.j.next = self.row.read_data.val();
         self.field.next = self.field_reg.q.val();
         self.h.next = self.h_reg.q.val();
         // sign-extend J, then double it for a flip

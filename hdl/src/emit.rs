@@ -32,7 +32,56 @@ pub fn machine_format(n: usize) -> Format {
 fn verilog_of<B: Block>(mut uut: B) -> Result<String, EmitError> {
     uut.connect_all();
     check_all(&uut).map_err(|e| EmitError::Check(format!("{e:?}")))?;
-    Ok(generate_verilog_unchecked(&uut))
+    Ok(clock_fanout_as_assigns(&generate_verilog_unchecked(&uut)))
+}
+
+/// rust-hdl hands every sub-block its clock inside the parent's `always @(*)` block
+/// (`x$clock = clock;`). Verilator then re-evaluates every combinational block on both clock
+/// edges (most of its time went there). This rewrite moves exactly those statements out into
+/// continuous assignments, `assign x$clock = clock;` with `x$clock` declared `wire`: the same
+/// netlist, since nothing else drives these signals.
+pub fn clock_fanout_as_assigns(verilog: &str) -> String {
+    let mut out = String::with_capacity(verilog.len() + verilog.len() / 8);
+    // modules are rewritten one at a time: declarations precede the always block
+    for module in verilog.split_inclusive("endmodule") {
+        let mut clocks: Vec<&str> = Vec::new();
+        for line in module.lines() {
+            let t = line.trim();
+            if let Some(lhs) = t.strip_suffix(" = clock;") {
+                if lhs.ends_with("clock") && !lhs.contains(' ') {
+                    clocks.push(lhs);
+                }
+            }
+        }
+        if clocks.is_empty() {
+            out.push_str(module);
+            continue;
+        }
+        let set: std::collections::HashSet<&str> = clocks.iter().copied().collect();
+        let mut assigns_done = false;
+        for line in module.split_inclusive('\n') {
+            let t = line.trim();
+            if let Some(lhs) = t.strip_suffix(" = clock;") {
+                if set.contains(lhs) {
+                    continue;
+                }
+            }
+            if let Some(name) = t.strip_prefix("reg  ").and_then(|r| r.strip_suffix(';')) {
+                if set.contains(name) {
+                    out.push_str(&line.replacen("reg  ", "wire ", 1));
+                    continue;
+                }
+            }
+            if !assigns_done && t.starts_with("always @(*)") {
+                for c in &clocks {
+                    out.push_str(&format!("    assign {c} = clock;\n"));
+                }
+                assigns_done = true;
+            }
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// The Verilog of the core machine with `n` p-bits in `format` (which must be

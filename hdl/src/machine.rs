@@ -380,7 +380,7 @@ impl<
                 & (self.w_index.val().index() == k);
             self.rngs[k].seed.next = self.write_data.val();
             if self.sched.look.val().index() == k {
-                self.u12.next = self.rngs[k].stepped.val().get_bits::<12>(20);
+                self.u12.next = self.rngs[k].index.val();
             }
         }
         self.pages.page.next = self.sched.page.val();
@@ -638,5 +638,142 @@ impl<
             self.rd.d.next = self.field_x.val();
         }
         self.read_data.next = self.rd.q.val();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crossbar::to_i64;
+    use pbit_model::{FixedIsing, Ising, Machine as Model, Scaling};
+    use pbit_spec::{Beta, ThresholdPage};
+
+    type Uut = Machine<32, 5, 1, 15, 5, 11, 16, 5>;
+
+    macro_rules! bus_write {
+        ($sim:ident, $x:ident, $addr:expr, $data:expr) => {
+            $x.write_en.next = true;
+            $x.write_addr.next = ($addr as u64).to_bits();
+            $x.write_data.next = ($data as u32 as u64).to_bits();
+            wait_clock_cycle!($sim, clock, $x);
+            $x.write_en.next = false;
+        };
+    }
+    macro_rules! bus_read {
+        ($sim:ident, $x:ident, $addr:expr) => {{
+            $x.read_addr.next = ($addr as u64).to_bits();
+            wait_clock_cycle!($sim, clock, $x);
+            $x.read_data.val().to_u32()
+        }};
+    }
+
+    /// The whole machine in rust-hdl's simulator: a 5-p-bit instance (one p-bit clamped) on the
+    /// 32-p-bit machine, three sweeps; state, energy, best, generators and fields equal the
+    /// model's. (The long runs are in pbit-sim's Verilator co-simulation.)
+    #[test]
+    fn machine_three_sweeps_match_model() {
+        let n = 5;
+        let format = Format::for_machine(32);
+        let mut ising = Ising::new(n);
+        let js = [
+            (0, 1, 3.5),
+            (0, 2, -15.9375),
+            (1, 3, 2.0),
+            (2, 4, 0.5),
+            (3, 4, -1.25),
+        ];
+        for &(i, j, v) in &js {
+            ising.add_coupling(i, j, v);
+        }
+        ising.h = vec![0.25, -1.0, 0.0, 63.9375, -0.5];
+        let p = FixedIsing::new(&ising, format, Scaling::Exact).unwrap();
+        let page = ThresholdPage::build(&format, Beta::from_f64(0.5).unwrap());
+        let (seed, clamps) = (11u64, [(2usize, true)]);
+        let mut model = Model::new(&p, seed, 0);
+        model.set_clamps(&clamps);
+        for _ in 0..3 {
+            model.sweep(&page);
+        }
+        let mut dense = vec![0i32; n * n];
+        for i in 0..n {
+            let (nb, jv) = p.row(i);
+            for (&j, &v) in nb.iter().zip(jv) {
+                dense[i * n + j as usize] = v;
+            }
+        }
+        let mut spins0 = 0u32;
+        for i in 0..n {
+            if pbit_spec::initial_spin(seed, 0, i as u64) {
+                spins0 |= 1 << i;
+            }
+        }
+        spins0 |= 1 << 2;
+        let want_spins: u32 = (0..n).filter(|&i| model.spins()[i]).map(|i| 1 << i).sum();
+        let want_best: u32 = (0..n)
+            .filter(|&i| model.best_spins()[i])
+            .map(|i| 1 << i)
+            .sum();
+        let want_rng = model.rng_states().to_vec();
+        let want_fields = model.fields().to_vec();
+        let (want_e, want_best_e) = (model.energy_raw(), model.best_energy_raw());
+        let h = p.h_raw.clone();
+        let upper = page.upper_half().to_vec();
+
+        let mut uut = Uut::new(&format);
+        uut.connect_all();
+        let mut sim = Simulation::new();
+        sim.add_clock(5, |x: &mut Box<Uut>| x.clock.next = !x.clock.val());
+        sim.add_testbench(move |mut sim: Sim<Uut>| {
+            let mut x = sim.init()?;
+            wait_clock_false!(sim, clock, x);
+            sim_assert_eq!(sim, bus_read!(sim, x, mm::reg(mm::REG_MAGIC)), mm::MAGIC, x);
+            bus_write!(sim, x, mm::reg(mm::REG_N_ACTIVE), n);
+            for i in 0..n {
+                for j in 0..n {
+                    bus_write!(sim, x, mm::j_addr(i as u32, j as u32), dense[i * n + j]);
+                }
+                bus_write!(sim, x, mm::region_addr(mm::REGION_H, i as u32), h[i]);
+                let s = pbit_spec::pbit_seed(seed, 0, i as u64);
+                bus_write!(sim, x, mm::region_addr(mm::REGION_RNG, i as u32), s);
+            }
+            bus_write!(sim, x, mm::region_addr(mm::REGION_STATE, 0), spins0);
+            bus_write!(sim, x, mm::region_addr(mm::REGION_CLAMPS, 0), 1u32 << 2);
+            for (u, &a) in upper.iter().enumerate() {
+                bus_write!(sim, x, mm::page_addr(3, u as u32), a);
+            }
+            bus_write!(sim, x, mm::schedule_sweeps_addr(0), 3);
+            bus_write!(sim, x, mm::schedule_page_addr(0), 3);
+            bus_write!(sim, x, mm::reg(mm::REG_N_STEPS), 1);
+            bus_write!(sim, x, mm::reg(mm::REG_CTRL), mm::CTRL_RUN);
+            let mut clocks = 0;
+            while x.busy.val() {
+                wait_clock_cycle!(sim, clock, x);
+                clocks += 1;
+                sim_assert!(sim, clocks < 1000, x);
+            }
+            // recompute 2n + 2, schedule 2, three sweeps of n + 2
+            sim_assert_eq!(sim, clocks, 2 * n + 2 + 2 + 3 * (n + 2), x);
+            let st = bus_read!(sim, x, mm::region_addr(mm::REGION_STATE, 0));
+            sim_assert_eq!(sim, st, want_spins, x);
+            let e = bus_read!(sim, x, mm::reg(mm::REG_ENERGY)) as i32 as i64;
+            sim_assert_eq!(sim, e, want_e, x);
+            let be = bus_read!(sim, x, mm::reg(mm::REG_BEST_ENERGY)) as i32 as i64;
+            sim_assert_eq!(sim, be, want_best_e, x);
+            let bs = bus_read!(sim, x, mm::region_addr(mm::REGION_BEST_STATE, 0));
+            sim_assert_eq!(sim, bs, want_best, x);
+            for i in 0..n {
+                let r = bus_read!(sim, x, mm::region_addr(mm::REGION_RNG, i as u32));
+                sim_assert_eq!(sim, r, want_rng[i], x);
+                let f = bus_read!(sim, x, mm::region_addr(mm::REGION_FIELD, i as u32));
+                sim_assert_eq!(
+                    sim,
+                    to_i64::<32>((f as u64).to_bits()),
+                    want_fields[i] as i64,
+                    x
+                );
+            }
+            sim.done(x)
+        });
+        sim.run(Box::new(uut), 10_000_000).unwrap();
     }
 }

@@ -24,7 +24,7 @@ pub struct PageTable<const F: usize, const P: usize, const K1: usize, const PA: 
     pub u_hi: Signal<In, Bit>,
     pub u_lo: Signal<In, Bits<K1>>,
     pub threshold: Signal<Out, Bits<F>>,
-    mem: RAM<Bits<F>, PA>,
+    store: RAM<Bits<F>, PA>,
     hi_reg: DFF<Bit>,
     index: Signal<Local, Bits<K1>>,
     k1: Constant<Bits<8>>,
@@ -45,7 +45,7 @@ impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Default
             u_hi: Default::default(),
             u_lo: Default::default(),
             threshold: Default::default(),
-            mem: Default::default(),
+            store: Default::default(),
             hi_reg: Default::default(),
             index: Default::default(),
             k1: Constant::new(K1.to_bits()),
@@ -59,22 +59,22 @@ impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Logic
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, hi_reg);
-        self.mem.read_clock.next = self.clock.val();
-        self.mem.write_clock.next = self.clock.val();
-        self.mem.write_enable.next = self.write.val();
-        self.mem.write_address.next = (bit_cast::<PA, P>(self.write_page.val()) << self.k1.val())
+        self.store.read_clock.next = self.clock.val();
+        self.store.write_clock.next = self.clock.val();
+        self.store.write_enable.next = self.write.val();
+        self.store.write_address.next = (bit_cast::<PA, P>(self.write_page.val()) << self.k1.val())
             | bit_cast::<PA, K1>(self.write_index.val());
-        self.mem.write_data.next = self.write_data.val();
+        self.store.write_data.next = self.write_data.val();
         self.index.next = !self.u_lo.val();
         if self.u_hi.val() {
             self.index.next = self.u_lo.val();
         }
-        self.mem.read_address.next = (bit_cast::<PA, P>(self.page.val()) << self.k1.val())
+        self.store.read_address.next = (bit_cast::<PA, P>(self.page.val()) << self.k1.val())
             | bit_cast::<PA, K1>(self.index.val());
         self.hi_reg.d.next = self.u_hi.val();
-        self.threshold.next = !self.mem.read_data.val();
+        self.threshold.next = !self.store.read_data.val();
         if self.hi_reg.q.val() {
-            self.threshold.next = self.mem.read_data.val();
+            self.threshold.next = self.store.read_data.val();
         }
     }
 }

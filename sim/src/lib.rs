@@ -11,9 +11,11 @@
 
 pub mod build;
 mod driver;
+pub mod lint;
 
 pub use build::{cache_root, INSTALL_HINT};
 pub use driver::VerilatedMachine;
+pub use lint::lint;
 
 /// Why the Verilated machine could not be built or run.
 #[derive(Debug, thiserror::Error)]
