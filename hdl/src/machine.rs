@@ -12,8 +12,8 @@
 //! field I_i (register, already corrected by the flip of the previous clock) against the
 //! threshold looked up last clock, m_i = +1 iff I_i > θ (signed), unless clamped; on a flip the
 //! state bit, E −= 2·m_new·I_i, the best (E, state) if lower, and every field += 2·J_ki·m_new from
-//! the J column read last clock all change at this clock's edge. One update per clock; a sweep of
-//! n active p-bits takes n + 2 clocks.
+//! the J column read last clock all change at this clock's edge. One update per clock: a sweep
+//! of n active p-bits takes n clocks, plus 3 per schedule step.
 //!
 //! Generic parameters: N p-bits (a multiple of 32), A = log2 N, W = N/32 state words, F field
 //! bits, 2^P pages of 2^K1 entries (PA = P + K1), 2^S schedule steps. [`crate::emit`] picks
@@ -494,10 +494,17 @@ impl<
             self.sample_pending.d.next = false;
         }
         if self.sched.sample_emit.val() {
+            // the state after this clock's update (a sweep ends with its last decision)
             self.sample_pending.d.next = true;
             self.sample_energy.d.next = self.energy.q.val();
+            if self.flip.val() {
+                self.sample_energy.d.next = self.e_new.val();
+            }
             for w in 0..W {
                 self.sample[w].d.next = self.spins[w].q.val();
+                if self.flip.val() & (self.cur_word.val().index() == w) {
+                    self.sample[w].d.next = self.new_word.val();
+                }
             }
         }
         self.sample_valid.next = self.sample_pending.q.val();
@@ -751,8 +758,8 @@ mod tests {
                 clocks += 1;
                 sim_assert!(sim, clocks < 1000, x);
             }
-            // recompute 2n + 2, schedule 2, three sweeps of n + 2
-            sim_assert_eq!(sim, clocks, 2 * n + 2 + 2 + 3 * (n + 2), x);
+            // recompute 2n + 2, one step 3, three sweeps of n
+            sim_assert_eq!(sim, clocks, 2 * n + 2 + 3 + 3 * n, x);
             let st = bus_read!(sim, x, mm::region_addr(mm::REGION_STATE, 0));
             sim_assert_eq!(sim, st, want_spins, x);
             let e = bus_read!(sim, x, mm::reg(mm::REG_ENERGY)) as i32 as i64;

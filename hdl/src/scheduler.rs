@@ -8,12 +8,15 @@
 //! * `EnergyDone`: E = acc/2, best ← (E, state), fields no longer stale.
 //! * `StepLoad`, `StepRead`: the schedule's step is read; steps of 0 sweeps are skipped.
 //! * `Prep`: p-bit 0's generator steps and its threshold is looked up; J column 0 is read.
-//! * `Sweep` (n clocks): p-bit `cursor` is decided (its threshold and J column are ready), and
-//!   p-bit cursor+1's generator steps, its threshold is looked up and its J column read.
-//! * `SweepEnd`: burn-in and sample counters; a due sample waits here while the previous one
-//!   is still unread (the machine stalls, it never drops a sample).
+//! * `Sweep` (n clocks per sweep): p-bit `cursor` is decided (its threshold and J column are
+//!   ready), and p-bit cursor+1's generator steps, its threshold is looked up and its J column
+//!   read. The last decision of a sweep also ends the sweep (burn-in and sample counters) and
+//!   prepares p-bit 0 of the next sweep of the same step, so sweeps follow back to back.
+//! * `SweepEnd`: only when a sample is due while the previous one is still unread: the machine
+//!   waits here (it stalls, it never drops a sample), then ends the sweep and goes to `Prep`.
 //!
-//! A sweep of n p-bits takes n + 2 clocks; recomputation 2n + 2.
+//! A sweep of n p-bits takes n clocks; each schedule step adds 3 (`StepLoad`, `StepRead`,
+//! `Prep`); recomputation takes 2n + 2.
 
 use rust_hdl::prelude::*;
 
@@ -183,7 +186,37 @@ impl<const A: usize, const P: usize, const S: usize> Logic for Scheduler<A, P, S
             Phase::Sweep => {
                 self.decide.next = true;
                 if self.cursor_r.q.val() == self.n_last.val() {
-                    self.state.d.next = Phase::SweepEnd;
+                    if self.due.val() & self.sample_blocked.val() {
+                        // wait for the reader in SweepEnd
+                        self.state.d.next = Phase::SweepEnd;
+                    } else {
+                        // end of sweep in the same clock as its last decision
+                        self.sweep_done.next = true;
+                        self.sample_emit.next = self.due.val();
+                        if self.burn_left.q.val() != 0 {
+                            self.burn_left.d.next = self.burn_left.q.val() - 1;
+                        } else if self.every.val() != 0 {
+                            if self.every_left.q.val() == 1 {
+                                self.every_left.d.next = self.every.val();
+                            } else {
+                                self.every_left.d.next = self.every_left.q.val() - 1;
+                            }
+                        }
+                        if self.sweeps_left.q.val() == 1 {
+                            if self.step_r.q.val() == self.steps_last.val() {
+                                self.state.d.next = Phase::Idle;
+                            } else {
+                                self.step_r.d.next = self.step_r.q.val() + 1;
+                                self.state.d.next = Phase::StepLoad;
+                            }
+                        } else {
+                            // the next sweep's p-bit 0 is prepared now
+                            self.sweeps_left.d.next = self.sweeps_left.q.val() - 1;
+                            self.look.next = 0.into();
+                            self.look_en.next = true;
+                            self.cursor_r.d.next = 0.into();
+                        }
+                    }
                 } else {
                     self.look_en.next = true;
                     self.cursor_r.d.next = self.cursor_r.q.val() + 1;
