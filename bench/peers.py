@@ -86,7 +86,8 @@ def run(args):
                 num_sweeps=sweeps,
                 beta_min=args.beta_start,
                 beta_max=args.beta_end,
-                seed=seed,
+                # no seed: with one, OpenJij 0.12 runs every read from the same stream and
+                # returns R copies of one read
             )
 
     else:
@@ -155,7 +156,7 @@ def table(args):
     def q(r):
         if r is None:
             return "–"
-        s = f"{r['mean_best_energy']:.4g}"
+        s = f"{r['mean_best_energy']:.7g}"
         if "mean_best_cut" in r:
             s += f" (cut {r['mean_best_cut']:.6g})"
         return s
