@@ -132,8 +132,7 @@ impl Layout {
         // 16-bit cells never overflow when both fit
         let max_j = p.j_raw.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as i64;
         let small = p.max_field_raw() <= i16::MAX as i64 && 2 * max_j <= i16::MAX as i64;
-        let dense = n >= 2
-            && n <= DENSE_MAX_N
+        let dense = (2..=DENSE_MAX_N).contains(&n)
             && p.neighbors.len() as f64 >= DENSE_MIN_FILL * (n * (n - 1)) as f64;
         if !dense {
             return if small {
@@ -748,7 +747,7 @@ pub fn sample_isa(
         let upto = next.min(spec.sweeps);
         run(&mut st, upto - t);
         t = upto;
-        if t % spec.every == 0 {
+        if t.is_multiple_of(spec.every) {
             for (s, r) in spins.iter_mut().zip(&st.spins) {
                 *s = r[0] != 0;
             }
