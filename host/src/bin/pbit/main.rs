@@ -1,0 +1,144 @@
+//! The `pbit` command line: a thin layer over pbit-host, pbit-model and pbit-spec. One file per
+//! command; this file holds the global flags and what the commands share.
+
+mod anneal;
+mod exact;
+mod sample;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pbit_host::backend::{Backend, ModelBackend};
+use pbit_host::jobs::{self, Loaded, Meaning};
+use pbit_model::Scaling;
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pbit",
+    version,
+    about = "An open, scriptable p-bit probabilistic computer"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags that choose the machine; global, so they go before or after the command.
+#[derive(Args)]
+pub struct MachineArgs {
+    /// Machine to run on (sample, anneal, maxcut, …): the bit-exact software model by default.
+    #[arg(long, global = true, value_enum, env = "PBIT_BACKEND")]
+    pub backend: Option<BackendKind>,
+    /// Worker threads for the model backend (default: all cores). Results do not depend on it.
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// The bit-exact software model (default).
+    Model,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Gibbs-sample an instance with the machine's p-bit rule.
+    Sample(sample::SampleArgs),
+    /// Anneal an instance and report the lowest energy found.
+    Anneal(anneal::AnnealArgs),
+    /// Max-Cut of a weighted graph (G-set format) by annealing.
+    Maxcut(anneal::AnnealArgs),
+    /// Exact enumeration: ln Z, free energy, mean energy, ground states, marginals.
+    Exact(exact::ExactArgs),
+    /// Naive mean-field fixed point: marginals and free-energy estimate.
+    Meanfield(exact::ExactArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let m = &cli.machine;
+    match &cli.command {
+        Command::Sample(a) => sample::run(m, a),
+        Command::Anneal(a) => anneal::run(m, a, Meaning::Couplings),
+        Command::Maxcut(a) => anneal::run(m, a, Meaning::CutWeights),
+        Command::Exact(a) => exact::run_exact(m, a),
+        Command::Meanfield(a) => exact::run_meanfield(m, a),
+    }
+}
+
+/// The backend the flags choose.
+pub fn backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
+    match m.backend.unwrap_or(BackendKind::Model) {
+        BackendKind::Model => {
+            let mut b = ModelBackend::default();
+            if let Some(t) = m.threads {
+                if t == 0 {
+                    bail!("--threads must be at least 1");
+                }
+                b.threads = t;
+            }
+            Ok(Box::new(b))
+        }
+    }
+}
+
+/// An instance file and how to load it for the machine.
+#[derive(Args)]
+pub struct LoadArgs {
+    /// Instance file: `N M`, M lines `i j value` (1-based), then `h i value` lines.
+    pub file: PathBuf,
+    /// Scale all values by a power of two (β compensated) and round to the machine's grid when
+    /// the file's values are not exact in its fixed point; the scale and error are reported.
+    #[arg(long)]
+    pub rescale: bool,
+}
+
+/// Loads an instance for `backend`, reporting any rescaling on stderr.
+pub fn load(args: &LoadArgs, meaning: Meaning, backend: &dyn Backend) -> Result<Loaded> {
+    let scaling = if args.rescale {
+        Scaling::Rescale
+    } else {
+        Scaling::Exact
+    };
+    let loaded = jobs::load(&args.file, meaning, backend.format(), scaling)?;
+    if let Some(r) = loaded.fixed.rescaling {
+        eprintln!("note: {}: {r}", args.file.display());
+    }
+    Ok(loaded)
+}
+
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A progress bar on a terminal; hidden when stderr is piped or JSON is asked for.
+pub fn progress_bar(json: bool, total: u64) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {percent}% {pos}/{len} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
