@@ -9,15 +9,26 @@ use pbit_spec::rng::splitmix64;
 use pbit_spec::{Beta, Format, ThresholdPage};
 use std::sync::{Mutex, OnceLock};
 
-/// The machine size the tests build (instances of 2..=N p-bits run on it).
+/// The machine size most tests build (instances of 2..=N p-bits run on it).
 const N: usize = 64;
+/// The largest machine generated, checked on fewer cases.
+const N_LARGE: usize = 256;
+
+fn build(n: usize) -> Mutex<VerilatedMachine> {
+    match VerilatedMachine::build(n) {
+        Ok(m) => Mutex::new(m),
+        Err(e) => panic!("cannot build the Verilated machine of {n} p-bits: {e}"),
+    }
+}
 
 fn machine() -> &'static Mutex<VerilatedMachine> {
     static M: OnceLock<Mutex<VerilatedMachine>> = OnceLock::new();
-    M.get_or_init(|| match VerilatedMachine::build(N) {
-        Ok(m) => Mutex::new(m),
-        Err(e) => panic!("cannot build the Verilated machine: {e}"),
-    })
+    M.get_or_init(|| build(N))
+}
+
+fn large_machine() -> &'static Mutex<VerilatedMachine> {
+    static M: OnceLock<Mutex<VerilatedMachine>> = OnceLock::new();
+    M.get_or_init(|| build(N_LARGE))
 }
 
 struct Gen(u64);
@@ -39,13 +50,13 @@ struct Case {
     desc: String,
 }
 
-fn random_case(case_seed: u64) -> Case {
+fn random_case(case_seed: u64, machine_n: usize) -> Case {
     let mut g = Gen(case_seed);
     // sizes: the extremes often, anything between otherwise
     let n = match g.below(5) {
         0 => 2,
-        1 => N,
-        _ => 2 + g.below(N as u64 - 1) as usize,
+        1 => machine_n,
+        _ => 2 + g.below(machine_n as u64 - 1) as usize,
     };
     let density = [1.0, 0.5, 0.1, 0.02][g.below(4) as usize];
     let extreme = g.below(3) == 0;
@@ -74,7 +85,7 @@ fn random_case(case_seed: u64) -> Case {
     }
     // the machine's format, or the model's standard one (pages are then clipped by the driver)
     let format = if g.below(2) == 0 {
-        Format::for_machine(N)
+        Format::for_machine(machine_n)
     } else {
         Format::STANDARD
     };
@@ -107,15 +118,14 @@ fn random_case(case_seed: u64) -> Case {
     }
 }
 
-#[test]
-fn cosim_sample_streams_match_model() {
-    let mut m = machine().lock().unwrap();
-    let cases = 120u64;
+/// Runs `cases` random sampling cases on `m`; panics with the case seed and the first differing
+/// sample on a mismatch. Returns (samples compared, machine clocks).
+fn sample_cases(m: &mut VerilatedMachine, first_case: u64, cases: u64) -> (usize, u64) {
     let mut total_samples = 0usize;
     let mut clocks = 0u64;
     for c in 0..cases {
-        let case_seed = 0xC051_0000 + c;
-        let case = random_case(case_seed);
+        let case_seed = first_case + c;
+        let case = random_case(case_seed, m.n());
         let mut g = Gen(case_seed ^ 0xABCD);
         let seed = g.next();
         let spec = SampleSpec {
@@ -146,7 +156,23 @@ fn cosim_sample_streams_match_model() {
         }
         total_samples += want.len();
     }
-    eprintln!("{cases} cases, {total_samples} samples identical, {clocks} machine clocks");
+    (total_samples, clocks)
+}
+
+#[test]
+fn cosim_sample_streams_match_model() {
+    let mut m = machine().lock().unwrap();
+    let cases = 120;
+    let (samples, clocks) = sample_cases(&mut m, 0xC051_0000, cases);
+    eprintln!("N={N}: {cases} cases, {samples} samples identical, {clocks} machine clocks");
+}
+
+#[test]
+fn cosim_large_machine_sample_streams_match_model() {
+    let mut m = large_machine().lock().unwrap();
+    let cases = 8;
+    let (samples, clocks) = sample_cases(&mut m, 0x1A26_0000, cases);
+    eprintln!("N={N_LARGE}: {cases} cases, {samples} samples identical, {clocks} machine clocks");
 }
 
 #[test]
@@ -154,7 +180,7 @@ fn cosim_anneal_matches_model() {
     let mut m = machine().lock().unwrap();
     for c in 0..40u64 {
         let case_seed = 0xA22E_0000 + c;
-        let case = random_case(case_seed);
+        let case = random_case(case_seed, N);
         let mut g = Gen(case_seed ^ 0x1234);
         let seed = g.next();
         let read = g.below(8);
