@@ -326,11 +326,89 @@ impl<const L: usize> Lanes<L> {
             Layout::Sparse16(v) if L > 1 => {
                 self.sweep::<BEST, false, true, i16>(p, v, clamped, table)
             }
+            Layout::Sparse16(_) | Layout::Sparse32 if L == 1 => {
+                self.sweep1::<BEST>(p, clamped, table)
+            }
             Layout::Sparse16(_) | Layout::Sparse32 if low_degree => {
                 self.sweep::<BEST, false, false, i32>(p, &p.j_raw, clamped, table)
             }
             Layout::Sparse16(_) | Layout::Sparse32 => {
                 self.sweep::<BEST, false, true, i32>(p, &p.j_raw, clamped, table)
+            }
+        }
+    }
+
+    /// [`sweep`] for one lane of sparse i32 rows: plain scalar code with few live values.
+    ///
+    /// [`sweep`]: Lanes::sweep
+    #[inline(always)]
+    fn sweep1<const BEST: bool>(&mut self, p: &FixedIsing, clamped: &[bool], table: &Table) {
+        let n = p.n;
+        let shift = table.shift;
+        let t = &*table.t;
+        self.sweep += 1;
+        let tag = self.sweep;
+        let Store::Rows32(rows) = &mut self.fields else {
+            unreachable!("one lane runs sparse layouts with i32 rows")
+        };
+        let fields = &mut rows[..n];
+        let spins = &mut self.spins[..n];
+        let rngs = &mut self.rngs[..n];
+        let flips = &mut self.flips[..n];
+        let flip_tag = &mut self.flip_tag[..n];
+        let clamped = &clamped[..n];
+        let offsets = &p.offsets[..n + 1];
+        let (nbrs, jr) = (&p.neighbors[..], &p.j_raw[..]);
+        let mut energy = self.energy[0];
+        let mut best = self.best[0];
+        let mut best_at = usize::MAX;
+        for i in 0..n {
+            let mut x = rngs[i][0];
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            rngs[i][0] = x;
+            if clamped[i] {
+                continue;
+            }
+            let f = fields[i][0];
+            let up = f > t[((x >> shift) & TABLE_MASK) as usize];
+            if up == (spins[i][0] != 0) {
+                continue;
+            }
+            let d: i32 = if up { 2 } else { -2 };
+            spins[i][0] = -(up as i32);
+            energy -= d as i64 * f as i64;
+            if BEST {
+                flips[i][0] = -1;
+                flip_tag[i] = tag;
+                if energy < best {
+                    best = energy;
+                    best_at = i;
+                }
+            }
+            let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+            for (&j, &v) in nbrs[a..b].iter().zip(&jr[a..b]) {
+                fields[j as usize][0] += v * d;
+            }
+        }
+        self.energy[0] = energy;
+        if BEST {
+            self.best[0] = best;
+            if best_at != usize::MAX {
+                let best_spins = &mut self.best_spins[..n];
+                for pos in 0..n {
+                    let undo = if flip_tag[pos] == tag {
+                        flips[pos][0]
+                    } else {
+                        0
+                    };
+                    best_spins[pos][0] = if pos <= best_at {
+                        spins[pos][0]
+                    } else {
+                        spins[pos][0] ^ undo
+                    };
+                }
             }
         }
     }
