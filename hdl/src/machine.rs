@@ -75,6 +75,7 @@ pub struct Machine<
     every: DFF<Bits<32>>,
     clocks: DFF<Bits<64>>,
     sweeps: DFF<Bits<32>>,
+    samples: DFF<Bits<32>>,
     rd: DFF<Bits<32>>,
 
     // regions and registers of the memory map
@@ -107,6 +108,12 @@ pub struct Machine<
     a_clocks_lo: Constant<Bits<24>>,
     a_clocks_hi: Constant<Bits<24>>,
     a_sweeps: Constant<Bits<24>>,
+    a_samples: Constant<Bits<24>>,
+    // index bits that must be zero: beyond N (p-bit, J row/column), pages, steps
+    bad_pbit: Constant<Bits<24>>,
+    bad_j: Constant<Bits<24>>,
+    bad_page: Constant<Bits<24>>,
+    bad_step: Constant<Bits<24>>,
     v_magic: Constant<Bits<32>>,
     v_n: Constant<Bits<32>>,
     v_format: Constant<Bits<32>>,
@@ -207,6 +214,7 @@ impl<
             every: Default::default(),
             clocks: Default::default(),
             sweeps: Default::default(),
+            samples: Default::default(),
             rd: Default::default(),
             r_regs: c24!(mm::REGION_REGS),
             r_j: c24!(mm::REGION_J),
@@ -237,6 +245,11 @@ impl<
             a_clocks_lo: c24!(mm::REG_CLOCKS_LO),
             a_clocks_hi: c24!(mm::REG_CLOCKS_HI),
             a_sweeps: c24!(mm::REG_SWEEPS),
+            a_samples: c24!(mm::REG_SAMPLES),
+            bad_pbit: c24!(0xFF_FFFF & !(N as u32 - 1)),
+            bad_j: c24!(((0xFFF & !(N as u32 - 1)) << 12) | (0xFFF & !(N as u32 - 1))),
+            bad_page: c24!(0xFF_FFFF & !((((1u32 << P) - 1) << 16) | ((1u32 << K1) - 1))),
+            bad_step: c24!(0xFF_FFFF & !((1u32 << (S + 1)) - 1)),
             v_magic: c24!(mm::MAGIC),
             v_n: c24!(N),
             v_format: c24!(fmt),
@@ -310,6 +323,7 @@ impl<
             every,
             clocks,
             sweeps,
+            samples,
             rd
         );
         for w in 0..W {
@@ -386,7 +400,9 @@ impl<
         self.pages.page.next = self.sched.page.val();
         self.pages.u_hi.next = self.u12.val().get_bit(11);
         self.pages.u_lo.next = bit_cast::<K1, 12>(self.u12.val());
-        self.pages.write.next = self.wr.val() & (self.w_region.val() == self.r_pages.val());
+        self.pages.write.next = self.wr.val()
+            & (self.w_region.val() == self.r_pages.val())
+            & ((self.w_index.val() & self.bad_page.val()) == 0);
         self.pages.write_page.next = bit_cast::<P, 24>(self.w_index.val() >> 16);
         self.pages.write_index.next = bit_cast::<K1, 24>(self.w_index.val());
         self.pages.write_data.next = bit_cast::<F, 32>(self.write_data.val());
@@ -394,9 +410,11 @@ impl<
         // ---- schedule table writes
         self.steps.write_sweeps.next = self.wr.val()
             & (self.w_region.val() == self.r_sched.val())
+            & ((self.w_index.val() & self.bad_step.val()) == 0)
             & !self.w_index.val().get_bit(0);
         self.steps.write_page.next = self.wr.val()
             & (self.w_region.val() == self.r_sched.val())
+            & ((self.w_index.val() & self.bad_step.val()) == 0)
             & self.w_index.val().get_bit(0);
         self.steps.write_step.next = bit_cast::<S, 24>(self.w_index.val() >> 1);
         self.steps.write_data.next = self.write_data.val();
@@ -441,11 +459,15 @@ impl<
         if self.sched.decide.val() {
             self.crossbar.neg.next = !self.up.val();
         }
-        self.crossbar.j_write.next = self.wr.val() & (self.w_region.val() == self.r_j.val());
+        self.crossbar.j_write.next = self.wr.val()
+            & (self.w_region.val() == self.r_j.val())
+            & ((self.w_index.val() & self.bad_j.val()) == 0);
         self.crossbar.j_write_row.next = bit_cast::<A, 24>(self.w_index.val() >> 12);
         self.crossbar.j_write_col.next = bit_cast::<A, 24>(self.w_index.val());
         self.crossbar.j_write_data.next = bit_cast::<J_BITS, 32>(self.write_data.val());
-        self.crossbar.h_write.next = self.wr.val() & (self.w_region.val() == self.r_h.val());
+        self.crossbar.h_write.next = self.wr.val()
+            & (self.w_region.val() == self.r_h.val())
+            & ((self.w_index.val() & self.bad_pbit.val()) == 0);
         self.crossbar.h_write_row.next = bit_cast::<A, 24>(self.w_index.val());
         self.crossbar.h_data.next = bit_cast::<F, 32>(self.write_data.val());
 
@@ -513,6 +535,9 @@ impl<
         }
         if self.sched.sweep_done.val() {
             self.sweeps.d.next = self.sweeps.q.val() + 1;
+        }
+        if self.sched.sample_emit.val() {
+            self.samples.d.next = self.samples.q.val() + 1;
         }
 
         // ---- bus writes of registers and state
@@ -619,6 +644,9 @@ impl<
             if self.r_index.val() == self.a_sweeps.val() {
                 self.rd.d.next = self.sweeps.q.val();
             }
+            if self.r_index.val() == self.a_samples.val() {
+                self.rd.d.next = self.samples.q.val();
+            }
         }
         for k in 0..N {
             if (self.r_region.val() == self.r_rng.val()) & (self.r_index.val().index() == k) {
@@ -641,7 +669,9 @@ impl<
                 }
             }
         }
-        if self.r_region.val() == self.r_field.val() {
+        if (self.r_region.val() == self.r_field.val())
+            & ((self.r_index.val() & self.bad_pbit.val()) == 0)
+        {
             self.rd.d.next = self.field_x.val();
         }
         self.read_data.next = self.rd.q.val();

@@ -378,6 +378,10 @@ impl VerilatedMachine {
     pub fn rng_state(&self, i: usize) -> u32 {
         self.read(mm::region_addr(mm::REGION_RNG, i as u32))
     }
+    /// Samples the machine has emitted since it was instantiated.
+    pub fn samples_emitted(&self) -> u32 {
+        self.read(mm::reg(mm::REG_SAMPLES))
+    }
     /// The running raw energy.
     pub fn energy_raw(&self) -> i64 {
         self.read(mm::reg(mm::REG_ENERGY)) as i32 as i64

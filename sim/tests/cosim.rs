@@ -217,3 +217,44 @@ fn machine_reports_its_size_format_and_spec_hash() {
         pbit_spec::hash::spec_hash(&Format::for_machine(N))
     );
 }
+
+/// Writes beyond the machine (p-bit N, page 32, step 32, J row or column N) change nothing:
+/// a run after them still equals the model. The sample counter counts every sample.
+#[test]
+fn out_of_range_writes_are_ignored() {
+    use pbit_spec::memory_map as mm;
+    let mut m = machine().lock().unwrap();
+    let case = random_case(0x0BAD_0001, N);
+    let page = ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
+    let spec = SampleSpec {
+        burn_in: 1,
+        sweeps: 12,
+        every: 2,
+    };
+    let mut want: Vec<(Vec<bool>, i64)> = Vec::new();
+    run::sample(&case.problem, &case.clamps, &page, 5, spec, |s, e| {
+        want.push((s.to_vec(), e))
+    });
+    // a first run writes the instance; junk follows; the second run must be unchanged
+    let before = m.samples_emitted();
+    m.sample(&case.problem, &case.clamps, &page, 5, spec, |_, _| {})
+        .unwrap();
+    let junk = 0x5555_5555;
+    let n = N as u32;
+    for i in 0..n.min(case.problem.n as u32) {
+        m.write(mm::j_addr(i, n), junk);
+        m.write(mm::j_addr(n, i), junk);
+        m.write(mm::j_addr(i, mm::J_ROW_STRIDE - 1), junk);
+    }
+    m.write(mm::region_addr(mm::REGION_H, n), junk);
+    m.write(mm::page_addr(mm::MAX_PAGES, 0), junk);
+    m.write(mm::schedule_sweeps_addr(mm::MAX_STEPS), junk);
+    m.write(mm::schedule_page_addr(mm::MAX_STEPS), junk);
+    let mut got: Vec<(Vec<bool>, i64)> = Vec::new();
+    m.sample(&case.problem, &case.clamps, &page, 5, spec, |s, e| {
+        got.push((s.to_vec(), e))
+    })
+    .unwrap();
+    assert_eq!(got, want, "{}", case.desc);
+    assert_eq!(m.samples_emitted() - before, 2 * want.len() as u32);
+}

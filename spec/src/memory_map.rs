@@ -20,6 +20,9 @@
 //! | pages | `0x09_00_00_00 + p·PAGE_STRIDE + u` | w | upper half of threshold page p: entry u = threshold of index 2^(k−1)+u |
 //! | schedule | `0x0A_00_00_00 + 2s` / `+ 2s + 1` | w | step s: sweeps (32 bits) / page index |
 //!
+//! Writes or reads with an index beyond the machine (p-bit ≥ N, page ≥ its page count, …) are
+//! ignored (reads give 0).
+//!
 //! Writes of J, h, state or clamps mark the fields stale; the machine recomputes fields and energy
 //! (and restarts the best from the current state) before the next run, or on `CTRL_RECOMPUTE`.
 //! Writes other than to `REG_CTRL` are ignored while the machine runs.
@@ -84,6 +87,9 @@ pub const REG_CLOCKS_LO: u32 = 0x0F;
 pub const REG_CLOCKS_HI: u32 = 0x10;
 /// Sweeps completed since reset.
 pub const REG_SWEEPS: u32 = 0x11;
+/// Samples emitted since reset: the sequence number of the pending sample (a lost sample is
+/// never silent).
+pub const REG_SAMPLES: u32 = 0x12;
 
 pub const MAGIC: u32 = 0x7062_6974;
 
