@@ -192,10 +192,48 @@ impl VerilatedMachine {
         Ok(())
     }
 
-    /// Writes the instance, the generators and state of (seed, read), and the clamps: the
-    /// machine is then in the state of the model's `Machine::new(problem, seed, read)` followed
-    /// by `set_clamps(clamps)` (fields are recomputed when the run starts).
-    pub fn load_instance(
+    /// Writes the instance: the active count n, J (the n×n block) and h. Marks the fields
+    /// stale (they are recomputed when the next run starts).
+    pub fn load_problem(&self, problem: &FixedIsing) -> Result<(), SimError> {
+        self.check_problem(problem, &[])?;
+        let n = problem.n;
+        self.write(mm::reg(mm::REG_N_ACTIVE), n as u32);
+        let mut row = vec![0i32; n];
+        for i in 0..n {
+            row.iter_mut().for_each(|v| *v = 0);
+            let (nb, jv) = problem.row(i);
+            for (&j, &v) in nb.iter().zip(jv) {
+                row[j as usize] = v;
+            }
+            for (j, &v) in row.iter().enumerate() {
+                self.write(mm::j_addr(i as u32, j as u32), v as u32);
+            }
+            self.write(
+                mm::region_addr(mm::REGION_H, i as u32),
+                problem.h_raw[i] as u32,
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes the generators of read `read` (`pbit_seed(seed, read, i)`), the state
+    /// `spins` (the first n p-bits) and the clamp mask (`clamped[i]`); clamped p-bits keep the
+    /// value `spins` gives them.
+    pub fn load_chain(&self, n: usize, seed: u64, read: u64, spins: &[bool], clamped: &[bool]) {
+        for i in 0..n {
+            self.write(
+                mm::region_addr(mm::REGION_RNG, i as u32),
+                pbit_seed(seed, read, i as u64),
+            );
+        }
+        self.write_bits(mm::REGION_STATE, &spins[..n]);
+        self.write_bits(mm::REGION_CLAMPS, &clamped[..n]);
+    }
+
+    /// Writes the generators and state of (seed, read) and the clamps: with the instance
+    /// loaded, the machine is then in the state of the model's `Machine::new(problem, seed,
+    /// read)` followed by `set_clamps(clamps)`.
+    pub fn load_read(
         &self,
         problem: &FixedIsing,
         clamps: &[(usize, bool)],
@@ -204,36 +242,26 @@ impl VerilatedMachine {
     ) -> Result<(), SimError> {
         self.check_problem(problem, clamps)?;
         let n = problem.n;
-        self.write(mm::reg(mm::REG_N_ACTIVE), n as u32);
-        let mut dense = vec![0i32; n * n];
-        for i in 0..n {
-            let (nb, jv) = problem.row(i);
-            for (&j, &v) in nb.iter().zip(jv) {
-                dense[i * n + j as usize] = v;
-            }
-        }
-        for i in 0..n {
-            for j in 0..n {
-                self.write(mm::j_addr(i as u32, j as u32), dense[i * n + j] as u32);
-            }
-            self.write(
-                mm::region_addr(mm::REGION_H, i as u32),
-                problem.h_raw[i] as u32,
-            );
-            self.write(
-                mm::region_addr(mm::REGION_RNG, i as u32),
-                pbit_seed(seed, read, i as u64),
-            );
-        }
         let mut spins: Vec<bool> = (0..n).map(|i| initial_spin(seed, read, i as u64)).collect();
         let mut mask = vec![false; n];
         for &(i, v) in clamps {
             spins[i] = v;
             mask[i] = true;
         }
-        self.write_bits(mm::REGION_STATE, &spins);
-        self.write_bits(mm::REGION_CLAMPS, &mask);
+        self.load_chain(n, seed, read, &spins, &mask);
         Ok(())
+    }
+
+    /// [`Self::load_problem`] then [`Self::load_read`].
+    pub fn load_instance(
+        &self,
+        problem: &FixedIsing,
+        clamps: &[(usize, bool)],
+        seed: u64,
+        read: u64,
+    ) -> Result<(), SimError> {
+        self.load_problem(problem)?;
+        self.load_read(problem, clamps, seed, read)
     }
 
     /// Writes page `slot`: the upper half of `page`, clipped to the machine's field range
@@ -328,15 +356,7 @@ impl VerilatedMachine {
         self.run(problem.n, record)
     }
 
-    /// [`pbit_model::run::anneal_read`] on the machine. Returns the result and the clocks run.
-    pub fn anneal_read(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        pages: &Pages,
-        seed: u64,
-        read: u64,
-    ) -> Result<(ReadResult, u64), SimError> {
+    fn load_schedule(&self, pages: &Pages) -> Result<(), SimError> {
         if pages.steps.len() > mm::MAX_STEPS as usize {
             return Err(SimError::Limit {
                 what: "schedule steps",
@@ -344,7 +364,6 @@ impl VerilatedMachine {
                 max: mm::MAX_STEPS as u64,
             });
         }
-        self.load_instance(problem, clamps, seed, read)?;
         let mut steps = Vec::new();
         for (s, (page, sweeps)) in pages.steps.iter().enumerate() {
             self.write_page(s as u32, page)?;
@@ -356,14 +375,104 @@ impl VerilatedMachine {
         self.write_schedule(&steps)?;
         self.write(mm::reg(mm::REG_BURN_IN), 0);
         self.write(mm::reg(mm::REG_EVERY), 0);
-        let clocks = self.run(problem.n, |_, _| {})?;
-        let result = ReadResult {
+        Ok(())
+    }
+
+    fn read_result(&self, n: usize, read: u64) -> ReadResult {
+        ReadResult {
             read,
             best_energy_raw: self.read(mm::reg(mm::REG_BEST_ENERGY)) as i32 as i64,
-            best_spins: self.read_bits(mm::REGION_BEST_STATE, problem.n),
+            best_spins: self.read_bits(mm::REGION_BEST_STATE, n),
             final_energy_raw: self.read(mm::reg(mm::REG_ENERGY)) as i32 as i64,
-        };
-        Ok((result, clocks))
+        }
+    }
+
+    /// [`pbit_model::run::anneal_read`] on the machine. Returns the result and the clocks run.
+    pub fn anneal_read(
+        &mut self,
+        problem: &FixedIsing,
+        clamps: &[(usize, bool)],
+        pages: &Pages,
+        seed: u64,
+        read: u64,
+    ) -> Result<(ReadResult, u64), SimError> {
+        self.check_problem(problem, clamps)?;
+        self.load_schedule(pages)?;
+        self.load_instance(problem, clamps, seed, read)?;
+        let clocks = self.run(problem.n, |_, _| {})?;
+        Ok((self.read_result(problem.n, read), clocks))
+    }
+
+    /// `anneal_read` for reads `0..reads`, in read order, loading J, h and the pages once;
+    /// `progress(k)` reports k more sweeps done. Returns the results and the clocks run.
+    pub fn anneal(
+        &mut self,
+        problem: &FixedIsing,
+        clamps: &[(usize, bool)],
+        pages: &Pages,
+        seed: u64,
+        reads: u64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(Vec<ReadResult>, u64), SimError> {
+        self.check_problem(problem, clamps)?;
+        self.load_schedule(pages)?;
+        self.load_problem(problem)?;
+        let mut results = Vec::with_capacity(reads as usize);
+        let mut clocks = 0;
+        for read in 0..reads {
+            // a chain write marks the fields stale: each read recomputes from its own state
+            self.load_read(problem, clamps, seed, read)?;
+            clocks += self.run(problem.n, |_, _| {})?;
+            results.push(self.read_result(problem.n, read));
+            progress(pages.total_sweeps());
+        }
+        Ok((results, clocks))
+    }
+
+    /// The host's relax job: for each chain c, generators of read `first_read + c`, clamps on
+    /// `clamped` (to chain c's values), state `initial[c]`, `sweeps` sweeps at `page`; calls
+    /// `out(c, final_state)`. Equals `Machine::new`, `set_clamps`, `set_spins`, `sweep`×k of
+    /// the model. Returns the clocks run.
+    #[allow(clippy::too_many_arguments)]
+    pub fn relax(
+        &mut self,
+        problem: &FixedIsing,
+        clamped: &[usize],
+        page: &ThresholdPage,
+        seed: u64,
+        first_read: u64,
+        initial: &[Vec<bool>],
+        sweeps: u64,
+        mut out: impl FnMut(usize, &[bool]),
+    ) -> Result<u64, SimError> {
+        let n = problem.n;
+        self.check_problem(problem, &[])?;
+        if let Some(&index) = clamped.iter().find(|&&i| i >= n) {
+            return Err(SimError::BadClamp { index, n });
+        }
+        if let Some(s) = initial.iter().find(|s| s.len() != n) {
+            return Err(SimError::Limit {
+                what: "initial state length",
+                value: s.len() as u64,
+                max: n as u64,
+            });
+        }
+        self.write_page(0, page)?;
+        self.write_schedule(&[(0, sweeps)])?;
+        self.write(mm::reg(mm::REG_BURN_IN), 0);
+        self.write(mm::reg(mm::REG_EVERY), 0);
+        self.load_problem(problem)?;
+        let mut mask = vec![false; n];
+        for &i in clamped {
+            mask[i] = true;
+        }
+        let mut clocks = 0;
+        for (c, spins) in initial.iter().enumerate() {
+            self.load_chain(n, seed, first_read + c as u64, spins, &mask);
+            clocks += self.run(n, |_, _| {})?;
+            out(c, &self.spins(n));
+        }
+        Ok(clocks)
     }
 
     /// The current state of the first `n` p-bits.

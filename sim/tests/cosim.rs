@@ -258,3 +258,68 @@ fn out_of_range_writes_are_ignored() {
     assert_eq!(got, want, "{}", case.desc);
     assert_eq!(m.samples_emitted() - before, 2 * want.len() as u32);
 }
+
+/// Several reads with J, h and pages loaded once equal the model's reads one by one.
+#[test]
+fn cosim_anneal_reads_match_model() {
+    let mut m = machine().lock().unwrap();
+    for c in 0..6u64 {
+        let case_seed = 0xA2EA_0000 + c;
+        let case = random_case(case_seed, N);
+        let schedule = Schedule::anneal(0.1, 3.0, 20 + c, Shape::Geometric, 8).unwrap();
+        let pages = Pages::build(&case.problem, &schedule);
+        let reads = 1 + c % 4;
+        let want: Vec<_> = (0..reads)
+            .map(|r| run::anneal_read(&case.problem, &case.clamps, &pages, c, r, &|_| {}))
+            .collect();
+        let (got, _) = m
+            .anneal(&case.problem, &case.clamps, &pages, c, reads, &|_| {})
+            .unwrap();
+        assert_eq!(got, want, "case seed {case_seed:#x} ({})", case.desc);
+    }
+}
+
+/// The host's relax job (write state, clamp on it, run) equals its definition on the model.
+#[test]
+fn cosim_relax_matches_model() {
+    let mut m = machine().lock().unwrap();
+    for c in 0..10u64 {
+        let case_seed = 0x2E1A_0000 + c;
+        let case = random_case(case_seed, N);
+        let n = case.problem.n;
+        let mut g = Gen(case_seed);
+        let clamped: Vec<usize> = (0..n).filter(|_| g.below(3) == 0).collect();
+        let initial: Vec<Vec<bool>> = (0..3)
+            .map(|_| (0..n).map(|_| g.below(2) == 1).collect())
+            .collect();
+        let sweeps = g.below(12);
+        let first_read = g.below(100);
+        let page = ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
+        let mut got = Vec::new();
+        m.relax(
+            &case.problem,
+            &clamped,
+            &page,
+            c,
+            first_read,
+            &initial,
+            sweeps,
+            |k, s| got.push((k, s.to_vec())),
+        )
+        .unwrap();
+        for (k, init) in initial.iter().enumerate() {
+            let mut model = pbit_model::Machine::new(&case.problem, c, first_read + k as u64);
+            let clamps: Vec<(usize, bool)> = clamped.iter().map(|&i| (i, init[i])).collect();
+            model.set_clamps(&clamps);
+            model.set_spins(init);
+            for _ in 0..sweeps {
+                model.sweep(&page);
+            }
+            assert_eq!(
+                got[k],
+                (k, model.spins().to_vec()),
+                "case {case_seed:#x} chain {k}"
+            );
+        }
+    }
+}
