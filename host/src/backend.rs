@@ -3,7 +3,7 @@
 //! runs unchanged on each and must give byte-identical results.
 
 use pbit_model::run::{Pages, ReadResult, SampleSpec};
-use pbit_model::FixedIsing;
+use pbit_model::{FixedIsing, Machine};
 use pbit_spec::{Format, ThresholdPage};
 
 /// Why a backend could not run a job.
@@ -14,6 +14,11 @@ pub enum BackendError {
         backend: &'static str,
         n: usize,
         capacity: usize,
+    },
+    #[error("the {backend} backend cannot run {job} jobs yet")]
+    Unsupported {
+        backend: &'static str,
+        job: &'static str,
     },
     #[error("{0}")]
     Other(String),
@@ -38,6 +43,68 @@ pub struct AnnealJob<'a> {
     pub reads: u64,
 }
 
+/// A relax job: "write state, then run". Chain c (0 ≤ c < `initial.len()`) is one read of the
+/// machine, and every backend must run it exactly like this:
+///
+/// 1. The p-bits' generators are seeded for read `first_read + c`: p-bit i gets
+///    `pbit_seed(seed, first_read + c, i)` (the seeded initial spins are not used).
+/// 2. The clamp mask is written: every p-bit listed in `clamped` is clamped to the value
+///    `initial[c]` gives it (so each chain has its own clamp values; the mask is shared).
+/// 3. The state is written: `initial[c]` (true = +1) for every p-bit.
+/// 4. `sweeps` sweeps run at `page` (sequential order; clamped p-bits step their generators
+///    and keep their value, as in every run).
+/// 5. The final state is returned.
+///
+/// In terms of [`pbit_model::Machine`]: `Machine::new(problem, seed, first_read + c)`, then
+/// `set_clamps` with `(i, initial[c][i])` for i in `clamped`, `set_spins(&initial[c])` and
+/// `sweep(page)` `sweeps` times. Chains are independent, so results never depend on how a
+/// backend batches or parallelises them. `sweeps = 0` returns the initial states (clamps
+/// applied).
+pub struct RelaxJob<'a> {
+    pub problem: &'a FixedIsing,
+    /// 0-based p-bits clamped in every chain, each to its value in that chain's initial state.
+    pub clamped: &'a [usize],
+    pub page: &'a ThresholdPage,
+    pub seed: u64,
+    /// Read number of chain 0; chain c is read `first_read + c`.
+    pub first_read: u64,
+    /// One initial state per chain, `problem.n` spins each.
+    pub initial: &'a [Vec<bool>],
+    pub sweeps: u64,
+}
+
+impl RelaxJob<'_> {
+    /// Checks the job's shape (state lengths, clamp indices).
+    pub fn validate(&self) -> Result<(), BackendError> {
+        let n = self.problem.n;
+        if let Some((c, s)) = self.initial.iter().enumerate().find(|(_, s)| s.len() != n) {
+            return Err(BackendError::Other(format!(
+                "relax: initial state of chain {c} has {} spins, the instance {n}",
+                s.len()
+            )));
+        }
+        if let Some(&i) = self.clamped.iter().find(|&&i| i >= n) {
+            return Err(BackendError::Other(format!(
+                "relax: clamped p-bit {i} (0-based) is out of range for {n} p-bits"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Runs one chain of a relax job on the reference machine (the definition in [`RelaxJob`]).
+pub fn relax_chain(job: &RelaxJob, c: usize) -> Vec<bool> {
+    let initial = &job.initial[c];
+    let mut m = Machine::new(job.problem, job.seed, job.first_read + c as u64);
+    let clamps: Vec<(usize, bool)> = job.clamped.iter().map(|&i| (i, initial[i])).collect();
+    m.set_clamps(&clamps);
+    m.set_spins(initial);
+    for _ in 0..job.sweeps {
+        m.sweep(job.page);
+    }
+    m.spins().to_vec()
+}
+
 /// A machine that runs jobs.
 pub trait Backend {
     /// Short name for reports ("model", "verilator", "serial").
@@ -59,6 +126,21 @@ pub trait Backend {
         job: &AnnealJob,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<ReadResult>, BackendError>;
+
+    /// Runs a relax job ([`RelaxJob`] defines the semantics) and calls `out(c, final_state)` once
+    /// per chain, in chain order. Backends that cannot write a state yet return
+    /// [`BackendError::Unsupported`].
+    fn relax(
+        &mut self,
+        job: &RelaxJob,
+        out: &mut dyn FnMut(usize, &[bool]),
+    ) -> Result<(), BackendError> {
+        let _ = (job, out);
+        Err(BackendError::Unsupported {
+            backend: self.name(),
+            job: "relax",
+        })
+    }
 
     /// Checks that an instance fits.
     fn check_fits(&self, n: usize) -> Result<(), BackendError> {
@@ -129,5 +211,235 @@ impl Backend for ModelBackend {
             self.threads,
             progress,
         ))
+    }
+    /// Chains are cut into contiguous ranges, one per thread (a single thread when the job is
+    /// small), and reported in chain order: results do not depend on `threads`.
+    fn relax(
+        &mut self,
+        job: &RelaxJob,
+        out: &mut dyn FnMut(usize, &[bool]),
+    ) -> Result<(), BackendError> {
+        job.validate()?;
+        let chains = job.initial.len();
+        // below ~50k updates per job, spawning threads costs more than it saves
+        let work = chains as u64 * job.sweeps.max(1) * job.problem.n.max(1) as u64;
+        let threads = if work < 50_000 {
+            1
+        } else {
+            self.threads.clamp(1, chains.max(1))
+        };
+        if threads <= 1 {
+            for c in 0..chains {
+                out(c, &relax_chain(job, c));
+            }
+            return Ok(());
+        }
+        let per = chains.div_ceil(threads);
+        let results: Vec<Vec<Vec<bool>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let range = (t * per).min(chains)..((t + 1) * per).min(chains);
+                    s.spawn(move || range.map(|c| relax_chain(job, c)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("relax worker panicked"))
+                .collect()
+        });
+        for (c, state) in results.iter().flatten().enumerate() {
+            out(c, state);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pbit_model::{Ising, Scaling};
+    use pbit_spec::Beta;
+
+    /// A dense random instance (values on the grid, in range) from a fixed generator.
+    fn instance(n: usize, seed: u64) -> FixedIsing {
+        let mut x = seed;
+        let mut next = move || {
+            x = pbit_spec::rng::splitmix64(x);
+            x
+        };
+        let mut ising = Ising::new(n);
+        for i in 0..n {
+            for j in i + 1..n {
+                ising.add_coupling(i, j, ((next() % 65) as f64 - 32.0) / 16.0);
+            }
+            ising.h[i] = ((next() % 33) as f64 - 16.0) / 16.0;
+        }
+        FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap()
+    }
+
+    fn states(chains: usize, n: usize, seed: u64) -> Vec<Vec<bool>> {
+        (0..chains)
+            .map(|c| {
+                (0..n)
+                    .map(|i| pbit_spec::rng::pbit_hash(seed, c as u64, i as u64) & 1 == 1)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn run(backend: &mut dyn Backend, job: &RelaxJob) -> Vec<Vec<bool>> {
+        let mut out = vec![Vec::new(); job.initial.len()];
+        let mut order = Vec::new();
+        backend
+            .relax(job, &mut |c, s| {
+                order.push(c);
+                out[c] = s.to_vec();
+            })
+            .unwrap();
+        assert_eq!(
+            order,
+            (0..job.initial.len()).collect::<Vec<_>>(),
+            "chain order"
+        );
+        out
+    }
+
+    #[test]
+    fn relax_is_a_hand_run_machine_per_chain() {
+        let p = instance(9, 1);
+        let page = ThresholdPage::build(&p.format, Beta::from_f64(0.8).unwrap());
+        let initial = states(6, 9, 7);
+        let clamped = [1usize, 4];
+        let job = RelaxJob {
+            problem: &p,
+            clamped: &clamped,
+            page: &page,
+            seed: 11,
+            first_read: 1000,
+            initial: &initial,
+            sweeps: 5,
+        };
+        let got = run(&mut ModelBackend::default(), &job);
+        for (c, s) in initial.iter().enumerate() {
+            // the contract, spelled out with the reference machine
+            let mut m = Machine::new(&p, 11, 1000 + c as u64);
+            m.set_clamps(&[(1, s[1]), (4, s[4])]);
+            m.set_spins(s);
+            for _ in 0..5 {
+                m.sweep(&page);
+            }
+            assert_eq!(got[c], m.spins(), "chain {c}");
+            // clamps hold: each chain keeps its own clamp values
+            assert_eq!((got[c][1], got[c][4]), (s[1], s[4]));
+        }
+        // the chains did move (otherwise the comparison above proves little)
+        assert!(got.iter().zip(&initial).any(|(a, b)| a != b));
+        // zero sweeps: the initial states come back
+        let job0 = RelaxJob { sweeps: 0, ..job };
+        assert_eq!(run(&mut ModelBackend::default(), &job0), initial);
+    }
+
+    #[test]
+    fn relax_does_not_depend_on_thread_count() {
+        // 64 chains × 50 sweeps × 20 p-bits = 64k updates: above the threading threshold
+        let p = instance(20, 2);
+        let page = ThresholdPage::build(&p.format, Beta::from_f64(0.5).unwrap());
+        let initial = states(64, 20, 3);
+        let job = RelaxJob {
+            problem: &p,
+            clamped: &[0, 19],
+            page: &page,
+            seed: 5,
+            first_read: 0,
+            initial: &initial,
+            sweeps: 50,
+        };
+        let with = |threads| {
+            run(
+                &mut ModelBackend {
+                    threads,
+                    ..ModelBackend::default()
+                },
+                &job,
+            )
+        };
+        let one = with(1);
+        assert_eq!(one, with(2));
+        assert_eq!(one, with(3));
+        assert_eq!(one, with(64));
+        for (a, b) in one.iter().zip(&initial) {
+            assert_eq!((a[0], a[19]), (b[0], b[19]));
+        }
+    }
+
+    #[test]
+    fn relax_rejects_malformed_jobs_and_defaults_to_unsupported() {
+        let p = instance(4, 3);
+        let page = ThresholdPage::build(&p.format, Beta::from_f64(1.0).unwrap());
+        let short = vec![vec![true; 3]];
+        let job = RelaxJob {
+            problem: &p,
+            clamped: &[],
+            page: &page,
+            seed: 0,
+            first_read: 0,
+            initial: &short,
+            sweeps: 1,
+        };
+        let e = ModelBackend::default().relax(&job, &mut |_, _| {});
+        assert!(e.unwrap_err().to_string().contains("3 spins"));
+        let ok = vec![vec![true; 4]];
+        let bad_clamp = RelaxJob {
+            initial: &ok,
+            clamped: &[4],
+            ..job
+        };
+        assert!(ModelBackend::default()
+            .relax(&bad_clamp, &mut |_, _| {})
+            .is_err());
+
+        /// A backend that has not implemented relax yet.
+        struct Bare;
+        impl Backend for Bare {
+            fn name(&self) -> &'static str {
+                "bare"
+            }
+            fn format(&self) -> Format {
+                Format::STANDARD
+            }
+            fn capacity(&self) -> Option<usize> {
+                None
+            }
+            fn sample(
+                &mut self,
+                _: &SampleJob,
+                _: &mut dyn FnMut(&[bool], i64),
+            ) -> Result<(), BackendError> {
+                Ok(())
+            }
+            fn anneal(
+                &mut self,
+                _: &AnnealJob,
+                _: &(dyn Fn(u64) + Sync),
+            ) -> Result<Vec<ReadResult>, BackendError> {
+                Ok(Vec::new())
+            }
+        }
+        let e = Bare
+            .relax(
+                &RelaxJob {
+                    initial: &ok,
+                    ..bad_clamp
+                },
+                &mut |_, _| {},
+            )
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            BackendError::Unsupported {
+                backend: "bare",
+                ..
+            }
+        ));
     }
 }

@@ -3,11 +3,13 @@
 //! * [`backend`]: the [`Backend`] trait between jobs and machines, and the model backend.
 //! * [`clamp`]: clamp lists (`3=+1,7=-1`) parsed against an instance.
 //! * [`jobs`]: sampling, annealing and Max-Cut runs on a backend, with their reports.
+//! * [`learn`]: Boltzmann-machine learning (CD/PCD) with the backend's samples.
 //!
 //! Libraries never print: long work reports progress through callbacks the CLI renders.
 
 pub mod backend;
 pub mod clamp;
 pub mod jobs;
+pub mod learn;
 
 pub use backend::{Backend, BackendError, ModelBackend};

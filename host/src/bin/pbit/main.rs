@@ -3,6 +3,7 @@
 
 mod anneal;
 mod exact;
+mod learn;
 mod sample;
 
 use anyhow::{bail, Result};
@@ -58,6 +59,8 @@ enum Command {
     Exact(exact::ExactArgs),
     /// Naive mean-field fixed point: marginals and free-energy estimate.
     Meanfield(exact::ExactArgs),
+    /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
+    Learn(learn::LearnArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +82,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Maxcut(a) => anneal::run(m, a, Meaning::CutWeights),
         Command::Exact(a) => exact::run_exact(m, a),
         Command::Meanfield(a) => exact::run_meanfield(m, a),
+        Command::Learn(a) => learn::run(m, a),
     }
 }
 

@@ -1,0 +1,1034 @@
+//! Boltzmann-machine learning driven by the machine's own samples.
+//!
+//! A Boltzmann machine of V visible and H hidden p-bits (visible first: p-bits 0..V, hidden
+//! V..V+H) is trained by contrastive divergence (CD-k) or persistent CD (PCD-k) on a data set of
+//! visible vectors. Both phases' statistics come from a [`Backend`] through relax jobs
+//! ([`RelaxJob`]: write a state, run k sweeps, read the state back), so what is learned is what
+//! the machine — model, Verilated gateware or a board — actually samples.
+//!
+//! # Hardware-aware weights
+//! The host keeps full-precision *shadow* couplings and biases. Before every step their
+//! quantised image (rounded to the format's grid, 1/16) is loaded into the machine, and the
+//! gradient computed from its samples updates the shadow weights (an update the size of a
+//! learning rate is far below 1/16 and would round away if applied to the image). **Clipping
+//! rule**: after each update a shadow value outside the format's range (±J_max for couplings,
+//! ±h_max for biases) is set to the limit; every such event is counted and reported
+//! ([`LearnReport::clipped_updates`]), with the number of values at a limit at the end.
+//!
+//! # One step (a batch of B data vectors, R chains per vector, C = B·R chains)
+//! * **Positive phase** (H > 0): C chains start at (data vector, that chain's persistent hidden
+//!   state), visible p-bits clamped to the data ([`RelaxJob::clamped`]), and run `k_positive`
+//!   sweeps: 1 when hidden p-bits do not couple to each other (then one sweep draws each
+//!   hidden unit exactly from P(h | v)), else k. The final hidden states are kept per (data
+//!   vector, replica) for the next visit. With H = 0 the data vectors are the statistics.
+//! * **Negative phase**: CD-k: C chains start at the positive phase's final states (data
+//!   visibles and sampled hidden units) and run k free sweeps. PCD-k: C persistent chains
+//!   (started like CD at the first step) continue from their previous final states.
+//! * **Update**: for every coupled pair and bias, shadow += lr · (⟨m_i m_j⟩₊ − ⟨m_i m_j⟩₋)
+//!   (means over the C chains; ±1 spins), then the clipping rule.
+//!
+//! # Reproducibility
+//! The machine's randomness: chain c of phase p (0 positive, 1 negative) of step s in epoch e
+//! (0-based, S steps per epoch) is read `((e·S + s)·2 + p)·2^20 + c` of the user seed
+//! ([`read_number`]), so every chain has its own fresh generators. The host's randomness (batch
+//! order, initial weights, initial hidden states) is a splitmix64 stream of the seed. A run is
+//! therefore a function of its arguments; a backend's thread count never changes it.
+//!
+//! # Exact KL
+//! After every epoch, KL(data ‖ model) over the visible units is computed exactly from the
+//! quantised machine's Boltzmann distribution at β, marginalised over the hidden units
+//! ([`visible_log_probs`]): analytically when hidden units do not couple to each other (each
+//! hidden unit sums out to 2·cosh(β·I)), else by full enumeration with
+//! [`pbit_model::exact::boltzmann_distribution`] (V + H ≤ 20).
+
+use crate::backend::{Backend, BackendError, RelaxJob};
+use pbit_model::exact::{boltzmann_distribution, ExactError, MAX_DISTRIBUTION_N};
+use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
+use pbit_spec::rng::splitmix64;
+use pbit_spec::{Beta, BetaError, ThresholdPage};
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// Most visible units for which exact KL is computed (2^V visible states).
+pub const MAX_KL_VISIBLE: usize = 20;
+
+/// Chains per relax job are numbered below this (the low 20 bits of a read number).
+pub const MAX_CHAINS: usize = 1 << 20;
+
+/// Why a data file cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DataError {
+    #[error("{source_name}: cannot read: {error}")]
+    Io { source_name: String, error: String },
+    #[error("{source_name}: no training vectors (the file is empty or only comments)")]
+    Empty { source_name: String },
+    #[error(
+        "{source_name}:{line}:{column}: `{found}` is not a 0 or 1 (one character per visible unit)"
+    )]
+    BadChar {
+        source_name: String,
+        line: usize,
+        column: usize,
+        found: char,
+    },
+    #[error("{source_name}:{line}: {found} units, but line {first_line} has {expected} (every vector needs the same length)")]
+    Ragged {
+        source_name: String,
+        line: usize,
+        found: usize,
+        expected: usize,
+        first_line: usize,
+    },
+}
+
+/// A training set: vectors of `visible` units (true = 1 = +1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Data {
+    pub visible: usize,
+    pub vectors: Vec<Vec<bool>>,
+    pub source: String,
+}
+
+impl Data {
+    /// Parses training vectors: one per line, `1`/`0` per visible unit. Blank lines and lines
+    /// starting with `#` are skipped; spaces and tabs between digits are ignored.
+    pub fn parse(text: &str, source_name: &str) -> Result<Data, DataError> {
+        let mut vectors: Vec<Vec<bool>> = Vec::new();
+        let mut first_line = 0;
+        for (k, raw) in text.lines().enumerate() {
+            let line = k + 1;
+            let t = raw.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let mut v = Vec::with_capacity(t.len());
+            for (col, ch) in raw.chars().enumerate() {
+                match ch {
+                    '1' => v.push(true),
+                    '0' => v.push(false),
+                    ' ' | '\t' | '\r' => {}
+                    _ => {
+                        return Err(DataError::BadChar {
+                            source_name: source_name.to_string(),
+                            line,
+                            column: col + 1,
+                            found: ch,
+                        })
+                    }
+                }
+            }
+            if let Some(first) = vectors.first() {
+                if v.len() != first.len() {
+                    return Err(DataError::Ragged {
+                        source_name: source_name.to_string(),
+                        line,
+                        found: v.len(),
+                        expected: first.len(),
+                        first_line,
+                    });
+                }
+            } else {
+                first_line = line;
+            }
+            vectors.push(v);
+        }
+        if vectors.is_empty() {
+            return Err(DataError::Empty {
+                source_name: source_name.to_string(),
+            });
+        }
+        Ok(Data {
+            visible: vectors[0].len(),
+            vectors,
+            source: source_name.to_string(),
+        })
+    }
+
+    /// Reads a data file.
+    pub fn read(path: &Path) -> Result<Data, DataError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::Io {
+            source_name: name.clone(),
+            error: e.to_string(),
+        })?;
+        Data::parse(&text, &name)
+    }
+
+    /// The empirical distribution over the 2^V visible states (index bit i set = unit i is 1).
+    pub fn distribution(&self) -> Vec<f64> {
+        let mut p = vec![0.0; 1usize << self.visible];
+        let w = 1.0 / self.vectors.len() as f64;
+        for v in &self.vectors {
+            p[state_index(v)] += w;
+        }
+        p
+    }
+}
+
+fn state_index(v: &[bool]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold(0, |acc, (i, &b)| acc | (b as usize) << i)
+}
+
+/// Which pairs of p-bits are coupled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Topology {
+    /// Every pair: visible–visible, visible–hidden and hidden–hidden (a general Boltzmann
+    /// machine; with H = 0 a fully visible one).
+    Full,
+    /// Visible–visible and visible–hidden, no hidden–hidden (semi-restricted): hidden units are
+    /// conditionally independent given the visibles.
+    Semi,
+    /// Visible–hidden only (a restricted Boltzmann machine, the bipartite special case).
+    Rbm,
+}
+
+impl Topology {
+    /// Whether p-bits a < b (0-based; visible below `visible`) are coupled.
+    pub fn coupled(self, visible: usize, a: usize, b: usize) -> bool {
+        let (va, vb) = (a < visible, b < visible);
+        match self {
+            Topology::Full => true,
+            Topology::Semi => va || vb,
+            Topology::Rbm => va != vb,
+        }
+    }
+    /// Whether hidden units couple to each other (then the positive phase needs k sweeps and
+    /// exact KL needs full enumeration).
+    pub fn hidden_coupled(self, hidden: usize) -> bool {
+        self == Topology::Full && hidden > 1
+    }
+}
+
+/// CD-k or PCD-k.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Contrastive divergence: negative chains start at the data.
+    Cd,
+    /// Persistent contrastive divergence: negative chains continue across steps.
+    Pcd,
+}
+
+/// Options of a learning run.
+#[derive(Clone, Debug)]
+pub struct LearnOptions {
+    pub hidden: usize,
+    pub topology: Topology,
+    pub method: Method,
+    /// Sweeps per negative phase (and per positive phase when hidden units couple).
+    pub k: u64,
+    pub epochs: u64,
+    /// Learning rate at the start.
+    pub lr: f64,
+    /// The learning rate falls linearly to `lr · lr_final` at the last epoch (1: constant).
+    pub lr_final: f64,
+    /// Data vectors per step (None: the whole set, one step per epoch).
+    pub batch: Option<usize>,
+    /// Chains per data vector in each phase (R).
+    pub chains_per_vector: usize,
+    /// Initial shadow couplings are uniform in ±`init_scale`.
+    pub init_scale: f64,
+    pub seed: u64,
+    /// The machine's β while learning; the learned file is meant to be sampled at this β.
+    pub beta: f64,
+}
+
+impl Default for LearnOptions {
+    fn default() -> Self {
+        LearnOptions {
+            hidden: 0,
+            topology: Topology::Full,
+            method: Method::Cd,
+            k: 1,
+            epochs: 100,
+            lr: 0.1,
+            lr_final: 1.0,
+            batch: None,
+            chains_per_vector: 8,
+            init_scale: 0.1,
+            seed: 0,
+            beta: 1.0,
+        }
+    }
+}
+
+/// Why learning could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum LearnError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Quantise(#[from] QuantiseError),
+    #[error(transparent)]
+    Beta(#[from] BetaError),
+    #[error(transparent)]
+    Exact(#[from] ExactError),
+    #[error("{0}")]
+    Option(String),
+}
+
+/// One epoch's outcome, as reported to the progress callback.
+#[derive(Clone, Debug, Serialize)]
+pub struct EpochReport {
+    /// 1-based.
+    pub epoch: u64,
+    /// Exact KL(data ‖ model) over the visible units after this epoch (None: too large).
+    pub kl: Option<f64>,
+    /// Learning rate used in this epoch.
+    pub lr: f64,
+    /// Clip events so far.
+    pub clipped_updates: u64,
+}
+
+/// Where the time went, in seconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timing {
+    /// Inside the backend's relax jobs (the machine sampling).
+    pub sampling: f64,
+    /// Exact KL after every epoch.
+    pub kl: f64,
+    /// Everything else on the host: statistics, updates, quantisation, page building.
+    pub host: f64,
+    pub total: f64,
+}
+
+/// The result of a learning run (`pbit learn --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct LearnReport {
+    pub backend: &'static str,
+    pub data: String,
+    pub vectors: usize,
+    pub visible: usize,
+    pub hidden: usize,
+    pub topology: Topology,
+    pub method: Method,
+    pub k: u64,
+    pub epochs: u64,
+    pub lr: f64,
+    pub lr_final: f64,
+    pub batch: usize,
+    pub chains_per_vector: usize,
+    pub seed: u64,
+    pub beta: f64,
+    /// Exact KL(data ‖ model) over the visible units of the final quantised machine (None when
+    /// exact evaluation is not affordable).
+    pub kl: Option<f64>,
+    /// KL of the initial quantised machine.
+    pub kl_initial: Option<f64>,
+    pub kl_per_epoch: Vec<Option<f64>>,
+    /// Probability mass the final machine puts on the data's distinct vectors.
+    pub data_mass: Option<f64>,
+    /// Shadow updates that left the format's range and were clipped (the clipping rule).
+    pub clipped_updates: u64,
+    /// Couplings and biases at a range limit at the end.
+    pub at_limit: usize,
+    pub couplings: usize,
+    /// Sweeps the machine ran (over all chains), and p-bit updates.
+    pub sweeps: u64,
+    pub updates: u64,
+    pub seconds: Timing,
+}
+
+/// A learned machine: its quantised image (what the file holds) and the report.
+pub struct Learned {
+    pub ising: Ising,
+    pub report: LearnReport,
+}
+
+/// The read number of chain `chain` of phase `phase` (0 positive, 1 negative) of step `step`
+/// (0-based within the epoch) of epoch `epoch` (0-based), with `steps` steps per epoch.
+pub fn read_number(epoch: u64, step: u64, steps: u64, phase: u64, chain: u64) -> u64 {
+    (((epoch * steps + step) * 2 + phase) << 20) + chain
+}
+
+/// The host's own random stream (splitmix64, as a counter-based generator).
+struct HostRng(u64);
+
+impl HostRng {
+    fn new(seed: u64) -> HostRng {
+        HostRng(splitmix64(seed ^ 0x6C65_6172_6E00_0000)) // "learn"
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(1);
+        splitmix64(self.0)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn bit(&mut self) -> bool {
+        self.next() >> 63 == 1
+    }
+}
+
+/// Shadow weights of a machine with a fixed list of coupled pairs.
+struct Shadow {
+    n: usize,
+    pairs: Vec<(usize, usize)>,
+    j: Vec<f64>,
+    h: Vec<f64>,
+    j_max: f64,
+    h_max: f64,
+    one: f64,
+}
+
+impl Shadow {
+    /// The quantised image as an instance (values exact multiples of the grid, zero couplings
+    /// left out).
+    fn image(&self) -> Ising {
+        let q = |x: f64| (x * self.one).round() / self.one;
+        let mut ising = Ising::new(self.n);
+        for (k, &(a, b)) in self.pairs.iter().enumerate() {
+            let v = q(self.j[k]);
+            if v != 0.0 {
+                ising.add_coupling(a, b, v);
+            }
+        }
+        for i in 0..self.n {
+            ising.h[i] = q(self.h[i]);
+        }
+        ising
+    }
+
+    /// Adds `dj`, `dh` and applies the clipping rule; returns the number of clip events.
+    fn update(&mut self, dj: &[f64], dh: &[f64]) -> u64 {
+        let mut clipped = 0;
+        let mut apply = |x: &mut f64, d: f64, max: f64| {
+            *x += d;
+            if x.abs() > max {
+                *x = x.signum() * max;
+                clipped += 1;
+            }
+        };
+        for (x, &d) in self.j.iter_mut().zip(dj) {
+            apply(x, d, self.j_max);
+        }
+        for (x, &d) in self.h.iter_mut().zip(dh) {
+            apply(x, d, self.h_max);
+        }
+        clipped
+    }
+
+    fn at_limit(&self) -> usize {
+        self.j.iter().filter(|x| x.abs() >= self.j_max).count()
+            + self.h.iter().filter(|x| x.abs() >= self.h_max).count()
+    }
+}
+
+/// Means of m_i m_j over the pairs and of m_i over the p-bits, over `states` (±1 spins).
+fn statistics(pairs: &[(usize, usize)], n: usize, states: &[Vec<bool>]) -> (Vec<f64>, Vec<f64>) {
+    let mut corr = vec![0i64; pairs.len()];
+    let mut mean = vec![0i64; n];
+    for s in states {
+        for (c, &(a, b)) in corr.iter_mut().zip(pairs) {
+            *c += if s[a] == s[b] { 1 } else { -1 };
+        }
+        for (m, &x) in mean.iter_mut().zip(s) {
+            *m += if x { 1 } else { -1 };
+        }
+    }
+    let w = 1.0 / states.len().max(1) as f64;
+    (
+        corr.iter().map(|&c| c as f64 * w).collect(),
+        mean.iter().map(|&m| m as f64 * w).collect(),
+    )
+}
+
+/// ln P(v) of every visible state v (index bit i set = visible unit i is +1) under the Boltzmann
+/// distribution of `ising` at `beta`, marginalised over p-bits `visible..n`. Exact: hidden units
+/// that couple to no other hidden unit are summed out analytically (each contributes
+/// ln 2cosh(β·I)); otherwise all 2^n states are enumerated (n ≤ 20). None when neither fits.
+pub fn visible_log_probs(
+    ising: &Ising,
+    visible: usize,
+    beta: f64,
+) -> Result<Option<Vec<f64>>, ExactError> {
+    let n = ising.n;
+    let hidden_coupled = ising
+        .couplings
+        .iter()
+        .any(|c| c.i >= visible && c.j >= visible && c.value != 0.0);
+    if !hidden_coupled {
+        if visible > MAX_KL_VISIBLE {
+            return Ok(None);
+        }
+        // Σ_{vis pairs} J s s + Σ_vis h s, and each hidden unit's field from the visibles
+        let mut vis = Vec::new();
+        let mut cross: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n - visible];
+        for c in &ising.couplings {
+            let (a, b) = (c.i.min(c.j), c.i.max(c.j));
+            if b < visible {
+                vis.push((a, b, c.value));
+            } else {
+                cross[b - visible].push((a, c.value));
+            }
+        }
+        let states = 1usize << visible;
+        let mut logw = Vec::with_capacity(states);
+        let sg = |x: usize, i: usize| if x >> i & 1 == 1 { 1.0 } else { -1.0 };
+        for x in 0..states {
+            let mut e = 0.0; // −E restricted to the visibles
+            for &(a, b, v) in &vis {
+                e += v * sg(x, a) * sg(x, b);
+            }
+            for i in 0..visible {
+                e += ising.h[i] * sg(x, i);
+            }
+            let mut lw = beta * e;
+            for (k, row) in cross.iter().enumerate() {
+                let field: f64 =
+                    ising.h[visible + k] + row.iter().map(|&(a, v)| v * sg(x, a)).sum::<f64>();
+                lw += ln_2cosh(beta * field);
+            }
+            logw.push(lw);
+        }
+        let max = logw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let ln_z = max + logw.iter().map(|&l| (l - max).exp()).sum::<f64>().ln();
+        return Ok(Some(logw.iter().map(|&l| l - ln_z).collect()));
+    }
+    if n > MAX_DISTRIBUTION_N {
+        return Ok(None);
+    }
+    let p = boltzmann_distribution(ising, beta)?;
+    let mask = (1usize << visible) - 1;
+    let mut pv = vec![0.0; 1usize << visible];
+    for (s, &x) in p.iter().enumerate() {
+        pv[s & mask] += x;
+    }
+    Ok(Some(pv.iter().map(|&x| x.ln()).collect()))
+}
+
+/// ln(2 cosh x), without overflow.
+fn ln_2cosh(x: f64) -> f64 {
+    let a = x.abs();
+    a + (-2.0 * a).exp().ln_1p()
+}
+
+/// KL(data ‖ model) from the data distribution and the model's ln P(v).
+pub fn kl_divergence(data: &[f64], model_log_p: &[f64]) -> f64 {
+    data.iter()
+        .zip(model_log_p)
+        .filter(|(&p, _)| p > 0.0)
+        .map(|(&p, &lq)| p * (p.ln() - lq))
+        .sum()
+}
+
+/// Trains a Boltzmann machine on `data` with samples from `backend`; `progress` sees each epoch.
+pub fn learn(
+    backend: &mut dyn Backend,
+    data: &Data,
+    opts: &LearnOptions,
+    progress: &mut dyn FnMut(&EpochReport),
+) -> Result<Learned, LearnError> {
+    let t_start = Instant::now();
+    let bad = |m: String| Err(LearnError::Option(m));
+    let v = data.visible;
+    let n = v + opts.hidden;
+    backend.check_fits(n)?;
+    if opts.epochs == 0 || opts.k == 0 || opts.chains_per_vector == 0 {
+        return bad("--epochs, --k and --chains must be at least 1".into());
+    }
+    if !(opts.lr > 0.0 && opts.lr.is_finite()) || !(opts.lr_final >= 0.0) {
+        return bad(format!(
+            "--lr must be positive and --lr-final non-negative (got {} and {})",
+            opts.lr, opts.lr_final
+        ));
+    }
+    if !(opts.init_scale >= 0.0 && opts.init_scale.is_finite()) {
+        return bad("--init must be a non-negative number".into());
+    }
+    let d = data.vectors.len();
+    let batch = opts.batch.unwrap_or(d);
+    if batch == 0 || batch > d {
+        return bad(format!(
+            "--batch must be between 1 and the number of vectors ({d}), got {batch}"
+        ));
+    }
+    let chains = batch * opts.chains_per_vector;
+    if chains > MAX_CHAINS {
+        return bad(format!(
+            "batch × chains per vector is {chains}, more than {MAX_CHAINS}"
+        ));
+    }
+    let steps = d.div_ceil(batch) as u64;
+    let beta = Beta::from_f64(opts.beta)?;
+    let beta_f = beta.to_f64(); // β as the machine holds it
+    let format = backend.format();
+    let one = format.one() as f64;
+    let mut rng = HostRng::new(opts.seed);
+
+    let pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+        .filter(|&(a, b)| opts.topology.coupled(v, a, b))
+        .collect();
+    let mut shadow = Shadow {
+        n,
+        j: pairs
+            .iter()
+            .map(|_| opts.init_scale * (2.0 * rng.unit() - 1.0))
+            .collect(),
+        pairs,
+        h: vec![0.0; n],
+        j_max: format.j_max_raw() as f64 / one,
+        h_max: format.h_max_raw() as f64 / one,
+        one,
+    };
+    // visible biases start at the data's independent-unit optimum, atanh(⟨m_i⟩)/β, |⟨m⟩| ≤ 0.9
+    for i in 0..v {
+        let m = data
+            .vectors
+            .iter()
+            .map(|x| if x[i] { 1.0 } else { -1.0 })
+            .sum::<f64>()
+            / d as f64;
+        shadow.h[i] = (m.clamp(-0.9, 0.9)).atanh() / opts.beta;
+    }
+    shadow.update(&vec![0.0; shadow.j.len()], &vec![0.0; n]); // apply the range
+
+    let p_data = (v <= MAX_KL_VISIBLE).then(|| data.distribution());
+    let mut timing = Timing::default();
+    let kl_of = |ising: &Ising, timing: &mut Timing| -> Result<Option<f64>, LearnError> {
+        let t = Instant::now();
+        let r = match &p_data {
+            Some(pd) => visible_log_probs(ising, v, beta_f)?.map(|lp| kl_divergence(pd, &lp)),
+            None => None,
+        };
+        timing.kl += t.elapsed().as_secs_f64();
+        Ok(r)
+    };
+    let kl_initial = kl_of(&shadow.image(), &mut timing)?;
+
+    // persistent state: hidden units per (data vector, replica) for the positive phase, and the
+    // PCD chains
+    let hidden_init =
+        |rng: &mut HostRng| -> Vec<bool> { (0..opts.hidden).map(|_| rng.bit()).collect() };
+    let mut pos_hidden: Vec<Vec<bool>> = (0..d * opts.chains_per_vector)
+        .map(|_| hidden_init(&mut rng))
+        .collect();
+    let mut persistent: Option<Vec<Vec<bool>>> = None;
+    let visible_idx: Vec<usize> = (0..v).collect();
+    let k_positive = if opts.topology.hidden_coupled(opts.hidden) {
+        opts.k
+    } else {
+        1
+    };
+
+    let mut kl_per_epoch = Vec::with_capacity(opts.epochs as usize);
+    let mut clipped_updates = 0u64;
+    let mut sweeps = 0u64;
+    let mut order: Vec<usize> = (0..d).collect();
+    let mut image = shadow.image();
+    for epoch in 0..opts.epochs {
+        let frac = if opts.epochs > 1 {
+            epoch as f64 / (opts.epochs - 1) as f64
+        } else {
+            0.0
+        };
+        let lr = opts.lr * (1.0 + (opts.lr_final - 1.0) * frac);
+        // Fisher–Yates on the host stream
+        for i in (1..d).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        for step in 0..steps {
+            let fixed = FixedIsing::new(&image, format, Scaling::Exact)?;
+            let page = ThresholdPage::build(&format, beta);
+            let members = &order[step as usize * batch..((step as usize + 1) * batch).min(d)];
+            // chain c: data vector members[c / R], replica c % R
+            let slot = |c: usize| {
+                members[c / opts.chains_per_vector] * opts.chains_per_vector
+                    + c % opts.chains_per_vector
+            };
+            let cs = members.len() * opts.chains_per_vector;
+            let mut positive: Vec<Vec<bool>> = (0..cs)
+                .map(|c| {
+                    let mut s = data.vectors[members[c / opts.chains_per_vector]].clone();
+                    s.extend_from_slice(&pos_hidden[slot(c)]);
+                    s
+                })
+                .collect();
+            if opts.hidden > 0 {
+                let job = RelaxJob {
+                    problem: &fixed,
+                    clamped: &visible_idx,
+                    page: &page,
+                    seed: opts.seed,
+                    first_read: read_number(epoch, step, steps, 0, 0),
+                    initial: &positive,
+                    sweeps: k_positive,
+                };
+                let t = Instant::now();
+                let mut out = positive.clone();
+                backend.relax(&job, &mut |c, s| out[c].copy_from_slice(s))?;
+                timing.sampling += t.elapsed().as_secs_f64();
+                sweeps += k_positive * cs as u64;
+                positive = out;
+                for (c, s) in positive.iter().enumerate() {
+                    pos_hidden[slot(c)].copy_from_slice(&s[v..]);
+                }
+            }
+            // PCD keeps B·R chains; a short last batch continues the first `cs` of them
+            let start: Vec<Vec<bool>> = match (&persistent, opts.method) {
+                (Some(p), Method::Pcd) => p[..cs].to_vec(),
+                _ => positive.clone(),
+            };
+            let job = RelaxJob {
+                problem: &fixed,
+                clamped: &[],
+                page: &page,
+                seed: opts.seed,
+                first_read: read_number(epoch, step, steps, 1, 0),
+                initial: &start,
+                sweeps: opts.k,
+            };
+            let t = Instant::now();
+            let mut negative = start.clone();
+            backend.relax(&job, &mut |c, s| negative[c].copy_from_slice(s))?;
+            timing.sampling += t.elapsed().as_secs_f64();
+            sweeps += opts.k * cs as u64;
+
+            let (pc, pm) = statistics(&shadow.pairs, n, &positive);
+            let (nc, nm) = statistics(&shadow.pairs, n, &negative);
+            let dj: Vec<f64> = pc.iter().zip(&nc).map(|(a, b)| lr * (a - b)).collect();
+            let dh: Vec<f64> = pm.iter().zip(&nm).map(|(a, b)| lr * (a - b)).collect();
+            clipped_updates += shadow.update(&dj, &dh);
+            image = shadow.image();
+            if opts.method == Method::Pcd {
+                match &mut persistent {
+                    Some(p) => p[..cs].clone_from_slice(&negative),
+                    None => persistent = Some(negative), // step 0: a full batch
+                }
+            }
+        }
+        let kl = kl_of(&image, &mut timing)?;
+        kl_per_epoch.push(kl);
+        progress(&EpochReport {
+            epoch: epoch + 1,
+            kl,
+            lr,
+            clipped_updates,
+        });
+    }
+
+    let data_mass = match &p_data {
+        Some(pd) => visible_log_probs(&image, v, beta_f)?.map(|lp| {
+            pd.iter()
+                .zip(&lp)
+                .filter(|(&p, _)| p > 0.0)
+                .map(|(_, &l)| l.exp())
+                .sum()
+        }),
+        None => None,
+    };
+    timing.total = t_start.elapsed().as_secs_f64();
+    timing.host = (timing.total - timing.sampling - timing.kl).max(0.0);
+    let report = LearnReport {
+        backend: backend.name(),
+        data: data.source.clone(),
+        vectors: d,
+        visible: v,
+        hidden: opts.hidden,
+        topology: opts.topology,
+        method: opts.method,
+        k: opts.k,
+        epochs: opts.epochs,
+        lr: opts.lr,
+        lr_final: opts.lr_final,
+        batch,
+        chains_per_vector: opts.chains_per_vector,
+        seed: opts.seed,
+        beta: opts.beta,
+        kl: kl_per_epoch.last().copied().flatten(),
+        kl_initial,
+        kl_per_epoch,
+        data_mass,
+        clipped_updates,
+        at_limit: shadow.at_limit(),
+        couplings: image.couplings.len(),
+        sweeps,
+        updates: sweeps * n as u64,
+        seconds: timing,
+    };
+    Ok(Learned {
+        ising: image,
+        report,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::ModelBackend;
+
+    fn err(text: &str) -> DataError {
+        Data::parse(text, "d.txt").unwrap_err()
+    }
+
+    #[test]
+    fn data_parses_and_bad_data_names_file_and_line() {
+        let d = Data::parse("# c\n101\n\n0 1 1\r\n", "d.txt").unwrap();
+        assert_eq!(d.visible, 3);
+        assert_eq!(
+            d.vectors,
+            vec![vec![true, false, true], vec![false, true, true]]
+        );
+        let p = d.distribution();
+        assert_eq!((p[0b101], p[0b110], p.iter().sum::<f64>()), (0.5, 0.5, 1.0));
+
+        let e = err("101\n11\n");
+        assert!(matches!(
+            e,
+            DataError::Ragged {
+                line: 2,
+                found: 2,
+                expected: 3,
+                first_line: 1,
+                ..
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "d.txt:2: 2 units, but line 1 has 3 (every vector needs the same length)"
+        );
+        let e = err("# x\n101\n1x1\n");
+        assert!(
+            e.to_string().starts_with("d.txt:3:2: `x` is not a 0 or 1"),
+            "{e}"
+        );
+        assert!(matches!(
+            err("1,0\n"),
+            DataError::BadChar { found: ',', .. }
+        ));
+        assert!(matches!(
+            err("102\n"),
+            DataError::BadChar { found: '2', .. }
+        ));
+        assert!(matches!(err(""), DataError::Empty { .. }));
+        assert!(matches!(err("# only\n\n  \n"), DataError::Empty { .. }));
+        let e = Data::read(Path::new("/nonexistent/data.txt")).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("/nonexistent/data.txt: cannot read"));
+    }
+
+    /// A semi-restricted instance: visible–visible and visible–hidden couplings only.
+    fn semi_instance(v: usize, h: usize) -> Ising {
+        let mut x = 3u64;
+        let mut next = move || {
+            x = splitmix64(x);
+            ((x % 41) as f64 - 20.0) / 16.0
+        };
+        let mut ising = Ising::new(v + h);
+        for a in 0..v + h {
+            for b in a + 1..v + h {
+                if a < v {
+                    ising.add_coupling(b, a, next());
+                }
+            }
+            ising.h[a] = next();
+        }
+        ising
+    }
+
+    fn enumerated(ising: &Ising, v: usize, beta: f64) -> Vec<f64> {
+        let p = boltzmann_distribution(ising, beta).unwrap();
+        let mut pv = vec![0.0; 1 << v];
+        for (s, x) in p.iter().enumerate() {
+            pv[s & ((1 << v) - 1)] += x;
+        }
+        pv
+    }
+
+    #[test]
+    fn visible_marginal_sums_hidden_units_out_exactly() {
+        // analytic (hidden units summed out) against full enumeration
+        let ising = semi_instance(5, 4);
+        for beta in [0.3, 1.0, 2.5] {
+            let lp = visible_log_probs(&ising, 5, beta).unwrap().unwrap();
+            let pv = enumerated(&ising, 5, beta);
+            for (a, b) in lp.iter().zip(&pv) {
+                // both are sums of ≤ 512 exponentials in f64: agreement to ~1e-12 relative
+                assert!(
+                    (a.exp() - b).abs() <= 1e-12 * b.max(1e-300) + 1e-15,
+                    "{a} {b}"
+                );
+            }
+        }
+        // with a hidden–hidden coupling it enumerates, and still agrees
+        let mut full = ising.clone();
+        full.add_coupling(6, 7, 1.5);
+        let lp = visible_log_probs(&full, 5, 1.0).unwrap().unwrap();
+        for (a, b) in lp.iter().zip(&enumerated(&full, 5, 1.0)) {
+            assert!((a.exp() - b).abs() < 1e-12);
+        }
+        // KL of a distribution with itself is 0; against uniform it is ln(states) − H
+        let pd = vec![0.5, 0.5, 0.0, 0.0];
+        assert_eq!(
+            kl_divergence(&pd, &pd.iter().map(|p| p.ln()).collect::<Vec<_>>()),
+            0.0
+        );
+        let uniform = vec![(0.25f64).ln(); 4];
+        assert!((kl_divergence(&pd, &uniform) - 2f64.ln()).abs() < 1e-15);
+    }
+
+    fn opts() -> LearnOptions {
+        LearnOptions {
+            epochs: 150,
+            lr: 0.1,
+            method: Method::Pcd,
+            seed: 1,
+            ..LearnOptions::default()
+        }
+    }
+
+    #[test]
+    fn learns_a_tiny_fully_visible_distribution() {
+        // 3 visible units, data 000 (twice) and 111: a ferromagnet with a bias, representable
+        // by a fully visible machine up to the coupling range (the leak to the six other
+        // states is ~6·e^(−4J) for couplings J, ≈ 0 at J = 2), so KL can approach 0.
+        let data = Data::parse("000\n000\n111\n", "t").unwrap();
+        let mut b = ModelBackend::default();
+        let mut epochs = 0;
+        let r = learn(&mut b, &data, &opts(), &mut |e| {
+            epochs += 1;
+            assert_eq!(e.epoch, epochs);
+        })
+        .unwrap();
+        let rep = &r.report;
+        let (kl0, kl) = (rep.kl_initial.unwrap(), rep.kl.unwrap());
+        assert_eq!(epochs, 150);
+        assert_eq!(rep.kl_per_epoch.len(), 150);
+        // from near-independent units (KL ≈ 1.2) to a good fit; measured 0.018 with this seed,
+        // asserted with a ~3× margin and a factor of 10 below the start
+        assert!(kl < 0.05, "KL {kl}");
+        assert!(kl < kl0 / 10.0, "KL {kl0} -> {kl}");
+        // the written image is on the grid and loads without rescaling
+        let text = r.ising.to_text(&[]);
+        let back = Ising::parse(&text, "learned").unwrap();
+        FixedIsing::new(&back, pbit_spec::Format::STANDARD, Scaling::Exact).unwrap();
+        let lp = visible_log_probs(&back, 3, 1.0).unwrap().unwrap();
+        assert_eq!(kl_divergence(&data.distribution(), &lp), kl);
+    }
+
+    #[test]
+    fn learning_needs_hidden_units_for_parity_and_finds_them() {
+        // 3-bit even parity: no pairwise fully visible machine fits it (every pairwise and
+        // single-unit moment of the data is 0, so the best such model is uniform: KL = ln 2);
+        // with 4 hidden units (semi-restricted) it must do much better. Measured: KL 0.037 with
+        // this seed (0.035–0.07 over seeds 1–4 with the same options); asserted below 0.2, under a third of ln 2.
+        let data = Data::parse("000\n011\n101\n110\n", "parity").unwrap();
+        let mut b = ModelBackend::default();
+        let o = LearnOptions {
+            hidden: 4,
+            topology: Topology::Semi,
+            epochs: 300,
+            lr: 0.5,
+            lr_final: 0.2,
+            chains_per_vector: 16,
+            init_scale: 0.5,
+            seed: 2,
+            ..LearnOptions::default()
+        };
+        let r = learn(&mut b, &data, &o, &mut |_| {}).unwrap().report;
+        let kl = r.kl.unwrap();
+        assert!(kl < 0.2, "KL {kl}");
+        assert!(r.kl_initial.unwrap() > 0.5, "{:?}", r.kl_initial);
+    }
+
+    #[test]
+    fn runs_are_reproducible_and_thread_independent() {
+        let data = Data::parse("0110\n1001\n1111\n", "t").unwrap();
+        let o = LearnOptions {
+            hidden: 2,
+            topology: Topology::Full,
+            method: Method::Cd,
+            k: 2,
+            epochs: 20,
+            batch: Some(2),
+            seed: 9,
+            ..LearnOptions::default()
+        };
+        let run = |threads: usize| {
+            let mut b = ModelBackend {
+                threads,
+                ..ModelBackend::default()
+            };
+            let r = learn(&mut b, &data, &o, &mut |_| {}).unwrap();
+            (r.ising.to_text(&[]), r.report.kl_per_epoch)
+        };
+        let a = run(1);
+        assert_eq!(a, run(4));
+        let other = learn(
+            &mut ModelBackend::default(),
+            &data,
+            &LearnOptions {
+                seed: 10,
+                ..o.clone()
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_ne!(a.1, other.report.kl_per_epoch, "the seed matters");
+    }
+
+    #[test]
+    fn clipping_is_counted() {
+        // a huge learning rate drives the ferromagnetic couplings past ±J_max at once
+        let data = Data::parse("000\n111\n", "t").unwrap();
+        let o = LearnOptions {
+            epochs: 5,
+            lr: 100.0,
+            ..opts()
+        };
+        let r = learn(&mut ModelBackend::default(), &data, &o, &mut |_| {})
+            .unwrap()
+            .report;
+        assert!(r.clipped_updates > 0 && r.at_limit > 0, "{r:?}");
+        let fixed = FixedIsing::new(
+            &Ising::parse(
+                &learn(&mut ModelBackend::default(), &data, &o, &mut |_| {})
+                    .unwrap()
+                    .ising
+                    .to_text(&[]),
+                "t",
+            )
+            .unwrap(),
+            pbit_spec::Format::STANDARD,
+            Scaling::Exact,
+        )
+        .unwrap();
+        assert!(fixed.j_raw.iter().all(|v| v.abs() <= 255));
+    }
+
+    #[test]
+    fn bad_options_are_errors() {
+        let data = Data::parse("01\n10\n", "t").unwrap();
+        let mut b = ModelBackend::default();
+        for o in [
+            LearnOptions {
+                epochs: 0,
+                ..opts()
+            },
+            LearnOptions { k: 0, ..opts() },
+            LearnOptions {
+                batch: Some(3),
+                ..opts()
+            },
+            LearnOptions { lr: -1.0, ..opts() },
+            LearnOptions {
+                beta: 0.0,
+                ..opts()
+            },
+        ] {
+            assert!(learn(&mut b, &data, &o, &mut |_| {}).is_err(), "{o:?}");
+        }
+    }
+}
