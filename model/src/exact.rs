@@ -26,7 +26,7 @@
 //! `std::thread::scope`, each chunk's partial sums are kept separately and combined in chunk
 //! order, so results are bit-identical on any machine and any core count.
 
-use crate::ising::Ising;
+use crate::ising::{Ising, IsingError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -51,17 +51,8 @@ pub enum ExactError {
     TooLarge { n: usize, max: usize },
     #[error("beta must be finite and positive, got {0}")]
     BadBeta(f64),
-    #[error("coupling {index} joins p-bits {i} and {j}, which is not a valid pair for n = {n}")]
-    BadCoupling {
-        index: usize,
-        i: usize,
-        j: usize,
-        n: usize,
-    },
-    #[error("the instance has {found} biases for {n} p-bits")]
-    BadBiasCount { found: usize, n: usize },
-    #[error("{what} {index} is not finite")]
-    NotFinite { what: &'static str, index: usize },
+    #[error(transparent)]
+    Invalid(#[from] IsingError),
     #[error("ln Z is not finite at beta {beta} (beta times the energy scale overflows)")]
     Overflow { beta: f64 },
 }
@@ -108,34 +99,7 @@ fn validate(ising: &Ising, max_n: usize) -> Result<(), ExactError> {
     if n > max_n {
         return Err(ExactError::TooLarge { n, max: max_n });
     }
-    if ising.h.len() != n {
-        return Err(ExactError::BadBiasCount {
-            found: ising.h.len(),
-            n,
-        });
-    }
-    for (index, c) in ising.couplings.iter().enumerate() {
-        if c.i >= n || c.j >= n || c.i == c.j {
-            return Err(ExactError::BadCoupling {
-                index,
-                i: c.i,
-                j: c.j,
-                n,
-            });
-        }
-        if !c.value.is_finite() {
-            return Err(ExactError::NotFinite {
-                what: "coupling",
-                index,
-            });
-        }
-    }
-    if let Some(index) = ising.h.iter().position(|h| !h.is_finite()) {
-        return Err(ExactError::NotFinite {
-            what: "bias of p-bit (0-based)",
-            index,
-        });
-    }
+    ising.validate()?;
     Ok(())
 }
 
@@ -734,13 +698,13 @@ mod tests {
         });
         assert!(matches!(
             exact(&bad, 1.0),
-            Err(ExactError::BadCoupling { .. })
+            Err(ExactError::Invalid(IsingError::BadCoupling { .. }))
         ));
         let mut bad = Ising::new(3);
         bad.h[1] = f64::NAN;
         assert!(matches!(
             exact(&bad, 1.0),
-            Err(ExactError::NotFinite { .. })
+            Err(ExactError::Invalid(IsingError::NotFinite { .. }))
         ));
         let mut big = Ising::new(2);
         big.add_coupling(0, 1, 1e300);

@@ -92,7 +92,57 @@ impl fmt::Display for ParseError {
     }
 }
 
+/// An instance built in code that breaks the format's rules (a parsed file never does).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IsingError {
+    #[error("coupling {index} joins p-bits {i} and {j}, which is not a valid pair for n = {n}")]
+    BadCoupling {
+        index: usize,
+        i: usize,
+        j: usize,
+        n: usize,
+    },
+    #[error("the instance has {found} biases for {n} p-bits")]
+    BadBiasCount { found: usize, n: usize },
+    #[error("{what} {index} is not finite")]
+    NotFinite { what: &'static str, index: usize },
+}
+
 impl Ising {
+    /// Checks what the type cannot: indices in range, i ≠ j, one bias per p-bit, finite values.
+    pub fn validate(&self) -> Result<(), IsingError> {
+        let n = self.n;
+        if self.h.len() != n {
+            return Err(IsingError::BadBiasCount {
+                found: self.h.len(),
+                n,
+            });
+        }
+        for (index, c) in self.couplings.iter().enumerate() {
+            if c.i >= n || c.j >= n || c.i == c.j {
+                return Err(IsingError::BadCoupling {
+                    index,
+                    i: c.i,
+                    j: c.j,
+                    n,
+                });
+            }
+            if !c.value.is_finite() {
+                return Err(IsingError::NotFinite {
+                    what: "coupling",
+                    index,
+                });
+            }
+        }
+        if let Some(index) = self.h.iter().position(|h| !h.is_finite()) {
+            return Err(IsingError::NotFinite {
+                what: "bias of p-bit (0-based)",
+                index,
+            });
+        }
+        Ok(())
+    }
+
     /// An instance with `n` p-bits, no couplings and zero biases.
     pub fn new(n: usize) -> Ising {
         Ising {

@@ -19,6 +19,6 @@ pub mod run;
 pub mod schedule;
 
 pub use fixed::{FixedIsing, QuantiseError, Scaling};
-pub use ising::{spins_to_string, Coupling, Ising, ParseError};
+pub use ising::{spins_to_string, Coupling, Ising, IsingError, ParseError};
 pub use machine::Machine;
 pub use schedule::{Schedule, Step};

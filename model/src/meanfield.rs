@@ -16,7 +16,7 @@
 //! S = −Σ_i [p_i ln p_i + (1 − p_i) ln(1 − p_i)], p_i = (1 + m_i)/2.
 //! It is an upper bound on the exact F = −ln Z/β for any m.
 
-use crate::ising::Ising;
+use crate::ising::{Ising, IsingError};
 
 /// Options of [`mean_field`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,17 +66,8 @@ pub enum MeanFieldError {
     BadBeta(f64),
     #[error("invalid mean-field option: {0}")]
     BadOption(&'static str),
-    #[error("coupling {index} joins p-bits {i} and {j}, which is not a valid pair for n = {n}")]
-    BadCoupling {
-        index: usize,
-        i: usize,
-        j: usize,
-        n: usize,
-    },
-    #[error("the instance has {found} biases for {n} p-bits")]
-    BadBiasCount { found: usize, n: usize },
-    #[error("a coupling or bias is not finite")]
-    NotFinite,
+    #[error(transparent)]
+    Invalid(#[from] IsingError),
 }
 
 /// Entropy of one spin with magnetisation m, in nats (0·ln 0 = 0).
@@ -112,32 +103,13 @@ pub fn mean_field(
     if !(-1.0..=1.0).contains(&opts.start) {
         return Err(MeanFieldError::BadOption("start must be in [-1, 1]"));
     }
+    ising.validate()?;
     let n = ising.n;
-    if ising.h.len() != n {
-        return Err(MeanFieldError::BadBiasCount {
-            found: ising.h.len(),
-            n,
-        });
-    }
     // adjacency lists (both directions)
     let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
-    for (index, c) in ising.couplings.iter().enumerate() {
-        if c.i >= n || c.j >= n || c.i == c.j {
-            return Err(MeanFieldError::BadCoupling {
-                index,
-                i: c.i,
-                j: c.j,
-                n,
-            });
-        }
-        if !c.value.is_finite() {
-            return Err(MeanFieldError::NotFinite);
-        }
+    for c in &ising.couplings {
         adj[c.i].push((c.j, c.value));
         adj[c.j].push((c.i, c.value));
-    }
-    if ising.h.iter().any(|h| !h.is_finite()) {
-        return Err(MeanFieldError::NotFinite);
     }
 
     let lambda = opts.damping;
@@ -347,9 +319,9 @@ mod tests {
         ));
         let mut nan = Ising::new(2);
         nan.add_coupling(0, 1, f64::NAN);
-        assert_eq!(
+        assert!(matches!(
             mean_field(&nan, 1.0, &d).unwrap_err(),
-            MeanFieldError::NotFinite
-        );
+            MeanFieldError::Invalid(IsingError::NotFinite { .. })
+        ));
     }
 }
