@@ -627,6 +627,7 @@ pub fn learn(
     let mut sweeps = 0u64;
     let mut order: Vec<usize> = (0..d).collect();
     let mut image = shadow.image();
+    let page = ThresholdPage::build(&format, beta); // β is fixed: one page for the run
     for epoch in 0..opts.epochs {
         let frac = if opts.epochs > 1 {
             epoch as f64 / (opts.epochs - 1) as f64
@@ -640,7 +641,6 @@ pub fn learn(
         }
         for step in 0..steps {
             let fixed = FixedIsing::new(&image, format, Scaling::Exact)?;
-            let page = ThresholdPage::build(&format, beta);
             let members = &order[step as usize * batch..((step as usize + 1) * batch).min(d)];
             // chain c: data vector members[c / R], replica c % R
             let slot = |c: usize| {

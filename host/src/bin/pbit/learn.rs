@@ -110,12 +110,14 @@ pub fn run(m: &MachineArgs, a: &LearnArgs) -> Result<()> {
         let fmt_kl = |k: Option<f64>| k.map_or("not computed".to_string(), |k| format!("{k}"));
         let comments = vec![
             format!(
-                "learned by pbit learn from {} ({} vectors): visible p-bits 1..{}, hidden {}..{}",
+                "learned by pbit learn from {} ({} vectors): visible p-bits 1..{}, {}",
                 r.data,
                 r.vectors,
                 r.visible,
-                r.visible + 1,
-                r.visible + r.hidden
+                match r.hidden {
+                    0 => "no hidden p-bits".to_string(),
+                    h => format!("hidden {}..{}", r.visible + 1, r.visible + h),
+                }
             ),
             format!(
                 "topology {:?}, method {:?}-{}, {} epochs, lr {} -> {}, batch {}, {} chains per vector, seed {}, backend {}",
