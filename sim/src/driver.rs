@@ -497,8 +497,10 @@ impl VerilatedMachine {
     }
 
     /// Measures simulation speed: runs `sweeps` sweeps of all N p-bits on a random dense
-    /// instance and returns (clocks per second, p-bit updates per second) of wall time.
-    pub fn measure_speed(&mut self, sweeps: u64) -> Result<(f64, f64), SimError> {
+    /// instance. Rates are per second of this thread's CPU time (Linux: from
+    /// `/proc/thread-self/schedstat`, so other jobs on the machine do not skew them) and of
+    /// wall time.
+    pub fn measure_speed(&mut self, sweeps: u64) -> Result<Speed, SimError> {
         let n = self.n;
         let mut ising = pbit_model::Ising::new(n);
         let mut x = 0x1234_5678_9abc_def1u64;
@@ -520,10 +522,50 @@ impl VerilatedMachine {
         self.write(mm::reg(mm::REG_BURN_IN), 0);
         self.write(mm::reg(mm::REG_EVERY), 0);
         let c0 = self.sim_clocks();
+        let cpu0 = thread_cpu_seconds();
         let t0 = Instant::now();
         self.run(n, |_, _| {})?;
-        let secs = t0.elapsed().as_secs_f64();
-        let clocks = (self.sim_clocks() - c0) as f64;
-        Ok((clocks / secs, (sweeps * n as u64) as f64 / secs))
+        let wall_s = t0.elapsed().as_secs_f64();
+        let cpu_s = match (cpu0, thread_cpu_seconds()) {
+            (Some(a), Some(b)) => b - a,
+            _ => wall_s,
+        };
+        Ok(Speed {
+            clocks: self.sim_clocks() - c0,
+            updates: sweeps * n as u64,
+            cpu_s,
+            wall_s,
+        })
     }
+}
+
+/// What [`VerilatedMachine::measure_speed`] measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Speed {
+    /// Clocks simulated (the run, its recomputation and a few bus clocks).
+    pub clocks: u64,
+    /// p-bit updates made (sweeps × N).
+    pub updates: u64,
+    /// CPU time of the simulating thread, and wall time.
+    pub cpu_s: f64,
+    pub wall_s: f64,
+}
+
+impl Speed {
+    pub fn clocks_per_cpu_s(&self) -> f64 {
+        self.clocks as f64 / self.cpu_s
+    }
+    pub fn updates_per_cpu_s(&self) -> f64 {
+        self.updates as f64 / self.cpu_s
+    }
+    pub fn clocks_per_wall_s(&self) -> f64 {
+        self.clocks as f64 / self.wall_s
+    }
+}
+
+/// CPU time of the calling thread in seconds (Linux), None elsewhere.
+fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 * 1e-9)
 }

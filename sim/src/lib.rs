@@ -14,7 +14,7 @@ mod driver;
 pub mod lint;
 
 pub use build::{cache_root, INSTALL_HINT};
-pub use driver::VerilatedMachine;
+pub use driver::{Speed, VerilatedMachine};
 pub use lint::lint;
 
 /// Why the Verilated machine could not be built or run.
