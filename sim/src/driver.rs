@@ -339,8 +339,19 @@ impl VerilatedMachine {
         page: &ThresholdPage,
         seed: u64,
         spec: SampleSpec,
-        record: impl FnMut(&[bool], i64),
+        mut record: impl FnMut(&[bool], i64),
     ) -> Result<u64, SimError> {
+        if problem.n == 0 {
+            // no p-bit to run: the model records the empty state (energy 0) as usual
+            if spec.every != 0 {
+                for t in 1..=spec.sweeps {
+                    if t % spec.every == 0 {
+                        record(&[], 0);
+                    }
+                }
+            }
+            return Ok(0);
+        }
         if spec.burn_in > u32::MAX as u64 || spec.every > u32::MAX as u64 {
             return Err(SimError::Limit {
                 what: "burn-in or sample interval",
@@ -379,6 +390,14 @@ impl VerilatedMachine {
     }
 
     fn read_result(&self, n: usize, read: u64) -> ReadResult {
+        if n == 0 {
+            return ReadResult {
+                read,
+                best_energy_raw: 0,
+                best_spins: Vec::new(),
+                final_energy_raw: 0,
+            };
+        }
         ReadResult {
             read,
             best_energy_raw: self.read(mm::reg(mm::REG_BEST_ENERGY)) as i32 as i64,
@@ -397,6 +416,9 @@ impl VerilatedMachine {
         read: u64,
     ) -> Result<(ReadResult, u64), SimError> {
         self.check_problem(problem, clamps)?;
+        if problem.n == 0 {
+            return Ok((self.read_result(0, read), 0));
+        }
         self.load_schedule(pages)?;
         self.load_instance(problem, clamps, seed, read)?;
         let clocks = self.run(problem.n, |_, _| {})?;
@@ -415,6 +437,10 @@ impl VerilatedMachine {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(Vec<ReadResult>, u64), SimError> {
         self.check_problem(problem, clamps)?;
+        if problem.n == 0 {
+            let empty = (0..reads).map(|read| self.read_result(0, read)).collect();
+            return Ok((empty, 0));
+        }
         self.load_schedule(pages)?;
         self.load_problem(problem)?;
         let mut results = Vec::with_capacity(reads as usize);
@@ -456,6 +482,12 @@ impl VerilatedMachine {
                 value: s.len() as u64,
                 max: n as u64,
             });
+        }
+        if n == 0 {
+            for c in 0..initial.len() {
+                out(c, &[]);
+            }
+            return Ok(0);
         }
         self.write_page(0, page)?;
         self.write_schedule(&[(0, sweeps)])?;

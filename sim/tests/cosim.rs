@@ -323,3 +323,32 @@ fn cosim_relax_matches_model() {
         }
     }
 }
+
+/// An instance of no p-bits gives what the model gives (the machine does not run).
+#[test]
+fn empty_instance_matches_model() {
+    let mut m = machine().lock().unwrap();
+    let problem = FixedIsing::new(&Ising::new(0), Format::for_machine(N), Scaling::Exact).unwrap();
+    let page = ThresholdPage::build(&problem.format, Beta::from_f64(1.0).unwrap());
+    let spec = SampleSpec {
+        burn_in: 2,
+        sweeps: 7,
+        every: 3,
+    };
+    let mut want = Vec::new();
+    run::sample(&problem, &[], &page, 1, spec, |s, e| {
+        want.push((s.to_vec(), e))
+    });
+    let mut got = Vec::new();
+    m.sample(&problem, &[], &page, 1, spec, |s, e| {
+        got.push((s.to_vec(), e))
+    })
+    .unwrap();
+    assert_eq!(got, want);
+    let pages = Pages::build(
+        &problem,
+        &Schedule::constant(Beta::from_f64(1.0).unwrap(), 5),
+    );
+    let want = run::anneal_read(&problem, &[], &pages, 1, 3, &|_| {});
+    assert_eq!(m.anneal_read(&problem, &[], &pages, 1, 3).unwrap().0, want);
+}
