@@ -556,13 +556,16 @@ pub fn learn(
     if opts.epochs == 0 || opts.k == 0 || opts.chains_per_vector == 0 || opts.kl_every == 0 {
         return bad("--epochs, --k, --chains and --kl-every must be at least 1".into());
     }
-    if !(opts.lr > 0.0 && opts.lr.is_finite()) || !(opts.lr_final >= 0.0) {
+    let lr_ok = opts.lr > 0.0 && opts.lr.is_finite();
+    let lr_final_ok = opts.lr_final >= 0.0 && opts.lr_final.is_finite();
+    if !lr_ok || !lr_final_ok {
         return bad(format!(
             "--lr must be positive and --lr-final non-negative (got {} and {})",
             opts.lr, opts.lr_final
         ));
     }
-    if !(opts.init_scale >= 0.0 && opts.init_scale.is_finite()) {
+    let init_ok = opts.init_scale >= 0.0 && opts.init_scale.is_finite();
+    if !init_ok {
         return bad("--init must be a non-negative number".into());
     }
     let d = data.vectors.len();
@@ -1054,5 +1057,166 @@ mod tests {
         ] {
             assert!(learn(&mut b, &data, &o, &mut |_| {}).is_err(), "{o:?}");
         }
+    }
+
+    /// One relax job as a backend saw it.
+    #[derive(Clone, Debug)]
+    struct Seen {
+        clamped: Vec<usize>,
+        first_read: u64,
+        sweeps: u64,
+        initial: Vec<Vec<bool>>,
+        finals: Vec<Vec<bool>>,
+    }
+
+    /// The model backend, recording every relax job.
+    struct Recorder {
+        inner: ModelBackend,
+        jobs: Vec<Seen>,
+    }
+
+    impl Backend for Recorder {
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+        fn format(&self) -> pbit_spec::Format {
+            self.inner.format()
+        }
+        fn capacity(&self) -> Option<usize> {
+            None
+        }
+        fn sample(
+            &mut self,
+            job: &crate::backend::SampleJob,
+            record: &mut dyn FnMut(&[bool], i64),
+        ) -> Result<(), BackendError> {
+            self.inner.sample(job, record)
+        }
+        fn anneal(
+            &mut self,
+            job: &crate::backend::AnnealJob,
+            progress: &(dyn Fn(u64) + Sync),
+        ) -> Result<Vec<pbit_model::run::ReadResult>, BackendError> {
+            self.inner.anneal(job, progress)
+        }
+        fn relax(
+            &mut self,
+            job: &RelaxJob,
+            out: &mut dyn FnMut(usize, &[bool]),
+        ) -> Result<(), BackendError> {
+            let mut finals = vec![Vec::new(); job.initial.len()];
+            self.inner.relax(job, &mut |c, s| {
+                finals[c] = s.to_vec();
+                out(c, s);
+            })?;
+            self.jobs.push(Seen {
+                clamped: job.clamped.to_vec(),
+                first_read: job.first_read,
+                sweeps: job.sweeps,
+                initial: job.initial.to_vec(),
+                finals,
+            });
+            Ok(())
+        }
+    }
+
+    fn record(o: &LearnOptions, data: &Data) -> Vec<Seen> {
+        let mut b = Recorder {
+            inner: ModelBackend::default(),
+            jobs: Vec::new(),
+        };
+        learn(&mut b, data, o, &mut |_| {}).unwrap();
+        b.jobs
+    }
+
+    #[test]
+    fn phases_follow_the_documented_protocol() {
+        // 4 vectors, batch 2 (2 steps per epoch), 3 chains per vector, 2 hidden units
+        let data = Data::parse(
+            "0011
+0101
+1100
+1111
+",
+            "t",
+        )
+        .unwrap();
+        let base = LearnOptions {
+            hidden: 2,
+            topology: Topology::Rbm,
+            k: 3,
+            epochs: 3,
+            batch: Some(2),
+            chains_per_vector: 3,
+            seed: 4,
+            ..LearnOptions::default()
+        };
+        for method in [Method::Cd, Method::Pcd] {
+            let jobs = record(
+                &LearnOptions {
+                    method,
+                    ..base.clone()
+                },
+                &data,
+            );
+            assert_eq!(jobs.len(), 3 * 2 * 2, "epochs × steps × phases");
+            for (t, pair) in jobs.chunks(2).enumerate() {
+                let (pos, neg) = (&pair[0], &pair[1]);
+                let (epoch, step) = (t as u64 / 2, t as u64 % 2);
+                assert_eq!(pos.first_read, read_number(epoch, step, 2, 0, 0));
+                assert_eq!(neg.first_read, read_number(epoch, step, 2, 1, 0));
+                // positive: visibles clamped to data vectors, one sweep (RBM hidden units are
+                // conditionally independent), 2 vectors × 3 replicas
+                assert_eq!(pos.clamped, vec![0, 1, 2, 3]);
+                assert_eq!(pos.sweeps, 1);
+                assert_eq!(pos.initial.len(), 6);
+                for (c, s) in pos.initial.iter().enumerate() {
+                    assert!(data.vectors.contains(&s[..4].to_vec()), "chain {c}");
+                    assert_eq!(s[..4], pos.finals[c][..4], "clamped visibles held");
+                    // the replicas of one vector share its data
+                    assert_eq!(s[..4], pos.initial[c / 3 * 3][..4]);
+                }
+                // negative: free, k sweeps
+                assert!(neg.clamped.is_empty());
+                assert_eq!(neg.sweeps, 3);
+                let continues = t > 0 && method == Method::Pcd;
+                if continues {
+                    assert_eq!(neg.initial, jobs[2 * t - 1].finals, "PCD continues");
+                } else {
+                    assert_eq!(neg.initial, pos.finals, "CD starts at the positive states");
+                }
+            }
+        }
+        // a general machine samples its coupled hidden units for k sweeps in the positive phase
+        let jobs = record(
+            &LearnOptions {
+                topology: Topology::Full,
+                ..base.clone()
+            },
+            &data,
+        );
+        assert_eq!(jobs[0].sweeps, 3);
+        // without hidden units the data are the positive statistics: negative jobs only
+        let jobs = record(&LearnOptions { hidden: 0, ..base }, &data);
+        assert_eq!(jobs.len(), 3 * 2);
+        assert!(jobs.iter().all(|j| j.clamped.is_empty()));
+        // PCD with a short last batch (3 + 1 vectors): it continues the first 3 of 9 chains,
+        // and the next step continues all 9 (the untouched 6 where they were)
+        let jobs = record(
+            &LearnOptions {
+                method: Method::Pcd,
+                batch: Some(3),
+                ..base
+            },
+            &data,
+        );
+        let (n0, n1, n2) = (&jobs[1], &jobs[3], &jobs[5]);
+        assert_eq!(
+            (n0.initial.len(), n1.initial.len(), n2.initial.len()),
+            (9, 3, 9)
+        );
+        assert_eq!(n1.initial[..], n0.finals[..3]);
+        assert_eq!(n2.initial[..3], n1.finals[..]);
+        assert_eq!(n2.initial[3..], n0.finals[3..]);
     }
 }
