@@ -330,6 +330,9 @@ pub struct LearnReport {
     pub kl_every: u64,
     /// Probability mass the final machine puts on the data's distinct vectors.
     pub data_mass: Option<f64>,
+    /// Mean ln P(v) of the training vectors under the final machine (exact):
+    /// −(KL + entropy of the data).
+    pub log_likelihood: Option<f64>,
     /// Shadow updates that left the format's range and were clipped (the clipping rule).
     pub clipped_updates: u64,
     /// Couplings and biases at a range limit at the end.
@@ -744,16 +747,22 @@ pub fn learn(
         });
     }
 
-    let data_mass = match &p_data {
-        Some(pd) => visible_log_probs(&image, v, beta_f)?.map(|lp| {
-            pd.iter()
-                .zip(&lp)
-                .filter(|(&p, _)| p > 0.0)
-                .map(|(_, &l)| l.exp())
-                .sum()
-        }),
+    let final_log_p = match &p_data {
+        Some(_) => visible_log_probs(&image, v, beta_f)?,
         None => None,
     };
+    let over_data = |f: &dyn Fn(f64, f64) -> f64| -> Option<f64> {
+        let (pd, lp) = (p_data.as_ref()?, final_log_p.as_ref()?);
+        Some(
+            pd.iter()
+                .zip(lp)
+                .filter(|(&p, _)| p > 0.0)
+                .map(|(&p, &l)| f(p, l))
+                .sum(),
+        )
+    };
+    let data_mass = over_data(&|_, l| l.exp());
+    let log_likelihood = over_data(&|p, l| p * l);
     timing.total = t_start.elapsed().as_secs_f64();
     timing.host = (timing.total - timing.sampling - timing.kl).max(0.0);
     let report = LearnReport {
@@ -777,6 +786,7 @@ pub fn learn(
         kl_per_epoch,
         kl_every: opts.kl_every,
         data_mass,
+        log_likelihood,
         clipped_updates,
         at_limit: shadow.at_limit(),
         couplings: image.couplings.len(),
@@ -937,6 +947,9 @@ mod tests {
         // asserted with a ~3× margin and a factor of 10 below the start
         assert!(kl < 0.05, "KL {kl}");
         assert!(kl < kl0 / 10.0, "KL {kl0} -> {kl}");
+        // mean ln P(v) = −(KL + H(data)), H = ln 3 − (2/3) ln 2 for {000, 000, 111}
+        let h = 3f64.ln() - 2.0 / 3.0 * 2f64.ln();
+        assert!((rep.log_likelihood.unwrap() + kl + h).abs() < 1e-12);
         // the written image is on the grid and loads without rescaling
         let text = r.ising.to_text(&[]);
         let back = Ising::parse(&text, "learned").unwrap();
