@@ -44,11 +44,31 @@ pub fn clock_fanout_as_assigns(verilog: &str) -> String {
     let mut out = String::with_capacity(verilog.len() + verilog.len() / 8);
     // modules are rewritten one at a time: declarations precede the always block
     for module in verilog.split_inclusive("endmodule") {
+        // a top-level statement (8 spaces in) of the always block, the target declared
+        // `reg  x;` and assigned nowhere else
+        let declared = |name: &str| module.lines().any(|l| l.trim() == format!("reg  {name};"));
+        let assignments = |name: &str| {
+            let (eq, slice) = (format!("{name} = "), format!("{name}["));
+            module
+                .lines()
+                .filter(|l| {
+                    let t = l.trim_start();
+                    t.starts_with(&eq) || t.starts_with(&slice)
+                })
+                .count()
+        };
         let mut clocks: Vec<&str> = Vec::new();
         for line in module.lines() {
+            if !line.starts_with("        ") || line.starts_with("         ") {
+                continue;
+            }
             let t = line.trim();
             if let Some(lhs) = t.strip_suffix(" = clock;") {
-                if lhs.ends_with("clock") && !lhs.contains(' ') {
+                if lhs.ends_with("clock")
+                    && !lhs.contains(' ')
+                    && declared(lhs)
+                    && assignments(lhs) == 1
+                {
                     clocks.push(lhs);
                 }
             }
