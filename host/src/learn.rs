@@ -544,6 +544,32 @@ pub fn kl_divergence(data: &[f64], model_log_p: &[f64]) -> f64 {
         .sum()
 }
 
+/// Runs a relax job and returns the final states, checking that the backend returned one state
+/// of the right length for every chain.
+fn run_relax(backend: &mut dyn Backend, job: &RelaxJob) -> Result<Vec<Vec<bool>>, BackendError> {
+    let n = job.problem.n;
+    let mut out: Vec<Option<Vec<bool>>> = vec![None; job.initial.len()];
+    let mut bad: Option<String> = None;
+    backend.relax(job, &mut |c, s| match out.get_mut(c) {
+        Some(slot) if s.len() == n && slot.is_none() => *slot = Some(s.to_vec()),
+        _ => {
+            bad.get_or_insert(format!(
+                "relax: chain {c} came back with {} spins (expected {n}, once per chain)",
+                s.len()
+            ));
+        }
+    })?;
+    if let Some(m) = bad {
+        return Err(BackendError::Other(m));
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(c, s)| {
+            s.ok_or_else(|| BackendError::Other(format!("relax: chain {c} returned no state")))
+        })
+        .collect()
+}
+
 /// Trains a Boltzmann machine on `data` with samples from `backend`; `progress` sees each epoch.
 pub fn learn(
     backend: &mut dyn Backend,
@@ -615,7 +641,7 @@ pub fn learn(
             .map(|x| if x[i] { 1.0 } else { -1.0 })
             .sum::<f64>()
             / d as f64;
-        shadow.h[i] = (m.clamp(-0.9, 0.9)).atanh() / opts.beta;
+        shadow.h[i] = (m.clamp(-0.9, 0.9)).atanh() / beta_f;
     }
     shadow.update(&vec![0.0; shadow.j.len()], &vec![0.0; n]); // apply the range
 
@@ -691,8 +717,7 @@ pub fn learn(
                     sweeps: k_positive,
                 };
                 let t = Instant::now();
-                let mut out = positive.clone();
-                backend.relax(&job, &mut |c, s| out[c].copy_from_slice(s))?;
+                let out = run_relax(backend, &job)?;
                 timing.sampling += t.elapsed().as_secs_f64();
                 sweeps += k_positive * cs as u64;
                 positive = out;
@@ -715,8 +740,7 @@ pub fn learn(
                 sweeps: opts.k,
             };
             let t = Instant::now();
-            let mut negative = start.clone();
-            backend.relax(&job, &mut |c, s| negative[c].copy_from_slice(s))?;
+            let negative = run_relax(backend, &job)?;
             timing.sampling += t.elapsed().as_secs_f64();
             sweeps += opts.k * cs as u64;
 
@@ -1231,5 +1255,50 @@ mod tests {
         assert_eq!(n1.initial[..], n0.finals[..3]);
         assert_eq!(n2.initial[..3], n1.finals[..]);
         assert_eq!(n2.initial[3..], n0.finals[3..]);
+    }
+
+    #[test]
+    fn a_misbehaving_backend_is_an_error_not_a_panic() {
+        /// Returns states one p-bit short.
+        struct Short(Recorder);
+        impl Backend for Short {
+            fn name(&self) -> &'static str {
+                "short"
+            }
+            fn format(&self) -> pbit_spec::Format {
+                self.0.format()
+            }
+            fn capacity(&self) -> Option<usize> {
+                None
+            }
+            fn sample(
+                &mut self,
+                job: &crate::backend::SampleJob,
+                record: &mut dyn FnMut(&[bool], i64),
+            ) -> Result<(), BackendError> {
+                self.0.sample(job, record)
+            }
+            fn anneal(
+                &mut self,
+                job: &crate::backend::AnnealJob,
+                progress: &(dyn Fn(u64) + Sync),
+            ) -> Result<Vec<pbit_model::run::ReadResult>, BackendError> {
+                self.0.anneal(job, progress)
+            }
+            fn relax(
+                &mut self,
+                job: &RelaxJob,
+                out: &mut dyn FnMut(usize, &[bool]),
+            ) -> Result<(), BackendError> {
+                self.0.relax(job, &mut |c, s| out(c, &s[1..]))
+            }
+        }
+        let data = Data::parse("01\n10\n", "t").unwrap();
+        let mut b = Short(Recorder {
+            inner: ModelBackend::default(),
+            jobs: Vec::new(),
+        });
+        let e = learn(&mut b, &data, &opts(), &mut |_| {}).err().unwrap();
+        assert!(e.to_string().contains("came back with 1 spins"), "{e}");
     }
 }
