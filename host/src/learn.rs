@@ -1301,4 +1301,44 @@ mod tests {
         let e = learn(&mut b, &data, &opts(), &mut |_| {}).err().unwrap();
         assert!(e.to_string().contains("came back with 1 spins"), "{e}");
     }
+
+    #[test]
+    fn kl_is_none_when_exact_evaluation_is_too_large() {
+        // 21 visible units: 2^21 visible states, past MAX_KL_VISIBLE
+        let data = Data::parse(
+            &format!("{}\n{}\n", "01".repeat(10) + "1", "10".repeat(10) + "0"),
+            "t",
+        )
+        .unwrap();
+        let mut b = ModelBackend::default();
+        let o = LearnOptions {
+            epochs: 2,
+            ..opts()
+        };
+        let r = learn(&mut b, &data, &o, &mut |e| assert!(e.kl.is_none()))
+            .unwrap()
+            .report;
+        assert_eq!((r.kl, r.kl_initial, r.data_mass), (None, None, None));
+        assert_eq!(r.kl_per_epoch, vec![None, None]);
+        // a general machine beyond 20 p-bits cannot be enumerated either
+        let data = Data::parse("0101010101\n1010101010\n", "t").unwrap();
+        let o = LearnOptions {
+            hidden: 11,
+            topology: Topology::Full,
+            epochs: 1,
+            ..opts()
+        };
+        let r = learn(&mut b, &data, &o, &mut |_| {}).unwrap().report;
+        assert_eq!(r.kl, None);
+        // the same sizes semi-restricted are summed out analytically
+        let o = LearnOptions {
+            topology: Topology::Semi,
+            ..o
+        };
+        assert!(learn(&mut b, &data, &o, &mut |_| {})
+            .unwrap()
+            .report
+            .kl
+            .is_some());
+    }
 }
