@@ -39,22 +39,22 @@ pub struct LearnArgs {
     /// Sweeps per negative phase (and per positive phase when hidden units couple).
     #[arg(long, default_value_t = 1)]
     k: u64,
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 1000)]
     epochs: u64,
     /// Learning rate (per unit of ⟨m_i m_j⟩ difference).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.5)]
     lr: f64,
     /// The learning rate falls linearly to lr × this at the last epoch.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 0.1)]
     lr_final: f64,
     /// Data vectors per step (default: all of them).
     #[arg(long)]
     batch: Option<usize>,
     /// Chains per data vector in each phase.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 32)]
     chains: usize,
     /// Initial couplings are uniform in ±this.
-    #[arg(long = "init", default_value_t = 0.1)]
+    #[arg(long = "init", default_value_t = 0.5)]
     init_scale: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
