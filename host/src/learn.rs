@@ -22,10 +22,17 @@
 //!   hidden unit exactly from P(h | v)), else k. The final hidden states are kept per (data
 //!   vector, replica) for the next visit. With H = 0 the data vectors are the statistics.
 //! * **Negative phase**: CD-k: C chains start at the positive phase's final states (data
-//!   visibles and sampled hidden units) and run k free sweeps. PCD-k: C persistent chains
-//!   (started like CD at the first step) continue from their previous final states.
+//!   visibles and sampled hidden units) and run k free sweeps. PCD-k: B·R persistent chains
+//!   (started like CD at the first step) continue from their previous final states; a short
+//!   last batch of b < B vectors continues the first b·R of them.
 //! * **Update**: for every coupled pair and bias, shadow += lr · (⟨m_i m_j⟩₊ − ⟨m_i m_j⟩₋)
-//!   (means over the C chains; ±1 spins), then the clipping rule.
+//!   (means over the chains; ±1 spins), then the clipping rule. The learning rate falls
+//!   linearly over the epochs from `lr` to `lr · lr_final`.
+//! * Batches: each epoch visits the data in an order shuffled on the host stream, B at a time.
+//!
+//! # Initial state
+//! Couplings uniform in ±`init_scale`; visible biases atanh(⟨m_i⟩_data)/β (|⟨m_i⟩| capped at
+//! 0.9), the optimum of independent units; hidden biases 0; hidden states uniform.
 //!
 //! # Reproducibility
 //! The machine's randomness: chain c of phase p (0 positive, 1 negative) of step s in epoch e
