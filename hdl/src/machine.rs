@@ -515,6 +515,10 @@ impl<
         if self.sample_pending.q.val() & self.sample_ready.val() {
             self.sample_pending.d.next = false;
         }
+        // a new run discards an unread sample of a stopped one
+        if self.sched.start.val() {
+            self.sample_pending.d.next = false;
+        }
         if self.sched.sample_emit.val() {
             // the state after this clock's update (a sweep ends with its last decision)
             self.sample_pending.d.next = true;

@@ -17,6 +17,11 @@ pub use build::{cache_root, INSTALL_HINT};
 pub use driver::{Speed, VerilatedMachine};
 pub use lint::lint;
 
+/// The smallest machine size that can be generated for an instance of `n` p-bits.
+pub fn machine_size_for(n: usize) -> Option<usize> {
+    pbit_hdl::SUPPORTED_N.iter().copied().find(|&k| k >= n)
+}
+
 /// Why the Verilated machine could not be built or run.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {

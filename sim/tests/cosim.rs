@@ -352,3 +352,37 @@ fn empty_instance_matches_model() {
     let want = run::anneal_read(&problem, &[], &pages, 1, 3, &|_| {});
     assert_eq!(m.anneal_read(&problem, &[], &pages, 1, 3).unwrap().0, want);
 }
+
+/// `CTRL_STOP` ends a run at once; the machine then runs the next job like the model.
+#[test]
+fn stop_ends_a_run_and_the_next_job_is_exact() {
+    use pbit_spec::memory_map as mm;
+    let mut m = machine().lock().unwrap();
+    let case = random_case(0x5709_0001, N);
+    let page = ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
+    m.load_instance(&case.problem, &case.clamps, 3, 0).unwrap();
+    m.write_page(0, &page).unwrap();
+    m.write_schedule(&[(0, 1_000_000)]).unwrap();
+    // a sample every sweep, never read: the machine stalls on the first, then is stopped
+    m.write(mm::reg(mm::REG_EVERY), 1);
+    m.write(mm::reg(mm::REG_CTRL), mm::CTRL_RUN);
+    m.tick(500);
+    assert_ne!(m.read(mm::reg(mm::REG_STATUS)) & mm::STATUS_BUSY, 0);
+    m.write(mm::reg(mm::REG_CTRL), mm::CTRL_STOP);
+    assert_eq!(m.read(mm::reg(mm::REG_STATUS)) & mm::STATUS_BUSY, 0);
+    let spec = SampleSpec {
+        burn_in: 0,
+        sweeps: 9,
+        every: 1,
+    };
+    let mut want = Vec::new();
+    run::sample(&case.problem, &case.clamps, &page, 8, spec, |s, e| {
+        want.push((s.to_vec(), e))
+    });
+    let mut got = Vec::new();
+    m.sample(&case.problem, &case.clamps, &page, 8, spec, |s, e| {
+        got.push((s.to_vec(), e))
+    })
+    .unwrap();
+    assert_eq!(got, want, "{}", case.desc);
+}

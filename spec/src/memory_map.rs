@@ -64,7 +64,8 @@ pub const REG_FORMAT2: u32 = 0x03;
 /// Spec hash ([`crate::hash::spec_hash`] of the machine's format), low and high words.
 pub const REG_SPEC_HASH_LO: u32 = 0x04;
 pub const REG_SPEC_HASH_HI: u32 = 0x05;
-/// Control (write): bit 0 run, bit 1 recompute, bit 2 stop. Reads 0.
+/// Control (write): bit 0 run, bit 1 recompute, bit 2 stop. Reads 0. A run discards an unread
+/// sample of a stopped run.
 pub const REG_CTRL: u32 = 0x06;
 /// Status: bit 0 busy (running or recomputing), bit 1 sample valid, bit 2 fields stale.
 pub const REG_STATUS: u32 = 0x07;
