@@ -5,6 +5,7 @@
 //! * [`table`]: β pages of decision thresholds, built with pure-Rust math (`libm`) so every
 //!   machine computes the same bits.
 //! * [`frame`]: link framing (COBS, CRC-16, delimiter) shared by the gateware and the host.
+//! * [`protocol`]: opcodes, error codes and payloads of the host ↔ device link.
 //! * [`hash`]: a hash of everything above that a device reports so a host can refuse a mismatch.
 //!
 //! docs/spec.md describes the same contract in prose.
@@ -13,6 +14,7 @@ pub mod format;
 pub mod frame;
 pub mod hash;
 pub mod memory_map;
+pub mod protocol;
 pub mod rng;
 pub mod table;
 
