@@ -22,6 +22,27 @@ pub enum EmitError {
     WrongFormat { n: usize, want: Format, got: Format },
     #[error("rust-hdl rejected the design: {0}")]
     Check(String),
+    #[error("cannot write {path}: {reason}")]
+    Io { path: String, reason: String },
+}
+
+/// The smallest machine size that can be generated for an instance of `n` p-bits.
+pub fn machine_size_for(n: usize) -> Option<usize> {
+    SUPPORTED_N.iter().copied().find(|&k| k >= n)
+}
+
+/// Writes the Verilog of the machine of `n` p-bits (in [`machine_format`]`(n)`) to
+/// `dir/pbit_n{n}.v`, creating `dir`; returns the file's path.
+pub fn write_verilog(n: usize, dir: &std::path::Path) -> Result<std::path::PathBuf, EmitError> {
+    let verilog = emit_verilog(n, &machine_format(n))?;
+    let io = |p: &std::path::Path, e: std::io::Error| EmitError::Io {
+        path: p.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let path = dir.join(format!("pbit_n{n}.v"));
+    std::fs::write(&path, verilog).map_err(|e| io(&path, e))?;
+    Ok(path)
 }
 
 /// The format a machine of `n` p-bits runs: [`Format::for_machine`].
@@ -148,6 +169,15 @@ mod tests {
             let v = emit_verilog(n, &machine_format(n)).unwrap();
             assert!(v.contains("module top("), "n = {n}");
         }
+        assert_eq!(machine_size_for(2), Some(32));
+        assert_eq!(machine_size_for(65), Some(128));
+        assert_eq!(machine_size_for(257), None);
+        let dir = std::env::temp_dir().join(format!("pbit-emit-{}", std::process::id()));
+        let path = write_verilog(32, &dir).unwrap();
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("module top("));
+        let _ = std::fs::remove_dir_all(&dir);
         assert!(matches!(
             emit_verilog(48, &machine_format(48)),
             Err(EmitError::UnsupportedN { .. })

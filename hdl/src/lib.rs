@@ -16,4 +16,6 @@ pub mod machine;
 pub mod memories;
 pub mod scheduler;
 
-pub use emit::{emit_verilog, machine_format, EmitError, SUPPORTED_N};
+pub use emit::{
+    emit_verilog, machine_format, machine_size_for, write_verilog, EmitError, SUPPORTED_N,
+};

@@ -16,11 +16,7 @@ pub mod lint;
 pub use build::{cache_root, INSTALL_HINT};
 pub use driver::{Speed, VerilatedMachine};
 pub use lint::lint;
-
-/// The smallest machine size that can be generated for an instance of `n` p-bits.
-pub fn machine_size_for(n: usize) -> Option<usize> {
-    pbit_hdl::SUPPORTED_N.iter().copied().find(|&k| k >= n)
-}
+pub use pbit_hdl::machine_size_for;
 
 /// Why the Verilated machine could not be built or run.
 #[derive(Debug, thiserror::Error)]
