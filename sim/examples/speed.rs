@@ -19,14 +19,14 @@ fn main() {
         };
         let build_s = t0.elapsed().as_secs_f64();
         // about 2 s of simulation at the speed of a short probe
-        let probe = match m.measure_speed(20) {
+        let probe = match m.measure_speed(200) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("N={n}: {e}");
                 std::process::exit(1);
             }
         };
-        let sweeps = ((2.0 * probe.clocks_per_cpu_s()) / n as f64).max(20.0) as u64;
+        let sweeps = ((2.0 * probe.clocks_per_cpu_s()) / n as f64).clamp(20.0, 1e8) as u64;
         match m.measure_speed(sweeps) {
             Ok(s) => println!(
                 "N={n}: {:.3e} clocks/s, {:.3e} p-bit updates/s of CPU time ({:.3e} clocks per wall second; {sweeps} sweeps; build or cache {build_s:.1} s)",

@@ -6,13 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SHIM: &str = include_str!("shim/shim.cpp");
+const WRAPPER: &str = include_str!("shim/wrapper.v");
 
 /// Verilator flags. `-Wno-fatal -Wno-WIDTH`: rust-hdl writes 32-bit literals into narrower
 /// signals (the values fit; docs/hdl.md lists the lint waivers).
 const VERILATOR_FLAGS: &[&str] = &[
     "--cc",
     "--top-module",
-    "top",
+    "pbit_sim_top",
+    "--prefix",
+    "Vtop",
     "-Wno-fatal",
     "-Wno-WIDTH",
     "-O3",
@@ -95,6 +98,7 @@ pub fn build_shared_object(verilog: &str) -> Result<PathBuf, SimError> {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     fnv1a64(&mut h, verilog.as_bytes());
     fnv1a64(&mut h, SHIM.as_bytes());
+    fnv1a64(&mut h, WRAPPER.as_bytes());
     fnv1a64(&mut h, version.as_bytes());
     fnv1a64(&mut h, VERILATOR_FLAGS.join(" ").as_bytes());
     let dir = cache_root().join(format!("{h:016x}"));
@@ -109,6 +113,8 @@ pub fn build_shared_object(verilog: &str) -> Result<PathBuf, SimError> {
     let io = |p: &Path, e: std::io::Error| SimError::Io(format!("{}: {e}", p.display()));
     let v = tmp.join("top.v");
     std::fs::write(&v, verilog).map_err(|e| io(&v, e))?;
+    let wrapper = tmp.join("wrapper.v");
+    std::fs::write(&wrapper, WRAPPER).map_err(|e| io(&wrapper, e))?;
     let shim = tmp.join("shim.cpp");
     std::fs::write(&shim, SHIM).map_err(|e| io(&shim, e))?;
     let obj = tmp.join("obj");
@@ -117,6 +123,7 @@ pub fn build_shared_object(verilog: &str) -> Result<PathBuf, SimError> {
             .args(VERILATOR_FLAGS)
             .arg("--Mdir")
             .arg(&obj)
+            .arg(&wrapper)
             .arg(&v),
         "verilator",
     )?;

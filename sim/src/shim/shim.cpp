@@ -45,6 +45,7 @@ void pbit_sim_free(void* h) {
     delete s;
 }
 
+// A write reaches the core one clock later (wrapper.v); writes pipeline one per clock.
 void pbit_sim_write(void* h, uint32_t addr, uint32_t data) {
     PbitSim* s = static_cast<PbitSim*>(h);
     s->top->write_en = 1;
@@ -54,20 +55,23 @@ void pbit_sim_write(void* h, uint32_t addr, uint32_t data) {
     s->top->write_en = 0;
 }
 
+// The harness registers the inputs (wrapper.v): read data is valid two clocks after the address.
 uint32_t pbit_sim_read(void* h, uint32_t addr) {
     PbitSim* s = static_cast<PbitSim*>(h);
     s->top->read_addr = addr;
     tick(s);
-    s->top->eval();
+    tick(s);
     return s->top->read_data;
 }
 
-// One clock with sample_ready high: the host has read the pending sample.
+// sample_ready high for one clock: the host has read the pending sample. After the second
+// clock the machine has taken it (sample_valid is low unless the next sample is due).
 void pbit_sim_ack_sample(void* h) {
     PbitSim* s = static_cast<PbitSim*>(h);
     s->top->sample_ready = 1;
     tick(s);
     s->top->sample_ready = 0;
+    tick(s);
 }
 
 // Runs clocks until the machine is idle or a sample is pending, at most max_clocks.
