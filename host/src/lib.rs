@@ -2,6 +2,7 @@
 //!
 //! * [`backend`]: the [`Backend`] trait between jobs and machines, and the model backend.
 //! * [`clamp`]: clamp lists (`3=+1,7=-1`) parsed against an instance.
+//! * [`verilator`]: the Verilated gateware as a backend (Verilator needed at run time only).
 //! * [`jobs`]: sampling, annealing and Max-Cut runs on a backend, with their reports.
 //! * [`learn`]: Boltzmann-machine learning (CD/PCD) with the backend's samples.
 //!
@@ -10,6 +11,7 @@
 pub mod backend;
 pub mod clamp;
 pub mod jobs;
+pub mod verilator;
 pub mod learn;
 
 pub use backend::{Backend, BackendError, ModelBackend};

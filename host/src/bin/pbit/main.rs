@@ -3,6 +3,7 @@
 
 mod anneal;
 mod exact;
+mod hdl;
 mod learn;
 mod sample;
 
@@ -11,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pbit_host::backend::{Backend, ModelBackend};
 use pbit_host::jobs::{self, Loaded, Meaning};
+use pbit_host::verilator::VerilatorBackend;
 use pbit_model::Scaling;
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -39,12 +41,18 @@ pub struct MachineArgs {
     /// Worker threads for the model backend (default: all cores). Results do not depend on it.
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+    /// Machine size (p-bits) of the verilator backend (default: the smallest that holds the
+    /// instance); smaller instances run on it with the same results.
+    #[arg(long, global = true)]
+    pub machine_n: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendKind {
     /// The bit-exact software model (default).
     Model,
+    /// The gateware's Verilog run in Verilator (needs `verilator` and `g++` at run time).
+    Verilator,
 }
 
 #[derive(Subcommand)]
@@ -59,6 +67,9 @@ enum Command {
     Exact(exact::ExactArgs),
     /// Naive mean-field fixed point: marginals and free-energy estimate.
     Meanfield(exact::ExactArgs),
+    /// The gateware: emit its Verilog.
+    #[command(subcommand)]
+    Hdl(hdl::HdlCommand),
     /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
     Learn(learn::LearnArgs),
 }
@@ -82,6 +93,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Maxcut(a) => anneal::run(m, a, Meaning::CutWeights),
         Command::Exact(a) => exact::run_exact(m, a),
         Command::Meanfield(a) => exact::run_meanfield(m, a),
+        Command::Hdl(c) => hdl::run(c),
         Command::Learn(a) => learn::run(m, a),
     }
 }
@@ -99,6 +111,7 @@ pub fn backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
             }
             Ok(Box::new(b))
         }
+        BackendKind::Verilator => Ok(Box::new(VerilatorBackend::new(m.machine_n)?)),
     }
 }
 

@@ -1,0 +1,129 @@
+//! The Verilator backend: the gateware's Verilog, Verilated and compiled at run time
+//! (pbit-sim), running every job bit-exactly as the model does.
+//!
+//! The machine is built for the smallest generated size that holds the instance (or a size the
+//! user fixes), on first use, and kept while jobs fit it. Instances are quantised to the
+//! standard format; the machine's narrower fields hold every instance that fits it, and pages
+//! are clipped to its field range, which never changes a decision.
+
+use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, SampleJob};
+use pbit_model::run::ReadResult;
+use pbit_sim::{SimError, VerilatedMachine};
+use pbit_spec::Format;
+
+impl From<SimError> for BackendError {
+    fn from(e: SimError) -> Self {
+        BackendError::Other(format!("verilator backend: {e}"))
+    }
+}
+
+/// The Verilated gateware as a backend.
+pub struct VerilatorBackend {
+    /// The machine size asked for (None: the smallest that fits each instance).
+    pub machine_n: Option<usize>,
+    machine: Option<VerilatedMachine>,
+    /// Clocks the machine ran for the jobs so far.
+    pub clocks: u64,
+}
+
+impl VerilatorBackend {
+    /// A backend whose machine is built on first use. A fixed `machine_n` must be a size the
+    /// generator supports.
+    pub fn new(machine_n: Option<usize>) -> Result<VerilatorBackend, BackendError> {
+        if let Some(n) = machine_n {
+            if !pbit_hdl::SUPPORTED_N.contains(&n) {
+                return Err(BackendError::Other(format!(
+                    "the gateware is generated for N in {:?}, not {n}",
+                    pbit_hdl::SUPPORTED_N
+                )));
+            }
+        }
+        Ok(VerilatorBackend {
+            machine_n,
+            machine: None,
+            clocks: 0,
+        })
+    }
+
+    /// The machine for an instance of `n` p-bits, built (or taken from the cache) if needed.
+    fn machine_for(&mut self, n: usize) -> Result<&mut VerilatedMachine, BackendError> {
+        self.check_fits(n)?;
+        let size = match self.machine_n {
+            Some(size) => size,
+            None => pbit_hdl::machine_size_for(n.max(1)).unwrap_or(usize::MAX),
+        };
+        if self.machine.as_ref().map(|m| m.n()) != Some(size) {
+            self.machine = Some(VerilatedMachine::build(size)?);
+        }
+        Ok(self.machine.as_mut().expect("built above"))
+    }
+}
+
+impl Backend for VerilatorBackend {
+    fn name(&self) -> &'static str {
+        "verilator"
+    }
+    fn format(&self) -> Format {
+        Format::STANDARD
+    }
+    fn capacity(&self) -> Option<usize> {
+        Some(
+            self.machine_n
+                .unwrap_or_else(|| pbit_hdl::SUPPORTED_N.iter().copied().max().unwrap_or(0)),
+        )
+    }
+    fn sample(
+        &mut self,
+        job: &SampleJob,
+        record: &mut dyn FnMut(&[bool], i64),
+    ) -> Result<(), BackendError> {
+        let m = self.machine_for(job.problem.n)?;
+        let clocks = m.sample(
+            job.problem,
+            job.clamps,
+            job.page,
+            job.seed,
+            job.spec,
+            record,
+        )?;
+        self.clocks += clocks;
+        Ok(())
+    }
+    fn anneal(
+        &mut self,
+        job: &AnnealJob,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let m = self.machine_for(job.problem.n)?;
+        let (results, clocks) = m.anneal(
+            job.problem,
+            job.clamps,
+            job.pages,
+            job.seed,
+            job.reads,
+            progress,
+        )?;
+        self.clocks += clocks;
+        Ok(results)
+    }
+    fn relax(
+        &mut self,
+        job: &RelaxJob,
+        out: &mut dyn FnMut(usize, &[bool]),
+    ) -> Result<(), BackendError> {
+        job.validate()?;
+        let m = self.machine_for(job.problem.n)?;
+        let clocks = m.relax(
+            job.problem,
+            job.clamped,
+            job.page,
+            job.seed,
+            job.first_read,
+            job.initial,
+            job.sweeps,
+            out,
+        )?;
+        self.clocks += clocks;
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! `--backend verilator` from the command line: every machine command gives byte-identical
+//! output to the model. Needs verilator and g++ (scripts/test-all.sh installs them); without
+//! them the backend's error names the install command and these tests fail saying so.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn pbit(args: &[&str]) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pbit"))
+        .args(args)
+        .output()
+        .expect("run pbit");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "pbit {args:?} failed: {stderr}");
+    (String::from_utf8_lossy(&out.stdout).to_string(), stderr)
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("verilator-cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs the same command on both backends and returns both JSON reports.
+fn both(args: &[&str]) -> (Value, Value) {
+    let run = |backend: &str| {
+        let mut a = vec!["--backend", backend];
+        a.extend_from_slice(args);
+        let (stdout, _) = pbit(&a);
+        let mut v: Value = serde_json::from_str(&stdout).unwrap();
+        // wall-clock figures differ by nature; everything else must not
+        for k in [
+            "backend",
+            "seconds",
+            "updates_per_second",
+            "time_sampling_s",
+            "time_kl_s",
+            "time_host_s",
+            "seconds_total",
+        ] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    (run("model"), run("verilator"))
+}
+
+#[test]
+fn sample_files_are_byte_identical() {
+    for (file, clamp, beta) in [
+        ("sg2d_4x4_h.txt", "2=+1,9=-1", "0.7"),
+        ("full_adder.txt", "4=1,5=0", "1.5"),
+        ("ring8_ferro.txt", "", "0.3"),
+    ] {
+        let (m, v) = (tmp(&format!("m-{file}")), tmp(&format!("v-{file}")));
+        let common = [
+            "sample",
+            &example(file),
+            "--beta",
+            beta,
+            "--sweeps",
+            "400",
+            "--every",
+            "3",
+            "--burn-in",
+            "7",
+            "--seed",
+            "11",
+            "--clamp",
+            clamp,
+        ];
+        let mut a: Vec<&str> = common.to_vec();
+        a.extend(["--out", m.to_str().unwrap()]);
+        pbit(&a);
+        let mut b: Vec<&str> = vec!["--backend", "verilator"];
+        b.extend_from_slice(&common);
+        b.extend(["--out", v.to_str().unwrap()]);
+        pbit(&b);
+        let (mt, vt) = (std::fs::read(&m).unwrap(), std::fs::read(&v).unwrap());
+        assert_eq!(
+            mt.len(),
+            133 * (mt.iter().position(|&c| c == b'\n').unwrap() + 1)
+        );
+        assert!(mt == vt, "{file}: model and verilator sample files differ");
+    }
+}
+
+#[test]
+fn anneal_and_maxcut_agree_and_small_instances_run_on_a_larger_machine() {
+    let (m, v) = both(&[
+        "anneal",
+        &example("sg2d_4x4_h.txt"),
+        "--sweeps",
+        "150",
+        "--reads",
+        "3",
+        "--seed",
+        "5",
+        "--clamp",
+        "3=0",
+        "--json",
+    ]);
+    assert_eq!(m, v);
+    let (m, v) = both(&[
+        "maxcut",
+        &example("petersen_maxcut.txt"),
+        "--sweeps",
+        "80",
+        "--reads",
+        "2",
+        "--seed",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(m, v);
+    // a 5-p-bit instance on the 128-p-bit machine
+    let (m, v) = both(&[
+        "--machine-n",
+        "128",
+        "anneal",
+        &example("full_adder.txt"),
+        "--sweeps",
+        "60",
+        "--reads",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(m, v);
+}
+
+#[test]
+fn learning_runs_its_negative_phase_on_the_gateware() {
+    let data = tmp("and.txt");
+    std::fs::write(&data, "000\n010\n100\n111\n").unwrap();
+    let (m, v) = both(&[
+        "learn",
+        data.to_str().unwrap(),
+        "--epochs",
+        "15",
+        "--seed",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(m, v);
+}
