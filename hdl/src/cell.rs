@@ -9,6 +9,7 @@
 //! `index` is the page index drawn by the next step (top 12 bits of the stepped state), combinational, so the machine can look up the threshold
 //! of the p-bit it decides next cycle while the step is being committed.
 
+use pbit_spec::memory_map as mm;
 use rust_hdl::prelude::*;
 
 /// One p-bit's xorshift32 generator.
@@ -46,6 +47,82 @@ impl Logic for RngCell {
         }
         if self.load.val() {
             self.gen.d.next = self.seed.val();
+        }
+    }
+}
+
+/// The generators of N p-bits with the machine's look-ahead step, the page index of the
+/// look-ahead p-bit, and bus access (writes of region `REGION_RNG` seed a generator; reads give
+/// its state). Its inputs are plain copies of the core's ports and of the controller's outputs.
+#[derive(LogicBlock)]
+pub struct RngBank<const N: usize, const A: usize> {
+    pub clock: Signal<In, Clock>,
+    pub write_en: Signal<In, Bit>,
+    pub write_addr: Signal<In, Bits<32>>,
+    pub write_data: Signal<In, Bits<32>>,
+    pub busy: Signal<In, Bit>,
+    pub read_addr: Signal<In, Bits<32>>,
+    /// Step the generator of p-bit `look` (when `look_en`); `u` is its next page index.
+    pub look: Signal<In, Bits<A>>,
+    pub look_en: Signal<In, Bit>,
+    pub u: Signal<Out, Bits<12>>,
+    /// The state of the generator `read_addr` names (0 for other addresses).
+    pub read_state: Signal<Out, Bits<32>>,
+    pub cells: Vec<RngCell>,
+    r_rng: Constant<Bits<8>>,
+    w_region: Signal<Local, Bits<8>>,
+    w_index: Signal<Local, Bits<24>>,
+    r_region: Signal<Local, Bits<8>>,
+    r_index: Signal<Local, Bits<24>>,
+}
+
+impl<const N: usize, const A: usize> Default for RngBank<N, A> {
+    fn default() -> Self {
+        assert!(N <= 1 << A);
+        Self {
+            clock: Default::default(),
+            write_en: Default::default(),
+            write_addr: Default::default(),
+            write_data: Default::default(),
+            busy: Default::default(),
+            read_addr: Default::default(),
+            look: Default::default(),
+            look_en: Default::default(),
+            u: Default::default(),
+            read_state: Default::default(),
+            cells: (0..N).map(|_| RngCell::default()).collect(),
+            r_rng: Constant::new((mm::REGION_RNG as u64).to_bits()),
+            w_region: Default::default(),
+            w_index: Default::default(),
+            r_region: Default::default(),
+            r_index: Default::default(),
+        }
+    }
+}
+
+impl<const N: usize, const A: usize> Logic for RngBank<N, A> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.w_region.next = bit_cast::<8, 32>(self.write_addr.val() >> 24);
+        self.w_index.next = bit_cast::<24, 32>(self.write_addr.val());
+        self.r_region.next = bit_cast::<8, 32>(self.read_addr.val() >> 24);
+        self.r_index.next = bit_cast::<24, 32>(self.read_addr.val());
+        self.u.next = 0.into();
+        self.read_state.next = 0.into();
+        for k in 0..N {
+            self.cells[k].clock.next = self.clock.val();
+            self.cells[k].seed.next = self.write_data.val();
+            self.cells[k].step.next = self.look_en.val() & (self.look.val().index() == k);
+            self.cells[k].load.next = self.write_en.val()
+                & !self.busy.val()
+                & (self.w_region.val() == self.r_rng.val())
+                & (self.w_index.val().index() == k);
+            if self.look.val().index() == k {
+                self.u.next = self.cells[k].index.val();
+            }
+            if (self.r_region.val() == self.r_rng.val()) & (self.r_index.val().index() == k) {
+                self.read_state.next = self.cells[k].state.val();
+            }
         }
     }
 }

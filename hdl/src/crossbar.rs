@@ -12,25 +12,25 @@
 //! sign-extended here, h and the field are `F` bits wide (the format's `field_bits`, wide enough
 //! that no field ever saturates, so wrapping adds are exact).
 
+use pbit_spec::memory_map as mm;
 use rust_hdl::prelude::*;
 
 /// Width of a raw coupling (the standard format's `j_bits`).
 pub const J_BITS: usize = 9;
 const _: () = assert!(J_BITS == 9, "FieldCell tests bit 8 for J's sign");
 
-/// One p-bit's row of J, its bias and its local field.
+/// One p-bit's row of J, its bias and its local field. It decodes its own bus writes (J row k,
+/// h_k) from the bus ports, so its inputs are plain copies of the core's ports and registers.
 #[derive(LogicBlock)]
 pub struct FieldCell<const A: usize, const F: usize> {
     pub clock: Signal<In, Clock>,
-    /// Write J_k,`j_write_col` = `j_write_data` at this clock edge.
-    pub j_write: Signal<In, Bit>,
-    pub j_write_col: Signal<In, Bits<A>>,
-    pub j_write_data: Signal<In, Bits<J_BITS>>,
+    /// The bus write port (writes are taken only while `busy` is low).
+    pub write_en: Signal<In, Bit>,
+    pub write_addr: Signal<In, Bits<32>>,
+    pub write_data: Signal<In, Bits<32>>,
+    pub busy: Signal<In, Bit>,
     /// Column read this clock; the adder uses J_k,col at the next clock.
     pub j_read_col: Signal<In, Bits<A>>,
-    /// Write h_k (sign-extended to F bits).
-    pub h_write: Signal<In, Bit>,
-    pub h_data: Signal<In, Bits<F>>,
     /// field ← h.
     pub load_h: Signal<In, Bit>,
     /// field ← field ± (double ? 2 : 1)·J_k,col (col as read last clock); `neg` subtracts.
@@ -43,23 +43,31 @@ pub struct FieldCell<const A: usize, const F: usize> {
     field_reg: DFF<Bits<F>>,
     h_reg: DFF<Bits<F>>,
     sign_ext: Constant<Bits<F>>,
+    j_mask: Constant<Bits<32>>,
+    j_match: Constant<Bits<32>>,
+    h_addr: Constant<Bits<32>>,
     jx: Signal<Local, Bits<F>>,
     delta: Signal<Local, Bits<F>>,
 }
 
-impl<const A: usize, const F: usize> Default for FieldCell<A, F> {
-    fn default() -> Self {
+impl<const A: usize, const F: usize> FieldCell<A, F> {
+    /// The cell of p-bit `k` on a machine of 2^A p-bits.
+    pub fn new(k: usize) -> Self {
         assert!(F > J_BITS + 1 && F <= 32);
+        assert!(k < 1 << A && A <= 12);
         // bits J_BITS..F-1 set: ORed in to sign-extend a negative J
         let ext = (((1u64 << F) - 1) >> J_BITS) << J_BITS;
+        // J_kj: region J, row k, column below 2^A
+        let col_high = (mm::J_ROW_STRIDE - 1) & !((1u32 << A) - 1);
+        let j_mask = 0xFF00_0000 | ((mm::J_ROW_STRIDE - 1) << 12) | col_high;
+        let c = |v: u32| Constant::new((v as u64).to_bits());
         Self {
             clock: Default::default(),
-            j_write: Default::default(),
-            j_write_col: Default::default(),
-            j_write_data: Default::default(),
+            write_en: Default::default(),
+            write_addr: Default::default(),
+            write_data: Default::default(),
+            busy: Default::default(),
             j_read_col: Default::default(),
-            h_write: Default::default(),
-            h_data: Default::default(),
             load_h: Default::default(),
             add: Default::default(),
             double: Default::default(),
@@ -70,6 +78,9 @@ impl<const A: usize, const F: usize> Default for FieldCell<A, F> {
             field_reg: Default::default(),
             h_reg: Default::default(),
             sign_ext: Constant::new(ext.to_bits()),
+            j_mask: c(j_mask),
+            j_match: c(mm::j_addr(k as u32, 0)),
+            h_addr: c(mm::region_addr(mm::REGION_H, k as u32)),
             jx: Default::default(),
             delta: Default::default(),
         }
@@ -82,9 +93,11 @@ impl<const A: usize, const F: usize> Logic for FieldCell<A, F> {
         dff_setup!(self, clock, field_reg, h_reg);
         self.row.read_clock.next = self.clock.val();
         self.row.write_clock.next = self.clock.val();
-        self.row.write_enable.next = self.j_write.val();
-        self.row.write_address.next = self.j_write_col.val();
-        self.row.write_data.next = self.j_write_data.val();
+        self.row.write_enable.next = self.write_en.val()
+            & !self.busy.val()
+            & ((self.write_addr.val() & self.j_mask.val()) == self.j_match.val());
+        self.row.write_address.next = bit_cast::<A, 32>(self.write_addr.val());
+        self.row.write_data.next = bit_cast::<J_BITS, 32>(self.write_data.val());
         self.row.read_address.next = self.j_read_col.val();
         self.field.next = self.field_reg.q.val();
         self.h.next = self.h_reg.q.val();
@@ -108,25 +121,21 @@ impl<const A: usize, const F: usize> Logic for FieldCell<A, F> {
         if self.load_h.val() {
             self.field_reg.d.next = self.h_reg.q.val();
         }
-        if self.h_write.val() {
-            self.h_reg.d.next = self.h_data.val();
+        if self.write_en.val() & !self.busy.val() & (self.write_addr.val() == self.h_addr.val()) {
+            self.h_reg.d.next = bit_cast::<F, 32>(self.write_data.val());
         }
     }
 }
 
-/// N field cells with broadcast controls, a row-select for writes and a field multiplexer.
+/// N field cells with broadcast controls and a field multiplexer.
 #[derive(LogicBlock)]
 pub struct Crossbar<const N: usize, const A: usize, const F: usize> {
     pub clock: Signal<In, Clock>,
-    /// Write J_row,col.
-    pub j_write: Signal<In, Bit>,
-    pub j_write_row: Signal<In, Bits<A>>,
-    pub j_write_col: Signal<In, Bits<A>>,
-    pub j_write_data: Signal<In, Bits<J_BITS>>,
-    /// Write h_row.
-    pub h_write: Signal<In, Bit>,
-    pub h_write_row: Signal<In, Bits<A>>,
-    pub h_data: Signal<In, Bits<F>>,
+    /// The bus write port (each cell decodes its J row and h).
+    pub write_en: Signal<In, Bit>,
+    pub write_addr: Signal<In, Bits<32>>,
+    pub write_data: Signal<In, Bits<32>>,
+    pub busy: Signal<In, Bit>,
     /// Column of J every cell reads this clock.
     pub read_col: Signal<In, Bits<A>>,
     pub load_h: Signal<In, Bit>,
@@ -145,13 +154,10 @@ impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, 
         assert!(N <= (1 << A));
         Self {
             clock: Default::default(),
-            j_write: Default::default(),
-            j_write_row: Default::default(),
-            j_write_col: Default::default(),
-            j_write_data: Default::default(),
-            h_write: Default::default(),
-            h_write_row: Default::default(),
-            h_data: Default::default(),
+            write_en: Default::default(),
+            write_addr: Default::default(),
+            write_data: Default::default(),
+            busy: Default::default(),
             read_col: Default::default(),
             load_h: Default::default(),
             add: Default::default(),
@@ -160,7 +166,7 @@ impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, 
             sel: Default::default(),
             sel_field: Default::default(),
             sel_h: Default::default(),
-            cells: (0..N).map(|_| FieldCell::default()).collect(),
+            cells: (0..N).map(FieldCell::new).collect(),
         }
     }
 }
@@ -172,11 +178,10 @@ impl<const N: usize, const A: usize, const F: usize> Logic for Crossbar<N, A, F>
         self.sel_h.next = self.cells[0].h.val();
         for k in 0..N {
             self.cells[k].clock.next = self.clock.val();
-            self.cells[k].j_write.next = self.j_write.val() & (self.j_write_row.val().index() == k);
-            self.cells[k].j_write_col.next = self.j_write_col.val();
-            self.cells[k].j_write_data.next = self.j_write_data.val();
-            self.cells[k].h_write.next = self.h_write.val() & (self.h_write_row.val().index() == k);
-            self.cells[k].h_data.next = self.h_data.val();
+            self.cells[k].write_en.next = self.write_en.val();
+            self.cells[k].write_addr.next = self.write_addr.val();
+            self.cells[k].write_data.next = self.write_data.val();
+            self.cells[k].busy.next = self.busy.val();
             self.cells[k].j_read_col.next = self.read_col.val();
             self.cells[k].load_h.next = self.load_h.val();
             self.cells[k].add.next = self.add.val();
@@ -246,18 +251,19 @@ mod tests {
             wait_clock_false!(sim, clock, x);
             for i in 0..N {
                 for j in 0..N {
-                    x.j_write.next = true;
-                    x.j_write_row.next = i.to_bits();
-                    x.j_write_col.next = j.to_bits();
-                    x.j_write_data.next = ((dense[i * N + j] as u32 as u64) & 0x1ff).to_bits();
+                    x.write_en.next = true;
+                    x.write_addr.next = (mm::j_addr(i as u32, j as u32) as u64).to_bits();
+                    x.write_data.next = (dense[i * N + j] as u32 as u64).to_bits();
                     wait_clock_cycle!(sim, clock, x);
                 }
-                x.j_write.next = false;
-                x.h_write.next = true;
-                x.h_write_row.next = i.to_bits();
-                x.h_data.next = ((h[i] as u32 as u64) & 0xfff).to_bits();
+                x.write_addr.next = (mm::region_addr(mm::REGION_H, i as u32) as u64).to_bits();
+                x.write_data.next = (h[i] as u32 as u64).to_bits();
                 wait_clock_cycle!(sim, clock, x);
-                x.h_write.next = false;
+                // a write beyond the machine changes nothing
+                x.write_addr.next = (mm::j_addr(i as u32, N as u32) as u64).to_bits();
+                x.write_data.next = 0x55u64.to_bits();
+                wait_clock_cycle!(sim, clock, x);
+                x.write_en.next = false;
             }
             let mut spins = vec![true, false, false, true];
             // recompute: load h while reading column 0, then add ±J_kj

@@ -53,76 +53,105 @@ pub fn machine_format(n: usize) -> Format {
 fn verilog_of<B: Block>(mut uut: B) -> Result<String, EmitError> {
     uut.connect_all();
     check_all(&uut).map_err(|e| EmitError::Check(format!("{e:?}")))?;
-    Ok(clock_fanout_as_assigns(&generate_verilog_unchecked(&uut)))
+    Ok(hoist_wire_copies(&generate_verilog_unchecked(&uut)))
 }
 
-/// rust-hdl hands every sub-block its clock inside the parent's `always @(*)` block
-/// (`x$clock = clock;`). Verilator then re-evaluates every combinational block on both clock
-/// edges (most of its time went there). This rewrite moves exactly those statements out into
-/// continuous assignments, `assign x$clock = clock;` with `x$clock` declared `wire`: the same
-/// netlist, since nothing else drives these signals.
-pub fn clock_fanout_as_assigns(verilog: &str) -> String {
+/// rust-hdl writes a module's whole combinational logic as one `always @(*)` block, plain wire
+/// copies included: every clock fan-out (`x$clock = clock;`), sub-block inputs fed from ports or
+/// registers (`cells$3$add = add;`), outputs copied from registers (`field = field_reg$q;`).
+/// Verilator orders logic by block, so a parent and a child whose blocks both hold such copies
+/// look like a combinational loop, and the clock copies made it re-evaluate every block on both
+/// clock edges. This rewrite moves exactly those copies out as continuous assignments
+/// (`assign x = y;`, the target declared `wire`): a statement moves only if it is a top-level
+/// statement of the block, copies a plain signal, and is the only assignment of its target in
+/// the module. The netlist is the same.
+pub fn hoist_wire_copies(verilog: &str) -> String {
     let mut out = String::with_capacity(verilog.len() + verilog.len() / 8);
-    // modules are rewritten one at a time: declarations precede the always block
     for module in verilog.split_inclusive("endmodule") {
-        // a top-level statement (8 spaces in) of the always block, the target declared
-        // `reg  x;` and assigned nowhere else
-        let declared = |name: &str| module.lines().any(|l| l.trim() == format!("reg  {name};"));
-        let assignments = |name: &str| {
-            let (eq, slice) = (format!("{name} = "), format!("{name}["));
-            module
-                .lines()
-                .filter(|l| {
-                    let t = l.trim_start();
-                    t.starts_with(&eq) || t.starts_with(&slice)
-                })
-                .count()
+        let top_level = |line: &str| line.starts_with("        ") && !line.starts_with("         ");
+        let copy = |line: &str| -> Option<(String, String)> {
+            let t = line.trim().strip_suffix(';')?;
+            let (lhs, rhs) = t.split_once(" = ")?;
+            (is_signal(lhs) && is_signal(rhs)).then(|| (lhs.to_string(), rhs.to_string()))
         };
-        let mut clocks: Vec<&str> = Vec::new();
+        // declarations `reg  [..] x;` or `output reg  [..] x;`
+        let declared: std::collections::HashSet<String> = module
+            .lines()
+            .map(str::trim)
+            .filter(|t| t.starts_with("reg ") || t.starts_with("output reg "))
+            .filter_map(|t| t.split_whitespace().last())
+            .filter_map(|x| x.strip_suffix(';'))
+            .map(str::to_string)
+            .collect();
+        let mut assigned: std::collections::HashMap<String, usize> = Default::default();
         for line in module.lines() {
-            if !line.starts_with("        ") || line.starts_with("         ") {
-                continue;
-            }
-            let t = line.trim();
-            if let Some(lhs) = t.strip_suffix(" = clock;") {
-                if lhs.ends_with("clock")
-                    && !lhs.contains(' ')
-                    && declared(lhs)
-                    && assignments(lhs) == 1
-                {
-                    clocks.push(lhs);
+            let t = line.trim_start();
+            if let Some(name) = t.split([' ', '[']).next() {
+                if t[name.len()..].starts_with(" = ") || t[name.len()..].starts_with('[') {
+                    *assigned.entry(name.to_string()).or_default() += 1;
                 }
             }
         }
-        if clocks.is_empty() {
+        let mut moved: Vec<(String, String)> = Vec::new();
+        let mut in_always = false;
+        for line in module.lines() {
+            if line.trim_start().starts_with("always @(*)") {
+                in_always = true;
+                continue;
+            }
+            if in_always && top_level(line) {
+                if let Some((lhs, rhs)) = copy(line) {
+                    if declared.contains(&lhs) && assigned.get(&lhs) == Some(&1) && lhs != rhs {
+                        moved.push((lhs, rhs));
+                    }
+                }
+            }
+        }
+        if moved.is_empty() {
             out.push_str(module);
             continue;
         }
-        let set: std::collections::HashSet<&str> = clocks.iter().copied().collect();
+        let targets: std::collections::HashSet<&str> = moved.iter().map(|m| m.0.as_str()).collect();
         let mut assigns_done = false;
+        let mut in_always = false;
         for line in module.split_inclusive('\n') {
             let t = line.trim();
-            if let Some(lhs) = t.strip_suffix(" = clock;") {
-                if set.contains(lhs) {
-                    continue;
+            if t.starts_with("always @(*)") {
+                if !assigns_done {
+                    for (lhs, rhs) in &moved {
+                        out.push_str(&format!("    assign {lhs} = {rhs};\n"));
+                    }
+                    assigns_done = true;
                 }
-            }
-            if let Some(name) = t.strip_prefix("reg  ").and_then(|r| r.strip_suffix(';')) {
-                if set.contains(name) {
-                    out.push_str(&line.replacen("reg  ", "wire ", 1));
-                    continue;
+                in_always = true;
+            } else if in_always && top_level(line) {
+                if let Some((lhs, _)) = copy(line) {
+                    if targets.contains(lhs.as_str()) {
+                        continue;
+                    }
                 }
-            }
-            if !assigns_done && t.starts_with("always @(*)") {
-                for c in &clocks {
-                    out.push_str(&format!("    assign {c} = clock;\n"));
+            } else if t.starts_with("reg ") || t.starts_with("output reg ") {
+                if let Some(name) = t
+                    .split_whitespace()
+                    .last()
+                    .and_then(|x| x.strip_suffix(';'))
+                {
+                    if targets.contains(name) {
+                        out.push_str(&line.replacen("reg ", "wire ", 1));
+                        continue;
+                    }
                 }
-                assigns_done = true;
             }
             out.push_str(line);
         }
     }
     out
+}
+
+fn is_signal(x: &str) -> bool {
+    x.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && x.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
 /// The Verilog of the core machine with `n` p-bits in `format` (which must be

@@ -19,7 +19,7 @@
 //! bits, 2^P pages of 2^K1 entries (PA = P + K1), 2^S schedule steps. [`crate::emit`] picks
 //! them from N.
 
-use crate::cell::RngCell;
+use crate::cell::RngBank;
 use crate::crossbar::{Crossbar, J_BITS};
 use crate::memories::{PageTable, ScheduleTable};
 use crate::scheduler::Scheduler;
@@ -54,7 +54,7 @@ pub struct Machine<
     pub sample_ready: Signal<In, Bit>,
     pub busy: Signal<Out, Bit>,
 
-    rngs: Vec<RngCell>,
+    rngs: RngBank<N, A>,
     crossbar: Crossbar<N, A, F>,
     pages: PageTable<F, P, K1, PA>,
     steps: ScheduleTable<P, S>,
@@ -88,15 +88,12 @@ pub struct Machine<
     r_best: Constant<Bits<8>>,
     r_sample: Constant<Bits<8>>,
     r_field: Constant<Bits<8>>,
-    r_pages: Constant<Bits<8>>,
-    r_sched: Constant<Bits<8>>,
     a_magic: Constant<Bits<24>>,
     a_n: Constant<Bits<24>>,
     a_format: Constant<Bits<24>>,
     a_format2: Constant<Bits<24>>,
     a_hash_lo: Constant<Bits<24>>,
     a_hash_hi: Constant<Bits<24>>,
-    a_ctrl: Constant<Bits<24>>,
     a_status: Constant<Bits<24>>,
     a_n_active: Constant<Bits<24>>,
     a_n_steps: Constant<Bits<24>>,
@@ -109,11 +106,8 @@ pub struct Machine<
     a_clocks_hi: Constant<Bits<24>>,
     a_sweeps: Constant<Bits<24>>,
     a_samples: Constant<Bits<24>>,
-    // index bits that must be zero: beyond N (p-bit, J row/column), pages, steps
+    // index bits that must be zero: beyond N (p-bit)
     bad_pbit: Constant<Bits<24>>,
-    bad_j: Constant<Bits<24>>,
-    bad_page: Constant<Bits<24>>,
-    bad_step: Constant<Bits<24>>,
     v_magic: Constant<Bits<32>>,
     v_n: Constant<Bits<32>>,
     v_format: Constant<Bits<32>>,
@@ -133,7 +127,6 @@ pub struct Machine<
     r_region: Signal<Local, Bits<8>>,
     r_index: Signal<Local, Bits<24>>,
     wr: Signal<Local, Bit>,
-    ctrl_w: Signal<Local, Bit>,
     cur_word: Signal<Local, Bits<A>>,
     cur_bit: Signal<Local, Bits<5>>,
     onehot: Signal<Local, Bits<32>>,
@@ -142,7 +135,6 @@ pub struct Machine<
     new_word: Signal<Local, Bits<32>>,
     spin_c: Signal<Local, Bit>,
     clamp_c: Signal<Local, Bit>,
-    u12: Signal<Local, Bits<12>>,
     field: Signal<Local, Bits<F>>,
     field_x: Signal<Local, Bits<32>>,
     h_x: Signal<Local, Bits<32>>,
@@ -193,7 +185,7 @@ impl<
             sample_valid: Default::default(),
             sample_ready: Default::default(),
             busy: Default::default(),
-            rngs: (0..N).map(|_| RngCell::default()).collect(),
+            rngs: Default::default(),
             crossbar: Default::default(),
             pages: Default::default(),
             steps: Default::default(),
@@ -225,15 +217,12 @@ impl<
             r_best: c24!(mm::REGION_BEST_STATE),
             r_sample: c24!(mm::REGION_SAMPLE),
             r_field: c24!(mm::REGION_FIELD),
-            r_pages: c24!(mm::REGION_PAGES),
-            r_sched: c24!(mm::REGION_SCHEDULE),
             a_magic: c24!(mm::REG_MAGIC),
             a_n: c24!(mm::REG_N),
             a_format: c24!(mm::REG_FORMAT),
             a_format2: c24!(mm::REG_FORMAT2),
             a_hash_lo: c24!(mm::REG_SPEC_HASH_LO),
             a_hash_hi: c24!(mm::REG_SPEC_HASH_HI),
-            a_ctrl: c24!(mm::REG_CTRL),
             a_status: c24!(mm::REG_STATUS),
             a_n_active: c24!(mm::REG_N_ACTIVE),
             a_n_steps: c24!(mm::REG_N_STEPS),
@@ -247,9 +236,6 @@ impl<
             a_sweeps: c24!(mm::REG_SWEEPS),
             a_samples: c24!(mm::REG_SAMPLES),
             bad_pbit: c24!(0xFF_FFFF & !(N as u32 - 1)),
-            bad_j: c24!(((0xFFF & !(N as u32 - 1)) << 12) | (0xFFF & !(N as u32 - 1))),
-            bad_page: c24!(0xFF_FFFF & !((((1u32 << P) - 1) << 16) | ((1u32 << K1) - 1))),
-            bad_step: c24!(0xFF_FFFF & !((1u32 << (S + 1)) - 1)),
             v_magic: c24!(mm::MAGIC),
             v_n: c24!(N),
             v_format: c24!(fmt),
@@ -268,7 +254,6 @@ impl<
             r_region: Default::default(),
             r_index: Default::default(),
             wr: Default::default(),
-            ctrl_w: Default::default(),
             cur_word: Default::default(),
             cur_bit: Default::default(),
             onehot: Default::default(),
@@ -277,7 +262,6 @@ impl<
             new_word: Default::default(),
             spin_c: Default::default(),
             clamp_c: Default::default(),
-            u12: Default::default(),
             field: Default::default(),
             field_x: Default::default(),
             h_x: Default::default(),
@@ -340,33 +324,58 @@ impl<
         self.pages.clock.next = self.clock.val();
         self.steps.clock.next = self.clock.val();
         self.sched.clock.next = self.clock.val();
+        self.rngs.clock.next = self.clock.val();
 
-        // ---- bus decode
+        // ---- bus decode (the sub-blocks decode their own regions from copies of the ports)
         self.w_region.next = bit_cast::<8, 32>(self.write_addr.val() >> 24);
         self.w_index.next = bit_cast::<24, 32>(self.write_addr.val());
         self.r_region.next = bit_cast::<8, 32>(self.read_addr.val() >> 24);
         self.r_index.next = bit_cast::<24, 32>(self.read_addr.val());
         self.wr.next = self.write_en.val() & !self.sched.busy.val();
-        self.ctrl_w.next = self.write_en.val()
-            & (self.w_region.val() == self.r_regs.val())
-            & (self.w_index.val() == self.a_ctrl.val());
         self.busy.next = self.sched.busy.val();
 
-        // ---- controller
-        self.sched.start.next =
-            self.ctrl_w.val() & self.write_data.val().get_bit(0) & !self.sched.busy.val();
-        self.sched.recompute.next =
-            self.ctrl_w.val() & self.write_data.val().get_bit(1) & !self.sched.busy.val();
-        self.sched.stop.next = self.ctrl_w.val() & self.write_data.val().get_bit(2);
+        // ---- controller: plain copies of ports and registers
+        self.sched.write_en.next = self.write_en.val();
+        self.sched.write_addr.next = self.write_addr.val();
+        self.sched.write_data.next = self.write_data.val();
+        self.sched.read_addr.next = self.read_addr.val();
         self.sched.stale.next = self.stale.q.val();
-        self.sched.n_last.next = bit_cast::<A, 32>(self.n_active.q.val() - 1);
-        self.sched.steps_last.next = bit_cast::<S, 32>(self.n_steps.q.val() - 1);
+        self.sched.n_active.next = self.n_active.q.val();
+        self.sched.n_steps.next = self.n_steps.q.val();
         self.sched.burn_in.next = self.burn_in.q.val();
         self.sched.every.next = self.every.q.val();
         self.sched.step_sweeps.next = self.steps.sweeps.val();
         self.sched.step_page.next = self.steps.page.val();
-        self.sched.sample_blocked.next = self.sample_pending.q.val() & !self.sample_ready.val();
+        self.sched.sample_pending.next = self.sample_pending.q.val();
+        self.sched.sample_ready.next = self.sample_ready.val();
+
+        // ---- memories and generators: copies too
+        self.steps.write_en.next = self.write_en.val();
+        self.steps.write_addr.next = self.write_addr.val();
+        self.steps.write_data.next = self.write_data.val();
+        self.steps.busy.next = self.sched.busy.val();
         self.steps.step.next = self.sched.step.val();
+        self.pages.write_en.next = self.write_en.val();
+        self.pages.write_addr.next = self.write_addr.val();
+        self.pages.write_data.next = self.write_data.val();
+        self.pages.busy.next = self.sched.busy.val();
+        self.pages.page.next = self.sched.page.val();
+        self.pages.u.next = self.rngs.u.val();
+        self.rngs.write_en.next = self.write_en.val();
+        self.rngs.write_addr.next = self.write_addr.val();
+        self.rngs.write_data.next = self.write_data.val();
+        self.rngs.busy.next = self.sched.busy.val();
+        self.rngs.read_addr.next = self.read_addr.val();
+        self.rngs.look.next = self.sched.look.val();
+        self.rngs.look_en.next = self.sched.look_en.val();
+        self.crossbar.write_en.next = self.write_en.val();
+        self.crossbar.write_addr.next = self.write_addr.val();
+        self.crossbar.write_data.next = self.write_data.val();
+        self.crossbar.busy.next = self.sched.busy.val();
+        self.crossbar.read_col.next = self.sched.look.val();
+        self.crossbar.sel.next = self.sched.sel.val();
+        self.crossbar.load_h.next = self.sched.load_h.val();
+        self.crossbar.double.next = self.sched.decide.val();
 
         // ---- the p-bit at the cursor
         self.cur_word.next = self.sched.cursor.val() >> 5;
@@ -382,42 +391,6 @@ impl<
         }
         self.spin_c.next = (self.word.val() & self.onehot.val()) != 0;
         self.clamp_c.next = (self.clamp_word.val() & self.onehot.val()) != 0;
-
-        // ---- generators: the look-ahead p-bit steps; its u indexes the current page
-        self.u12.next = 0.into();
-        for k in 0..N {
-            self.rngs[k].clock.next = self.clock.val();
-            self.rngs[k].step.next =
-                self.sched.look_en.val() & (self.sched.look.val().index() == k);
-            self.rngs[k].load.next = self.wr.val()
-                & (self.w_region.val() == self.r_rng.val())
-                & (self.w_index.val().index() == k);
-            self.rngs[k].seed.next = self.write_data.val();
-            if self.sched.look.val().index() == k {
-                self.u12.next = self.rngs[k].index.val();
-            }
-        }
-        self.pages.page.next = self.sched.page.val();
-        self.pages.u_hi.next = self.u12.val().get_bit(11);
-        self.pages.u_lo.next = bit_cast::<K1, 12>(self.u12.val());
-        self.pages.write.next = self.wr.val()
-            & (self.w_region.val() == self.r_pages.val())
-            & ((self.w_index.val() & self.bad_page.val()) == 0);
-        self.pages.write_page.next = bit_cast::<P, 24>(self.w_index.val() >> 16);
-        self.pages.write_index.next = bit_cast::<K1, 24>(self.w_index.val());
-        self.pages.write_data.next = bit_cast::<F, 32>(self.write_data.val());
-
-        // ---- schedule table writes
-        self.steps.write_sweeps.next = self.wr.val()
-            & (self.w_region.val() == self.r_sched.val())
-            & ((self.w_index.val() & self.bad_step.val()) == 0)
-            & !self.w_index.val().get_bit(0);
-        self.steps.write_page.next = self.wr.val()
-            & (self.w_region.val() == self.r_sched.val())
-            & ((self.w_index.val() & self.bad_step.val()) == 0)
-            & self.w_index.val().get_bit(0);
-        self.steps.write_step.next = bit_cast::<S, 24>(self.w_index.val() >> 1);
-        self.steps.write_data.next = self.write_data.val();
 
         // ---- the decision
         self.field.next = self.crossbar.sel_field.val();
@@ -446,30 +419,12 @@ impl<
             self.new_word.next = self.word.val() | self.onehot.val();
         }
 
-        // ---- crossbar
-        self.crossbar.read_col.next = self.sched.look.val();
-        self.crossbar.sel.next = self.sched.cursor.val();
-        if !self.sched.busy.val() {
-            self.crossbar.sel.next = bit_cast::<A, 24>(self.r_index.val());
-        }
-        self.crossbar.load_h.next = self.sched.load_h.val();
+        // ---- crossbar: the flip's add (its other controls are copies, above)
         self.crossbar.add.next = self.sched.accum.val() | self.flip.val();
-        self.crossbar.double.next = self.sched.decide.val();
         self.crossbar.neg.next = !self.spin_c.val();
         if self.sched.decide.val() {
             self.crossbar.neg.next = !self.up.val();
         }
-        self.crossbar.j_write.next = self.wr.val()
-            & (self.w_region.val() == self.r_j.val())
-            & ((self.w_index.val() & self.bad_j.val()) == 0);
-        self.crossbar.j_write_row.next = bit_cast::<A, 24>(self.w_index.val() >> 12);
-        self.crossbar.j_write_col.next = bit_cast::<A, 24>(self.w_index.val());
-        self.crossbar.j_write_data.next = bit_cast::<J_BITS, 32>(self.write_data.val());
-        self.crossbar.h_write.next = self.wr.val()
-            & (self.w_region.val() == self.r_h.val())
-            & ((self.w_index.val() & self.bad_pbit.val()) == 0);
-        self.crossbar.h_write_row.next = bit_cast::<A, 24>(self.w_index.val());
-        self.crossbar.h_data.next = bit_cast::<F, 32>(self.write_data.val());
 
         // ---- flip: state, energy, best
         if self.flip.val() {
@@ -516,7 +471,7 @@ impl<
             self.sample_pending.d.next = false;
         }
         // a new run discards an unread sample of a stopped one
-        if self.sched.start.val() {
+        if self.sched.starting.val() {
             self.sample_pending.d.next = false;
         }
         if self.sched.sample_emit.val() {
@@ -652,10 +607,8 @@ impl<
                 self.rd.d.next = self.samples.q.val();
             }
         }
-        for k in 0..N {
-            if (self.r_region.val() == self.r_rng.val()) & (self.r_index.val().index() == k) {
-                self.rd.d.next = self.rngs[k].state.val();
-            }
+        if self.r_region.val() == self.r_rng.val() {
+            self.rd.d.next = self.rngs.read_state.val();
         }
         for w in 0..W {
             if self.r_index.val().index() == w {

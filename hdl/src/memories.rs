@@ -9,25 +9,31 @@
 //!
 //! [`ScheduleTable`] holds the schedule's steps: (sweeps, page) for up to 2^S steps.
 
+use pbit_spec::memory_map as mm;
 use rust_hdl::prelude::*;
 
-/// Upper halves of 2^P threshold pages of 2^K1 entries each; `PA` = P + K1.
+/// Upper halves of 2^P threshold pages of 2^K1 entries each; `PA` = P + K1. Decodes its own bus
+/// writes (region `REGION_PAGES`).
 #[derive(LogicBlock)]
 pub struct PageTable<const F: usize, const P: usize, const K1: usize, const PA: usize> {
     pub clock: Signal<In, Clock>,
-    pub write: Signal<In, Bit>,
-    pub write_page: Signal<In, Bits<P>>,
-    pub write_index: Signal<In, Bits<K1>>,
-    pub write_data: Signal<In, Bits<F>>,
-    /// Lookup: page and random index u = {u_hi, u_lo}; `threshold` is valid the next clock.
+    pub write_en: Signal<In, Bit>,
+    pub write_addr: Signal<In, Bits<32>>,
+    pub write_data: Signal<In, Bits<32>>,
+    pub busy: Signal<In, Bit>,
+    /// Lookup: page and random index u (K1 + 1 bits, at most 12); `threshold` is valid the
+    /// next clock.
     pub page: Signal<In, Bits<P>>,
-    pub u_hi: Signal<In, Bit>,
-    pub u_lo: Signal<In, Bits<K1>>,
+    pub u: Signal<In, Bits<12>>,
     pub threshold: Signal<Out, Bits<F>>,
     store: RAM<Bits<F>, PA>,
     hi_reg: DFF<Bit>,
-    index: Signal<Local, Bits<K1>>,
     k1: Constant<Bits<8>>,
+    k_mask: Constant<Bits<32>>,
+    w_mask: Constant<Bits<32>>,
+    w_match: Constant<Bits<32>>,
+    u_lo: Signal<Local, Bits<K1>>,
+    index: Signal<Local, Bits<K1>>,
 }
 
 impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Default
@@ -35,20 +41,26 @@ impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Default
 {
     fn default() -> Self {
         assert_eq!(PA, P + K1);
+        assert_eq!(K1, 11, "u is 12 bits (rng_bits)");
+        let inside = (((1u32 << P) - 1) << 16) | ((1u32 << K1) - 1);
+        let c = |v: u32| Constant::new((v as u64).to_bits());
         Self {
             clock: Default::default(),
-            write: Default::default(),
-            write_page: Default::default(),
-            write_index: Default::default(),
+            write_en: Default::default(),
+            write_addr: Default::default(),
             write_data: Default::default(),
+            busy: Default::default(),
             page: Default::default(),
-            u_hi: Default::default(),
-            u_lo: Default::default(),
+            u: Default::default(),
             threshold: Default::default(),
             store: Default::default(),
             hi_reg: Default::default(),
-            index: Default::default(),
             k1: Constant::new(K1.to_bits()),
+            k_mask: c((1u32 << K1) - 1),
+            w_mask: c(0xFF00_0000 | (0x00FF_FFFF & !inside)),
+            w_match: c(mm::page_addr(0, 0)),
+            u_lo: Default::default(),
+            index: Default::default(),
         }
     }
 }
@@ -61,17 +73,22 @@ impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Logic
         dff_setup!(self, clock, hi_reg);
         self.store.read_clock.next = self.clock.val();
         self.store.write_clock.next = self.clock.val();
-        self.store.write_enable.next = self.write.val();
-        self.store.write_address.next = (bit_cast::<PA, P>(self.write_page.val()) << self.k1.val())
-            | bit_cast::<PA, K1>(self.write_index.val());
-        self.store.write_data.next = self.write_data.val();
+        self.store.write_enable.next = self.write_en.val()
+            & !self.busy.val()
+            & ((self.write_addr.val() & self.w_mask.val()) == self.w_match.val());
+        self.store.write_address.next = bit_cast::<PA, 32>(
+            ((self.write_addr.val() >> 16) << self.k1.val())
+                | (self.write_addr.val() & self.k_mask.val()),
+        );
+        self.store.write_data.next = bit_cast::<F, 32>(self.write_data.val());
+        self.u_lo.next = bit_cast::<K1, 12>(self.u.val());
         self.index.next = !self.u_lo.val();
-        if self.u_hi.val() {
+        if self.u.val().get_bit(11) {
             self.index.next = self.u_lo.val();
         }
         self.store.read_address.next = (bit_cast::<PA, P>(self.page.val()) << self.k1.val())
             | bit_cast::<PA, K1>(self.index.val());
-        self.hi_reg.d.next = self.u_hi.val();
+        self.hi_reg.d.next = self.u.val().get_bit(11);
         self.threshold.next = !self.store.read_data.val();
         if self.hi_reg.q.val() {
             self.threshold.next = self.store.read_data.val();
@@ -79,20 +96,46 @@ impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Logic
     }
 }
 
-/// The schedule: for step s, the sweeps to run and the page to run them at.
-#[derive(LogicBlock, Default)]
+/// The schedule: for step s, the sweeps to run and the page to run them at. Decodes its own bus
+/// writes (region `REGION_SCHEDULE`).
+#[derive(LogicBlock)]
 pub struct ScheduleTable<const P: usize, const S: usize> {
     pub clock: Signal<In, Clock>,
-    pub write_sweeps: Signal<In, Bit>,
-    pub write_page: Signal<In, Bit>,
-    pub write_step: Signal<In, Bits<S>>,
+    pub write_en: Signal<In, Bit>,
+    pub write_addr: Signal<In, Bits<32>>,
     pub write_data: Signal<In, Bits<32>>,
+    pub busy: Signal<In, Bit>,
     /// Step read this clock; `sweeps` and `page` hold it from the next clock on.
     pub step: Signal<In, Bits<S>>,
     pub sweeps: Signal<Out, Bits<32>>,
     pub page: Signal<Out, Bits<P>>,
     sweeps_mem: RAM<Bits<32>, S>,
     page_mem: RAM<Bits<P>, S>,
+    w_mask: Constant<Bits<32>>,
+    w_match: Constant<Bits<32>>,
+    hit: Signal<Local, Bit>,
+}
+
+impl<const P: usize, const S: usize> Default for ScheduleTable<P, S> {
+    fn default() -> Self {
+        let inside = (1u32 << (S + 1)) - 1;
+        let c = |v: u32| Constant::new((v as u64).to_bits());
+        Self {
+            clock: Default::default(),
+            write_en: Default::default(),
+            write_addr: Default::default(),
+            write_data: Default::default(),
+            busy: Default::default(),
+            step: Default::default(),
+            sweeps: Default::default(),
+            page: Default::default(),
+            sweeps_mem: Default::default(),
+            page_mem: Default::default(),
+            w_mask: c(0xFF00_0000 | (0x00FF_FFFF & !inside)),
+            w_match: c(mm::schedule_sweeps_addr(0)),
+            hit: Default::default(),
+        }
+    }
 }
 
 impl<const P: usize, const S: usize> Logic for ScheduleTable<P, S> {
@@ -102,10 +145,13 @@ impl<const P: usize, const S: usize> Logic for ScheduleTable<P, S> {
         self.sweeps_mem.write_clock.next = self.clock.val();
         self.page_mem.read_clock.next = self.clock.val();
         self.page_mem.write_clock.next = self.clock.val();
-        self.sweeps_mem.write_enable.next = self.write_sweeps.val();
-        self.page_mem.write_enable.next = self.write_page.val();
-        self.sweeps_mem.write_address.next = self.write_step.val();
-        self.page_mem.write_address.next = self.write_step.val();
+        self.hit.next = self.write_en.val()
+            & !self.busy.val()
+            & ((self.write_addr.val() & self.w_mask.val()) == self.w_match.val());
+        self.sweeps_mem.write_enable.next = self.hit.val() & !self.write_addr.val().get_bit(0);
+        self.page_mem.write_enable.next = self.hit.val() & self.write_addr.val().get_bit(0);
+        self.sweeps_mem.write_address.next = bit_cast::<S, 32>(self.write_addr.val() >> 1);
+        self.page_mem.write_address.next = bit_cast::<S, 32>(self.write_addr.val() >> 1);
         self.sweeps_mem.write_data.next = self.write_data.val();
         self.page_mem.write_data.next = bit_cast::<P, 32>(self.write_data.val());
         self.sweeps_mem.read_address.next = self.step.val();
@@ -143,20 +189,18 @@ mod tests {
             wait_clock_false!(sim, clock, x);
             for (slot, page) in [1usize, 3].iter().zip(&pages) {
                 for (u, &a) in page.upper_half().iter().enumerate() {
-                    x.write.next = true;
-                    x.write_page.next = slot.to_bits();
-                    x.write_index.next = u.to_bits();
-                    x.write_data.next = ((a as u32 as u64) & 0xfff).to_bits();
+                    x.write_en.next = true;
+                    x.write_addr.next = (mm::page_addr(*slot as u32, u as u32) as u64).to_bits();
+                    x.write_data.next = (a as u32 as u64).to_bits();
                     wait_clock_cycle!(sim, clock, x);
                 }
             }
-            x.write.next = false;
+            x.write_en.next = false;
             let us: Vec<usize> = (0..4096).step_by(37).chain([0, 2047, 2048, 4095]).collect();
             for (slot, page) in [1usize, 3].iter().zip(&pages) {
                 for &u in &us {
                     x.page.next = slot.to_bits();
-                    x.u_hi.next = u >= 2048;
-                    x.u_lo.next = (u & 2047).to_bits();
+                    x.u.next = u.to_bits();
                     wait_clock_cycle!(sim, clock, x);
                     sim_assert_eq!(sim, to_i64(x.threshold.val()), page.thresholds[u] as i64, x);
                 }

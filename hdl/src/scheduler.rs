@@ -18,6 +18,7 @@
 //! A sweep of n p-bits takes n clocks; each schedule step adds 3 (`StepLoad`, `StepRead`,
 //! `Prep`); recomputation takes 2n + 2.
 
+use pbit_spec::memory_map as mm;
 use rust_hdl::prelude::*;
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
@@ -35,30 +36,41 @@ pub enum Phase {
 }
 
 /// The controller of a machine with 2^A p-bit addresses, 2^P pages and 2^S schedule steps.
-#[derive(LogicBlock, Default)]
+///
+/// Its inputs are the bus ports and registers of the core, copied unchanged (it decodes the
+/// control register itself), so no combinational path runs from the core's logic into it: in
+/// the generated Verilog its inputs are plain wires and Verilator sees no loop between the
+/// blocks.
+#[derive(LogicBlock)]
 pub struct Scheduler<const A: usize, const P: usize, const S: usize> {
     pub clock: Signal<In, Clock>,
-    /// Pulses (one clock) from the host: run the schedule, recompute only, stop.
-    pub start: Signal<In, Bit>,
-    pub recompute: Signal<In, Bit>,
-    pub stop: Signal<In, Bit>,
+    /// The bus write port: a write of `CTRL_RUN`, `CTRL_RECOMPUTE` or `CTRL_STOP` to
+    /// `REG_CTRL` starts the schedule, recomputes only, or stops.
+    pub write_en: Signal<In, Bit>,
+    pub write_addr: Signal<In, Bits<32>>,
+    pub write_data: Signal<In, Bits<32>>,
+    /// The bus read address: while idle, `sel` is its p-bit index (field reads).
+    pub read_addr: Signal<In, Bits<32>>,
     /// Fields are stale: a run recomputes first.
     pub stale: Signal<In, Bit>,
-    /// Last active p-bit (n − 1) and last step (steps − 1).
-    pub n_last: Signal<In, Bits<A>>,
-    pub steps_last: Signal<In, Bits<S>>,
+    /// Active p-bits n and schedule steps (both ≥ 1).
+    pub n_active: Signal<In, Bits<32>>,
+    pub n_steps: Signal<In, Bits<32>>,
     pub burn_in: Signal<In, Bits<32>>,
     pub every: Signal<In, Bits<32>>,
     /// The schedule table's entry for `step` (read one clock after `step` is presented).
     pub step_sweeps: Signal<In, Bits<32>>,
     pub step_page: Signal<In, Bits<P>>,
-    /// A sample is pending and not being read this clock.
-    pub sample_blocked: Signal<In, Bit>,
+    /// A sample is pending; the host reads it this clock.
+    pub sample_pending: Signal<In, Bit>,
+    pub sample_ready: Signal<In, Bit>,
     /// The p-bit of this clock's phase, and the p-bit whose J column, generator step and
     /// threshold lookup happen this clock (for the next clock).
     pub cursor: Signal<Out, Bits<A>>,
     pub look: Signal<Out, Bits<A>>,
     pub look_en: Signal<Out, Bit>,
+    /// The p-bit whose field the crossbar shows: `cursor` while busy, else the read address's.
+    pub sel: Signal<Out, Bits<A>>,
     pub load_h: Signal<Out, Bit>,
     pub accum: Signal<Out, Bit>,
     pub energy: Signal<Out, Bit>,
@@ -66,6 +78,8 @@ pub struct Scheduler<const A: usize, const P: usize, const S: usize> {
     pub decide: Signal<Out, Bit>,
     pub sample_emit: Signal<Out, Bit>,
     pub sweep_done: Signal<Out, Bit>,
+    /// A run starts this clock (the core discards an unread sample of a stopped run).
+    pub starting: Signal<Out, Bit>,
     pub busy: Signal<Out, Bit>,
     pub page: Signal<Out, Bits<P>>,
     pub step: Signal<Out, Bits<S>>,
@@ -77,7 +91,70 @@ pub struct Scheduler<const A: usize, const P: usize, const S: usize> {
     burn_left: DFF<Bits<32>>,
     every_left: DFF<Bits<32>>,
     running: DFF<Bit>,
+    ctrl_addr: Constant<Bits<32>>,
+    ctrl_reserved: Constant<Bits<32>>,
+    ctrl_w: Signal<Local, Bit>,
+    start: Signal<Local, Bit>,
+    recompute: Signal<Local, Bit>,
+    stop: Signal<Local, Bit>,
+    n_last: Signal<Local, Bits<A>>,
+    steps_last: Signal<Local, Bits<S>>,
+    sample_blocked: Signal<Local, Bit>,
     due: Signal<Local, Bit>,
+}
+
+impl<const A: usize, const P: usize, const S: usize> Default for Scheduler<A, P, S> {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            write_en: Default::default(),
+            write_addr: Default::default(),
+            write_data: Default::default(),
+            read_addr: Default::default(),
+            stale: Default::default(),
+            n_active: Default::default(),
+            n_steps: Default::default(),
+            burn_in: Default::default(),
+            every: Default::default(),
+            step_sweeps: Default::default(),
+            step_page: Default::default(),
+            sample_pending: Default::default(),
+            sample_ready: Default::default(),
+            cursor: Default::default(),
+            look: Default::default(),
+            look_en: Default::default(),
+            sel: Default::default(),
+            load_h: Default::default(),
+            accum: Default::default(),
+            energy: Default::default(),
+            energy_done: Default::default(),
+            decide: Default::default(),
+            sample_emit: Default::default(),
+            sweep_done: Default::default(),
+            starting: Default::default(),
+            busy: Default::default(),
+            page: Default::default(),
+            step: Default::default(),
+            state: Default::default(),
+            cursor_r: Default::default(),
+            step_r: Default::default(),
+            page_r: Default::default(),
+            sweeps_left: Default::default(),
+            burn_left: Default::default(),
+            every_left: Default::default(),
+            running: Default::default(),
+            ctrl_addr: Constant::new((mm::reg(mm::REG_CTRL) as u64).to_bits()),
+            ctrl_reserved: Constant::new(((!mm::CTRL_VALID) as u64).to_bits()),
+            ctrl_w: Default::default(),
+            start: Default::default(),
+            recompute: Default::default(),
+            stop: Default::default(),
+            n_last: Default::default(),
+            steps_last: Default::default(),
+            sample_blocked: Default::default(),
+            due: Default::default(),
+        }
+    }
 }
 
 impl<const A: usize, const P: usize, const S: usize> Logic for Scheduler<A, P, S> {
@@ -95,6 +172,19 @@ impl<const A: usize, const P: usize, const S: usize> Logic for Scheduler<A, P, S
             every_left,
             running
         );
+        // control decode (CTRL bits: 0 run, 1 recompute, 2 stop; a write with a reserved bit
+        // set is ignored)
+        self.ctrl_w.next = self.write_en.val()
+            & (self.write_addr.val() == self.ctrl_addr.val())
+            & ((self.write_data.val() & self.ctrl_reserved.val()) == 0);
+        self.start.next = self.ctrl_w.val() & self.write_data.val().get_bit(0);
+        self.recompute.next = self.ctrl_w.val() & self.write_data.val().get_bit(1);
+        self.stop.next = self.ctrl_w.val() & self.write_data.val().get_bit(2);
+        self.n_last.next = bit_cast::<A, 32>(self.n_active.val() - 1);
+        self.steps_last.next = bit_cast::<S, 32>(self.n_steps.val() - 1);
+        self.sample_blocked.next = self.sample_pending.val() & !self.sample_ready.val();
+        self.starting.next = false;
+        self.sel.next = self.cursor_r.q.val();
         self.cursor.next = self.cursor_r.q.val();
         self.look.next = self.cursor_r.q.val() + 1;
         self.look_en.next = false;
@@ -114,7 +204,9 @@ impl<const A: usize, const P: usize, const S: usize> Logic for Scheduler<A, P, S
         match self.state.q.val() {
             Phase::Idle => {
                 self.busy.next = false;
+                self.sel.next = bit_cast::<A, 32>(self.read_addr.val());
                 if self.start.val() {
+                    self.starting.next = true;
                     self.burn_left.d.next = self.burn_in.val();
                     self.every_left.d.next = self.every.val();
                     self.step_r.d.next = 0.into();
@@ -285,14 +377,16 @@ mod tests {
         sim.add_testbench(move |mut sim: Sim<Uut>| {
             let mut x = sim.init()?;
             wait_clock_false!(sim, clock, x);
-            x.n_last.next = (n - 1).to_bits();
-            x.steps_last.next = (steps.len() - 1).to_bits();
+            x.n_active.next = n.to_bits();
+            x.n_steps.next = steps.len().to_bits();
             x.burn_in.next = burn_in.to_bits();
             x.every.next = every.to_bits();
             x.stale.next = true;
-            x.start.next = true;
+            x.write_en.next = true;
+            x.write_addr.next = (mm::reg(mm::REG_CTRL) as u64).to_bits();
+            x.write_data.next = (mm::CTRL_RUN as u64).to_bits();
             wait_clock_cycle!(sim, clock, x);
-            x.start.next = false;
+            x.write_en.next = false;
             let mut sweep = 1;
             let mut pending = false;
             let mut t = 0;
@@ -303,7 +397,8 @@ mod tests {
                 x.step_page.next = steps[s].1.to_bits();
                 // a slow reader: a pending sample is taken every 7th clock
                 let ready = !stall || t % 7 == 0;
-                x.sample_blocked.next = pending && !ready;
+                x.sample_pending.next = pending;
+                x.sample_ready.next = ready;
                 wait_clock_false!(sim, clock, x);
                 if !x.busy.val() {
                     break;

@@ -97,6 +97,8 @@ pub const MAGIC: u32 = 0x7062_6974;
 pub const CTRL_RUN: u32 = 1 << 0;
 pub const CTRL_RECOMPUTE: u32 = 1 << 1;
 pub const CTRL_STOP: u32 = 1 << 2;
+/// The defined control bits; a control write with any other bit set is ignored.
+pub const CTRL_VALID: u32 = CTRL_RUN | CTRL_RECOMPUTE | CTRL_STOP;
 
 pub const STATUS_BUSY: u32 = 1 << 0;
 pub const STATUS_SAMPLE_VALID: u32 = 1 << 1;
