@@ -178,4 +178,55 @@ mod tests {
         let v = generate_verilog(&uut);
         assert!(v.contains("module top"));
     }
+
+    /// The bank: seeds over the bus, steps only the look-ahead p-bit, shows its next index and
+    /// reads states back; writes while busy or beyond the bank are ignored.
+    #[test]
+    fn rng_bank_steps_the_look_ahead_pbit() {
+        type Bank = RngBank<4, 2>;
+        let mut uut = Bank::default();
+        uut.connect_all();
+        let mut sim = Simulation::new();
+        sim.add_clock(5, |x: &mut Box<Bank>| x.clock.next = !x.clock.val());
+        sim.add_testbench(move |mut sim: Sim<Bank>| {
+            let mut x = sim.init()?;
+            wait_clock_false!(sim, clock, x);
+            let mut want: Vec<u32> = (0..4).map(|i| pbit_spec::pbit_seed(9, 1, i)).collect();
+            for (i, &seed) in want.iter().enumerate() {
+                x.write_en.next = true;
+                x.write_addr.next = (mm::region_addr(mm::REGION_RNG, i as u32) as u64).to_bits();
+                x.write_data.next = (seed as u64).to_bits();
+                wait_clock_cycle!(sim, clock, x);
+            }
+            // ignored: beyond the bank, and while busy
+            x.write_addr.next = (mm::region_addr(mm::REGION_RNG, 4) as u64).to_bits();
+            wait_clock_cycle!(sim, clock, x);
+            x.busy.next = true;
+            x.write_addr.next = (mm::region_addr(mm::REGION_RNG, 0) as u64).to_bits();
+            x.write_data.next = 1u64.to_bits();
+            wait_clock_cycle!(sim, clock, x);
+            x.write_en.next = false;
+            for t in 0..12usize {
+                let k = (t * 3 + 1) % 4;
+                x.look.next = k.to_bits();
+                x.look_en.next = t % 5 != 4;
+                wait_clock_false!(sim, clock, x);
+                let next = xorshift32_step(want[k]);
+                sim_assert_eq!(sim, x.u.val(), ((next >> 20) as u64).to_bits::<12>(), x);
+                wait_clock_cycle!(sim, clock, x);
+                if t % 5 != 4 {
+                    want[k] = next;
+                }
+            }
+            x.look_en.next = false;
+            for (i, &w) in want.iter().enumerate() {
+                x.read_addr.next = (mm::region_addr(mm::REGION_RNG, i as u32) as u64).to_bits();
+                wait_clock_false!(sim, clock, x);
+                sim_assert_eq!(sim, x.read_state.val(), (w as u64).to_bits::<32>(), x);
+                wait_clock_cycle!(sim, clock, x);
+            }
+            sim.done(x)
+        });
+        sim.run(Box::new(uut), 100_000).unwrap();
+    }
 }
