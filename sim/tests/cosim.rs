@@ -195,7 +195,7 @@ fn cosim_anneal_matches_model() {
             Schedule::anneal(0.05, case.beta.max(0.1) * 4.0, sweeps, shape, max_steps).unwrap();
         let pages = Pages::build(&case.problem, &schedule);
         let want = run::anneal_read(&case.problem, &case.clamps, &pages, seed, read, &|_| {});
-        let (got, _clocks) = m
+        let (got, clocks) = m
             .anneal_read(&case.problem, &case.clamps, &pages, seed, read)
             .unwrap_or_else(|e| panic!("case {case_seed:#x}: {e}"));
         assert_eq!(
@@ -205,6 +205,16 @@ fn cosim_anneal_matches_model() {
             case.desc,
             pages.steps.len()
         );
+        // one update per clock: recompute 2n + 2, each step 3 (2 if it has no sweeps), n per sweep
+        let n = case.problem.n as u64;
+        let want_clocks: u64 = 2 * n
+            + 2
+            + pages
+                .steps
+                .iter()
+                .map(|(_, k)| if *k == 0 { 2 } else { 3 + k * n })
+                .sum::<u64>();
+        assert_eq!(clocks, want_clocks, "case seed {case_seed:#x}");
     }
 }
 
