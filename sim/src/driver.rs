@@ -1,12 +1,14 @@
-//! The Rust driver of the Verilated machine: loads instances through the bus of
-//! [`pbit_spec::memory_map`] and runs the model's jobs.
+//! The Verilated machine: its bus port (one word per clock), a [`pbit_driver::Bus`] over it,
+//! and the model's jobs run by [`pbit_driver::Machine`] (the same programming sequence a
+//! board gets over its UART link).
 
 use crate::SimError;
 use libloading::{Library, Symbol};
+use pbit_driver::{Bus, DriverError, Machine};
 use pbit_model::run::{Pages, ReadResult, SampleSpec};
 use pbit_model::FixedIsing;
 use pbit_spec::memory_map as mm;
-use pbit_spec::{initial_spin, pbit_seed, Format, ThresholdPage};
+use pbit_spec::{Format, ThresholdPage};
 use std::ffi::c_void;
 use std::time::Instant;
 
@@ -138,198 +140,64 @@ impl VerilatedMachine {
         hi << 32 | lo
     }
 
-    fn read_bits(&self, region: u32, n: usize) -> Vec<bool> {
-        let mut out = Vec::with_capacity(n);
-        for w in 0..mm::state_words(n as u32) {
-            let word = self.read(mm::region_addr(region, w));
-            for b in 0..32 {
-                if out.len() < n {
-                    out.push(word >> b & 1 == 1);
-                }
-            }
-        }
-        out
-    }
-
-    fn write_bits(&self, region: u32, bits: &[bool]) {
-        for w in 0..mm::state_words(self.n as u32) {
-            let mut word = 0u32;
-            for b in 0..32 {
-                let i = (w * 32 + b) as usize;
-                if i < bits.len() && bits[i] {
-                    word |= 1 << b;
-                }
-            }
-            self.write(mm::region_addr(region, w), word);
-        }
-    }
-
-    fn check_problem(
-        &self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-    ) -> Result<(), SimError> {
-        if problem.n > self.n {
-            return Err(SimError::TooLarge {
-                n: problem.n,
-                machine_n: self.n,
-            });
-        }
-        let (f, g) = (problem.format, self.format);
-        if f.frac_bits != g.frac_bits
-            || f.j_bits != g.j_bits
-            || f.h_bits != g.h_bits
-            || f.rng_bits != g.rng_bits
-        {
-            return Err(SimError::FormatMismatch { got: f, want: g });
-        }
-        if let Some(&(index, _)) = clamps.iter().find(|c| c.0 >= problem.n) {
-            return Err(SimError::BadClamp {
-                index,
-                n: problem.n,
-            });
-        }
-        Ok(())
+    /// The machine as a [`pbit_driver::Machine`] over this port.
+    fn driver(&mut self) -> Machine<&mut VerilatedMachine> {
+        let (n, format) = (self.n, self.format);
+        Machine::new(self, n, format)
     }
 
     /// Writes the instance: the active count n, J (the n×n block) and h. Marks the fields
     /// stale (they are recomputed when the next run starts).
-    pub fn load_problem(&self, problem: &FixedIsing) -> Result<(), SimError> {
-        self.check_problem(problem, &[])?;
-        let n = problem.n;
-        self.write(mm::reg(mm::REG_N_ACTIVE), n as u32);
-        let mut row = vec![0i32; n];
-        for i in 0..n {
-            row.iter_mut().for_each(|v| *v = 0);
-            let (nb, jv) = problem.row(i);
-            for (&j, &v) in nb.iter().zip(jv) {
-                row[j as usize] = v;
-            }
-            for (j, &v) in row.iter().enumerate() {
-                self.write(mm::j_addr(i as u32, j as u32), v as u32);
-            }
-            self.write(
-                mm::region_addr(mm::REGION_H, i as u32),
-                problem.h_raw[i] as u32,
-            );
-        }
-        Ok(())
+    pub fn load_problem(&mut self, problem: &FixedIsing) -> Result<(), SimError> {
+        self.driver().load_problem(problem).map_err(sim_error)
     }
 
     /// Writes the generators of read `read` (`pbit_seed(seed, read, i)`), the state
     /// `spins` (the first n p-bits) and the clamp mask (`clamped[i]`); clamped p-bits keep the
     /// value `spins` gives them.
-    pub fn load_chain(&self, n: usize, seed: u64, read: u64, spins: &[bool], clamped: &[bool]) {
-        for i in 0..n {
-            self.write(
-                mm::region_addr(mm::REGION_RNG, i as u32),
-                pbit_seed(seed, read, i as u64),
-            );
-        }
-        self.write_bits(mm::REGION_STATE, &spins[..n]);
-        self.write_bits(mm::REGION_CLAMPS, &clamped[..n]);
+    pub fn load_chain(&mut self, n: usize, seed: u64, read: u64, spins: &[bool], clamped: &[bool]) {
+        // the direct port cannot fail
+        let _ = self.driver().load_chain(n, seed, read, spins, clamped);
     }
 
     /// Writes the generators and state of (seed, read) and the clamps: with the instance
     /// loaded, the machine is then in the state of the model's `Machine::new(problem, seed,
     /// read)` followed by `set_clamps(clamps)`.
     pub fn load_read(
-        &self,
+        &mut self,
         problem: &FixedIsing,
         clamps: &[(usize, bool)],
         seed: u64,
         read: u64,
     ) -> Result<(), SimError> {
-        self.check_problem(problem, clamps)?;
-        let n = problem.n;
-        let mut spins: Vec<bool> = (0..n).map(|i| initial_spin(seed, read, i as u64)).collect();
-        let mut mask = vec![false; n];
-        for &(i, v) in clamps {
-            spins[i] = v;
-            mask[i] = true;
-        }
-        self.load_chain(n, seed, read, &spins, &mask);
-        Ok(())
+        self.driver()
+            .load_read(problem, clamps, seed, read)
+            .map_err(sim_error)
     }
 
     /// [`Self::load_problem`] then [`Self::load_read`].
     pub fn load_instance(
-        &self,
+        &mut self,
         problem: &FixedIsing,
         clamps: &[(usize, bool)],
         seed: u64,
         read: u64,
     ) -> Result<(), SimError> {
-        self.load_problem(problem)?;
-        self.load_read(problem, clamps, seed, read)
+        self.driver()
+            .load_instance(problem, clamps, seed, read)
+            .map_err(sim_error)
     }
 
     /// Writes page `slot`: the upper half of `page`, clipped to the machine's field range
     /// (a clipped threshold lies beyond every field an instance of ≤ N p-bits reaches, so
     /// clipping never changes a decision).
-    pub fn write_page(&self, slot: u32, page: &ThresholdPage) -> Result<(), SimError> {
-        if slot >= mm::MAX_PAGES {
-            return Err(SimError::Limit {
-                what: "page slot",
-                value: slot as u64,
-                max: mm::MAX_PAGES as u64 - 1,
-            });
-        }
-        let (lo, hi) = (self.format.field_min_raw(), self.format.field_max_raw());
-        for (u, &a) in page.upper_half().iter().enumerate() {
-            self.write(mm::page_addr(slot, u as u32), a.clamp(lo, hi) as u32);
-        }
-        Ok(())
+    pub fn write_page(&mut self, slot: u32, page: &ThresholdPage) -> Result<(), SimError> {
+        self.driver().write_page(slot, page).map_err(sim_error)
     }
 
     /// Writes the schedule: step s runs `sweeps` sweeps at page slot `page`.
-    pub fn write_schedule(&self, steps: &[(u32, u64)]) -> Result<(), SimError> {
-        if steps.is_empty() || steps.len() > mm::MAX_STEPS as usize {
-            return Err(SimError::Limit {
-                what: "schedule steps",
-                value: steps.len() as u64,
-                max: mm::MAX_STEPS as u64,
-            });
-        }
-        for (s, &(page, sweeps)) in steps.iter().enumerate() {
-            if sweeps > u32::MAX as u64 {
-                return Err(SimError::Limit {
-                    what: "sweeps in one step",
-                    value: sweeps,
-                    max: u32::MAX as u64,
-                });
-            }
-            self.write(mm::schedule_sweeps_addr(s as u32), sweeps as u32);
-            self.write(mm::schedule_page_addr(s as u32), page);
-        }
-        self.write(mm::reg(mm::REG_N_STEPS), steps.len() as u32);
-        Ok(())
-    }
-
-    /// Starts the schedule and calls `on_sample(spins, energy)` for each sample until the
-    /// machine is idle. Returns the clocks the machine was busy.
-    fn run(&self, n: usize, mut on_sample: impl FnMut(&[bool], i64)) -> Result<u64, SimError> {
-        let before = self.busy_clocks();
-        self.write(mm::reg(mm::REG_CTRL), mm::CTRL_RUN);
-        // the harness registers the bus inputs: the core sees the write one clock later
-        self.tick(1);
-        loop {
-            match unsafe { (self.api.run)(self.handle, MAX_CLOCKS_PER_CALL) } {
-                0 => break,
-                1 => {
-                    let spins = self.read_bits(mm::REGION_SAMPLE, n);
-                    let e = self.read(mm::reg(mm::REG_SAMPLE_ENERGY)) as i32 as i64;
-                    unsafe { (self.api.ack)(self.handle) };
-                    on_sample(&spins, e);
-                }
-                _ => {
-                    return Err(SimError::Timeout {
-                        clocks: MAX_CLOCKS_PER_CALL,
-                    })
-                }
-            }
-        }
-        Ok(self.busy_clocks() - before)
+    pub fn write_schedule(&mut self, steps: &[(u32, u64)]) -> Result<(), SimError> {
+        self.driver().write_schedule(steps).map_err(sim_error)
     }
 
     /// [`pbit_model::run::sample`] on the machine: one chain (read 0) at one page; calls
@@ -343,69 +211,9 @@ impl VerilatedMachine {
         spec: SampleSpec,
         mut record: impl FnMut(&[bool], i64),
     ) -> Result<u64, SimError> {
-        if problem.n == 0 {
-            // no p-bit to run: the model records the empty state (energy 0) as usual
-            if spec.every != 0 {
-                for t in 1..=spec.sweeps {
-                    if t % spec.every == 0 {
-                        record(&[], 0);
-                    }
-                }
-            }
-            return Ok(0);
-        }
-        if spec.burn_in > u32::MAX as u64 || spec.every > u32::MAX as u64 {
-            return Err(SimError::Limit {
-                what: "burn-in or sample interval",
-                value: spec.burn_in.max(spec.every),
-                max: u32::MAX as u64,
-            });
-        }
-        self.load_instance(problem, clamps, seed, 0)?;
-        self.write_page(0, page)?;
-        self.write_schedule(&[(0, spec.burn_in + spec.sweeps)])?;
-        self.write(mm::reg(mm::REG_BURN_IN), spec.burn_in as u32);
-        self.write(mm::reg(mm::REG_EVERY), spec.every as u32);
-        self.run(problem.n, record)
-    }
-
-    fn load_schedule(&self, pages: &Pages) -> Result<(), SimError> {
-        if pages.steps.len() > mm::MAX_STEPS as usize {
-            return Err(SimError::Limit {
-                what: "schedule steps",
-                value: pages.steps.len() as u64,
-                max: mm::MAX_STEPS as u64,
-            });
-        }
-        let mut steps = Vec::new();
-        for (s, (page, sweeps)) in pages.steps.iter().enumerate() {
-            self.write_page(s as u32, page)?;
-            steps.push((s as u32, *sweeps));
-        }
-        if steps.is_empty() {
-            steps.push((0, 0));
-        }
-        self.write_schedule(&steps)?;
-        self.write(mm::reg(mm::REG_BURN_IN), 0);
-        self.write(mm::reg(mm::REG_EVERY), 0);
-        Ok(())
-    }
-
-    fn read_result(&self, n: usize, read: u64) -> ReadResult {
-        if n == 0 {
-            return ReadResult {
-                read,
-                best_energy_raw: 0,
-                best_spins: Vec::new(),
-                final_energy_raw: 0,
-            };
-        }
-        ReadResult {
-            read,
-            best_energy_raw: self.read(mm::reg(mm::REG_BEST_ENERGY)) as i32 as i64,
-            best_spins: self.read_bits(mm::REGION_BEST_STATE, n),
-            final_energy_raw: self.read(mm::reg(mm::REG_ENERGY)) as i32 as i64,
-        }
+        self.driver()
+            .sample(problem, clamps, page, seed, spec, &mut record)
+            .map_err(sim_error)
     }
 
     /// [`pbit_model::run::anneal_read`] on the machine. Returns the result and the clocks run.
@@ -417,14 +225,9 @@ impl VerilatedMachine {
         seed: u64,
         read: u64,
     ) -> Result<(ReadResult, u64), SimError> {
-        self.check_problem(problem, clamps)?;
-        if problem.n == 0 {
-            return Ok((self.read_result(0, read), 0));
-        }
-        self.load_schedule(pages)?;
-        self.load_instance(problem, clamps, seed, read)?;
-        let clocks = self.run(problem.n, |_, _| {})?;
-        Ok((self.read_result(problem.n, read), clocks))
+        self.driver()
+            .anneal_read(problem, clamps, pages, seed, read)
+            .map_err(sim_error)
     }
 
     /// `anneal_read` for reads `0..reads`, in read order, loading J, h and the pages once;
@@ -438,23 +241,9 @@ impl VerilatedMachine {
         reads: u64,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(Vec<ReadResult>, u64), SimError> {
-        self.check_problem(problem, clamps)?;
-        if problem.n == 0 {
-            let empty = (0..reads).map(|read| self.read_result(0, read)).collect();
-            return Ok((empty, 0));
-        }
-        self.load_schedule(pages)?;
-        self.load_problem(problem)?;
-        let mut results = Vec::with_capacity(reads as usize);
-        let mut clocks = 0;
-        for read in 0..reads {
-            // a chain write marks the fields stale: each read recomputes from its own state
-            self.load_read(problem, clamps, seed, read)?;
-            clocks += self.run(problem.n, |_, _| {})?;
-            results.push(self.read_result(problem.n, read));
-            progress(pages.total_sweeps());
-        }
-        Ok((results, clocks))
+        self.driver()
+            .anneal(problem, clamps, pages, seed, reads, progress)
+            .map_err(sim_error)
     }
 
     /// The host's relax job: for each chain c, generators of read `first_read + c`, clamps on
@@ -473,45 +262,19 @@ impl VerilatedMachine {
         sweeps: u64,
         mut out: impl FnMut(usize, &[bool]),
     ) -> Result<u64, SimError> {
-        let n = problem.n;
-        self.check_problem(problem, &[])?;
-        if let Some(&index) = clamped.iter().find(|&&i| i >= n) {
-            return Err(SimError::BadClamp { index, n });
-        }
-        if let Some(s) = initial.iter().find(|s| s.len() != n) {
-            return Err(SimError::Limit {
-                what: "initial state length",
-                value: s.len() as u64,
-                max: n as u64,
-            });
-        }
-        if n == 0 {
-            for c in 0..initial.len() {
-                out(c, &[]);
-            }
-            return Ok(0);
-        }
-        self.write_page(0, page)?;
-        self.write_schedule(&[(0, sweeps)])?;
-        self.write(mm::reg(mm::REG_BURN_IN), 0);
-        self.write(mm::reg(mm::REG_EVERY), 0);
-        self.load_problem(problem)?;
-        let mut mask = vec![false; n];
-        for &i in clamped {
-            mask[i] = true;
-        }
-        let mut clocks = 0;
-        for (c, spins) in initial.iter().enumerate() {
-            self.load_chain(n, seed, first_read + c as u64, spins, &mask);
-            clocks += self.run(n, |_, _| {})?;
-            out(c, &self.spins(n));
-        }
-        Ok(clocks)
+        self.driver()
+            .relax(
+                problem, clamped, page, seed, first_read, initial, sweeps, &mut out,
+            )
+            .map_err(sim_error)
     }
 
     /// The current state of the first `n` p-bits.
     pub fn spins(&self, n: usize) -> Vec<bool> {
-        self.read_bits(mm::REGION_STATE, n)
+        let words: Vec<u32> = (0..mm::state_words(n as u32))
+            .map(|w| self.read(mm::region_addr(mm::REGION_STATE, w)))
+            .collect();
+        pbit_driver::unpack_bits(&words, n)
     }
     /// Raw local field of p-bit i (valid while idle).
     pub fn field(&self, i: usize) -> i32 {
@@ -553,12 +316,11 @@ impl VerilatedMachine {
         self.load_instance(&problem, &[], 1, 0)?;
         self.write_page(0, &page)?;
         self.write_schedule(&[(0, sweeps)])?;
-        self.write(mm::reg(mm::REG_BURN_IN), 0);
-        self.write(mm::reg(mm::REG_EVERY), 0);
+        Bus::write(self, mm::reg(mm::REG_BURN_IN), &[0, 0])?;
         let c0 = self.sim_clocks();
         let cpu0 = thread_cpu_seconds();
         let t0 = Instant::now();
-        self.run(n, |_, _| {})?;
+        Bus::run(self, &mut |_, _, _| {})?;
         let wall_s = t0.elapsed().as_secs_f64();
         let cpu_s = match (cpu0, thread_cpu_seconds()) {
             (Some(a), Some(b)) if b > a => b - a,
@@ -570,6 +332,75 @@ impl VerilatedMachine {
             cpu_s,
             wall_s,
         })
+    }
+}
+
+/// The direct port: words one clock each; a run polls the harness for samples.
+impl Bus for VerilatedMachine {
+    type Error = SimError;
+
+    fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), SimError> {
+        for (k, &w) in words.iter().enumerate() {
+            VerilatedMachine::write(self, addr.wrapping_add(k as u32), w);
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, SimError> {
+        Ok((0..count)
+            .map(|k| VerilatedMachine::read(self, addr.wrapping_add(k as u32)))
+            .collect())
+    }
+
+    fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), SimError> {
+        let active = VerilatedMachine::read(self, mm::reg(mm::REG_N_ACTIVE));
+        let words = mm::state_words(active) as usize;
+        VerilatedMachine::write(self, mm::reg(mm::REG_CTRL), mm::CTRL_RUN);
+        // the harness registers the bus inputs: the core sees the write one clock later
+        self.tick(1);
+        let mut number = 0u32;
+        let mut state = vec![0u32; words];
+        loop {
+            match unsafe { (self.api.run)(self.handle, MAX_CLOCKS_PER_CALL) } {
+                0 => return Ok(()),
+                1 => {
+                    for (w, word) in state.iter_mut().enumerate() {
+                        *word = VerilatedMachine::read(
+                            self,
+                            mm::region_addr(mm::REGION_SAMPLE, w as u32),
+                        );
+                    }
+                    let e = VerilatedMachine::read(self, mm::reg(mm::REG_SAMPLE_ENERGY)) as i32;
+                    unsafe { (self.api.ack)(self.handle) };
+                    on_sample(number, e, &state);
+                    number = number.wrapping_add(1);
+                }
+                _ => {
+                    return Err(SimError::Timeout {
+                        clocks: MAX_CLOCKS_PER_CALL,
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// A driver error on the direct port, as the sim's error.
+fn sim_error(e: DriverError<SimError>) -> SimError {
+    match e {
+        DriverError::Bus(e) => e,
+        DriverError::BadDevice { magic, n } => SimError::BadDevice {
+            got: magic,
+            n,
+            want: n as usize,
+        },
+        DriverError::TooLarge { n, machine_n } => SimError::TooLarge { n, machine_n },
+        DriverError::FormatMismatch { got, want } => SimError::FormatMismatch { got, want },
+        DriverError::Limit { what, value, max } => SimError::Limit { what, value, max },
+        DriverError::BadClamp { index, n } => SimError::BadClamp { index, n },
+        e @ (DriverError::SampleGap { .. } | DriverError::ShortSample { .. }) => {
+            SimError::Io(e.to_string())
+        }
     }
 }
 
