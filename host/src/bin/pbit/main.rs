@@ -2,10 +2,13 @@
 //! command; this file holds the global flags and what the commands share.
 
 mod anneal;
+mod circuit;
 mod exact;
+mod factor;
 mod hdl;
 mod learn;
 mod sample;
+mod sat;
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -67,6 +70,12 @@ enum Command {
     Exact(exact::ExactArgs),
     /// Naive mean-field fixed point: marginals and free-energy estimate.
     Meanfield(exact::ExactArgs),
+    /// Factor an integer by running an invertible multiplier backwards.
+    Factor(factor::FactorArgs),
+    /// Run a yosys JSON netlist with ports clamped by name (forwards or backwards).
+    Circuit(circuit::CircuitArgs),
+    /// Solve a DIMACS CNF formula (SAT-competition output).
+    Sat(sat::SatArgs),
     /// The gateware: emit its Verilog.
     #[command(subcommand)]
     Hdl(hdl::HdlCommand),
@@ -93,6 +102,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Maxcut(a) => anneal::run(m, a, Meaning::CutWeights),
         Command::Exact(a) => exact::run_exact(m, a),
         Command::Meanfield(a) => exact::run_meanfield(m, a),
+        Command::Factor(a) => factor::run(m, a),
+        Command::Circuit(a) => circuit::run(m, a),
+        Command::Sat(a) => sat::run(m, a),
         Command::Hdl(c) => hdl::run(c),
         Command::Learn(a) => learn::run(m, a),
     }

@@ -1,0 +1,64 @@
+//! Parameter exploration for factoring (not the benchmark): median sweeps-to-solution over a
+//! sample of semiprimes for given schedule parameters.
+//! cargo run --release -p pbit-circuit --example factor_tune -- BITS COUNT SWEEPS READS B0 B1 [AND_W ADD_W]
+use pbit_circuit::anneal::ModelAnnealer;
+use pbit_circuit::arith::MultiplierWeights;
+use pbit_circuit::factor::{factor, is_prime, FactorOptions};
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let bits: u32 = a[1].parse().unwrap();
+    let count: usize = a[2].parse().unwrap();
+    let mut opts = FactorOptions {
+        sweeps: a[3].parse().unwrap(),
+        reads: a[4].parse().unwrap(),
+        beta_start: a[5].parse().unwrap(),
+        beta_end: a[6].parse().unwrap(),
+        ..FactorOptions::default()
+    };
+    if a.len() > 8 {
+        opts.weights = MultiplierWeights {
+            and: a[7].parse().unwrap(),
+            adder: a[8].parse().unwrap(),
+        };
+    }
+    // semiprimes with exactly `bits` bits, odd factors, evenly spread
+    let lo = 1u64 << (bits - 1);
+    let hi = 1u64 << bits;
+    let mut sp = Vec::new();
+    let step = ((hi - lo) / (count as u64 * 7)).max(1);
+    let mut n = lo + 1;
+    while n < hi && sp.len() < count {
+        if n % 2 == 1 && !is_prime(n) {
+            let d = (3..).step_by(2).find(|d| n % d == 0).unwrap();
+            if is_prime(n / d) && d > 2 {
+                sp.push(n);
+                n += step * 7;
+                continue;
+            }
+        }
+        n += 2;
+    }
+    let mut ann = ModelAnnealer::default();
+    let mut sweeps = Vec::new();
+    let t = std::time::Instant::now();
+    for &n in &sp {
+        opts.seed = n;
+        let r = factor(&mut ann, n, &opts).unwrap();
+        sweeps.push(r.sweeps);
+    }
+    sweeps.sort();
+    let mean = sweeps.iter().sum::<u64>() as f64 / sweeps.len() as f64;
+    println!(
+        "bits {bits} n {} sweeps {} reads {} beta {}..{} : median {} mean {:.0} max {} ({:.2} s)",
+        sp.len(),
+        opts.sweeps,
+        opts.reads,
+        opts.beta_start,
+        opts.beta_end,
+        sweeps[sweeps.len() / 2],
+        mean,
+        sweeps.last().unwrap(),
+        t.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,26 @@
+//! pbit-circuit: invertible logic on the p-bit machine.
+//!
+//! * [`poly`]: quadratic pseudo-Boolean penalties and their exact Ising form.
+//! * [`gates`]: the gate library (NOT, AND, OR, XOR, MUX, adders, …): each gate a penalty
+//!   whose zeros are exactly its truth table, energy gap 1.
+//! * [`circuit`]: circuits by named nets (each net one p-bit), compiled to a
+//!   [`pbit_model::Ising`]; clamping ports by name.
+//! * [`arith`]: ripple adders and array multipliers of any width.
+//! * [`anneal`]: what the jobs need from a machine ([`anneal::Annealer`]), and the model's.
+//! * [`yosys`]: gate-level netlists in yosys' JSON format.
+//! * [`cnf`]: DIMACS CNF, planted 3-SAT, and solving SAT by annealing.
+//! * [`run`]: running a circuit with ports clamped (forwards, backwards).
+//! * [`factor`]: factoring N by clamping a multiplier's product.
+
+pub mod anneal;
+pub mod arith;
+pub mod circuit;
+pub mod cnf;
+pub mod factor;
+pub mod gates;
+pub mod poly;
+pub mod run;
+pub mod yosys;
+
+pub use circuit::{Circuit, CircuitError, Compiled, Direction, Net, Port, Signal};
+pub use gates::GateKind;

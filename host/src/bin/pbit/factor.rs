@@ -1,0 +1,97 @@
+//! `pbit factor`: factor an integer by running a multiplier backwards.
+
+use crate::{backend, print_json, MachineArgs};
+use anyhow::Result;
+use clap::Args;
+use pbit_circuit::anneal::Annealer;
+use pbit_circuit::factor::{self, FactorOptions};
+use pbit_host::backend::{AnnealJob, Backend};
+use pbit_model::run::{Pages, ReadResult};
+use pbit_model::FixedIsing;
+use pbit_spec::Format;
+
+#[derive(Args)]
+pub struct FactorArgs {
+    /// The integer to factor.
+    n: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Budget: total sweeps over all reads and restarts.
+    #[arg(long, default_value_t = FactorOptions::default().max_sweeps)]
+    max_sweeps: u64,
+    /// Sweeps per read.
+    #[arg(long, default_value_t = FactorOptions::default().sweeps)]
+    sweeps: u64,
+    /// Reads per round (each round restarts with a new seed).
+    #[arg(long, default_value_t = FactorOptions::default().reads)]
+    reads: u64,
+    /// β at the start of each read (gate energy gap 1).
+    #[arg(long, default_value_t = FactorOptions::default().beta_start)]
+    beta_start: f64,
+    /// β at the end of each read.
+    #[arg(long, default_value_t = FactorOptions::default().beta_end)]
+    beta_end: f64,
+    #[arg(long)]
+    json: bool,
+}
+
+/// A backend seen as the circuit crate's [`Annealer`].
+pub struct Via<'a>(pub &'a mut dyn Backend);
+
+impl Annealer for Via<'_> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn format(&self) -> Format {
+        self.0.format()
+    }
+    fn anneal(
+        &mut self,
+        problem: &FixedIsing,
+        clamps: &[(usize, bool)],
+        pages: &Pages,
+        seed: u64,
+        reads: u64,
+    ) -> Result<Vec<ReadResult>, String> {
+        self.0.check_fits(problem.n).map_err(|e| e.to_string())?;
+        let job = AnnealJob {
+            problem,
+            clamps,
+            pages,
+            seed,
+            reads,
+        };
+        self.0.anneal(&job, &|_| {}).map_err(|e| e.to_string())
+    }
+}
+
+pub fn run(m: &MachineArgs, a: &FactorArgs) -> Result<()> {
+    let mut b = backend(m)?;
+    let opts = FactorOptions {
+        seed: a.seed,
+        max_sweeps: a.max_sweeps,
+        sweeps: a.sweeps,
+        reads: a.reads,
+        beta_start: a.beta_start,
+        beta_end: a.beta_end,
+        ..FactorOptions::default()
+    };
+    let report = factor::factor(&mut Via(b.as_mut()), a.n, &opts)?;
+    if a.json {
+        print_json(&report)?;
+    } else {
+        let [p, q] = report.factors;
+        println!("{} = {p} × {q}", report.n);
+        eprintln!(
+            "{} p-bits ({} × {}-bit multiplier), {} sweeps in {} rounds of {} reads, {:.3} s",
+            report.pbits,
+            report.widths[0],
+            report.widths[1],
+            report.sweeps,
+            report.rounds,
+            report.reads,
+            report.seconds
+        );
+    }
+    Ok(())
+}
