@@ -1,6 +1,6 @@
 //! pbit-hdl: the p-bit machine's gateware in rust-hdl.
 //!
-//! * [`cell`]: a p-bit's xorshift32 generator.
+//! * [`cell`]: a p-bit's xorshift32 generator, and the bank of N with the look-ahead step.
 //! * [`crossbar`]: J in block RAM (one row per p-bit), biases and local fields in registers,
 //!   updated by adding one J column on each flip.
 //! * [`memories`]: threshold pages (upper halves, mirrored on lookup) and the β schedule.

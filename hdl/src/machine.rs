@@ -2,7 +2,9 @@
 //! the controller, the on-device energy/best/sample state, and a parallel host bus.
 //!
 //! Bus (the UART command decoder of the next issue drives it):
-//! * write: `write_en`, `write_addr`, `write_data` (one word per clock);
+//! * write: `write_en`, `write_addr`, `write_data` (one word per clock; ignored while busy,
+//!   except the control register); each sub-block decodes its own region from copies of these
+//!   ports (see docs/hdl.md on why: no combinational loops between blocks);
 //! * read: `read_addr` → `read_data` one clock later;
 //! * samples: `sample_valid` rises when a sample is due; the host reads the sample region and
 //!   `REG_SAMPLE_ENERGY`, then holds `sample_ready` for one clock. The machine stalls at the end
