@@ -6,6 +6,8 @@
 //!   further row added to the running sum by a ripple of half/full adders; `a × b` has
 //!   `wa + wb` bits. For wa × wb it has wa·wb AND gates and (wa − 1)·wb adders, so
 //!   wa + wb + wa·wb + 2(wa − 1)·wb p-bits (inputs, partial products, sums and carries).
+//!   Constant inputs fold: a partial product with a constant-1 bit is the other bit's own
+//!   p-bit (no copy), one with a constant 0 vanishes, and adders drop constant-0 operands.
 
 use crate::circuit::{Circuit, CircuitError, Direction, Net, Signal};
 use crate::gates::GateKind;
@@ -18,7 +20,14 @@ fn add_bits(
     hint: &str,
     weight: i64,
 ) -> (Signal, Option<Signal>) {
+    // a constant 0 adds nothing
+    let operands: Vec<Signal> = operands
+        .iter()
+        .copied()
+        .filter(|&s| s != Signal::Const(false))
+        .collect();
     match operands.len() {
+        0 => (Signal::Const(false), None),
         1 => (operands[0], None),
         2 | 3 => {
             let s = c.fresh(&format!("{hint}.s"));
@@ -28,7 +37,7 @@ fn add_bits(
             } else {
                 GateKind::FullAdder
             };
-            c.gate_weighted(kind, operands, &[s, co], weight)
+            c.gate_weighted(kind, &operands, &[s, co], weight)
                 .expect("fresh outputs have no other driver");
             (Signal::Net(s), Some(Signal::Net(co)))
         }
@@ -91,6 +100,12 @@ pub fn add_multiplier(
         return vec![Signal::Const(false); wa + wb];
     }
     let and = |c: &mut Circuit, i: usize, j: usize| -> Signal {
+        // constants fold: x ∧ 0 = 0 and x ∧ 1 = x (the same p-bit, not a copy of it)
+        match (a[i], b[j]) {
+            (Signal::Const(false), _) | (_, Signal::Const(false)) => return Signal::Const(false),
+            (Signal::Const(true), x) | (x, Signal::Const(true)) => return x,
+            _ => {}
+        }
         let t = c.fresh(&format!("pp{i}_{j}"));
         c.gate_weighted(GateKind::And, &[a[i], b[j]], &[t], weights.and)
             .expect("fresh output");

@@ -4,15 +4,15 @@
 //! reported as prime (deterministic Miller–Rabin). Otherwise it builds an array multiplier
 //! p × q with widths that exclude the trivial 1 × N: p < 2^wp with wp = bits(⌊√N⌋) (the smaller
 //! factor), q < 2^wq with wq = bits(⌊N/2⌋) (⌊N/3⌋ for odd N, whose factors are odd and at least
-//! 3). The product's bits are clamped to N (bits above N's to 0) and, for odd N, the factors'
-//! lowest bits to 1. Reads are annealed in rounds of `reads`, each round with a new seed
+//! 3). The product's bits are clamped to N (bits above N's to 0); for odd N the factors'
+//! lowest bits are the constant 1 (folded into the circuit). Reads are annealed in rounds of `reads`, each round with a new seed
 //! ([`crate::anneal::round_seed`]), until a read's best state has p × q = N with p, q > 1, or
 //! the sweep budget is spent. The machine tracks each read's lowest-energy state over every
 //! update, so a read that passes through the solution at any point reports it.
 
 use crate::anneal::{round_seed, Annealer};
-use crate::arith::{multiplier, MultiplierWeights};
-use crate::circuit::{CircuitError, Compiled, Signal};
+use crate::arith::{add_multiplier, MultiplierWeights};
+use crate::circuit::{Circuit, CircuitError, Compiled, Direction, Signal};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
 use pbit_model::{FixedIsing, QuantiseError, Scaling, Schedule};
@@ -174,24 +174,35 @@ pub fn widths(n: u64) -> [usize; 2] {
     [bits(isqrt(n)), bits(q_max)]
 }
 
-/// The multiplier for N, compiled, with its clamp list (product = N, odd N: factors odd).
+/// The multiplier for N, compiled, with its clamp list (the product's bits = N). For odd N
+/// the factors' lowest bits are the constant 1, which folds away the partial products that
+/// would only copy the other factor's bits.
 pub fn factoring_problem(
     n: u64,
     weights: MultiplierWeights,
     format: &pbit_spec::Format,
 ) -> Result<(Compiled, Vec<(usize, bool)>), FactorError> {
     let [wp, wq] = widths(n);
-    let compiled = multiplier(wp, wq, weights)?.compile(format)?;
-    let mut clamps = compiled.clamps(&[("p", n)])?;
-    if n % 2 == 1 {
-        // the lowest bits of odd factors are 1
-        for name in ["a", "b"] {
-            if let Signal::Net(net) = compiled.port(name)?.bits[0] {
-                clamps.push((net.0, true));
-            }
-        }
-        clamps.sort_unstable();
-    }
+    let mut c = Circuit::new();
+    let factor_bits = |c: &mut Circuit, name: &str, w: usize| -> Vec<Signal> {
+        (0..w)
+            .map(|k| {
+                if k == 0 && n % 2 == 1 {
+                    Signal::Const(true)
+                } else {
+                    Signal::Net(c.net(&format!("{name}[{k}]")))
+                }
+            })
+            .collect()
+    };
+    let a = factor_bits(&mut c, "a", wp);
+    let b = factor_bits(&mut c, "b", wq);
+    let p = add_multiplier(&mut c, &a, &b, weights);
+    c.add_port("a", Direction::Input, a)?;
+    c.add_port("b", Direction::Input, b)?;
+    c.add_port("p", Direction::Output, p)?;
+    let compiled = c.compile(format)?;
+    let clamps = compiled.clamps(&[("p", n)])?;
     Ok((compiled, clamps))
 }
 
