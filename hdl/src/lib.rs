@@ -8,14 +8,21 @@
 //! * [`machine`]: the core machine with its parallel host bus (memory map in
 //!   [`pbit_spec::memory_map`]).
 //! * [`emit`]: Verilog for a machine of N p-bits.
+//! * [`uart`], [`encoder`], [`link`]: the UART, the frame encoder and the command decoder of
+//!   the host link ([`pbit_spec::protocol`]); [`core_top`]: machine + UART + decoder.
 
 pub mod cell;
+pub mod core_top;
 pub mod crossbar;
 pub mod emit;
+pub mod encoder;
+pub mod link;
 pub mod machine;
 pub mod memories;
 pub mod scheduler;
+pub mod uart;
 
 pub use emit::{
     emit_verilog, machine_format, machine_size_for, write_verilog, EmitError, SUPPORTED_N,
 };
+pub use core_top::{emit_core_top, CoreTopError};

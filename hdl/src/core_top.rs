@@ -1,0 +1,207 @@
+//! The core top: the machine, the UART and the command decoder, with the ports a board's thin
+//! shell wraps (and `pbit sim serve` simulates):
+//!
+//! | port | dir | what |
+//! |---|---|---|
+//! | `clock` | in | the generation clock (`clock_hz`) |
+//! | `uart_rx` | in | host → device, 8N1 at `baud`, idle high (synchronised inside) |
+//! | `uart_tx` | out | device → host, 8N1 at `baud`, idle high (registered) |
+//! | `led_busy` | out | the machine is running (or recomputing) |
+//! | `led_bad_frame` | out | the last frame received was bad |
+//! | `led_overflow` | out | the receive FIFO overflowed since reset (sticky) |
+//! | `led_tx` | out | the transmitter is sending |
+//!
+//! Generation parameters: N (a [`crate::SUPPORTED_N`] size), `clock_hz`, `baud`;
+//! [`emit_core_top`] refuses a baud rate the clock cannot make within 1.5%.
+
+use crate::emit::{PAGE_BITS, STEP_BITS};
+use crate::link::Link;
+use crate::machine::Machine;
+use crate::uart::{uart_divisor, BaudError, UartRx, UartTx};
+use crate::{machine_format, EmitError, SUPPORTED_N};
+use pbit_spec::protocol::{Hello, PROTOCOL_VERSION};
+use pbit_spec::Format;
+use rust_hdl::prelude::*;
+
+/// Why a core top cannot be generated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CoreTopError {
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    #[error(transparent)]
+    Baud(#[from] BaudError),
+}
+
+/// What a core top's HELLO reports.
+pub fn hello_of(n: usize, clock_hz: u32, baud: u32) -> Hello {
+    let format = machine_format(n);
+    Hello {
+        version: PROTOCOL_VERSION,
+        n: n as u32,
+        frac_bits: format.frac_bits as u8,
+        j_bits: format.j_bits as u8,
+        h_bits: format.h_bits as u8,
+        field_bits: format.field_bits as u8,
+        rng_bits: format.rng_bits as u8,
+        spec_hash: pbit_spec::hash::spec_hash(&format),
+        clock_hz,
+        baud,
+    }
+}
+
+/// Machine + UART + decoder (generics as [`Machine`]'s).
+#[derive(LogicBlock)]
+pub struct CoreTop<
+    const N: usize,
+    const A: usize,
+    const W: usize,
+    const F: usize,
+    const P: usize,
+    const K1: usize,
+    const PA: usize,
+    const S: usize,
+> {
+    pub clock: Signal<In, Clock>,
+    pub uart_rx: Signal<In, Bit>,
+    pub uart_tx: Signal<Out, Bit>,
+    pub led_busy: Signal<Out, Bit>,
+    pub led_bad_frame: Signal<Out, Bit>,
+    pub led_overflow: Signal<Out, Bit>,
+    pub led_tx: Signal<Out, Bit>,
+    machine: Machine<N, A, W, F, P, K1, PA, S>,
+    link: Link<W>,
+    receiver: UartRx,
+    transmitter: UartTx,
+}
+
+impl<
+        const N: usize,
+        const A: usize,
+        const W: usize,
+        const F: usize,
+        const P: usize,
+        const K1: usize,
+        const PA: usize,
+        const S: usize,
+    > CoreTop<N, A, W, F, P, K1, PA, S>
+{
+    /// The core top for `format` (= [`machine_format`]`(N)`), clocked at `clock_hz`, its
+    /// UART at `baud`.
+    pub fn new(format: &Format, clock_hz: u32, baud: u32) -> Result<Self, BaudError> {
+        let divisor = uart_divisor(clock_hz, baud)?;
+        let hello = hello_of(N, clock_hz, baud).encode();
+        Ok(Self {
+            clock: Default::default(),
+            uart_rx: Default::default(),
+            uart_tx: Default::default(),
+            led_busy: Default::default(),
+            led_bad_frame: Default::default(),
+            led_overflow: Default::default(),
+            led_tx: Default::default(),
+            machine: Machine::new(format),
+            link: Link::new(&hello),
+            receiver: UartRx::new(divisor),
+            transmitter: UartTx::new(divisor),
+        })
+    }
+}
+
+impl<
+        const N: usize,
+        const A: usize,
+        const W: usize,
+        const F: usize,
+        const P: usize,
+        const K1: usize,
+        const PA: usize,
+        const S: usize,
+    > Logic for CoreTop<N, A, W, F, P, K1, PA, S>
+{
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.machine.clock.next = self.clock.val();
+        self.link.clock.next = self.clock.val();
+        self.receiver.clock.next = self.clock.val();
+        self.transmitter.clock.next = self.clock.val();
+        self.receiver.rx.next = self.uart_rx.val();
+        self.uart_tx.next = self.transmitter.tx.val();
+        self.link.rx_data.next = self.receiver.data.val();
+        self.link.rx_valid.next = self.receiver.valid.val();
+        self.link.rx_error.next = self.receiver.frame_error.val();
+        self.transmitter.data.next = self.link.tx_data.val();
+        self.transmitter.start.next = self.link.tx_start.val();
+        self.link.tx_busy.next = self.transmitter.busy.val();
+        self.machine.write_en.next = self.link.write_en.val();
+        self.machine.write_addr.next = self.link.write_addr.val();
+        self.machine.write_data.next = self.link.write_data.val();
+        self.machine.read_addr.next = self.link.read_addr.val();
+        self.link.read_data.next = self.machine.read_data.val();
+        self.link.sample_valid.next = self.machine.sample_valid.val();
+        self.machine.sample_ready.next = self.link.sample_ready.val();
+        self.link.machine_busy.next = self.machine.busy.val();
+        self.led_busy.next = self.machine.busy.val();
+        self.led_bad_frame.next = self.link.bad_frame.val();
+        self.led_overflow.next = self.link.rx_overflow.val();
+        self.led_tx.next = self.transmitter.busy.val();
+    }
+}
+
+fn verilog_of<B: Block>(mut uut: B) -> Result<String, CoreTopError> {
+    uut.connect_all();
+    check_all(&uut).map_err(|e| EmitError::Check(format!("{e:?}")))?;
+    Ok(crate::emit::hoist_wire_copies(&generate_verilog_unchecked(
+        &uut,
+    )))
+}
+
+/// The Verilog of the core top with `n` p-bits (in [`machine_format`]`(n)`), a `clock_hz`
+/// clock and a UART at `baud`. Top module `top`, ports `clock`, `uart_rx`, `uart_tx`,
+/// `led_busy`, `led_bad_frame`, `led_overflow`, `led_tx`.
+pub fn emit_core_top(n: usize, clock_hz: u32, baud: u32) -> Result<String, CoreTopError> {
+    if !SUPPORTED_N.contains(&n) {
+        return Err(EmitError::UnsupportedN {
+            n,
+            supported: SUPPORTED_N.to_vec(),
+        }
+        .into());
+    }
+    let format = machine_format(n);
+    uart_divisor(clock_hz, baud)?;
+    match n {
+        32 => verilog_of(CoreTop::<32, 5, 1, 15, PAGE_BITS, 11, 16, STEP_BITS>::new(
+            &format, clock_hz, baud,
+        )?),
+        64 => verilog_of(CoreTop::<64, 6, 2, 16, PAGE_BITS, 11, 16, STEP_BITS>::new(
+            &format, clock_hz, baud,
+        )?),
+        128 => verilog_of(CoreTop::<128, 7, 4, 17, PAGE_BITS, 11, 16, STEP_BITS>::new(
+            &format, clock_hz, baud,
+        )?),
+        256 => verilog_of(CoreTop::<256, 8, 8, 18, PAGE_BITS, 11, 16, STEP_BITS>::new(
+            &format, clock_hz, baud,
+        )?),
+        _ => unreachable!("checked against SUPPORTED_N"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_top_emits_and_refuses_bad_bauds() {
+        let v = emit_core_top(32, 25_000_000, 1_000_000).unwrap();
+        assert!(v.contains("module top("));
+        assert!(v.contains("uart_rx") && v.contains("uart_tx"));
+        assert!(matches!(
+            emit_core_top(32, 25_000_000, 3_000_000),
+            Err(CoreTopError::Baud(BaudError::Inexact { .. }))
+        ));
+        assert!(matches!(
+            emit_core_top(48, 25_000_000, 1_000_000),
+            Err(CoreTopError::Emit(EmitError::UnsupportedN { .. }))
+        ));
+        let h = hello_of(64, 12_000_000, 1_000_000);
+        assert_eq!(Hello::decode(&h.encode()), Some(h));
+    }
+}
