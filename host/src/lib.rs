@@ -3,6 +3,9 @@
 //! * [`backend`]: the [`Backend`] trait between jobs and machines, and the model backend.
 //! * [`clamp`]: clamp lists (`3=+1,7=-1`) parsed against an instance.
 //! * [`verilator`]: the Verilated gateware as a backend (Verilator needed at run time only).
+//! * [`transport`], [`link`], [`serial`]: byte transports (serial port, in-memory, fault
+//!   injection), the wire-protocol client, and a device on a link as a backend;
+//!   [`fake_device`] is a scripted device for tests.
 //! * [`jobs`]: sampling, annealing and Max-Cut runs on a backend, with their reports.
 //! * [`learn`]: Boltzmann-machine learning (CD/PCD) with the backend's samples.
 //!
@@ -10,7 +13,11 @@
 
 pub mod backend;
 pub mod clamp;
+pub mod fake_device;
 pub mod jobs;
+pub mod link;
+pub mod serial;
+pub mod transport;
 pub mod verilator;
 pub mod learn;
 

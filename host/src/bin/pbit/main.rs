@@ -6,6 +6,7 @@ mod circuit;
 mod exact;
 mod factor;
 mod hdl;
+mod info;
 mod learn;
 mod sample;
 mod sat;
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pbit_host::backend::{Backend, ModelBackend};
 use pbit_host::jobs::{self, Loaded, Meaning};
+use pbit_host::serial::{SerialBackend, DEFAULT_BAUD};
 use pbit_host::verilator::VerilatorBackend;
 use pbit_model::Scaling;
 use serde::Serialize;
@@ -48,6 +50,13 @@ pub struct MachineArgs {
     /// instance); smaller instances run on it with the same results.
     #[arg(long, global = true)]
     pub machine_n: Option<usize>,
+    /// Serial port of the device for the serial backend and `pbit info` (a board's UART, or
+    /// the tty `pbit sim serve` prints).
+    #[arg(long, global = true, env = "PBIT_PORT")]
+    pub port: Option<String>,
+    /// Baud rate of the serial link.
+    #[arg(long, global = true, env = "PBIT_BAUD", default_value_t = DEFAULT_BAUD)]
+    pub baud: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -56,6 +65,8 @@ pub enum BackendKind {
     Model,
     /// The gateware's Verilog run in Verilator (needs `verilator` and `g++` at run time).
     Verilator,
+    /// A device on a serial port (`--port`, `--baud`): a board, or the simulated board.
+    Serial,
 }
 
 #[derive(Subcommand)]
@@ -79,6 +90,8 @@ enum Command {
     /// The gateware: emit its Verilog.
     #[command(subcommand)]
     Hdl(hdl::HdlCommand),
+    /// What the device on `--port` reports: protocol version, N, formats, spec hash, clock.
+    Info(info::InfoArgs),
     /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
     Learn(learn::LearnArgs),
 }
@@ -107,6 +120,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sat(a) => sat::run(m, a),
         Command::Hdl(c) => hdl::run(c),
         Command::Learn(a) => learn::run(m, a),
+        Command::Info(a) => info::run(m, a),
     }
 }
 
@@ -124,6 +138,15 @@ pub fn backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
             Ok(Box::new(b))
         }
         BackendKind::Verilator => Ok(Box::new(VerilatorBackend::new(m.machine_n)?)),
+        BackendKind::Serial => Ok(Box::new(SerialBackend::open(&port(m)?, m.baud)?)),
+    }
+}
+
+/// The serial port the flags name.
+pub fn port(m: &MachineArgs) -> Result<String> {
+    match &m.port {
+        Some(p) => Ok(p.clone()),
+        None => bail!("no serial port: give --port PATH (or set PBIT_PORT)"),
     }
 }
 

@@ -1,0 +1,101 @@
+//! `pbit info`: what the device on a serial port reports.
+
+use crate::{port, print_json, MachineArgs};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use pbit_host::link::{check_hello, Link, DRAIN_TIME};
+use pbit_host::transport::SerialTransport;
+use serde::Serialize;
+
+#[derive(Args)]
+pub struct InfoArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Info {
+    port: String,
+    protocol_version: u16,
+    n: u32,
+    frac_bits: u8,
+    j_bits: u8,
+    h_bits: u8,
+    field_bits: u8,
+    rng_bits: u8,
+    format: String,
+    spec_hash: String,
+    host_spec_hash: String,
+    spec_matches: bool,
+    clock_hz: u32,
+    device_baud: u32,
+    link_baud: u32,
+    busy: bool,
+    sweeps: u32,
+}
+
+pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
+    let path = port(m)?;
+    let t = SerialTransport::open(&path, m.baud)?;
+    let mut link = Link::new(t);
+    link.drain(DRAIN_TIME)?;
+    let h = link
+        .hello()
+        .with_context(|| format!("no pbit device answered on {path} at {} baud", m.baud))?;
+    let status = link.status()?;
+    let host_hash = pbit_spec::hash::spec_hash(&h.format());
+    let info = Info {
+        port: path,
+        protocol_version: h.version,
+        n: h.n,
+        frac_bits: h.frac_bits,
+        j_bits: h.j_bits,
+        h_bits: h.h_bits,
+        field_bits: h.field_bits,
+        rng_bits: h.rng_bits,
+        format: h.format().to_string(),
+        spec_hash: format!("{:#018x}", h.spec_hash),
+        host_spec_hash: format!("{host_hash:#018x}"),
+        spec_matches: host_hash == h.spec_hash,
+        clock_hz: h.clock_hz,
+        device_baud: h.baud,
+        link_baud: m.baud,
+        busy: status.status & pbit_spec::memory_map::STATUS_BUSY != 0,
+        sweeps: status.sweeps,
+    };
+    if a.json {
+        print_json(&info)?;
+    } else {
+        println!("port             {}", info.port);
+        println!("protocol version {}", info.protocol_version);
+        println!("p-bits (N)       {}", info.n);
+        println!(
+            "format           {} (frac {}, J {}, h {}, field {}, rng {} bits)",
+            info.format, h.frac_bits, h.j_bits, h.h_bits, h.field_bits, h.rng_bits
+        );
+        println!(
+            "spec hash        {} ({})",
+            info.spec_hash,
+            if info.spec_matches {
+                "matches this host".to_string()
+            } else {
+                format!("this host expects {}", info.host_spec_hash)
+            }
+        );
+        println!("clock            {} Hz", info.clock_hz);
+        println!(
+            "baud             {} (link opened at {})",
+            info.device_baud, m.baud
+        );
+        println!(
+            "machine          {}, {} sweeps since reset",
+            if info.busy { "busy" } else { "idle" },
+            info.sweeps
+        );
+    }
+    if let Err(e) = check_hello(&h) {
+        bail!("{e}");
+    }
+    Ok(())
+}

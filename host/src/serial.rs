@@ -1,0 +1,162 @@
+//! The serial backend: a pbit device (a board, or the simulated board on a pseudo-terminal)
+//! over the UART link. Jobs are programmed by [`pbit_driver::Machine`] over the [`Link`], the
+//! same sequence the Verilator backend runs over its direct port, so results are the model's
+//! bit for bit.
+
+use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, SampleJob};
+use crate::link::{Link, LinkError};
+use crate::transport::{SerialTransport, Transport};
+use pbit_driver::{DriverError, Machine};
+use pbit_model::run::ReadResult;
+use pbit_spec::protocol::Hello;
+use pbit_spec::Format;
+
+/// The link's default baud rate (divides both boards' clocks exactly).
+pub const DEFAULT_BAUD: u32 = 1_000_000;
+
+/// A device on a link, as a backend.
+pub struct SerialBackend<T: Transport = Box<dyn Transport>> {
+    link: Link<T>,
+    hello: Hello,
+    /// Clocks the machine ran for the jobs so far.
+    pub clocks: u64,
+}
+
+fn backend_error(e: DriverError<LinkError>) -> BackendError {
+    BackendError::Other(format!("serial backend: {e}"))
+}
+
+impl SerialBackend<Box<dyn Transport>> {
+    /// Opens the serial port `path` at `baud` and connects (HELLO, version and spec checks).
+    pub fn open(path: &str, baud: u32) -> Result<Self, BackendError> {
+        let t = SerialTransport::open(path, baud)
+            .map_err(|e| BackendError::Other(format!("serial backend: {e}")))?;
+        SerialBackend::connect(Box::new(t) as Box<dyn Transport>)
+    }
+}
+
+impl<T: Transport> SerialBackend<T> {
+    /// Connects over `t` and checks the device: HELLO (version, spec hash) and its registers
+    /// (magic, N).
+    pub fn connect(t: T) -> Result<Self, BackendError> {
+        let link = Link::connect(t).map_err(|e| backend_error(DriverError::Bus(e)))?;
+        SerialBackend::from_link(link)
+    }
+
+    /// A backend on a connected link.
+    pub fn from_link(mut link: Link<T>) -> Result<Self, BackendError> {
+        let hello = match link.device() {
+            Some(h) => h,
+            None => link
+                .hello()
+                .map_err(|e| backend_error(DriverError::Bus(e)))?,
+        };
+        let id = pbit_driver::identify(&mut link).map_err(backend_error)?;
+        if id.n != hello.n as usize || id.format != hello.format() {
+            return Err(BackendError::Other(format!(
+                "serial backend: the device's HELLO (N = {}, {}) and registers (N = {}, {}) disagree",
+                hello.n,
+                hello.format(),
+                id.n,
+                id.format
+            )));
+        }
+        Ok(SerialBackend {
+            link,
+            hello,
+            clocks: 0,
+        })
+    }
+
+    /// What the device reported.
+    pub fn device(&self) -> Hello {
+        self.hello
+    }
+    pub fn link(&mut self) -> &mut Link<T> {
+        &mut self.link
+    }
+
+    fn machine(&mut self, n: usize) -> Result<Machine<&mut Link<T>>, BackendError> {
+        self.check_fits(n)?;
+        let (machine_n, format) = (self.hello.n as usize, self.hello.format());
+        Ok(Machine::new(&mut self.link, machine_n, format))
+    }
+}
+
+impl<T: Transport> Backend for SerialBackend<T> {
+    fn name(&self) -> &'static str {
+        "serial"
+    }
+    /// Instances are quantised as for the model (the standard format); the device's J, h,
+    /// fraction and random-word widths must match it, its field is sized for its N.
+    fn format(&self) -> Format {
+        let d = self.hello.format();
+        Format {
+            field_bits: Format::STANDARD.field_bits.max(d.field_bits),
+            ..d
+        }
+    }
+    fn capacity(&self) -> Option<usize> {
+        Some(self.hello.n as usize)
+    }
+    fn sample(
+        &mut self,
+        job: &SampleJob,
+        record: &mut dyn FnMut(&[bool], i64),
+    ) -> Result<(), BackendError> {
+        let clocks = self
+            .machine(job.problem.n)?
+            .sample(
+                job.problem,
+                job.clamps,
+                job.page,
+                job.seed,
+                job.spec,
+                record,
+            )
+            .map_err(backend_error)?;
+        self.clocks += clocks;
+        Ok(())
+    }
+    fn anneal(
+        &mut self,
+        job: &AnnealJob,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let (results, clocks) = self
+            .machine(job.problem.n)?
+            .anneal(
+                job.problem,
+                job.clamps,
+                job.pages,
+                job.seed,
+                job.reads,
+                progress,
+            )
+            .map_err(backend_error)?;
+        self.clocks += clocks;
+        Ok(results)
+    }
+    fn relax(
+        &mut self,
+        job: &RelaxJob,
+        out: &mut dyn FnMut(usize, &[bool]),
+    ) -> Result<(), BackendError> {
+        job.validate()?;
+        let clocks = self
+            .machine(job.problem.n)?
+            .relax(
+                job.problem,
+                job.clamped,
+                job.page,
+                job.seed,
+                job.first_read,
+                job.initial,
+                job.sweeps,
+                out,
+            )
+            .map_err(backend_error)?;
+        self.clocks += clocks;
+        Ok(())
+    }
+}
