@@ -1,5 +1,5 @@
-//! Parameter exploration for factoring (not the benchmark): median sweeps-to-solution over a
-//! sample of semiprimes for given schedule parameters.
+//! Parameter exploration for factoring (not the benchmark): median and mean sweeps-to-solution
+//! over odd semiprimes spread evenly over one bit width, for given schedule parameters.
 //! cargo run --release -p pbit-circuit --example factor_tune -- BITS COUNT SWEEPS READS B0 B1 [AND_W ADD_W]
 use pbit_circuit::anneal::ModelAnnealer;
 use pbit_circuit::arith::MultiplierWeights;
@@ -22,23 +22,20 @@ fn main() {
             adder: a[8].parse().unwrap(),
         };
     }
-    // semiprimes with exactly `bits` bits, odd factors, evenly spread
+    // the first odd semiprime at or after each of `count` evenly spaced points of [2^(bits-1), 2^bits)
     let lo = 1u64 << (bits - 1);
-    let hi = 1u64 << bits;
-    let mut sp = Vec::new();
-    let step = ((hi - lo) / (count as u64 * 7)).max(1);
-    let mut n = lo + 1;
-    while n < hi && sp.len() < count {
-        if n % 2 == 1 && !is_prime(n) {
-            let d = (3..).step_by(2).find(|d| n % d == 0).unwrap();
-            if is_prime(n / d) && d > 2 {
-                sp.push(n);
-                n += step * 7;
-                continue;
-            }
-        }
-        n += 2;
-    }
+    let stride = lo / count as u64;
+    let semiprime = |n: u64| {
+        let d = (2..).find(|d| n % d == 0).unwrap();
+        d < n && is_prime(n / d)
+    };
+    let sp: Vec<u64> = (0..count as u64)
+        .map(|k| {
+            (lo + k * stride..)
+                .find(|&n| n % 2 == 1 && semiprime(n))
+                .unwrap()
+        })
+        .collect();
     let mut ann = ModelAnnealer::default();
     let mut sweeps = Vec::new();
     let t = std::time::Instant::now();

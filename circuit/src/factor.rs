@@ -153,7 +153,7 @@ pub fn is_prime(n: u64) -> bool {
 
 /// ⌊√n⌋.
 pub fn isqrt(n: u64) -> u64 {
-    let sq = |r: u64| r.checked_mul(r).map_or(false, |x| x <= n);
+    let sq = |r: u64| r.checked_mul(r).is_some_and(|x| x <= n);
     let mut r = ((n as f64).sqrt() as u64).min(u32::MAX as u64);
     while !sq(r) {
         r -= 1;

@@ -11,6 +11,26 @@
 //! * [`cnf`]: DIMACS CNF, planted 3-SAT, and solving SAT by annealing.
 //! * [`run`]: running a circuit with ports clamped (forwards, backwards).
 //! * [`factor`]: factoring N by clamping a multiplier's product.
+//!
+//! Build, compile, clamp, run:
+//!
+//! ```
+//! use pbit_circuit::anneal::ModelAnnealer;
+//! use pbit_circuit::arith::{multiplier, MultiplierWeights};
+//! use pbit_circuit::run::{run, RunOptions};
+//! use pbit_spec::Format;
+//!
+//! // a 3 × 3-bit multiplier; every net is a p-bit
+//! let c = multiplier(3, 3, MultiplierWeights::default())?.compile(&Format::STANDARD)?;
+//! // clamp lists by port name, for any backend
+//! let clamps = c.clamps(&[("p", 35)])?;
+//! assert_eq!(clamps.len(), 6);
+//! // run it backwards on the model: the most frequent consistent a, b multiply to 35
+//! let report = run(&mut ModelAnnealer::default(), &c, "p=35", &RunOptions::default())?;
+//! let best = report.best.unwrap();
+//! assert_eq!(best.values[0].1 * best.values[1].1, 35);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod anneal;
 pub mod arith;
