@@ -9,6 +9,7 @@
 //! [`pbit_model::run::anneal_read`]) and must give bit-identical results for any instance of at
 //! most N p-bits (the machine runs `n` active p-bits; the rest never show).
 
+pub mod board;
 pub mod build;
 mod driver;
 pub mod lint;
