@@ -4,7 +4,7 @@ use crate::factor::Via;
 use crate::{backend, print_json, MachineArgs};
 use anyhow::{bail, Result};
 use clap::Args;
-use pbit_circuit::cnf::{self, Cnf, SatOptions, SatStatus};
+use pbit_circuit::cnf::{self, Cnf, SatOptions};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -58,9 +58,6 @@ pub fn run(m: &MachineArgs, a: &SatArgs) -> Result<()> {
         );
         print!("{}", report.competition_output());
     }
-    if report.status == SatStatus::Unknown {
-        // competition convention: 0 for UNKNOWN, 10 SAT, 20 UNSAT; we keep 0 = success
-        return Ok(());
-    }
+    // every answer (SATISFIABLE, UNSATISFIABLE, UNKNOWN) exits 0; errors exit non-zero
     Ok(())
 }
