@@ -1,0 +1,320 @@
+//! A build plan: the files to write and the commands to run, made (and every tool checked)
+//! before anything runs, printable as a shell script, then run step by step.
+
+use crate::board::{Board, Family};
+use crate::report::{parse_nextpnr_log, Report};
+use crate::shell::shell_verilog;
+use crate::tools::{self, ToolError};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    #[error("cannot generate the core top: {0}")]
+    Core(#[from] pbit_hdl::CoreTopError),
+    #[error("cannot write {path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("cannot start {program}: {reason}")]
+    Spawn { program: PathBuf, reason: String },
+    #[error("{step} failed ({status}); see {log}{detail}")]
+    StepFailed {
+        step: &'static str,
+        status: String,
+        log: PathBuf,
+        detail: String,
+    },
+    #[error("the {n}-p-bit machine does not fit the {board}: {detail}; see {log}")]
+    DoesNotFit {
+        board: &'static str,
+        n: usize,
+        detail: String,
+        log: PathBuf,
+        /// What nextpnr reported before it gave up (utilisation against the device).
+        report: Box<Report>,
+    },
+}
+
+/// What to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOptions {
+    pub n: usize,
+    pub baud: u32,
+    pub out_dir: PathBuf,
+    /// Run yosys and nextpnr under `nice -n 19` (other work on the machine keeps its cores).
+    pub nice: bool,
+    /// nextpnr's placement seed.
+    pub seed: u32,
+}
+
+impl BuildOptions {
+    /// The board's default N and baud, `out_dir`, niced, seed 1.
+    pub fn defaults(board: &Board, out_dir: impl Into<PathBuf>) -> Self {
+        BuildOptions {
+            n: board.default_n,
+            baud: board.default_baud,
+            out_dir: out_dir.into(),
+            nice: true,
+            seed: 1,
+        }
+    }
+}
+
+/// One command of the plan; its standard output and error go to `log`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub name: &'static str,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub log: PathBuf,
+}
+
+impl Step {
+    /// The step as a shell command line.
+    pub fn command_line(&self) -> String {
+        let quote = |s: &str| {
+            if s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:+,".contains(c))
+            {
+                s.to_string()
+            } else {
+                format!("'{}'", s.replace('\'', "'\\''"))
+            }
+        };
+        let mut words = vec![quote(&self.program.display().to_string())];
+        words.extend(self.args.iter().map(|a| quote(a)));
+        format!(
+            "{} > {} 2>&1",
+            words.join(" "),
+            quote(&self.log.display().to_string())
+        )
+    }
+}
+
+/// Files and commands of one board build.
+#[derive(Debug, Clone)]
+pub struct BuildPlan {
+    pub board: &'static Board,
+    pub options: BuildOptions,
+    /// Files written before the first step: the core top, the shell, the pin file.
+    pub files: Vec<(PathBuf, String)>,
+    pub steps: Vec<Step>,
+    pub bitstream: PathBuf,
+}
+
+fn nice_wrap(nice: bool, program: PathBuf, args: Vec<String>) -> (PathBuf, Vec<String>) {
+    match (nice, tools::find("nice")) {
+        (true, Some(nice)) => {
+            let mut a = vec![
+                "-n".to_string(),
+                "19".to_string(),
+                program.display().to_string(),
+            ];
+            a.extend(args);
+            (nice, a)
+        }
+        _ => (program, args),
+    }
+}
+
+impl BuildPlan {
+    /// Plans the build of `board` with `options`: generates the Verilog (refusing an
+    /// unsupported N or a baud rate the clock cannot make) and locates every tool first.
+    pub fn new(board: &'static Board, options: BuildOptions) -> Result<Self, BuildError> {
+        let (yosys, nextpnr, packer) = match board.family {
+            Family::Ecp5 => (tools::YOSYS_ECP5, tools::NEXTPNR_ECP5, tools::ECPPACK),
+            Family::Ice40 => (tools::YOSYS_ICE40, tools::NEXTPNR_ICE40, tools::ICEPACK),
+        };
+        let (yosys, nextpnr, packer) = (yosys.locate()?, nextpnr.locate()?, packer.locate()?);
+        let core = pbit_hdl::emit_core_top(options.n, board.clock_hz, options.baud)?;
+        let dir = &options.out_dir;
+        let p = |name: &str| dir.join(name);
+        let files = vec![
+            (p("core.v"), core),
+            (p("shell.v"), shell_verilog(board).to_string()),
+            (p(board.constraints_file), board.constraints.to_string()),
+        ];
+        let s = |x: &Path| x.display().to_string();
+        let json = p("pbit.json");
+        let synth = match board.family {
+            Family::Ecp5 => "synth_ecp5",
+            Family::Ice40 => "synth_ice40",
+        };
+        let script = format!(
+            "read_verilog {} {}; {synth} -top {} -json {}; stat",
+            s(&p("core.v")),
+            s(&p("shell.v")),
+            board.shell_top,
+            s(&json)
+        );
+        let (prog, args) = nice_wrap(options.nice, yosys, vec!["-p".into(), script]);
+        let mut steps = vec![Step {
+            name: "synthesis (yosys)",
+            program: prog,
+            args,
+            log: p("yosys.log"),
+        }];
+        let mut args: Vec<String> = board.nextpnr_device.iter().map(|a| a.to_string()).collect();
+        let freq = format!("{}", board.clock_mhz());
+        let (constraint_flag, out_flag, routed) = match board.family {
+            Family::Ecp5 => ("--lpf", "--textcfg", p("pbit.config")),
+            Family::Ice40 => ("--pcf", "--asc", p("pbit.asc")),
+        };
+        args.extend([
+            "--json".into(),
+            s(&json),
+            constraint_flag.into(),
+            s(&p(board.constraints_file)),
+            out_flag.into(),
+            s(&routed),
+            "--freq".into(),
+            freq,
+            "--timing-allow-fail".into(),
+            "--seed".into(),
+            options.seed.to_string(),
+        ]);
+        let (prog, args) = nice_wrap(options.nice, nextpnr, args);
+        steps.push(Step {
+            name: "place and route (nextpnr)",
+            program: prog,
+            args,
+            log: p("nextpnr.log"),
+        });
+        let bitstream = match board.family {
+            Family::Ecp5 => p("pbit.bit"),
+            Family::Ice40 => p("pbit.bin"),
+        };
+        let args = match board.family {
+            Family::Ecp5 => vec!["--compress".into(), s(&routed), s(&bitstream)],
+            Family::Ice40 => vec![s(&routed), s(&bitstream)],
+        };
+        steps.push(Step {
+            name: "bitstream (pack)",
+            program: packer,
+            args,
+            log: p("pack.log"),
+        });
+        Ok(BuildPlan {
+            board,
+            options,
+            files,
+            steps,
+            bitstream,
+        })
+    }
+
+    /// The plan as a shell script (files listed, commands runnable as printed once the
+    /// files are written).
+    pub fn script(&self) -> String {
+        let mut out = format!(
+            "# pbit build: {} ({}), N = {}, {} baud, clock {} MHz\n",
+            self.board.name,
+            self.board.device,
+            self.options.n,
+            self.options.baud,
+            self.board.clock_mhz()
+        );
+        for (path, text) in &self.files {
+            out.push_str(&format!(
+                "# writes {} ({} bytes)\n",
+                path.display(),
+                text.len()
+            ));
+        }
+        for step in &self.steps {
+            out.push_str(&format!("# {}\n{}\n", step.name, step.command_line()));
+        }
+        out
+    }
+
+    /// Writes the files and runs the steps, calling `progress` before each; returns the
+    /// report, or [`BuildError::DoesNotFit`] (with the utilisation) when nextpnr gives up.
+    pub fn run(&self, progress: &mut dyn FnMut(&Step)) -> Result<Report, BuildError> {
+        let io = |p: &Path, e: std::io::Error| BuildError::Io {
+            path: p.to_path_buf(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(&self.options.out_dir).map_err(|e| io(&self.options.out_dir, e))?;
+        for (path, text) in &self.files {
+            std::fs::write(path, text).map_err(|e| io(path, e))?;
+        }
+        let mut seconds = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            progress(step);
+            let log = std::fs::File::create(&step.log).map_err(|e| io(&step.log, e))?;
+            let err = log.try_clone().map_err(|e| io(&step.log, e))?;
+            let t0 = Instant::now();
+            let status = std::process::Command::new(&step.program)
+                .args(&step.args)
+                .stdin(std::process::Stdio::null())
+                .stdout(log)
+                .stderr(err)
+                .status()
+                .map_err(|e| BuildError::Spawn {
+                    program: step.program.clone(),
+                    reason: e.to_string(),
+                })?;
+            seconds.push((step.name.to_string(), t0.elapsed().as_secs_f64()));
+            if !status.success() {
+                let text = std::fs::read_to_string(&step.log).unwrap_or_default();
+                if i == 1 {
+                    let parsed = parse_nextpnr_log(&text);
+                    let over: Vec<String> = parsed
+                        .utilisation
+                        .iter()
+                        .filter(|u| u.used > u.available)
+                        .map(|u| format!("{} {}/{}", u.cell, u.used, u.available))
+                        .collect();
+                    if !over.is_empty() || text.contains("no BELs remaining") {
+                        let yosys = std::fs::read_to_string(&self.steps[0].log).unwrap_or_default();
+                        let mut report = Report::from_logs(
+                            self.board,
+                            self.options.n,
+                            self.options.baud,
+                            &parsed,
+                            &yosys,
+                        );
+                        report.step_seconds = seconds;
+                        let detail = if over.is_empty() {
+                            parsed.errors.join("; ")
+                        } else {
+                            format!("needs {}", over.join(", "))
+                        };
+                        return Err(BuildError::DoesNotFit {
+                            board: self.board.name,
+                            n: self.options.n,
+                            detail,
+                            log: step.log.clone(),
+                            report: Box::new(report),
+                        });
+                    }
+                }
+                let last: Vec<&str> = text.lines().rev().take(3).collect();
+                let detail = last.into_iter().rev().collect::<Vec<_>>().join(" | ");
+                return Err(BuildError::StepFailed {
+                    step: step.name,
+                    status: status.to_string(),
+                    log: step.log.clone(),
+                    detail: if detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {detail}")
+                    },
+                });
+            }
+        }
+        let nextpnr = std::fs::read_to_string(&self.steps[1].log).unwrap_or_default();
+        let yosys = std::fs::read_to_string(&self.steps[0].log).unwrap_or_default();
+        let mut report = Report::from_logs(
+            self.board,
+            self.options.n,
+            self.options.baud,
+            &parse_nextpnr_log(&nextpnr),
+            &yosys,
+        );
+        report.bitstream = Some(self.bitstream.clone());
+        report.step_seconds = seconds;
+        Ok(report)
+    }
+}

@@ -1,0 +1,58 @@
+//! Every port of each board's shell has a pin in its constraint file and every pin a port;
+//! the shell connects every port of the core top.
+
+use pbit_boards::constraints::constrained_pins;
+use pbit_boards::shell::{core_ports, module_pins, shell_connections, shell_verilog};
+use pbit_boards::BOARDS;
+use std::collections::BTreeSet;
+
+#[test]
+fn every_shell_port_has_a_pin_and_every_pin_a_port() {
+    for board in BOARDS {
+        let shell = shell_verilog(board);
+        let ports: BTreeSet<String> = module_pins(shell, board.shell_top)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert!(!ports.is_empty(), "{}: no ports parsed", board.name);
+        let pins: Vec<String> = constrained_pins(board);
+        let pin_set: BTreeSet<String> = pins.iter().cloned().collect();
+        assert_eq!(
+            pins.len(),
+            pin_set.len(),
+            "{}: a pin assigned twice",
+            board.name
+        );
+        let unpinned: Vec<_> = ports.difference(&pin_set).collect();
+        let unported: Vec<_> = pin_set.difference(&ports).collect();
+        assert!(
+            unpinned.is_empty() && unported.is_empty(),
+            "{}: ports without a pin {unpinned:?}, pins without a port {unported:?}",
+            board.name
+        );
+    }
+}
+
+#[test]
+fn the_shell_connects_every_core_top_port() {
+    for board in BOARDS {
+        let core = pbit_hdl::emit_core_top(32, board.clock_hz, board.default_baud).unwrap();
+        let ports: BTreeSet<String> = core_ports(&core).into_iter().collect();
+        assert!(
+            ports.contains("uart_rx") && ports.contains("clock"),
+            "{ports:?}"
+        );
+        let connected: BTreeSet<String> = shell_connections(shell_verilog(board))
+            .into_iter()
+            .collect();
+        assert_eq!(ports, connected, "{}", board.name);
+    }
+}
+
+#[test]
+fn the_port_parser_reads_buses_and_directions() {
+    let v = "module m (\n    input  wire       a,\n    output wire [3:0] b,\n    output wire c\n);\nendmodule\n";
+    let pins = module_pins(v, "m");
+    let names: Vec<&str> = pins.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(names, ["a", "b[0]", "b[1]", "b[2]", "b[3]", "c"]);
+}

