@@ -12,7 +12,7 @@ use std::time::Instant;
 pub enum BuildError {
     #[error(transparent)]
     Tool(#[from] ToolError),
-    #[error("cannot generate the core top: {0}")]
+    #[error(transparent)]
     Core(#[from] pbit_hdl::CoreTopError),
     #[error("cannot write {path}: {reason}")]
     Io { path: PathBuf, reason: String },

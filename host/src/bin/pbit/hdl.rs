@@ -1,7 +1,8 @@
-//! `pbit hdl`: the gateware.
+//! `pbit hdl`: the gateware: emit its Verilog, build a board's bitstream, flash a board.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use pbit_boards::{BuildError, BuildOptions, BuildPlan, FlashTarget, Report};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -15,6 +16,81 @@ pub enum HdlCommand {
         #[arg(long, default_value = "build/hdl")]
         out: PathBuf,
     },
+    /// Build a board's bitstream: core top + shell, yosys, nextpnr, packer; then a report
+    /// (Fmax against the board clock, slack, LUT/FF/BRAM/DSP use, updates/s).
+    Build {
+        /// ulx3s (ECP5-85F) or icebreaker (iCE40 UP5K).
+        #[arg(long)]
+        board: String,
+        /// p-bits of the machine (default: the board's profile).
+        #[arg(long)]
+        n: Option<usize>,
+        /// UART rate (default: the board's profile; must divide the clock within 1.5%).
+        #[arg(long)]
+        baud: Option<u32>,
+        /// Directory for the Verilog, logs and bitstream (default build/<board>-n<N>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the plan (files and commands) and stop.
+        #[arg(long)]
+        plan: bool,
+        /// Run yosys and nextpnr at normal priority (default: `nice -n 19`).
+        #[arg(long)]
+        no_nice: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Program a board with openFPGALoader (SRAM by default: lost at power-off).
+    Flash {
+        #[arg(long)]
+        board: String,
+        /// The bitstream (default: what `pbit hdl build` wrote for the board's default N).
+        bitstream: Option<PathBuf>,
+        /// Write the SPI flash instead (kept across power cycles).
+        #[arg(long)]
+        flash: bool,
+        /// Print the command and stop.
+        #[arg(long)]
+        plan: bool,
+    },
+}
+
+fn board(name: &str) -> Result<&'static pbit_boards::Board> {
+    match pbit_boards::board(name) {
+        Some(b) => Ok(b),
+        None => bail!(
+            "unknown board {name:?}; boards: {}",
+            pbit_boards::Board::names().join(", ")
+        ),
+    }
+}
+
+fn default_out(b: &pbit_boards::Board, n: usize) -> PathBuf {
+    PathBuf::from("build").join(format!("{}-n{n}", b.name))
+}
+
+fn print_report(r: &Report) {
+    println!("board      {} ({})", r.board, r.device);
+    println!("machine    N = {}, UART {} baud", r.n, r.baud);
+    println!(
+        "timing     clock {:.2} MHz, Fmax {:.2} MHz, slack {:+.2} ns: {}",
+        r.clock_mhz,
+        r.fmax_mhz,
+        r.slack,
+        if r.timing_met { "met" } else { "NOT met" }
+    );
+    println!(
+        "resources  LUTs {}/{}, FFs {}, BRAMs {}/{}, DSPs {}",
+        r.luts, r.luts_available, r.ffs, r.brams, r.brams_available, r.dsps
+    );
+    println!(
+        "speed      {} update/clock x {:.2} MHz = {:.3e} p-bit updates/s",
+        r.updates_per_clock, r.clock_mhz, r.updates_per_s
+    );
+    if let Some(b) = &r.bitstream {
+        println!("bitstream  {}", b.display());
+    }
 }
 
 pub fn run(c: &HdlCommand) -> Result<()> {
@@ -28,6 +104,81 @@ pub fn run(c: &HdlCommand) -> Result<()> {
             }
             let path = pbit_hdl::write_verilog(*n, out)?;
             println!("{}", path.display());
+        }
+        HdlCommand::Build {
+            board: name,
+            n,
+            baud,
+            out,
+            plan,
+            no_nice,
+            json,
+        } => {
+            let b = board(name)?;
+            let mut options = BuildOptions::defaults(b, PathBuf::new());
+            options.n = n.unwrap_or(b.default_n);
+            options.baud = baud.unwrap_or(b.default_baud);
+            options.out_dir = out.clone().unwrap_or_else(|| default_out(b, options.n));
+            options.nice = !no_nice;
+            let build = BuildPlan::new(b, options)?;
+            if *plan {
+                print!("{}", build.script());
+                return Ok(());
+            }
+            let result = build.run(&mut |step| eprintln!("pbit: {} ...", step.name));
+            match result {
+                Ok(r) => {
+                    if *json {
+                        println!("{}", serde_json::to_string_pretty(&r)?);
+                    } else {
+                        print_report(&r);
+                    }
+                }
+                Err(BuildError::DoesNotFit { report, .. }) if *json => {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    bail!("the design does not fit the {}", b.name);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        HdlCommand::Flash {
+            board: name,
+            bitstream,
+            flash,
+            plan,
+        } => {
+            let b = board(name)?;
+            let ext = match b.family {
+                pbit_boards::Family::Ecp5 => "bit",
+                pbit_boards::Family::Ice40 => "bin",
+            };
+            let path = bitstream
+                .clone()
+                .unwrap_or_else(|| default_out(b, b.default_n).join(format!("pbit.{ext}")));
+            let target = if *flash {
+                FlashTarget::SpiFlash
+            } else {
+                FlashTarget::Sram
+            };
+            let step = pbit_boards::flash_plan(b, &path, target)?;
+            if *plan {
+                println!("{} {}", step.program.display(), step.args.join(" "));
+                return Ok(());
+            }
+            if !path.exists() {
+                bail!(
+                    "no bitstream at {}; build one with `pbit hdl build --board {}`",
+                    path.display(),
+                    b.name
+                );
+            }
+            let status = std::process::Command::new(&step.program)
+                .args(&step.args)
+                .status()
+                .with_context(|| format!("cannot start {}", step.program.display()))?;
+            if !status.success() {
+                bail!("openFPGALoader failed ({status}); is the board plugged in?");
+            }
         }
     }
     Ok(())
