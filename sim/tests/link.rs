@@ -504,3 +504,59 @@ fn sample_stream_matches_model_at_eight_clocks_per_bit() {
     };
     sample_stream_matches_model(&mut b);
 }
+
+#[test]
+fn stop_ends_a_streaming_run_and_writes_while_busy_are_refused() {
+    use pbit_driver::Bus;
+    let mut b = lock();
+    let mut c = Client::new(&mut b);
+    c.write(mm::reg(mm::REG_N_ACTIVE), &[4]).unwrap();
+    c.write(mm::schedule_sweeps_addr(0), &[1_000_000, 0])
+        .unwrap();
+    c.write(mm::reg(mm::REG_N_STEPS), &[1]).unwrap();
+    c.write(mm::reg(mm::REG_BURN_IN), &[0, 1]).unwrap();
+    let numbers = std::cell::RefCell::new(Vec::new());
+    let mut take = |m: Message| {
+        numbers
+            .borrow_mut()
+            .push(p::Sample::decode(&m.payload).unwrap().number)
+    };
+    let seq = c.next_seq();
+    c.call_with(p::RUN, seq, vec![], &mut take).unwrap();
+    let busy = |r: Result<Message, ClientError>| match r {
+        Err(ClientError::Device { code, .. }) => assert_eq!(code, p::ERR_BUSY),
+        other => panic!("expected busy, got {other:?}"),
+    };
+    let seq = c.next_seq();
+    busy(c.call_with(
+        p::WRITE,
+        seq,
+        p::write_payload(mm::region_addr(mm::REGION_STATE, 0), &[1]),
+        &mut take,
+    ));
+    let seq = c.next_seq();
+    busy(c.call_with(p::RUN, seq, vec![], &mut take));
+    let seq = c.next_seq();
+    c.call_with(p::STOP, seq, vec![], &mut take).unwrap();
+    let st = loop {
+        let seq = c.next_seq();
+        let m = c.call_with(p::STATUS, seq, vec![], &mut take).unwrap();
+        let st = Status::decode(&m.payload).unwrap();
+        if st.status & mm::STATUS_BUSY == 0 {
+            break st;
+        }
+    };
+    // samples already queued still arrive
+    while (numbers.borrow().len() as u32) < st.samples {
+        let m = c.board.read_frame(TIMEOUT).unwrap();
+        take(m);
+    }
+    let numbers = numbers.into_inner();
+    assert!(numbers.len() >= 2, "{numbers:?}");
+    assert_eq!(numbers, (0..st.samples).collect::<Vec<u32>>());
+    c.write(mm::region_addr(mm::REGION_STATE, 0), &[5]).unwrap();
+    assert_eq!(
+        c.read(mm::region_addr(mm::REGION_STATE, 0), 1).unwrap(),
+        vec![5]
+    );
+}

@@ -10,6 +10,7 @@ mod info;
 mod learn;
 mod sample;
 mod sat;
+mod sim;
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -94,6 +95,9 @@ enum Command {
     Info(info::InfoArgs),
     /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
     Learn(learn::LearnArgs),
+    /// The simulated board: `pbit sim serve` runs it behind a pseudo-terminal.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +125,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Hdl(c) => hdl::run(c),
         Command::Learn(a) => learn::run(m, a),
         Command::Info(a) => info::run(m, a),
+        Command::Sim(c) => sim::run(m, c),
     }
 }
 

@@ -1,0 +1,43 @@
+//! `pbit sim`: the simulated board.
+
+use crate::MachineArgs;
+use anyhow::Result;
+use clap::Subcommand;
+use std::sync::atomic::AtomicBool;
+
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// Run the Verilated core top (machine + UART + command decoder, bits on the wire
+    /// simulated) behind a pseudo-terminal; print the tty path and serve until stopped
+    /// (Ctrl-C). Talk to it with `--backend serial --port PATH` at the same `--baud`.
+    Serve {
+        /// p-bits of the machine (32, 64, 128 or 256).
+        #[arg(long, default_value_t = pbit_sim::board::DEFAULT_N)]
+        n: usize,
+        /// The generation clock the board reports (its UART divisor is clock / baud).
+        #[arg(long, default_value_t = pbit_sim::board::DEFAULT_CLOCK_HZ)]
+        clock_hz: u32,
+    },
+}
+
+pub fn run(m: &MachineArgs, c: &SimCommand) -> Result<()> {
+    match c {
+        SimCommand::Serve { n, clock_hz } => {
+            static STOP: AtomicBool = AtomicBool::new(false);
+            let options = pbit_sim::board::ServeOptions {
+                n: *n,
+                baud: m.baud,
+                clock_hz: *clock_hz,
+            };
+            eprintln!(
+                "building the simulated board (N = {n}, {clock_hz} Hz, {} baud)…",
+                m.baud
+            );
+            pbit_sim::board::serve(options, &STOP, |path| {
+                println!("{}", path.display());
+                eprintln!("serving on {} (Ctrl-C stops)", path.display());
+            })?;
+        }
+    }
+    Ok(())
+}
