@@ -24,6 +24,7 @@ pub fn flash_plan(board: &Board, bitstream: &Path, target: FlashTarget) -> Resul
     args.push(bitstream.display().to_string());
     Ok(Step {
         name: "program (openFPGALoader)",
+        dir: std::path::PathBuf::from("."),
         program,
         args,
         log: bitstream.with_extension("flash.log"),

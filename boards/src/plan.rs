@@ -61,10 +61,12 @@ impl BuildOptions {
     }
 }
 
-/// One command of the plan; its standard output and error go to `log`.
+/// One command of the plan, run in `dir` (the yowasp tools see only their working
+/// directory, so every file is named relative to it); its output goes to `log`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub name: &'static str,
+    pub dir: PathBuf,
     pub program: PathBuf,
     pub args: Vec<String>,
     pub log: PathBuf,
@@ -84,10 +86,12 @@ impl Step {
         };
         let mut words = vec![quote(&self.program.display().to_string())];
         words.extend(self.args.iter().map(|a| quote(a)));
+        let log = self.log.file_name().unwrap_or_default().to_string_lossy();
         format!(
-            "{} > {} 2>&1",
+            "(cd {} && {} > {} 2>&1)",
+            quote(&self.dir.display().to_string()),
             words.join(" "),
-            quote(&self.log.display().to_string())
+            quote(&log)
         )
     }
 }
@@ -135,7 +139,12 @@ impl BuildPlan {
             (p("shell.v"), shell_verilog(board).to_string()),
             (p(board.constraints_file), board.constraints.to_string()),
         ];
-        let s = |x: &Path| x.display().to_string();
+        // the tools run in `dir`: files by bare name
+        let s = |x: &Path| {
+            x.file_name()
+                .map(|f| f.to_string_lossy().to_string())
+                .unwrap_or_default()
+        };
         let json = p("pbit.json");
         let synth = match board.family {
             Family::Ecp5 => "synth_ecp5",
@@ -151,6 +160,7 @@ impl BuildPlan {
         let (prog, args) = nice_wrap(options.nice, yosys, vec!["-p".into(), script]);
         let mut steps = vec![Step {
             name: "synthesis (yosys)",
+            dir: dir.clone(),
             program: prog,
             args,
             log: p("yosys.log"),
@@ -177,6 +187,7 @@ impl BuildPlan {
         let (prog, args) = nice_wrap(options.nice, nextpnr, args);
         steps.push(Step {
             name: "place and route (nextpnr)",
+            dir: dir.clone(),
             program: prog,
             args,
             log: p("nextpnr.log"),
@@ -191,6 +202,7 @@ impl BuildPlan {
         };
         steps.push(Step {
             name: "bitstream (pack)",
+            dir: dir.clone(),
             program: packer,
             args,
             log: p("pack.log"),
@@ -247,6 +259,7 @@ impl BuildPlan {
             let t0 = Instant::now();
             let status = std::process::Command::new(&step.program)
                 .args(&step.args)
+                .current_dir(&step.dir)
                 .stdin(std::process::Stdio::null())
                 .stdout(log)
                 .stderr(err)
