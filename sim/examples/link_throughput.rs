@@ -25,6 +25,9 @@ fn main() {
         }
     };
     let line = baud as f64 / 10.0;
+    let wall = std::time::Instant::now();
+    let cpu0 = thread_cpu_seconds();
+    let start_clocks = b.clocks();
     let secs = |c: u64| c as f64 / clock_hz as f64;
     let mut seq = 0u8;
     let mut call = |b: &mut Board, opcode: u8, payload: Vec<u8>| -> Message {
@@ -127,4 +130,23 @@ fn main() {
         100.0 * bytes as f64 / t / line,
         8 + 4 * n / 32
     );
+    let clocks = b.clocks() - start_clocks;
+    let s = wall.elapsed().as_secs_f64();
+    let cpu = match (cpu0, thread_cpu_seconds()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => s,
+    };
+    println!(
+        "simulation: {clocks} clocks in {cpu:.1} s CPU ({s:.1} s wall) = {:.2e} clocks per CPU \
+         second, {:.1}% of real time",
+        clocks as f64 / cpu,
+        100.0 * clocks as f64 / cpu / clock_hz as f64
+    );
+}
+
+/// CPU time of the calling thread in seconds (Linux), None elsewhere.
+fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 * 1e-9)
 }

@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 const SHIM: &str = include_str!("shim/board.cpp");
 
-/// The clock a simulated board reports when none is given (the ULX3S's 25 MHz).
-pub const DEFAULT_CLOCK_HZ: u32 = 25_000_000;
+/// The clock a simulated board reports when none is given (the iCEBreaker's 12 MHz: 12 clocks
+/// per bit at 1 Mbaud, half the simulation work per byte of a 25 MHz clock).
+pub const DEFAULT_CLOCK_HZ: u32 = 12_000_000;
 /// The baud rate of `pbit sim serve` when none is given (divides 25 MHz and 12 MHz).
 pub const DEFAULT_BAUD: u32 = 1_000_000;
 /// The machine size of `pbit sim serve` when none is given.
