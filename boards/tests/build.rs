@@ -1,0 +1,67 @@
+//! Real builds with the open toolchain (installed by scripts/test-all.sh; a missing tool
+//! fails the test with the message naming its install command).
+//!
+//! In CI: the iCEBreaker at N = 32 (Debian's yosys + nextpnr-ice40, about a minute of CPU):
+//! the flow runs end to end and the report is parsed, whether the machine fits or not
+//! (today it does not: see docs/boards.md). Slower, `cargo test --release -p pbit-boards --
+//! --ignored`: the ULX3S at N = 32 and at its profile's N (yowasp's ECP5 tools, minutes each).
+
+use pbit_boards::{board, BuildError, BuildOptions, BuildPlan, Report};
+use std::path::PathBuf;
+
+fn out_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pbit-boards-{name}"))
+}
+
+fn build(name: &str, n: usize) -> Result<Report, BuildError> {
+    let b = board(name).unwrap();
+    let mut options = BuildOptions::defaults(b, out_dir(&format!("{name}-n{n}")));
+    options.n = n;
+    let plan = BuildPlan::new(b, options).unwrap_or_else(|e| panic!("{e}"));
+    let script = plan.script();
+    assert!(
+        script.contains("--timing-allow-fail") && script.contains("--freq"),
+        "{script}"
+    );
+    plan.run(&mut |_| {})
+}
+
+fn check_report(r: &Report) {
+    assert!(r.luts > 0 && r.ffs > 0, "{r:?}");
+    assert!(r.fmax_mhz > 0.0, "{r:?}");
+    assert_eq!(r.timing_met, r.fmax_mhz >= r.clock_mhz);
+    assert!(r.bitstream.as_ref().unwrap().metadata().unwrap().len() > 0);
+    assert_eq!(r.updates_per_s, r.clock_mhz * 1e6 * r.updates_per_clock);
+}
+
+#[test]
+fn icebreaker_small_build_runs_end_to_end() {
+    match build("icebreaker", 32) {
+        Ok(r) => check_report(&r),
+        Err(BuildError::DoesNotFit { report, .. }) => {
+            assert!(report.luts > 0 && report.brams > 0, "{report:?}");
+            assert!(
+                report.luts > report.luts_available || report.brams > report.brams_available,
+                "{report:?}"
+            );
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+#[ignore = "ECP5 build with yowasp: several minutes"]
+fn ulx3s_small_build_meets_timing() {
+    let r = build("ulx3s", 32).unwrap_or_else(|e| panic!("{e}"));
+    check_report(&r);
+    assert!(r.timing_met, "{r:?}");
+}
+
+#[test]
+#[ignore = "full-size ECP5 build with yowasp: tens of minutes"]
+fn ulx3s_profile_build_meets_timing() {
+    let b = board("ulx3s").unwrap();
+    let r = build("ulx3s", b.default_n).unwrap_or_else(|e| panic!("{e}"));
+    check_report(&r);
+    assert!(r.timing_met, "{r:?}");
+}
