@@ -25,10 +25,12 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Time a device may take to turn a request around, on top of the bytes' time on the wire
-/// (covers the FTDI latency timer, 16 ms by default, and a loaded host).
-pub const REPLY_TIMEOUT: Duration = Duration::from_millis(250);
-/// Margin on the wire time of a request and its reply.
-pub const WIRE_TIME_FACTOR: u32 = 3;
+/// (covers the FTDI latency timer, 16 ms by default, a loaded host, and the simulated board,
+/// which runs slower than real time).
+pub const REPLY_TIMEOUT: Duration = Duration::from_millis(500);
+/// Margin on the wire time of a request and its reply (the simulated board moves bytes up to
+/// several times slower than the line rate it simulates).
+pub const WIRE_TIME_FACTOR: u32 = 10;
 /// Sends of one request before giving up.
 pub const MAX_ATTEMPTS: u32 = 5;
 /// Bits on the wire per byte (8N1).
@@ -46,11 +48,13 @@ pub const RUN_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum LinkError {
     #[error(transparent)]
     Transport(#[from] TransportError),
-    #[error("no reply to {request} after {attempts} attempts ({timeout_ms} ms each): is the device connected, powered and at this baud rate?")]
+    #[error("no valid reply to {request} after {attempts} attempts ({timeout_ms} ms timeout each; {rejected} answered ERROR(bad frame)): is the device connected, powered, at this baud rate, and the line clean?")]
     Timeout {
         request: &'static str,
         attempts: u32,
         timeout_ms: u64,
+        /// Sends the device reported as corrupted frames.
+        rejected: u32,
     },
     #[error("the device refused {request}: {name} (code {code}, detail {detail:#x})")]
     Device {
@@ -133,6 +137,9 @@ pub struct Link<T> {
     pub stats: LinkStats,
     /// How long a busy machine may make no progress ([`RUN_STALL_TIMEOUT`]).
     pub stall_timeout: Duration,
+    /// Multiplies every reply timeout (1 for a board; more for a device slower than its line
+    /// rate, such as a large simulated board at a low baud rate).
+    pub timeout_scale: u32,
 }
 
 fn request_name(opcode: u8) -> &'static str {
@@ -171,13 +178,20 @@ impl<T: Transport> Link<T> {
             hello: None,
             stats: LinkStats::default(),
             stall_timeout: RUN_STALL_TIMEOUT,
+            timeout_scale: 1,
         }
     }
 
     /// Opens the session: discards stale bytes, asks HELLO, checks the protocol version and
     /// the spec hash, and stops a run a previous session left going.
     pub fn connect(t: T) -> Result<Link<T>, LinkError> {
+        Link::connect_scaled(t, 1)
+    }
+
+    /// [`Link::connect`] with every reply timeout multiplied by `timeout_scale`.
+    pub fn connect_scaled(t: T, timeout_scale: u32) -> Result<Link<T>, LinkError> {
         let mut link = Link::new(t);
+        link.timeout_scale = timeout_scale;
         link.drain(DRAIN_TIME)?;
         let hello = link.hello()?;
         check_hello(&hello)?;
@@ -218,7 +232,7 @@ impl<T: Transport> Link<T> {
             ),
             _ => Duration::ZERO,
         };
-        REPLY_TIMEOUT + wire
+        (REPLY_TIMEOUT + wire) * self.timeout_scale.max(1)
     }
 
     fn next_frame(
@@ -295,6 +309,7 @@ impl<T: Transport> Link<T> {
             payload,
         };
         let mut wire = msg.encode();
+        let mut rejected = 0;
         for attempt in 1..=MAX_ATTEMPTS {
             if attempt > 1 {
                 self.stats.retries += 1;
@@ -337,6 +352,7 @@ impl<T: Transport> Link<T> {
                     if code == p::ERR_BAD_FRAME {
                         // the device saw a corrupted frame, perhaps this request: send again
                         self.stats.device_bad_frames += 1;
+                        rejected += 1;
                         break 'wait;
                     }
                     if m.seq == msg.seq {
@@ -371,6 +387,7 @@ impl<T: Transport> Link<T> {
             request,
             attempts: MAX_ATTEMPTS,
             timeout_ms: timeout.as_millis() as u64,
+            rejected,
         })
     }
 
@@ -507,7 +524,8 @@ impl<T: Transport> Link<T> {
             if run.error.is_some() {
                 return Ok(());
             }
-            if status.status & mm::STATUS_BUSY == 0 {
+            // over when the machine is idle and its last sample was taken by the decoder
+            if status.status & (mm::STATUS_BUSY | mm::STATUS_SAMPLE_VALID) == 0 {
                 if status.samples > run.expected {
                     // the last samples may still be on the wire: wait one reply time
                     let deadline = Instant::now() + self.reply_timeout(0, MAX_PAYLOAD);
