@@ -207,6 +207,15 @@ fn write_read_and_status_round_trip() {
     assert_eq!(words.len(), p::MAX_WORDS);
     assert_eq!(&words[..N], &seeds[..]);
     assert!(words[N..].iter().all(|&w| w == 0));
+    // a frame with runs of more than 254 non-zero bytes (COBS code 0xFF blocks): 240 words
+    // of non-zero bytes to a page, decoded whole (the reply counts them)
+    let dense: Vec<u32> = (0..p::MAX_WORDS as u32)
+        .map(|i| 0x1122_3344u32.wrapping_add(i * 0x0101_0101) | 0x0101_0101)
+        .collect();
+    let m = c
+        .call(p::WRITE, p::write_payload(mm::page_addr(1, 0x0101), &dense))
+        .unwrap();
+    assert_eq!(m.payload, (p::MAX_WORDS as u16).to_be_bytes());
     let st = c.status(&mut |m| panic!("{m:?}")).unwrap();
     assert_eq!(st.status & mm::STATUS_BUSY, 0);
     assert_eq!(
