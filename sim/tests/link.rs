@@ -153,7 +153,8 @@ impl pbit_driver::Bus for Client<'_> {
                 Ok(m) => return Err(ClientError::Unexpected(m)),
                 Err(BoardError::Timeout { .. }) => {
                     let st = self.status(&mut take)?;
-                    if st.status & mm::STATUS_BUSY == 0 && st.samples == got.get() {
+                    let idle = st.status & (mm::STATUS_BUSY | mm::STATUS_SAMPLE_VALID) == 0;
+                    if idle && st.samples == got.get() {
                         return Ok(());
                     }
                 }
@@ -551,7 +552,7 @@ fn stop_ends_a_streaming_run_and_writes_while_busy_are_refused() {
         let seq = c.next_seq();
         let m = c.call_with(p::STATUS, seq, vec![], &mut take).unwrap();
         let st = Status::decode(&m.payload).unwrap();
-        if st.status & mm::STATUS_BUSY == 0 {
+        if st.status & (mm::STATUS_BUSY | mm::STATUS_SAMPLE_VALID) == 0 {
             break st;
         }
     };
