@@ -30,8 +30,12 @@ pub struct Board {
     pub device: &'static str,
     /// Device and package arguments of nextpnr.
     pub nextpnr_device: &'static [&'static str],
-    /// The board's oscillator, which clocks the core (no PLL: see `docs/boards.md`).
+    /// The board's oscillator.
+    pub osc_hz: u32,
+    /// The core clock: the oscillator, or the PLL's output where the shell has one.
     pub clock_hz: u32,
+    /// The shell's PLL, if any (what it makes of the oscillator).
+    pub pll: Option<&'static str>,
     /// Default machine size (a `pbit_hdl::SUPPORTED_N` size).
     pub default_n: usize,
     /// Default UART rate: must divide `clock_hz` within 1.5%.
@@ -49,13 +53,17 @@ pub struct Board {
     pub capacity: Capacity,
 }
 
-/// ULX3S: ECP5 LFE5U-85F, 25 MHz, FT231X, 8 LEDs. The large machine.
+/// ULX3S: ECP5 LFE5U-85F, 25 MHz oscillator (a PLL makes the 15 MHz core clock), FT231X,
+/// 8 LEDs. The large machine.
 pub static ULX3S: Board = Board {
     name: "ulx3s",
     family: Family::Ecp5,
     device: "LFE5U-85F-6BG381C",
     nextpnr_device: &["--85k", "--package", "CABGA381", "--speed", "6"],
-    clock_hz: 25_000_000,
+    osc_hz: 25_000_000,
+    // N = 64 routes at ~17 MHz: a PLL makes 15 MHz (exact for 1 Mbaud)
+    clock_hz: 15_000_000,
+    pll: Some("EHXPLLL: 25 MHz / 5 * 3 = 15 MHz (VCO 600 MHz)"),
     default_n: 64,
     default_baud: 1_000_000,
     uart: "FT231X",
@@ -78,7 +86,9 @@ pub static ICEBREAKER: Board = Board {
     family: Family::Ice40,
     device: "iCE40UP5K-SG48",
     nextpnr_device: &["--up5k", "--package", "sg48"],
+    osc_hz: 12_000_000,
     clock_hz: 12_000_000,
+    pll: None,
     default_n: 32,
     default_baud: 1_000_000,
     uart: "FT2232H channel B",

@@ -220,12 +220,13 @@ impl BuildPlan {
     /// files are written).
     pub fn script(&self) -> String {
         let mut out = format!(
-            "# pbit build: {} ({}), N = {}, {} baud, clock {} MHz\n",
+            "# pbit build: {} ({}), N = {}, {} baud, core clock {} MHz ({})\n",
             self.board.name,
             self.board.device,
             self.options.n,
             self.options.baud,
-            self.board.clock_mhz()
+            self.board.clock_mhz(),
+            self.board.pll.unwrap_or("the oscillator, no PLL")
         );
         for (path, text) in &self.files {
             out.push_str(&format!(
