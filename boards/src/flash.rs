@@ -14,13 +14,17 @@ pub enum FlashTarget {
 }
 
 /// The openFPGALoader command that programs `bitstream` into `board`
-/// (`openFPGALoader -b ulx3s [-f] pbit.bit`); the tool is located first.
+/// (`openFPGALoader -b ulx3s -m|-f pbit.bit`); the tool is located first.
 pub fn flash_plan(board: &Board, bitstream: &Path, target: FlashTarget) -> Result<Step, ToolError> {
     let program = OPENFPGALOADER.locate()?;
     let mut args = vec!["-b".to_string(), board.loader_board.to_string()];
-    if target == FlashTarget::SpiFlash {
-        args.push("-f".into());
-    }
+    args.push(
+        match target {
+            FlashTarget::Sram => "-m",
+            FlashTarget::SpiFlash => "-f",
+        }
+        .into(),
+    );
     args.push(bitstream.display().to_string());
     Ok(Step {
         name: "program (openFPGALoader)",
