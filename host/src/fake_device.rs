@@ -133,7 +133,7 @@ impl FakeDevice {
         match m.opcode {
             p::HELLO => Ok((p::reply_opcode(p::HELLO), self.hello.encode())),
             p::WRITE => {
-                if m.payload.len() < 8 || m.payload.len() % 4 != 0 {
+                if m.payload.len() < 8 || !m.payload.len().is_multiple_of(4) {
                     return Err((p::ERR_BAD_LENGTH, m.payload.len() as u32));
                 }
                 if busy {

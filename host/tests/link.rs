@@ -109,7 +109,7 @@ fn a_silent_device_is_a_timeout_not_a_hang_and_the_link_recovers() {
     let mut dev = device();
     dev.script = [Action::Normal, Action::Normal]
         .into_iter()
-        .chain(std::iter::repeat(Action::Lose).take(MAX_ATTEMPTS as usize))
+        .chain(std::iter::repeat_n(Action::Lose, MAX_ATTEMPTS as usize))
         .collect();
     let (dev, t) = pipe(dev);
     let mut link = Link::connect(t).unwrap();
@@ -385,13 +385,12 @@ fn faulty_session<T: Transport>(mut link: Link<T>, rounds: u32) -> (u32, u32, Li
 #[test]
 fn injected_byte_faults_are_all_detected_or_retried() {
     let mut dev = device();
-    dev.runs = std::iter::repeat(RunScript {
+    let script = RunScript {
         samples: 50,
         busy_polls: 1,
         ..RunScript::default()
-    })
-    .take(40)
-    .collect();
+    };
+    dev.runs = std::iter::repeat_n(script, 40).collect();
     let (dev, t) = pipe(dev);
     let faults = Faults {
         corrupt: 2e-4,
