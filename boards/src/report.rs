@@ -37,7 +37,11 @@ pub fn parse_nextpnr_log(log: &str) -> NextpnrLog {
     let mut out = NextpnrLog::default();
     let mut in_util = false;
     for line in log.lines() {
-        let t = line.trim_start_matches("Info:").trim();
+        // nextpnr 0.11 prints a failing post-route Fmax as `Warning:`, the rest as `Info:`
+        let t = line
+            .trim_start_matches("Info:")
+            .trim_start_matches("Warning:")
+            .trim();
         if line.starts_with("ERROR:") {
             out.errors.push(line.trim().to_string());
         }

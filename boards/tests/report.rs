@@ -19,6 +19,21 @@ Info: Routing..
 Info: Max frequency for clock '$glbnet$clk_25mhz$TRELLIS_IO_IN': 28.57 MHz (PASS at 25.00 MHz)
 ";
 
+// nextpnr 0.11's post-route line when the target is missed (measured: N = 64 core top)
+const ECP5_FAIL_LOG: &str = "\
+Info: Max frequency for clock '$glbnet$clock$TRELLIS_IO_IN': 17.69 MHz (FAIL at 25.00 MHz)
+Info: Routing..
+Warning: Max frequency for clock '$glbnet$clock$TRELLIS_IO_IN': 22.54 MHz (FAIL at 25.00 MHz)
+";
+
+#[test]
+fn a_missed_target_is_read_from_the_warning_line() {
+    let log = parse_nextpnr_log(ECP5_FAIL_LOG);
+    assert_eq!(log.clocks.len(), 1);
+    assert_eq!(log.clocks[0].fmax_mhz, 22.54);
+    assert!(!log.clocks[0].pass);
+}
+
 const ICE40_LOG: &str = "\
 Info: Device utilisation:
 Info: \t         ICESTORM_LC:  6000/ 5280   113%
