@@ -22,7 +22,7 @@ pub mod memories;
 pub mod scheduler;
 pub mod uart;
 
+pub use core_top::{emit_core_top, CoreTopError};
 pub use emit::{
     emit_verilog, machine_format, machine_size_for, write_verilog, EmitError, SUPPORTED_N,
 };
-pub use core_top::{emit_core_top, CoreTopError};

@@ -15,10 +15,10 @@ pub mod backend;
 pub mod clamp;
 pub mod fake_device;
 pub mod jobs;
+pub mod learn;
 pub mod link;
 pub mod serial;
 pub mod transport;
 pub mod verilator;
-pub mod learn;
 
 pub use backend::{Backend, BackendError, ModelBackend};
