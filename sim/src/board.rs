@@ -262,145 +262,15 @@ fn io(p: &Path, e: std::io::Error) -> SimError {
     SimError::Io(format!("{}: {e}", p.display()))
 }
 
-fn run_tool(cmd: &mut Command, what: &str) -> Result<String, SimError> {
-    let out = cmd.output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            SimError::ToolMissing {
-                tool: what.to_string(),
-                hint: if what == "verilator" {
-                    crate::INSTALL_HINT
-                } else {
-                    "apt-get install g++"
-                },
-            }
-        } else {
-            SimError::Io(format!("running {what}: {e}"))
-        }
-    })?;
-    if !out.status.success() {
-        let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        stderr.truncate(4000);
-        return Err(SimError::ToolFailed {
-            tool: what.to_string(),
-            status: out.status.to_string(),
-            stderr,
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// Verilates the core top with the board shim into a cached shared object (the cache of
 /// [`crate::cache_root`], keyed by the Verilog, the shim, the flags and Verilator's version).
 fn build_board_object(verilog: &str) -> Result<PathBuf, SimError> {
-    let version = crate::build::verilator_version()?;
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for part in [
-        verilog,
-        SHIM,
-        version.as_str(),
-        &VERILATOR_FLAGS.join(" "),
-        "board",
-    ] {
-        for &b in part.as_bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    let dir = crate::cache_root().join(format!("board-{h:016x}"));
-    let so = dir.join("libpbit_board.so");
-    if so.exists() {
-        return Ok(so);
-    }
-    let tmp = crate::cache_root().join(format!("board-{h:016x}.tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
-    let v = tmp.join("top.v");
-    std::fs::write(&v, verilog).map_err(|e| io(&v, e))?;
-    let shim = tmp.join("board.cpp");
-    std::fs::write(&shim, SHIM).map_err(|e| io(&shim, e))?;
-    let obj = tmp.join("obj");
-    run_tool(
-        Command::new("verilator")
-            .args(VERILATOR_FLAGS)
-            .arg("--Mdir")
-            .arg(&obj)
-            .arg(&v),
-        "verilator",
-    )?;
-    let root = run_tool(
-        Command::new("verilator").args(["--getenv", "VERILATOR_ROOT"]),
-        "verilator",
-    )?
-    .trim()
-    .to_string();
-    let include = Path::new(&root).join("include");
-    let mut sources: Vec<PathBuf> = std::fs::read_dir(&obj)
-        .map_err(|e| io(&obj, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "cpp"))
-        .collect();
-    sources.sort();
-    sources.push(include.join("verilated.cpp"));
-    sources.push(include.join("verilated_threads.cpp"));
-    sources.push(shim);
-    let mut objects = Vec::new();
-    let mut pending: Vec<(std::process::Child, PathBuf)> = Vec::new();
-    for (k, src) in sources.iter().enumerate() {
-        let o = tmp.join(format!("u{k}.o"));
-        let child = Command::new("g++")
-            .args(["-c", "-O2", "-fPIC", "-std=c++17", "-w"])
-            .arg("-I")
-            .arg(&obj)
-            .arg("-I")
-            .arg(&include)
-            .arg("-I")
-            .arg(include.join("vltstd"))
-            .arg(src)
-            .arg("-o")
-            .arg(&o)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    SimError::ToolMissing {
-                        tool: "g++".into(),
-                        hint: "apt-get install g++",
-                    }
-                } else {
-                    SimError::Io(format!("g++: {e}"))
-                }
-            })?;
-        pending.push((child, src.clone()));
-        objects.push(o);
-        if pending.len() >= 2 || k + 1 == sources.len() {
-            for (child, src) in pending.drain(..) {
-                let out = child
-                    .wait_with_output()
-                    .map_err(|e| SimError::Io(format!("g++: {e}")))?;
-                if !out.status.success() {
-                    return Err(SimError::ToolFailed {
-                        tool: format!("g++ {}", src.display()),
-                        status: out.status.to_string(),
-                        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-                    });
-                }
-            }
-        }
-    }
-    let tmp_so = tmp.join("libpbit_board.so");
-    run_tool(
-        Command::new("g++")
-            .arg("-shared")
-            .args(&objects)
-            .arg("-o")
-            .arg(&tmp_so)
-            .arg("-lpthread"),
-        "g++",
-    )?;
-    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    std::fs::rename(&tmp_so, &so).map_err(|e| io(&so, e))?;
-    let _ = std::fs::remove_dir_all(&tmp);
-    Ok(so)
+    crate::build::build_cached(&crate::build::Verilation {
+        name: "board",
+        verilog: &[("top.v", verilog)],
+        shim: SHIM,
+        flags: VERILATOR_FLAGS,
+    })
 }
 
 /// What [`serve`] serves.

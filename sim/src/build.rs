@@ -36,7 +36,8 @@ fn fnv1a64(h: &mut u64, bytes: &[u8]) {
     }
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<String, SimError> {
+/// Runs a tool; a missing one is [`SimError::ToolMissing`] naming its install command.
+pub(crate) fn run_tool(cmd: &mut Command, what: &str) -> Result<String, SimError> {
     let out = cmd.output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             SimError::ToolMissing {
@@ -68,7 +69,7 @@ fn run(cmd: &mut Command, what: &str) -> Result<String, SimError> {
 /// `verilator --version`, or the error naming the install command.
 pub fn verilator_version() -> Result<String, SimError> {
     Ok(
-        run(Command::new("verilator").arg("--version"), "verilator")?
+        run_tool(Command::new("verilator").arg("--version"), "verilator")?
             .trim()
             .to_string(),
     )
@@ -92,42 +93,66 @@ pub fn cache_root() -> PathBuf {
     std::env::temp_dir().join("pbit-verilator")
 }
 
-/// Builds (or finds in the cache) the shared object of `verilog`; returns its path.
+/// Builds (or finds in the cache) the shared object of the machine's `verilog`; returns its path.
 pub fn build_shared_object(verilog: &str) -> Result<PathBuf, SimError> {
+    build_cached(&Verilation {
+        name: "machine",
+        verilog: &[("wrapper.v", WRAPPER), ("top.v", verilog)],
+        shim: SHIM,
+        flags: VERILATOR_FLAGS,
+    })
+}
+
+/// What to Verilate into a shared object: Verilog files (name, text) in Verilator's order, the
+/// C ABI shim, Verilator's flags, and a name for the cache entry and the library.
+pub(crate) struct Verilation<'a> {
+    pub name: &'a str,
+    pub verilog: &'a [(&'a str, &'a str)],
+    pub shim: &'a str,
+    pub flags: &'a [&'a str],
+}
+
+/// Builds (or finds in the cache) a shared object: the cache entry is keyed by the Verilog, the
+/// shim, the flags, the name and `verilator --version`.
+pub(crate) fn build_cached(b: &Verilation) -> Result<PathBuf, SimError> {
     let version = verilator_version()?;
     let mut h = 0xcbf2_9ce4_8422_2325u64;
-    fnv1a64(&mut h, verilog.as_bytes());
-    fnv1a64(&mut h, SHIM.as_bytes());
-    fnv1a64(&mut h, WRAPPER.as_bytes());
+    for (name, text) in b.verilog {
+        fnv1a64(&mut h, name.as_bytes());
+        fnv1a64(&mut h, text.as_bytes());
+    }
+    fnv1a64(&mut h, b.shim.as_bytes());
     fnv1a64(&mut h, version.as_bytes());
-    fnv1a64(&mut h, VERILATOR_FLAGS.join(" ").as_bytes());
-    let dir = cache_root().join(format!("{h:016x}"));
-    let so = dir.join("libpbit_machine.so");
+    fnv1a64(&mut h, b.flags.join(" ").as_bytes());
+    fnv1a64(&mut h, b.name.as_bytes());
+    let dir = cache_root().join(format!("{}-{h:016x}", b.name));
+    let so = dir.join(format!("libpbit_{}.so", b.name));
     if so.exists() {
         return Ok(so);
     }
     // build in a private directory, then rename it into place (concurrent builders race safely)
-    let tmp = cache_root().join(format!("{h:016x}.tmp{}", std::process::id()));
+    let tmp = cache_root().join(format!("{}-{h:016x}.tmp{}", b.name, std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| SimError::Io(format!("{}: {e}", tmp.display())))?;
     let io = |p: &Path, e: std::io::Error| SimError::Io(format!("{}: {e}", p.display()));
-    let v = tmp.join("top.v");
-    std::fs::write(&v, verilog).map_err(|e| io(&v, e))?;
-    let wrapper = tmp.join("wrapper.v");
-    std::fs::write(&wrapper, WRAPPER).map_err(|e| io(&wrapper, e))?;
+    let mut files = Vec::new();
+    for (name, text) in b.verilog {
+        let f = tmp.join(name);
+        std::fs::write(&f, text).map_err(|e| io(&f, e))?;
+        files.push(f);
+    }
     let shim = tmp.join("shim.cpp");
-    std::fs::write(&shim, SHIM).map_err(|e| io(&shim, e))?;
+    std::fs::write(&shim, b.shim).map_err(|e| io(&shim, e))?;
     let obj = tmp.join("obj");
-    run(
+    run_tool(
         Command::new("verilator")
-            .args(VERILATOR_FLAGS)
+            .args(b.flags)
             .arg("--Mdir")
             .arg(&obj)
-            .arg(&wrapper)
-            .arg(&v),
+            .args(&files),
         "verilator",
     )?;
-    let root = run(
+    let root = run_tool(
         Command::new("verilator").args(["--getenv", "VERILATOR_ROOT"]),
         "verilator",
     )?
@@ -188,8 +213,8 @@ pub fn build_shared_object(verilog: &str) -> Result<PathBuf, SimError> {
             }
         }
     }
-    let tmp_so = tmp.join("libpbit_machine.so");
-    run(
+    let tmp_so = tmp.join(format!("libpbit_{}.so", b.name));
+    run_tool(
         Command::new("g++")
             .arg("-shared")
             .args(&objects)
