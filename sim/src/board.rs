@@ -17,7 +17,6 @@ use pbit_hdl::core_top::{emit_core_top, CoreTopError};
 use pbit_spec::frame::{Deframer, FrameError, Message};
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const SHIM: &str = include_str!("shim/board.cpp");
@@ -258,10 +257,6 @@ impl Board {
     }
 }
 
-fn io(p: &Path, e: std::io::Error) -> SimError {
-    SimError::Io(format!("{}: {e}", p.display()))
-}
-
 /// Verilates the core top with the board shim into a cached shared object (the cache of
 /// [`crate::cache_root`], keyed by the Verilog, the shim, the flags and Verilator's version).
 fn build_board_object(verilog: &str) -> Result<PathBuf, SimError> {
@@ -422,37 +417,10 @@ lint_off -rule UNUSEDPARAM -file \"*\" -match \"*Parameter is not used: 'EncStat
 /// clean) or the error with every warning.
 pub fn lint_core_top(n: usize, clock_hz: u32, baud: u32) -> Result<String, BoardError> {
     let verilog = emit_core_top(n, clock_hz, baud)?;
-    let dir = std::env::temp_dir().join(format!("pbit-lint-core-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    let v = dir.join("top.v");
-    let w = dir.join("waivers.vlt");
-    std::fs::write(&v, verilog).map_err(|e| io(&v, e))?;
     let waivers = format!("{}\n{CORE_TOP_WAIVERS}", crate::lint::WAIVERS);
-    std::fs::write(&w, waivers).map_err(|e| io(&w, e))?;
-    let out = Command::new("verilator")
-        .args(["--lint-only", "-Wall", "--top-module", "top"])
-        .arg(&w)
-        .arg(&v)
-        .output()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                SimError::ToolMissing {
-                    tool: "verilator".into(),
-                    hint: crate::INSTALL_HINT,
-                }
-            } else {
-                SimError::Io(format!("verilator: {e}"))
-            }
-        })?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let text = String::from_utf8_lossy(&out.stderr).into_owned();
-    if !out.status.success() || text.contains("%Warning") || text.contains("%Error") {
-        return Err(SimError::ToolFailed {
-            tool: "verilator --lint-only -Wall".into(),
-            status: out.status.to_string(),
-            stderr: text,
-        }
-        .into());
-    }
-    Ok(text)
+    Ok(crate::lint::lint_verilog(
+        &verilog,
+        &waivers,
+        &format!("core-{n}"),
+    )?)
 }

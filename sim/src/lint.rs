@@ -11,12 +11,18 @@ pub const WAIVERS: &str = include_str!("lint.vlt");
 /// with every warning.
 pub fn lint(n: usize) -> Result<String, SimError> {
     let verilog = pbit_hdl::emit_verilog(n, &pbit_hdl::machine_format(n))?;
-    let dir = std::env::temp_dir().join(format!("pbit-lint-{}-{n}", std::process::id()));
+    lint_verilog(&verilog, WAIVERS, &format!("machine-{n}"))
+}
+
+/// `verilator --lint-only -Wall` of `verilog` (top module `top`) with the Verilator
+/// configuration `waivers`; `tag` names the scratch directory.
+pub(crate) fn lint_verilog(verilog: &str, waivers: &str, tag: &str) -> Result<String, SimError> {
+    let dir = std::env::temp_dir().join(format!("pbit-lint-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| SimError::Io(format!("{}: {e}", dir.display())))?;
     let v = dir.join("top.v");
     let w = dir.join("waivers.vlt");
     std::fs::write(&v, verilog).map_err(|e| SimError::Io(format!("{}: {e}", v.display())))?;
-    std::fs::write(&w, WAIVERS).map_err(|e| SimError::Io(format!("{}: {e}", w.display())))?;
+    std::fs::write(&w, waivers).map_err(|e| SimError::Io(format!("{}: {e}", w.display())))?;
     let out = Command::new("verilator")
         .args(["--lint-only", "-Wall", "--top-module", "top"])
         .arg(&w)
