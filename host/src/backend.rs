@@ -142,6 +142,11 @@ pub trait Backend {
         })
     }
 
+    /// What a device on a link has moved and run so far (None: no link, e.g. the model).
+    fn usage(&self) -> Option<crate::link::Usage> {
+        None
+    }
+
     /// Checks that an instance fits.
     fn check_fits(&self, n: usize) -> Result<(), BackendError> {
         match self.capacity() {

@@ -49,6 +49,7 @@
 //! [`pbit_model::exact::boltzmann_distribution`] (V + H ≤ 20).
 
 use crate::backend::{Backend, BackendError, RelaxJob};
+use crate::link::{Projection, Usage};
 use pbit_model::exact::{boltzmann_distribution, ExactError, MAX_DISTRIBUTION_N};
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
 use pbit_spec::rng::splitmix64;
@@ -309,6 +310,102 @@ pub struct Timing {
     pub total: f64,
 }
 
+/// Link traffic of some learning steps on a device backend, per step (means over `steps`).
+#[derive(Clone, Debug, Serialize)]
+pub struct StepUse {
+    pub steps: u64,
+    /// Round trips (requests answered), frames and bytes on the wire each way, per step.
+    pub round_trips: f64,
+    pub frames_out: f64,
+    pub frames_in: f64,
+    pub bytes_out: f64,
+    pub bytes_in: f64,
+    /// The machine's busy clocks per step.
+    pub machine_clocks: f64,
+    /// Words the driver's cache did not send (the device held them), per step.
+    pub words_skipped: f64,
+    /// Per kind of request: requests, frames and bytes each way, words, per step.
+    pub kinds: std::collections::BTreeMap<&'static str, KindMean>,
+    /// Wall time per step inside the backend's relax jobs, measured on this host.
+    pub sampling_wall_ms: f64,
+    /// The same traffic and clocks projected onto a board (see [`Usage::project`]).
+    pub projected: Vec<Projection>,
+}
+
+/// One kind's traffic per step.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct KindMean {
+    pub requests: f64,
+    pub bytes_out: f64,
+    pub bytes_in: f64,
+    pub words: f64,
+}
+
+/// Baud rates and round-trip latencies the learn report projects onto: the device's own baud
+/// and 3 Mbaud; an ideal line, a USB-serial bridge at 1 ms, an FTDI chip's default 16 ms.
+pub const PROJECT_BAUDS: [u32; 2] = [1_000_000, 3_000_000];
+pub const PROJECT_LATENCIES: [f64; 3] = [0.0, 1e-3, 16e-3];
+
+impl StepUse {
+    fn new(u: &Usage, steps: u64, sampling_s: f64) -> StepUse {
+        let per = 1.0 / steps.max(1) as f64;
+        let t = u.traffic.total();
+        let mut bauds = vec![u.baud];
+        bauds.extend(PROJECT_BAUDS.iter().filter(|&&b| b != u.baud));
+        let projected = bauds
+            .iter()
+            .flat_map(|&b| {
+                PROJECT_LATENCIES.iter().map(move |&l| {
+                    let mut p = u.project(b, l, u.clock_hz);
+                    p.wire_ms *= per;
+                    p.latency_total_ms *= per;
+                    p.machine_ms *= per;
+                    p.total_ms *= per;
+                    p
+                })
+            })
+            .collect();
+        StepUse {
+            steps,
+            round_trips: u.traffic.round_trips() as f64 * per,
+            frames_out: t.frames_out as f64 * per,
+            frames_in: t.frames_in as f64 * per,
+            bytes_out: t.bytes_out as f64 * per,
+            bytes_in: t.bytes_in as f64 * per,
+            machine_clocks: u.machine_clocks as f64 * per,
+            words_skipped: u.words_skipped as f64 * per,
+            kinds: u
+                .traffic
+                .by_name()
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        KindMean {
+                            requests: v.requests as f64 * per,
+                            bytes_out: v.bytes_out as f64 * per,
+                            bytes_in: v.bytes_in as f64 * per,
+                            words: v.words as f64 * per,
+                        },
+                    )
+                })
+                .collect(),
+            sampling_wall_ms: sampling_s * 1e3 * per,
+            projected,
+        }
+    }
+}
+
+/// Where a device backend's time went while learning: the first step (it loads the pages,
+/// the schedule and all of J) and the mean of the later ones.
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkUse {
+    pub baud: u32,
+    pub clock_hz: u32,
+    pub first_step: StepUse,
+    pub later_steps: Option<StepUse>,
+}
+
 /// The result of a learning run (`pbit learn --json`).
 #[derive(Clone, Debug, Serialize)]
 pub struct LearnReport {
@@ -349,6 +446,9 @@ pub struct LearnReport {
     pub sweeps: u64,
     pub updates: u64,
     pub seconds: Timing,
+    /// Link traffic per step (device backends only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkUse>,
 }
 
 /// A learned machine: its quantised image (what the file holds) and the report.
@@ -685,7 +785,11 @@ pub fn learn(
     let mut sweeps = 0u64;
     let mut order: Vec<usize> = (0..d).collect();
     let mut image = shadow.image();
-    let page = ThresholdPage::build(&format, beta); // β is fixed: one page for the run
+    // β is fixed: one page for the run
+    let page = ThresholdPage::build(&format, beta);
+    // link traffic: at the start, after the first step, at the end (device backends)
+    let usage_start = backend.usage();
+    let mut usage_first: Option<(Usage, f64)> = None;
     for epoch in 0..opts.epochs {
         let frac = if opts.epochs > 1 {
             epoch as f64 / (opts.epochs - 1) as f64
@@ -763,6 +867,9 @@ pub fn learn(
                     None => persistent = Some(negative), // step 0: a full batch
                 }
             }
+            if usage_first.is_none() {
+                usage_first = backend.usage().map(|u| (u, timing.sampling));
+            }
         }
         let kl = if (epoch + 1) % opts.kl_every == 0 || epoch + 1 == opts.epochs {
             kl_of(&image, &mut timing)?
@@ -794,6 +901,17 @@ pub fn learn(
     };
     let data_mass = over_data(&|_, l| l.exp());
     let log_likelihood = over_data(&|p, l| p * l);
+    let total_steps = opts.epochs * steps;
+    let link = match (usage_start, usage_first, backend.usage()) {
+        (Some(u0), Some((u1, s1)), Some(u2)) => Some(LinkUse {
+            baud: u2.baud,
+            clock_hz: u2.clock_hz,
+            first_step: StepUse::new(&u1.since(&u0), 1, s1),
+            later_steps: (total_steps > 1)
+                .then(|| StepUse::new(&u2.since(&u1), total_steps - 1, timing.sampling - s1)),
+        }),
+        _ => None,
+    };
     timing.total = t_start.elapsed().as_secs_f64();
     timing.host = (timing.total - timing.sampling - timing.kl).max(0.0);
     let report = LearnReport {
@@ -824,6 +942,7 @@ pub fn learn(
         sweeps,
         updates: sweeps * n as u64,
         seconds: timing,
+        link,
     };
     Ok(Learned {
         ising: image,

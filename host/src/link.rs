@@ -116,6 +116,265 @@ pub struct LinkStats {
     /// Payload bytes of requests sent and of frames received.
     pub payload_out: u64,
     pub payload_in: u64,
+    /// The same traffic by kind of request (bytes and frames each way, round trips).
+    pub traffic: Traffic,
+}
+
+/// What a frame on the link was for: requests by opcode, WRITE and READ by the region of
+/// their address, and the device's SAMPLE frames. [`Traffic`] counts per kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Hello,
+    Status,
+    Run,
+    Stop,
+    /// WRITE of registers (control, active count, steps, sampling).
+    WriteRegs,
+    WriteJ,
+    WriteH,
+    /// WRITE of the generators (RNG region).
+    WriteRng,
+    WriteState,
+    WriteClamps,
+    WritePages,
+    WriteSchedule,
+    /// WRITE elsewhere (a read-only region: the device refuses it).
+    WriteOther,
+    ReadRegs,
+    ReadState,
+    ReadBest,
+    /// READ of any other region (sample, field, generators, …).
+    ReadOther,
+    /// SAMPLE frames from the device (no request).
+    Sample,
+}
+
+impl Kind {
+    /// Every kind, in report order.
+    pub const ALL: [Kind; 18] = [
+        Kind::Hello,
+        Kind::Status,
+        Kind::Run,
+        Kind::Stop,
+        Kind::WriteRegs,
+        Kind::WriteJ,
+        Kind::WriteH,
+        Kind::WriteRng,
+        Kind::WriteState,
+        Kind::WriteClamps,
+        Kind::WritePages,
+        Kind::WriteSchedule,
+        Kind::WriteOther,
+        Kind::ReadRegs,
+        Kind::ReadState,
+        Kind::ReadBest,
+        Kind::ReadOther,
+        Kind::Sample,
+    ];
+
+    /// Short name for reports ("write_j", "sample", …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Hello => "hello",
+            Kind::Status => "status",
+            Kind::Run => "run",
+            Kind::Stop => "stop",
+            Kind::WriteRegs => "write_regs",
+            Kind::WriteJ => "write_j",
+            Kind::WriteH => "write_h",
+            Kind::WriteRng => "write_rng",
+            Kind::WriteState => "write_state",
+            Kind::WriteClamps => "write_clamps",
+            Kind::WritePages => "write_pages",
+            Kind::WriteSchedule => "write_schedule",
+            Kind::WriteOther => "write_other",
+            Kind::ReadRegs => "read_regs",
+            Kind::ReadState => "read_state",
+            Kind::ReadBest => "read_best",
+            Kind::ReadOther => "read_other",
+            Kind::Sample => "sample",
+        }
+    }
+
+    /// The kind of a request with `opcode` and `payload` (WRITE/READ by their address).
+    pub fn of_request(opcode: u8, payload: &[u8]) -> Kind {
+        let region = payload
+            .get(..4)
+            .and_then(|a| a.try_into().ok())
+            .map(|a: [u8; 4]| u32::from_be_bytes(a) >> mm::REGION_SHIFT);
+        match (opcode, region) {
+            (p::HELLO, _) => Kind::Hello,
+            (p::RUN, _) => Kind::Run,
+            (p::STOP, _) => Kind::Stop,
+            (p::WRITE, Some(mm::REGION_REGS)) => Kind::WriteRegs,
+            (p::WRITE, Some(mm::REGION_J)) => Kind::WriteJ,
+            (p::WRITE, Some(mm::REGION_H)) => Kind::WriteH,
+            (p::WRITE, Some(mm::REGION_RNG)) => Kind::WriteRng,
+            (p::WRITE, Some(mm::REGION_STATE)) => Kind::WriteState,
+            (p::WRITE, Some(mm::REGION_CLAMPS)) => Kind::WriteClamps,
+            (p::WRITE, Some(mm::REGION_PAGES)) => Kind::WritePages,
+            (p::WRITE, Some(mm::REGION_SCHEDULE)) => Kind::WriteSchedule,
+            (p::WRITE, _) => Kind::WriteOther,
+            (p::READ, Some(mm::REGION_REGS)) => Kind::ReadRegs,
+            (p::READ, Some(mm::REGION_STATE)) => Kind::ReadState,
+            (p::READ, Some(mm::REGION_BEST_STATE)) => Kind::ReadBest,
+            (p::READ, _) => Kind::ReadOther,
+            // STATUS, and anything else a caller might send
+            _ => Kind::Status,
+        }
+    }
+}
+
+/// Traffic of one [`Kind`]: what went over the wire for it, both ways.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KindStats {
+    /// Requests made (round trips); for [`Kind::Sample`], samples delivered.
+    pub requests: u64,
+    /// Frames sent (requests plus their resends).
+    pub frames_out: u64,
+    /// Bytes sent on the wire (COBS frames with delimiters, resends included).
+    pub bytes_out: u64,
+    /// Good frames received for this kind (replies, errors, samples).
+    pub frames_in: u64,
+    /// Bytes of those frames on the wire.
+    pub bytes_in: u64,
+    /// Words carried: written (WRITE), read (READ) or state words (SAMPLE).
+    pub words: u64,
+}
+
+impl KindStats {
+    fn add(&mut self, o: &KindStats) {
+        self.requests += o.requests;
+        self.frames_out += o.frames_out;
+        self.bytes_out += o.bytes_out;
+        self.frames_in += o.frames_in;
+        self.bytes_in += o.bytes_in;
+        self.words += o.words;
+    }
+    /// Bytes both ways.
+    pub fn bytes(&self) -> u64 {
+        self.bytes_out + self.bytes_in
+    }
+}
+
+/// Per-kind traffic of a link (see [`Kind`]); subtract two snapshots for an interval.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub kinds: [KindStats; Kind::ALL.len()],
+}
+
+impl Traffic {
+    pub fn get(&self, k: Kind) -> &KindStats {
+        &self.kinds[k as usize]
+    }
+    fn get_mut(&mut self, k: Kind) -> &mut KindStats {
+        &mut self.kinds[k as usize]
+    }
+    /// All kinds together.
+    pub fn total(&self) -> KindStats {
+        let mut t = KindStats::default();
+        self.kinds.iter().for_each(|k| t.add(k));
+        t
+    }
+    /// Round trips: requests answered (samples need none).
+    pub fn round_trips(&self) -> u64 {
+        self.total().requests - self.get(Kind::Sample).requests
+    }
+    /// `self − earlier`, kind by kind.
+    pub fn since(&self, earlier: &Traffic) -> Traffic {
+        let mut d = *self;
+        for (a, b) in d.kinds.iter_mut().zip(&earlier.kinds) {
+            a.requests -= b.requests;
+            a.frames_out -= b.frames_out;
+            a.bytes_out -= b.bytes_out;
+            a.frames_in -= b.frames_in;
+            a.bytes_in -= b.bytes_in;
+            a.words -= b.words;
+        }
+        d
+    }
+    /// The kinds with any traffic, by name (for JSON reports).
+    pub fn by_name(&self) -> std::collections::BTreeMap<&'static str, KindStats> {
+        Kind::ALL
+            .iter()
+            .filter(|&&k| *self.get(k) != KindStats::default())
+            .map(|&k| (k.name(), *self.get(k)))
+            .collect()
+    }
+}
+
+/// What a device backend has done so far: its link's traffic, the machine's busy clocks and
+/// what its cache kept off the wire, with the line and clock it ran at. Subtract two snapshots
+/// ([`Usage::since`]) for an interval.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Usage {
+    pub traffic: Traffic,
+    /// Busy clocks of the machine (its counter, summed over jobs).
+    pub machine_clocks: u64,
+    /// Words the cache did not send (the device held them), and write calls it skipped.
+    pub words_skipped: u64,
+    pub writes_skipped: u64,
+    /// The device's line rate and clock (from HELLO).
+    pub baud: u32,
+    pub clock_hz: u32,
+}
+
+impl Usage {
+    pub fn since(&self, earlier: &Usage) -> Usage {
+        Usage {
+            traffic: self.traffic.since(&earlier.traffic),
+            machine_clocks: self.machine_clocks - earlier.machine_clocks,
+            words_skipped: self.words_skipped - earlier.words_skipped,
+            writes_skipped: self.writes_skipped - earlier.writes_skipped,
+            ..*self
+        }
+    }
+
+    /// The time this traffic and these clocks take on a board at `baud` with `latency` per
+    /// round trip (the host's and a USB-serial bridge's turnaround: 0 for an ideal line; a
+    /// bridge adds ≥ 1 ms, an FTDI chip's default latency timer up to 16 ms), the machine at
+    /// `clock_hz`. One request is in flight at a time, so every byte's line time adds up
+    /// (10 bits per byte, 8N1), every round trip waits `latency`, and the machine's busy
+    /// clocks add (a relax chain's run is not overlapped with the link). The device's own
+    /// request handling (a few clocks per word) is left out: docs/benchmarks.md compares this
+    /// against the simulated board's clocks.
+    pub fn project(&self, baud: u32, latency: f64, clock_hz: u32) -> Projection {
+        let t = self.traffic.total();
+        let wire_s = (t.bytes_out + t.bytes_in) as f64 * BITS_PER_BYTE as f64 / baud as f64;
+        let latency_s = self.traffic.round_trips() as f64 * latency;
+        let machine_s = self.machine_clocks as f64 / clock_hz.max(1) as f64;
+        Projection {
+            baud,
+            latency_ms: latency * 1e3,
+            clock_hz,
+            wire_ms: wire_s * 1e3,
+            latency_total_ms: latency_s * 1e3,
+            machine_ms: machine_s * 1e3,
+            total_ms: (wire_s + latency_s + machine_s) * 1e3,
+        }
+    }
+}
+
+/// Where the time of some link traffic goes on a board ([`Usage::project`]).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Projection {
+    pub baud: u32,
+    /// Turnaround assumed per round trip.
+    pub latency_ms: f64,
+    pub clock_hz: u32,
+    /// Bytes on the line, both ways.
+    pub wire_ms: f64,
+    /// Round trips × latency.
+    pub latency_total_ms: f64,
+    /// The machine's busy clocks.
+    pub machine_ms: f64,
+    pub total_ms: f64,
+}
+
+/// Bytes of `m` on the wire (COBS frame and delimiter): the encoding is deterministic, so this
+/// is exactly what arrived for a good frame.
+fn frame_bytes(m: &Message) -> u64 {
+    m.encode().len() as u64
 }
 
 /// A run's sample stream in progress.
@@ -259,6 +518,9 @@ impl<T: Transport> Link<T> {
 
     /// Handles a SAMPLE frame.
     fn on_sample(&mut self, m: &Message, run: &mut Option<&mut RunState>) {
+        let t = self.stats.traffic.get_mut(Kind::Sample);
+        t.frames_in += 1;
+        t.bytes_in += frame_bytes(m);
         let Some(run) = run.as_deref_mut() else {
             self.stats.stray_samples += 1;
             return;
@@ -277,6 +539,9 @@ impl<T: Transport> Link<T> {
             run.expected = run.expected.wrapping_add(1);
             run.corrupted = 0;
             self.stats.samples += 1;
+            let t = self.stats.traffic.get_mut(Kind::Sample);
+            t.requests += 1;
+            t.words += s.state_words.len() as u64;
             (run.on_sample)(s.number, s.energy_raw, &s.state_words);
         } else if s.number < run.expected {
             self.stats.duplicate_samples += 1;
@@ -299,8 +564,10 @@ impl<T: Transport> Link<T> {
         mut run: Option<&mut RunState>,
     ) -> Result<Message, LinkError> {
         let request = request_name(opcode);
+        let kind = Kind::of_request(opcode, &payload);
         self.seq = self.seq.wrapping_add(1);
         self.stats.requests += 1;
+        self.stats.traffic.get_mut(kind).requests += 1;
         let timeout = self.reply_timeout(payload.len(), reply_len);
         let payload_len = payload.len() as u64;
         let mut msg = Message {
@@ -317,6 +584,9 @@ impl<T: Transport> Link<T> {
             self.t.write_all(&wire)?;
             self.stats.bytes_out += wire.len() as u64;
             self.stats.payload_out += payload_len;
+            let t = self.stats.traffic.get_mut(kind);
+            t.frames_out += 1;
+            t.bytes_out += wire.len() as u64;
             let mut deadline = Instant::now() + timeout;
             'wait: loop {
                 let frame = match self.next_frame(deadline)? {
@@ -341,6 +611,10 @@ impl<T: Transport> Link<T> {
                     self.on_sample(&m, &mut run);
                     continue;
                 }
+                // replies, errors and stale replies: bytes this exchange cost
+                let t = self.stats.traffic.get_mut(kind);
+                t.frames_in += 1;
+                t.bytes_in += frame_bytes(&m);
                 if m.opcode == p::ERROR {
                     let code = m.payload.first().copied().unwrap_or(0);
                     let detail = m
@@ -380,6 +654,12 @@ impl<T: Transport> Link<T> {
                     wire = msg.encode();
                     break 'wait;
                 }
+                let words = match opcode {
+                    p::WRITE => payload_len.saturating_sub(4) / 4,
+                    p::READ => m.payload.len() as u64 / 4,
+                    _ => 0,
+                };
+                self.stats.traffic.get_mut(kind).words += words;
                 return Ok(m);
             }
         }

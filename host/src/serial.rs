@@ -137,6 +137,16 @@ impl<T: Transport> Backend for SerialBackend<T> {
         self.clocks += clocks;
         Ok(results)
     }
+    fn usage(&self) -> Option<crate::link::Usage> {
+        Some(crate::link::Usage {
+            traffic: self.link.stats.traffic,
+            machine_clocks: self.clocks,
+            words_skipped: 0,
+            writes_skipped: 0,
+            baud: self.hello.baud,
+            clock_hz: self.hello.clock_hz,
+        })
+    }
     fn relax(
         &mut self,
         job: &RelaxJob,

@@ -4,7 +4,7 @@
 //! the client recovers for the next command.
 
 use pbit_host::fake_device::{Action, FakeDevice, FakeHandle, RunScript};
-use pbit_host::link::{Link, LinkError, MAX_ATTEMPTS};
+use pbit_host::link::{Kind, Link, LinkError, MAX_ATTEMPTS};
 use pbit_host::transport::{Faults, FaultyTransport, MemoryTransport, SerialTransport, Transport};
 use pbit_spec::memory_map as mm;
 use pbit_spec::protocol as p;
@@ -63,6 +63,29 @@ fn connect_then_bulk_write_and_read_are_chunked_and_exact() {
     assert_eq!(d.executed[&p::READ], 5);
     assert_eq!(link.stats.retries, 0);
     assert_eq!(d.cache_hits, 0);
+    // the traffic by kind: 5 J writes of 1000 words, 5 reads; every byte is attributed
+    let t = &link.stats.traffic;
+    let wj = t.get(Kind::WriteJ);
+    assert_eq!(
+        (wj.requests, wj.frames_out, wj.frames_in, wj.words),
+        (5, 5, 5, 1000)
+    );
+    let r = t.get(Kind::ReadOther);
+    assert_eq!((r.requests, r.words), (5, 1000));
+    assert_eq!(t.get(Kind::Hello).requests, 1);
+    assert_eq!(t.get(Kind::Status).requests, 1);
+    assert_eq!(t.round_trips(), 12);
+    assert_eq!(t.total().bytes_out, link.stats.bytes_out);
+    assert_eq!(t.total().bytes_in, link.stats.bytes_in);
+    // a 240-word WRITE is 968 bytes before COBS (opcode, seq, address, words, CRC): on the
+    // wire one code byte per block of up to 254 bytes without a zero, and the delimiter
+    let raw = 4 * (2 + 4 + 960 + 2) + (2 + 4 + 160 + 2);
+    assert!(
+        wj.bytes_out >= raw + 5 * 2 && wj.bytes_out <= raw + 5 * 2 + 4 * 3,
+        "{wj:?}"
+    );
+    // the replies: opcode, seq, count u16, CRC: 6 bytes, 8 on the wire
+    assert_eq!(wj.bytes_in, 5 * 8);
 }
 
 #[test]

@@ -305,3 +305,104 @@ fn injected_faults_on_the_simulated_board_are_detected_or_retried() {
         .expect("the board answers HELLO after the faults");
     let _ = link.status().map_err(|e: LinkError| e.to_string()).unwrap();
 }
+
+/// Runs `pbit learn` on `backend` ("model", or "serial" on `port`) and returns the learned
+/// file without its comment lines (they name the backend) and the JSON report.
+fn learn_run(backend: &str, port: Option<&Path>, args: &[&str], out: &Path) -> serde_json::Value {
+    let mut all = vec!["--backend", backend];
+    if let Some(p) = port {
+        all.extend(["--port", p.to_str().unwrap()]);
+    }
+    all.push("learn");
+    all.extend_from_slice(args);
+    all.extend(["--out", out.to_str().unwrap(), "--json"]);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pbit"))
+        .args(&all)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "pbit {all:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn without_comments(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `pbit learn` over the wire learns exactly what the model learns (the same couplings, the
+/// same KL after every epoch), fully visible and with hidden units (a clamped positive phase,
+/// PCD, batches), and reports its link traffic per step.
+#[test]
+fn pbit_learn_over_serial_equals_the_model() {
+    let _g = BOARDS.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::start(32, 1_000_000);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serial-learn");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/learn/full_adder.txt");
+    let data = data.to_str().unwrap();
+    let runs: [&[&str]; 2] = [
+        &[data, "--epochs", "3", "--chains", "3", "--seed", "4"],
+        &[
+            data,
+            "--epochs",
+            "2",
+            "--chains",
+            "2",
+            "--hidden",
+            "2",
+            "--topology",
+            "full",
+            "--method",
+            "pcd",
+            "--k",
+            "2",
+            "--batch",
+            "3",
+            "--seed",
+            "5",
+        ],
+    ];
+    for (k, args) in runs.iter().enumerate() {
+        let (m, s) = (
+            dir.join(format!("model{k}.txt")),
+            dir.join(format!("serial{k}.txt")),
+        );
+        let rm = learn_run("model", None, args, &m);
+        let rs = learn_run("serial", Some(&server.path), args, &s);
+        assert_eq!(
+            without_comments(&m),
+            without_comments(&s),
+            "run {k}: learned files"
+        );
+        assert_eq!(
+            rm["kl_per_epoch"], rs["kl_per_epoch"],
+            "run {k}: KL per epoch"
+        );
+        assert_eq!(rm["sweeps"], rs["sweeps"]);
+        assert!(rm.get("link").is_none(), "the model has no link");
+        // the serial report counts the traffic of the first step and of the later ones
+        let link = &rs["link"];
+        assert_eq!(link["baud"], 1_000_000);
+        let first = &link["first_step"];
+        assert_eq!(first["steps"], 1);
+        assert!(first["kinds"]["write_pages"]["words"].as_f64().unwrap() >= 2048.0);
+        assert!(first["round_trips"].as_f64().unwrap() > 0.0);
+        assert!(link["later_steps"]["steps"].as_u64().unwrap() >= 1);
+        eprintln!(
+            "learn run {k}: first step {} round trips, {} bytes; later {} round trips, {} bytes out, {} in",
+            first["round_trips"],
+            first["bytes_out"],
+            link["later_steps"]["round_trips"],
+            link["later_steps"]["bytes_out"],
+            link["later_steps"]["bytes_in"]
+        );
+    }
+}

@@ -160,6 +160,30 @@ pub fn run(m: &MachineArgs, a: &LearnArgs) -> Result<()> {
             "time {:.3} s: sampling {:.3} s, exact KL {:.3} s, host {:.3} s",
             r.seconds.total, r.seconds.sampling, r.seconds.kl, r.seconds.host
         );
+        if let Some(link) = &r.link {
+            let step = link.later_steps.as_ref().unwrap_or(&link.first_step);
+            println!(
+                "link per step{}: {:.0} round trips, {:.0} bytes out, {:.0} bytes in, {:.0} machine clocks; measured {:.1} ms",
+                if link.later_steps.is_some() { " (after the first)" } else { "" },
+                step.round_trips,
+                step.bytes_out,
+                step.bytes_in,
+                step.machine_clocks,
+                step.sampling_wall_ms
+            );
+            for p in &step.projected {
+                println!(
+                    "  on a board at {} baud, {} ms per round trip, {} MHz: {:.1} ms per step (line {:.1}, round trips {:.1}, machine {:.2})",
+                    p.baud,
+                    p.latency_ms,
+                    p.clock_hz as f64 / 1e6,
+                    p.total_ms,
+                    p.wire_ms,
+                    p.latency_total_ms,
+                    p.machine_ms
+                );
+            }
+        }
         if let Some(path) = &a.out {
             println!("wrote {}", path.display());
         }
