@@ -7,6 +7,8 @@
 //!         K semiprimes of each bit width LO..=HI, drawn uniformly (rejection from random N,
 //!         splitmix64 stream from seed 1)
 //!
+//!     cargo run --release -p pbit-circuit --example factor_bench -- list N…
+//!
 //! Prints one line per N (n, bits, sweeps, wall seconds, CPU seconds of this process), then per
 //! bit width: count, median and 95th percentile of sweeps, wall and CPU seconds.
 use pbit_circuit::anneal::ModelAnnealer;
@@ -72,18 +74,39 @@ fn main() {
             }
             out
         }
+        Some("list") => a[2..].iter().map(|s| s.parse().unwrap()).collect(),
         _ => {
-            eprintln!("usage: factor_bench all BITS | sample LO HI K");
+            eprintln!("usage: factor_bench all BITS | sample LO HI K | list N…");
             std::process::exit(2);
         }
     };
+    // exploration only (the benchmark sets none of these): FACTOR_SWEEPS, FACTOR_READS,
+    // FACTOR_B0, FACTOR_B1, FACTOR_BIAS override the defaults
+    let mut tuned = FactorOptions::default();
+    let env = |k: &str| std::env::var(k).ok().map(|v| v.parse::<f64>().expect(k));
+    if let Some(v) = env("FACTOR_SWEEPS") {
+        tuned.sweeps = v as u64;
+    }
+    if let Some(v) = env("FACTOR_READS") {
+        tuned.reads = v as u64;
+    }
+    if let Some(v) = env("FACTOR_B0") {
+        tuned.beta_start = v;
+    }
+    if let Some(v) = env("FACTOR_B1") {
+        tuned.beta_end = v;
+    }
+    if let Some(v) = env("FACTOR_BIAS") {
+        tuned.class_bias = v;
+    }
+    eprintln!("{tuned:?}");
     let mut ann = ModelAnnealer::default();
     let mut rows: Vec<(u32, f64, f64, f64)> = Vec::new();
     let total = std::time::Instant::now();
     for &n in &ns {
         let opts = FactorOptions {
             seed: n,
-            ..FactorOptions::default()
+            ..tuned.clone()
         };
         let c0 = cpu_seconds();
         let r = factor(&mut ann, n, &opts).unwrap_or_else(|e| panic!("{n}: {e}"));
@@ -92,8 +115,8 @@ fn main() {
         assert!(p > 1 && p * q == n);
         let bits = 64 - n.leading_zeros();
         println!(
-            "{n} {bits} {} {:.4} {:.2} = {p} x {q}",
-            r.sweeps, r.seconds, cpu
+            "{n} {bits} {} {:.4} {:.2} = {p} x {q} class {:?} rounds {}",
+            r.sweeps, r.seconds, cpu, r.widths, r.rounds
         );
         rows.push((bits, r.sweeps as f64, r.seconds, cpu));
     }

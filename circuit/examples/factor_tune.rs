@@ -22,6 +22,8 @@ fn main() {
             adder: a[8].parse().unwrap(),
         };
     }
+    // FACTOR_CLASSES=0: one multiplier over all widths (the pre-class circuit)
+    opts.classes = std::env::var("FACTOR_CLASSES").map_or(true, |v| v != "0");
     // the first odd semiprime at or after each of `count` evenly spaced points of [2^(bits-1), 2^bits)
     let lo = 1u64 << (bits - 1);
     let stride = lo / count as u64;
@@ -38,16 +40,19 @@ fn main() {
         .collect();
     let mut ann = ModelAnnealer::default();
     let mut sweeps = Vec::new();
+    let mut secs = Vec::new();
     let t = std::time::Instant::now();
     for &n in &sp {
         opts.seed = n;
         let r = factor(&mut ann, n, &opts).unwrap();
         sweeps.push(r.sweeps);
+        secs.push(r.seconds);
     }
+    secs.sort_by(|a, b| a.partial_cmp(b).unwrap());
     sweeps.sort();
     let mean = sweeps.iter().sum::<u64>() as f64 / sweeps.len() as f64;
     println!(
-        "bits {bits} n {} sweeps {} reads {} beta {}..{} : median {} mean {:.0} max {} ({:.2} s)",
+        "bits {bits} n {} sweeps {} reads {} beta {}..{} : median {} mean {:.0} max {} ({:.2} s; median {:.3} s)",
         sp.len(),
         opts.sweeps,
         opts.reads,
@@ -56,6 +61,7 @@ fn main() {
         sweeps[sweeps.len() / 2],
         mean,
         sweeps.last().unwrap(),
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        secs[secs.len() / 2]
     );
 }

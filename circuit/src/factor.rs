@@ -1,14 +1,20 @@
 //! Factoring by running a multiplier backwards.
 //!
 //! For N ≥ 4 the host first rules out what needs no search: 0 and 1 are units, primes are
-//! reported as prime (deterministic Miller–Rabin). Otherwise it builds an array multiplier
-//! p × q with widths that exclude the trivial 1 × N: p < 2^wp with wp = bits(⌊√N⌋) (the smaller
-//! factor), q < 2^wq with wq = bits(⌊N/2⌋) (⌊N/3⌋ for odd N, whose factors are odd and at least
-//! 3). The product's bits are clamped to N (bits above N's to 0); for odd N the factors'
-//! lowest bits are the constant 1 (folded into the circuit). Reads are annealed in rounds of `reads`, each round with a new seed
-//! ([`crate::anneal::round_seed`]), until a read's best state has p × q = N with p, q > 1, or
-//! the sweep budget is spent. The machine tracks each read's lowest-energy state over every
+//! reported as prime (deterministic Miller–Rabin). Otherwise it searches N's factor pairs
+//! p ≤ q, p > 1 by **width class** ([`classes`]): p of exactly wp bits and q of exactly wq bits,
+//! 2 ≤ wp ≤ wq, wp ≤ bits(⌊√N⌋), wp + wq ∈ {bits(N), bits(N) + 1}. Each class is its own
+//! array multiplier ([`class_problem`]) with both factors' top bits the constant 1 (and, for
+//! odd N, their bit 0), folded into the circuit, so the trivial 1 × N is excluded and the
+//! multiplier is only as wide as the class. The product's bits are clamped to N. Rounds of
+//! `reads` annealing reads go to the classes in turn (each round with a new seed,
+//! [`crate::anneal::round_seed`]) until a read's best state has p × q = N with p, q > 1, or the
+//! sweep budget is spent. The machine tracks each read's lowest-energy state over every
 //! update, so a read that passes through the solution at any point reports it.
+//!
+//! Measured (docs/benchmarks.md, "Factoring"): against one multiplier over all widths
+//! ([`factoring_problem`], p < 2^bits(⌊√N⌋), q < 2^bits(⌊N/3⌋)), the classes cut the median
+//! sweeps to solution 14× at 14 bits and ~70× at 16 bits.
 
 use crate::anneal::{round_seed, Annealer};
 use crate::arith::{add_multiplier, MultiplierWeights};
@@ -38,6 +44,8 @@ pub enum FactorError {
     TooLarge(u64),
     #[error("{0} must be at least 1")]
     Option(&'static str),
+    #[error("class bias must be between 0 and 4, got {0}")]
+    ClassBias(f64),
     #[error(transparent)]
     Circuit(#[from] CircuitError),
     #[error(transparent)]
@@ -63,6 +71,12 @@ pub struct FactorOptions {
     pub beta_end: f64,
     pub shape: Shape,
     pub weights: MultiplierWeights,
+    /// Search the width classes of the factors in turn ([`classes`]); false: one multiplier
+    /// over all factor widths ([`factoring_problem`]).
+    pub classes: bool,
+    /// Class [wp, wq] gets rounds in proportion to 2^(class_bias·(wp − 2)) (after one round
+    /// each): balanced classes, whose anneals succeed less often, get more of the budget.
+    pub class_bias: f64,
 }
 
 impl Default for FactorOptions {
@@ -77,6 +91,8 @@ impl Default for FactorOptions {
             beta_end: 4.0,
             shape: Shape::Geometric,
             weights: MultiplierWeights::default(),
+            classes: true,
+            class_bias: 0.0,
         }
     }
 }
@@ -90,9 +106,9 @@ pub struct FactorReport {
     /// Sweeps run over all reads and rounds until found.
     pub sweeps: u64,
     pub seconds: f64,
-    /// p-bits of the multiplier.
+    /// p-bits of the multiplier that found the factors.
     pub pbits: usize,
-    /// Widths of the multiplier's factors [wp, wq].
+    /// Its width class [wp, wq] (the whole search's widths when `classes` is off).
     pub widths: [usize; 2],
     pub rounds: u64,
     pub reads: u64,
@@ -174,9 +190,64 @@ pub fn widths(n: u64) -> [usize; 2] {
     [bits(isqrt(n)), bits(q_max)]
 }
 
-/// The multiplier for N, compiled, with its clamp list (the product's bits = N). For odd N
-/// the factors' lowest bits are the constant 1, which folds away the partial products that
-/// would only copy the other factor's bits.
+/// The width classes [wp, wq] of N's factor pairs p ≤ q with p > 1: p has exactly wp bits and
+/// q exactly wq bits (top bits 1), so 2 ≤ wp ≤ wq, wp ≤ bits(⌊√N⌋) and wp + wq ∈ {bits(N),
+/// bits(N) + 1} (a wp-bit times a wq-bit number has wp + wq − 1 or wp + wq bits). Every factor
+/// pair lies in exactly one class; ordered by wp, then wq.
+pub fn classes(n: u64) -> Vec<[usize; 2]> {
+    let nb = bits(n);
+    let mut out = Vec::new();
+    for wp in 2..=bits(isqrt(n)) {
+        for wq in [nb.saturating_sub(wp), nb + 1 - wp] {
+            if wq >= wp && !out.contains(&[wp, wq]) {
+                out.push([wp, wq]);
+            }
+        }
+    }
+    out
+}
+
+/// The multiplier of one width class for N, compiled, with its clamp list (the product's bits
+/// = N, bits above N's 0). Both factors' top bits are the constant 1, and for odd N their bit 0
+/// too; constants fold away the partial products and adder operands they make trivial. `None`
+/// when the constants already contradict N (no factor pair in this class).
+pub fn class_problem(
+    n: u64,
+    [wp, wq]: [usize; 2],
+    weights: MultiplierWeights,
+    format: &pbit_spec::Format,
+) -> Result<Option<(Compiled, Vec<(usize, bool)>)>, FactorError> {
+    let mut c = Circuit::new();
+    let factor_bits = |c: &mut Circuit, name: &str, w: usize| -> Vec<Signal> {
+        (0..w)
+            .map(|k| {
+                if k + 1 == w || (k == 0 && n % 2 == 1) {
+                    Signal::Const(true)
+                } else {
+                    Signal::Net(c.net(&format!("{name}[{k}]")))
+                }
+            })
+            .collect()
+    };
+    let a = factor_bits(&mut c, "a", wp);
+    let b = factor_bits(&mut c, "b", wq);
+    let p = add_multiplier(&mut c, &a, &b, weights);
+    c.add_port("a", Direction::Input, a)?;
+    c.add_port("b", Direction::Input, b)?;
+    c.add_port("p", Direction::Output, p)?;
+    let compiled = c.compile(format)?;
+    match compiled.clamps(&[("p", n)]) {
+        Ok(clamps) => Ok(Some((compiled, clamps))),
+        Err(CircuitError::Conflict { .. }) | Err(CircuitError::ValueTooWide { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The multiplier for N over all factors below the widths of [`widths`] (no top-bit
+/// constants), compiled, with its clamp list (the product's bits = N). For odd N the factors'
+/// lowest bits are the constant 1, which folds away the partial products that would only copy
+/// the other factor's bits. (The single-class circuit of earlier versions; `factor` uses
+/// [`class_problem`].)
 pub fn factoring_problem(
     n: u64,
     weights: MultiplierWeights,
@@ -245,18 +316,52 @@ pub fn factor(
     }
     let start = Instant::now();
     let format = annealer.format();
-    let (compiled, clamps) = factoring_problem(n, opts.weights, &format)?;
-    let fixed = FixedIsing::new(&compiled.ising, format, Scaling::Exact)?;
-    let pages = read_pages(&fixed, compiled.scale, opts)?;
+    // one (problem, clamps, pages, widths) per class the search visits
+    let mut problems = Vec::new();
+    if opts.classes {
+        for w in classes(n) {
+            if let Some((compiled, clamps)) = class_problem(n, w, opts.weights, &format)? {
+                problems.push((compiled, clamps, w));
+            }
+        }
+    } else {
+        let (compiled, clamps) = factoring_problem(n, opts.weights, &format)?;
+        problems.push((compiled, clamps, widths(n)));
+    }
+    if !(opts.class_bias.is_finite() && (0.0..=4.0).contains(&opts.class_bias)) {
+        return Err(FactorError::ClassBias(opts.class_bias));
+    }
+    let mut machines = Vec::with_capacity(problems.len());
+    for (compiled, clamps, w) in problems {
+        let fixed = FixedIsing::new(&compiled.ising, format, Scaling::Exact)?;
+        let pages = read_pages(&fixed, compiled.scale, opts)?;
+        machines.push((compiled, clamps, w, fixed, pages));
+    }
     let per_round = opts.sweeps * opts.reads;
     let mut sweeps = 0u64;
     let mut round = 0u64;
-    while sweeps + per_round <= opts.max_sweeps.max(per_round) {
+    let weight: Vec<f64> = machines
+        .iter()
+        .map(|m| (opts.class_bias * (m.2[0] as f64 - 2.0)).exp2())
+        .collect();
+    let mut visits = vec![0u64; machines.len()];
+    while !machines.is_empty() && sweeps + per_round <= opts.max_sweeps.max(per_round) {
+        // the class least visited for its weight (the first such on ties): one round each
+        // first, then rounds in proportion to the weights
+        let c = (0..machines.len())
+            .min_by(|&x, &y| {
+                (visits[x] as f64 / weight[x])
+                    .total_cmp(&(visits[y] as f64 / weight[y]))
+                    .then(x.cmp(&y))
+            })
+            .expect("at least one class");
+        visits[c] += 1;
+        let (compiled, clamps, w, fixed, pages) = &machines[c];
         let results = annealer
             .anneal(
-                &fixed,
-                &clamps,
-                &pages,
+                fixed,
+                clamps,
+                pages,
                 round_seed(opts.seed, round),
                 opts.reads,
             )
@@ -273,7 +378,7 @@ pub fn factor(
                     sweeps,
                     seconds: start.elapsed().as_secs_f64(),
                     pbits: compiled.ising.n,
-                    widths: widths(n),
+                    widths: *w,
                     rounds: round,
                     reads: opts.reads,
                     backend: annealer.name(),
@@ -315,5 +420,85 @@ mod tests {
         // 143 = 11 × 13: p ≤ 11 (4 bits), q ≤ 47 (6 bits)
         assert_eq!(widths(143), [4, 6]);
         assert_eq!(widths(4), [2, 2]);
+    }
+
+    fn bits_of(n: u64) -> usize {
+        bits(n)
+    }
+
+    /// Every factor pair p ≤ q, p > 1 of every composite N < 2^12 lies in exactly one class,
+    /// and every class is a valid pair of widths for N.
+    #[test]
+    fn classes_partition_the_factor_pairs() {
+        for n in 4u64..1 << 12 {
+            if is_prime(n) {
+                continue;
+            }
+            let cl = classes(n);
+            let nb = bits_of(n);
+            for &[wp, wq] in &cl {
+                assert!(
+                    2 <= wp && wp <= wq && wp <= bits_of(isqrt(n)),
+                    "{n}: {wp} {wq}"
+                );
+                assert!(wp + wq == nb || wp + wq == nb + 1, "{n}: {wp} {wq}");
+            }
+            for p in 2..=isqrt(n) {
+                if n % p == 0 {
+                    let w = [bits_of(p), bits_of(n / p)];
+                    assert_eq!(cl.iter().filter(|&&c| c == w).count(), 1, "{n} = {p} × …");
+                }
+            }
+        }
+        assert_eq!(
+            classes(143),
+            [[2, 6], [2, 7], [3, 5], [3, 6], [4, 4], [4, 5]]
+        );
+    }
+
+    /// Exhaustively, with the product clamped: a class circuit's consistent states (energy =
+    /// the ground energy) are exactly N's factor pairs in that class, and a class without one
+    /// has none (or is ruled out by its constants at build time).
+    #[test]
+    fn class_circuits_ground_states_are_the_factor_pairs() {
+        let format = pbit_spec::Format::STANDARD;
+        for n in [15u64, 21, 35, 45, 49, 63, 4, 6, 10, 12] {
+            for w in classes(n) {
+                let want: Vec<u64> = (2..=isqrt(n))
+                    .filter(|&p| n % p == 0 && [bits_of(p), bits_of(n / p)] == w)
+                    .collect();
+                let Some((c, clamps)) =
+                    class_problem(n, w, MultiplierWeights::default(), &format).unwrap()
+                else {
+                    assert!(want.is_empty(), "{n} {w:?}: ruled out but holds {want:?}");
+                    continue;
+                };
+                let free: Vec<usize> = (0..c.ising.n)
+                    .filter(|i| !clamps.iter().any(|&(k, _)| k == *i))
+                    .collect();
+                assert!(free.len() <= 20, "{n} {w:?}: {} free p-bits", free.len());
+                let mut spins = vec![false; c.ising.n];
+                for &(k, v) in &clamps {
+                    spins[k] = v;
+                }
+                let mut found = Vec::new();
+                for s in 0u64..1 << free.len() {
+                    for (b, &i) in free.iter().enumerate() {
+                        spins[i] = s >> b & 1 == 1;
+                    }
+                    let e = c.ising.energy(&spins);
+                    assert!(e >= c.ground_energy - 1e-9, "{n} {w:?}: below ground");
+                    if (e - c.ground_energy).abs() < 1e-9 {
+                        let p = c.port_value(&spins, "a").unwrap();
+                        let q = c.port_value(&spins, "b").unwrap();
+                        assert_eq!(p * q, n, "{n} {w:?}");
+                        found.push(p.min(q));
+                    }
+                }
+                found.sort();
+                found.dedup();
+                assert_eq!(found, want, "{n} {w:?}");
+            }
+        }
     }
 }

@@ -61,9 +61,11 @@ fn factor_prints_the_factors() {
     assert_eq!(j["factors"], serde_json::json!([13, 17]));
     assert!(j["sweeps"].as_u64().unwrap() > 0);
     assert!(j["seconds"].as_f64().unwrap() >= 0.0);
-    // p ≤ 14 (4 bits), q ≤ 221/3 (7 bits), both odd (bit 0 the constant 1): 9 free factor
-    // bits + 28 − 10 ANDs (those with a constant-1 bit fold away) + 2·(3·7) adder outputs
-    assert_eq!(j["pbits"], 69);
+    // found in the class p of 4 bits, q of 5 (top bits and, N odd, bit 0 the constant 1):
+    // 2 + 3 free factor bits + 2·3 ANDs (those with a constant-1 bit fold away) + 2·(3·5)
+    // adder outputs
+    assert_eq!(j["widths"], serde_json::json!([4, 5]));
+    assert_eq!(j["pbits"], 41);
     // an even number and a perfect square
     assert_eq!(ok(&["factor", "1994"]).trim(), "1994 = 2 × 997");
     assert_eq!(ok(&["factor", "169"]).trim(), "169 = 13 × 13");

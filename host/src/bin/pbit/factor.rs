@@ -22,7 +22,7 @@ pub struct FactorArgs {
     /// Sweeps per read.
     #[arg(long, default_value_t = FactorOptions::default().sweeps)]
     sweeps: u64,
-    /// Reads per round (each round restarts with a new seed).
+    /// Reads per round (each round restarts with a new seed, on the next width class).
     #[arg(long, default_value_t = FactorOptions::default().reads)]
     reads: u64,
     /// β at the start of each read (gate energy gap 1).
@@ -83,10 +83,10 @@ pub fn run(m: &MachineArgs, a: &FactorArgs) -> Result<()> {
         let [p, q] = report.factors;
         println!("{} = {p} × {q}", report.n);
         eprintln!(
-            "{} p-bits ({} × {}-bit multiplier), {} sweeps in {} rounds of {} reads, {:.3} s",
-            report.pbits,
+            "found in the {} × {}-bit class ({} p-bits), {} sweeps in {} rounds of {} reads, {:.3} s",
             report.widths[0],
             report.widths[1],
+            report.pbits,
             report.sweeps,
             report.rounds,
             report.reads,
