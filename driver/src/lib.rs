@@ -24,6 +24,10 @@ pub trait Bus {
     /// state_words)` for every sample of the run, numbers counting from 0, until the machine is
     /// idle. A bus that loses a sample returns an error: it never skips one silently.
     fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), Self::Error>;
+    /// Forgets whatever the bus believes the device holds (a [`Cached`] bus's copy of J, h,
+    /// pages, …): called when the device may have changed behind the host's back (a reset, a
+    /// failed request, another host). Buses that remember nothing ignore it.
+    fn invalidate(&mut self) {}
 }
 
 impl<B: Bus + ?Sized> Bus for &mut B {
@@ -37,6 +41,176 @@ impl<B: Bus + ?Sized> Bus for &mut B {
     fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), Self::Error> {
         (**self).run(on_sample)
     }
+    fn invalidate(&mut self) {
+        (**self).invalidate()
+    }
+}
+
+/// Words of a gap between two changed runs of a cached write that are sent again rather than
+/// split into two requests: a request costs ~10 bytes of header and ~8 of reply on a UART link
+/// plus a round trip (≥ 1 ms through a USB-serial bridge), a word 4 bytes.
+pub const MERGE_GAP: usize = 8;
+
+/// What a [`Cached`] bus saved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Words written to the device (through the cache or past it).
+    pub words_written: u64,
+    /// Words of cacheable writes not sent: the device already held them.
+    pub words_skipped: u64,
+    /// Write calls with nothing to send.
+    pub writes_skipped: u64,
+    /// Times the copy was dropped (errors, a device that changed behind the host's back).
+    pub invalidations: u64,
+}
+
+/// A bus that remembers what it wrote to the parts of the memory map that only the host
+/// changes — J, h, clamps, pages, schedule and the configuration registers (active count,
+/// steps, burn-in, sampling interval) — and writes only the words that differ from what the
+/// device holds. Runs change the state, generators, best state and counters, never these, so
+/// the copy stays exact as long as this host is the only writer; anything else drops it:
+///
+/// * any failed write, read or run (a write may or may not have landed);
+/// * a read of the counter block (`REG_CLOCKS_LO`, 3 words: busy clocks and sweeps) that
+///   differs from the last one with no run in between: the machine ran for someone else, or
+///   was reset;
+/// * [`Bus::invalidate`] (the driver calls it when a job's sweep count does not add up).
+///
+/// Eliding a write of unchanged J, h or clamps also skips the "fields stale" mark such a write
+/// sets; every job of [`Machine`] writes the state before it runs, which marks them stale
+/// anyway, so the machine recomputes its fields and restarts its best exactly as before.
+pub struct Cached<B> {
+    bus: B,
+    known: std::collections::HashMap<u32, u32>,
+    counters: Option<Vec<u32>>,
+    pub stats: CacheStats,
+}
+
+impl<B: Bus> Cached<B> {
+    /// A cache in front of `bus`, empty (the first write of everything goes through).
+    pub fn new(bus: B) -> Self {
+        Cached {
+            bus,
+            known: std::collections::HashMap::new(),
+            counters: None,
+            stats: CacheStats::default(),
+        }
+    }
+    /// The bus behind the cache. Writes made directly through it are not seen by the cache:
+    /// call [`Bus::invalidate`] after any.
+    pub fn inner(&mut self) -> &mut B {
+        &mut self.bus
+    }
+    pub fn inner_ref(&self) -> &B {
+        &self.bus
+    }
+    pub fn into_inner(self) -> B {
+        self.bus
+    }
+    /// Whether `addr` is host-owned memory that no run changes.
+    pub fn cacheable(addr: u32) -> bool {
+        match addr >> mm::REGION_SHIFT {
+            mm::REGION_J
+            | mm::REGION_H
+            | mm::REGION_CLAMPS
+            | mm::REGION_PAGES
+            | mm::REGION_SCHEDULE => true,
+            mm::REGION_REGS => matches!(
+                addr & 0xFF_FFFF,
+                mm::REG_N_ACTIVE | mm::REG_N_STEPS | mm::REG_BURN_IN | mm::REG_EVERY
+            ),
+            _ => false,
+        }
+    }
+    fn drop_copy(&mut self) {
+        self.known.clear();
+        self.counters = None;
+        self.stats.invalidations += 1;
+    }
+    fn guard<T>(&mut self, r: Result<T, B::Error>) -> Result<T, B::Error> {
+        if r.is_err() {
+            self.drop_copy();
+        }
+        r
+    }
+}
+
+impl<B: Bus> Bus for Cached<B> {
+    type Error = B::Error;
+
+    fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), B::Error> {
+        let all_cacheable = (0..words.len() as u32).all(|k| Self::cacheable(addr.wrapping_add(k)));
+        if !all_cacheable {
+            self.stats.words_written += words.len() as u64;
+            let r = self.bus.write(addr, words);
+            return self.guard(r);
+        }
+        // runs of changed words, merged across gaps of at most MERGE_GAP unchanged words
+        let changed: Vec<usize> = (0..words.len())
+            .filter(|&k| self.known.get(&addr.wrapping_add(k as u32)) != Some(&words[k]))
+            .collect();
+        if changed.is_empty() {
+            self.stats.writes_skipped += 1;
+            self.stats.words_skipped += words.len() as u64;
+            return Ok(());
+        }
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for &k in &changed {
+            match runs.last_mut() {
+                Some((_, end)) if k - *end <= MERGE_GAP => *end = k + 1,
+                _ => runs.push((k, k + 1)),
+            }
+        }
+        let mut sent = 0;
+        for (start, end) in runs {
+            let a = addr.wrapping_add(start as u32);
+            let r = self.bus.write(a, &words[start..end]);
+            self.guard(r)?;
+            for (k, &w) in words.iter().enumerate().take(end).skip(start) {
+                self.known.insert(addr.wrapping_add(k as u32), w);
+            }
+            sent += end - start;
+        }
+        self.stats.words_written += sent as u64;
+        self.stats.words_skipped += (words.len() - sent) as u64;
+        Ok(())
+    }
+
+    fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, B::Error> {
+        let r = self.bus.read(addr, count);
+        let words = self.guard(r)?;
+        if addr == mm::reg(mm::REG_CLOCKS_LO) && count == COUNTER_WORDS {
+            if self.counters.as_ref().is_some_and(|c| *c != words) {
+                // the machine ran (or was reset) since this host last looked
+                self.drop_copy();
+            }
+            self.counters = Some(words.clone());
+        }
+        Ok(words)
+    }
+
+    fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), B::Error> {
+        // the counters move in a run: the next counter read starts a new comparison
+        self.counters = None;
+        let r = self.bus.run(on_sample);
+        self.guard(r)
+    }
+
+    fn invalidate(&mut self) {
+        self.drop_copy();
+        self.bus.invalidate();
+    }
+}
+
+/// Words of the counter block the driver reads around every job: `REG_CLOCKS_LO`,
+/// `REG_CLOCKS_HI`, `REG_SWEEPS` (neighbours).
+pub const COUNTER_WORDS: usize = 3;
+
+/// The machine's counters: clocks busy and sweeps completed since reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counters {
+    pub clocks: u64,
+    pub sweeps: u32,
 }
 
 /// Why a job could not be programmed or run.
@@ -63,6 +237,10 @@ pub enum DriverError<E: std::error::Error + 'static> {
     BadClamp { index: usize, n: usize },
     #[error("sample stream: expected sample {expected}, got {got} (a sample was lost)")]
     SampleGap { expected: u32, got: u32 },
+    #[error("the machine's sweep counter moved by {got} in a job of {expected} sweeps: it was reset or driven by someone else meanwhile (the host's copy of its memory is dropped; run the job again)")]
+    Desync { expected: u64, got: u64 },
+    #[error("a run of {sweeps} sweeps sampling every {sweeps}-th sent {got} samples, not 1")]
+    FinalSample { sweeps: u64, got: usize },
     #[error("sample {number} has {words} state words; {n} p-bits need {need}")]
     ShortSample {
         number: u32,
@@ -159,8 +337,33 @@ impl<B: Bus> Machine<B> {
 
     /// Clocks the machine spent busy, from its counter.
     pub fn busy_clocks(&mut self) -> Result<u64, DriverError<B::Error>> {
-        let r = self.read(mm::reg(mm::REG_CLOCKS_LO), 2)?;
-        Ok((r[1] as u64) << 32 | r[0] as u64)
+        Ok(self.counters()?.clocks)
+    }
+
+    /// The busy-clock and sweep counters (one read of [`COUNTER_WORDS`] words).
+    pub fn counters(&mut self) -> Result<Counters, DriverError<B::Error>> {
+        let r = self.read(mm::reg(mm::REG_CLOCKS_LO), COUNTER_WORDS)?;
+        Ok(Counters {
+            clocks: (r[1] as u64) << 32 | r[0] as u64,
+            sweeps: r[2],
+        })
+    }
+
+    /// Ends a job that started at counters `before` and ran `sweeps` sweeps in all: returns
+    /// the clocks it took, or [`DriverError::Desync`] (and drops the bus's copy of the
+    /// device) when the sweep counter did not move by exactly `sweeps` — the machine was reset
+    /// or driven by someone else during the job, so its results cannot be trusted.
+    fn finish_job(&mut self, before: Counters, sweeps: u64) -> Result<u64, DriverError<B::Error>> {
+        let after = self.counters()?;
+        let got = after.sweeps.wrapping_sub(before.sweeps) as u64;
+        if got != sweeps & u32::MAX as u64 {
+            self.bus.invalidate();
+            return Err(DriverError::Desync {
+                expected: sweeps,
+                got,
+            });
+        }
+        Ok(after.clocks.wrapping_sub(before.clocks))
     }
 
     fn read_bits(&mut self, region: u32, n: usize) -> Result<Vec<bool>, DriverError<B::Error>> {
@@ -340,6 +543,17 @@ impl<B: Bus> Machine<B> {
         on_sample: &mut dyn FnMut(&[bool], i64),
     ) -> Result<u64, DriverError<B::Error>> {
         let before = self.busy_clocks()?;
+        self.run_samples(n, on_sample)?;
+        Ok(self.busy_clocks()?.wrapping_sub(before))
+    }
+
+    /// [`Self::run`] without reading the clock counter (jobs read the counters once around
+    /// all their runs: two reads per run are round trips on a link).
+    fn run_samples(
+        &mut self,
+        n: usize,
+        on_sample: &mut dyn FnMut(&[bool], i64),
+    ) -> Result<(), DriverError<B::Error>> {
         let need = mm::state_words(n as u32) as usize;
         let mut expected = 0u32;
         let mut error: Option<DriverError<B::Error>> = None;
@@ -371,7 +585,7 @@ impl<B: Bus> Machine<B> {
         if let Some(e) = error {
             return Err(e);
         }
-        Ok(self.busy_clocks()?.wrapping_sub(before))
+        Ok(())
     }
 
     /// [`pbit_model::run::sample`] on the machine: one chain (read 0) at one page; calls
@@ -403,11 +617,15 @@ impl<B: Bus> Machine<B> {
                 max: u32::MAX as u64,
             });
         }
+        // the counters first: if they moved since this host's last job, a caching bus drops
+        // its copy before any write is elided
+        let before = self.counters()?;
         self.load_instance(problem, clamps, seed, 0)?;
         self.write_page(0, page)?;
         self.write_schedule(&[(0, spec.burn_in + spec.sweeps)])?;
         self.write_sampling(spec.burn_in as u32, spec.every as u32)?;
-        self.run(problem.n, record)
+        self.run_samples(problem.n, record)?;
+        self.finish_job(before, spec.burn_in + spec.sweeps)
     }
 
     /// Writes a schedule's pages (page s at slot s) and steps, with sampling off.
@@ -468,9 +686,11 @@ impl<B: Bus> Machine<B> {
         if problem.n == 0 {
             return Ok((self.read_result(0, read)?, 0));
         }
+        let before = self.counters()?; // first: see `sample`
         self.load_schedule(pages)?;
         self.load_instance(problem, clamps, seed, read)?;
-        let clocks = self.run(problem.n, &mut |_, _| {})?;
+        self.run_samples(problem.n, &mut |_, _| {})?;
+        let clocks = self.finish_job(before, pages.total_sweeps())?;
         Ok((self.read_result(problem.n, read)?, clocks))
     }
 
@@ -493,17 +713,18 @@ impl<B: Bus> Machine<B> {
             }
             return Ok((empty, 0));
         }
+        let before = self.counters()?; // first: see `sample`
         self.load_schedule(pages)?;
         self.load_problem(problem)?;
         let mut results = Vec::with_capacity(reads.min(1 << 20) as usize);
-        let mut clocks = 0;
         for read in 0..reads {
             // a chain write marks the fields stale: each read recomputes from its own state
             self.load_read(problem, clamps, seed, read)?;
-            clocks += self.run(problem.n, &mut |_, _| {})?;
+            self.run_samples(problem.n, &mut |_, _| {})?;
             results.push(self.read_result(problem.n, read)?);
             progress(pages.total_sweeps());
         }
+        let clocks = self.finish_job(before, reads.wrapping_mul(pages.total_sweeps()))?;
         Ok((results, clocks))
     }
 
@@ -541,22 +762,39 @@ impl<B: Bus> Machine<B> {
             }
             return Ok(0);
         }
+        let before = self.counters()?; // first: see `sample`
         self.write_page(0, page)?;
         self.write_schedule(&[(0, sweeps)])?;
-        self.write_sampling(0, 0)?;
+        // The final state comes back as the run's one sample (burn-in 0, every `sweeps`-th
+        // sweep: recorded after sweep `sweeps` only, which is the state the run ends in), so a
+        // chain costs no READ; zero sweeps record nothing and read the state instead.
+        let every = if sweeps > 0 { sweeps as u32 } else { 0 };
+        self.write_sampling(0, every)?;
         self.load_problem(problem)?;
         let mut mask = vec![false; n];
         for &i in clamped {
             mask[i] = true;
         }
-        let mut clocks = 0;
         for (c, spins) in initial.iter().enumerate() {
             self.load_chain(n, seed, first_read + c as u64, spins, &mask)?;
-            clocks += self.run(n, &mut |_, _| {})?;
-            let state = self.spins(n)?;
-            out(c, &state);
+            if sweeps == 0 {
+                self.run_samples(n, &mut |_, _| {})?;
+                let state = self.spins(n)?;
+                out(c, &state);
+                continue;
+            }
+            let mut last: Option<Vec<bool>> = None;
+            let mut got = 0;
+            self.run_samples(n, &mut |s, _| {
+                got += 1;
+                last = Some(s.to_vec());
+            })?;
+            match last {
+                Some(state) if got == 1 => out(c, &state),
+                _ => return Err(DriverError::FinalSample { sweeps, got }),
+            }
         }
-        Ok(clocks)
+        self.finish_job(before, sweeps.wrapping_mul(initial.len() as u64))
     }
 
     /// The current state of the first `n` p-bits.
@@ -568,6 +806,144 @@ impl<B: Bus> Machine<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A word memory as a bus, logging every write; fails the next operation on cue.
+    #[derive(Default)]
+    struct Mem {
+        words: std::collections::HashMap<u32, u32>,
+        writes: Vec<(u32, Vec<u32>)>,
+        fail_next: bool,
+        runs: u32,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("bus failed")]
+    struct Failed;
+
+    impl Bus for Mem {
+        type Error = Failed;
+        fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), Failed> {
+            if std::mem::take(&mut self.fail_next) {
+                return Err(Failed);
+            }
+            self.writes.push((addr, words.to_vec()));
+            for (k, &w) in words.iter().enumerate() {
+                self.words.insert(addr + k as u32, w);
+            }
+            Ok(())
+        }
+        fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, Failed> {
+            if std::mem::take(&mut self.fail_next) {
+                return Err(Failed);
+            }
+            Ok((0..count as u32)
+                .map(|k| self.words.get(&(addr + k)).copied().unwrap_or(0))
+                .collect())
+        }
+        fn run(&mut self, _: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), Failed> {
+            self.runs += 1;
+            // a run moves the counters (as the machine's do)
+            *self.words.entry(mm::reg(mm::REG_SWEEPS)).or_default() += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn cached_bus_writes_only_what_changed() {
+        let mut c = Cached::new(Mem::default());
+        let row: Vec<u32> = (0..40).collect();
+        let j = mm::j_addr(2, 0);
+        c.write(j, &row).unwrap();
+        c.write(j, &row).unwrap();
+        assert_eq!(c.inner().writes.len(), 1, "the same row again is not sent");
+        assert_eq!((c.stats.writes_skipped, c.stats.words_skipped), (1, 40));
+        // words 3 and 5 change (merged across a gap of one), and word 30 (a run of its own)
+        let mut row2 = row.clone();
+        row2[3] = 100;
+        row2[5] = 101;
+        row2[30] = 102;
+        c.write(j, &row2).unwrap();
+        let w = &c.inner().writes;
+        assert_eq!(w[1], (j + 3, vec![100, 4, 101]));
+        assert_eq!(w[2], (j + 30, vec![102]));
+        assert_eq!(c.inner().words[&(j + 5)], 101);
+        // the state and the generators are written every time: runs change them
+        let st = mm::region_addr(mm::REGION_STATE, 0);
+        c.write(st, &[7]).unwrap();
+        c.write(st, &[7]).unwrap();
+        c.write(mm::reg(mm::REG_CTRL), &[mm::CTRL_RUN]).unwrap();
+        c.write(mm::reg(mm::REG_CTRL), &[mm::CTRL_RUN]).unwrap();
+        assert_eq!(c.inner().writes.len(), 7);
+        // configuration registers are cached, a write spanning other registers is not
+        c.write(mm::reg(mm::REG_BURN_IN), &[0, 5]).unwrap();
+        c.write(mm::reg(mm::REG_BURN_IN), &[0, 5]).unwrap();
+        assert_eq!(c.inner().writes.len(), 8);
+    }
+
+    #[test]
+    fn cached_bus_forgets_on_errors_and_on_foreign_runs() {
+        let mut c = Cached::new(Mem::default());
+        let h = mm::region_addr(mm::REGION_H, 0);
+        c.write(h, &[1, 2, 3]).unwrap();
+        // a failed write may or may not have landed: everything is sent again afterwards
+        c.inner().fail_next = true;
+        assert!(c.write(h, &[1, 2, 4]).is_err());
+        c.write(h, &[1, 2, 3]).unwrap();
+        assert_eq!(c.inner().writes.len(), 2);
+        assert_eq!(c.stats.invalidations, 1);
+        // a failed read too
+        c.inner().fail_next = true;
+        assert!(c.read(mm::reg(mm::REG_N), 1).is_err());
+        c.write(h, &[1, 2, 3]).unwrap();
+        assert_eq!(c.inner().writes.len(), 3);
+        // the counters read twice with no run of ours between: equal keeps the copy ...
+        let counters = mm::reg(mm::REG_CLOCKS_LO);
+        c.read(counters, COUNTER_WORDS).unwrap();
+        c.read(counters, COUNTER_WORDS).unwrap();
+        c.write(h, &[1, 2, 3]).unwrap();
+        assert_eq!(c.inner().writes.len(), 3);
+        // ... but if they moved (someone else ran the machine, or it was reset) it is dropped
+        c.inner().words.insert(mm::reg(mm::REG_SWEEPS), 99);
+        c.read(counters, COUNTER_WORDS).unwrap();
+        c.write(h, &[1, 2, 3]).unwrap();
+        assert_eq!(c.inner().writes.len(), 4);
+        // our own run moves them legitimately
+        c.run(&mut |_, _, _| {}).unwrap();
+        c.read(counters, COUNTER_WORDS).unwrap();
+        c.write(h, &[1, 2, 3]).unwrap();
+        assert_eq!(c.inner().writes.len(), 4);
+        // and invalidate() drops it on demand
+        c.invalidate();
+        c.write(h, &[1, 2, 3]).unwrap();
+        assert_eq!(c.inner().writes.len(), 5);
+    }
+
+    #[test]
+    fn a_job_whose_sweeps_do_not_add_up_is_an_error_and_drops_the_copy() {
+        // the Mem bus counts one sweep per run whatever the schedule: a relax of 2 chains of
+        // 3 sweeps expects 6, sees 2
+        let mut m = Machine::new(Cached::new(Mem::default()), 32, Format::for_machine(32));
+        let mut ising = pbit_model::Ising::new(3);
+        ising.add_coupling(0, 1, 1.0);
+        let p = FixedIsing::new(&ising, Format::STANDARD, pbit_model::Scaling::Exact).unwrap();
+        let page = ThresholdPage::build(&p.format, pbit_spec::Beta::from_f64(1.0).unwrap());
+        let init = vec![vec![true, false, true]; 2];
+        let e = m
+            .relax(&p, &[], &page, 1, 0, &init, 0, &mut |_, _| {})
+            .err();
+        // zero sweeps: the counter must not move, but each run moves it by one
+        assert!(
+            matches!(
+                e,
+                Some(DriverError::Desync {
+                    expected: 0,
+                    got: 2
+                })
+            ),
+            "{e:?}"
+        );
+        assert!(m.bus().stats.invalidations >= 1);
+    }
 
     #[test]
     fn bits_pack_and_unpack() {

@@ -75,6 +75,7 @@ pub struct FakeDevice {
     last: Option<(u8, Vec<u8>)>,
     run: Option<(RunScript, u32)>,
     sweeps: u32,
+    run_start_sweeps: u32,
     samples_sent: u32,
     rng: u64,
 }
@@ -106,6 +107,7 @@ impl FakeDevice {
             last: None,
             run: None,
             sweeps: 0,
+            run_start_sweeps: 0,
             samples_sent: 0,
             rng: 0x5eed,
         }
@@ -120,6 +122,24 @@ impl FakeDevice {
     /// The energy of sample `k`.
     pub fn sample_energy(k: u32) -> i32 {
         -(k as i32) * 3
+    }
+
+    /// Sweeps of the loaded schedule (the steps' counts, wrapping like the device's counter).
+    fn schedule_sweeps(&self) -> u32 {
+        let steps = self
+            .mem
+            .get(&mm::reg(mm::REG_N_STEPS))
+            .copied()
+            .unwrap_or(0)
+            .min(mm::MAX_STEPS);
+        (0..steps)
+            .map(|s| {
+                self.mem
+                    .get(&mm::schedule_sweeps_addr(s))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .fold(0u32, u32::wrapping_add)
     }
 
     fn executed(&mut self, opcode: u8) {
@@ -183,6 +203,7 @@ impl FakeDevice {
                     return Err((p::ERR_BUSY, 0));
                 }
                 self.run = Some((self.runs.pop_front().unwrap_or_default(), 0));
+                self.run_start_sweeps = self.sweeps;
                 self.samples_sent = 0;
                 Ok((p::reply_opcode(p::RUN), Vec::new()))
             }
@@ -206,7 +227,13 @@ impl FakeDevice {
                     None => false,
                 };
                 if !busy {
-                    self.run = None;
+                    if let Some((script, _)) = self.run.take() {
+                        // a run that ended did its schedule's sweeps, as the machine counts them
+                        if !script.hang {
+                            self.sweeps =
+                                self.run_start_sweeps.wrapping_add(self.schedule_sweeps());
+                        }
+                    }
                 }
                 let s = Status {
                     status: if busy { mm::STATUS_BUSY } else { 0 },

@@ -37,7 +37,8 @@ pub const MAX_ATTEMPTS: u32 = 5;
 pub const BITS_PER_BYTE: u32 = 10;
 /// How long connect() discards stale bytes (a previous session's leftovers).
 pub const DRAIN_TIME: Duration = Duration::from_millis(20);
-/// Quiet time before the first STATUS poll of a run; doubles up to [`STATUS_POLL_MAX`].
+/// Quiet time before the second STATUS poll of a run (the first follows RUN's reply at
+/// once); doubles up to [`STATUS_POLL_MAX`].
 pub const STATUS_POLL_MIN: Duration = Duration::from_millis(1);
 pub const STATUS_POLL_MAX: Duration = Duration::from_millis(50);
 /// A running machine whose sweep and sample counters stay still this long is hung.
@@ -773,7 +774,10 @@ impl<T: Transport> Link<T> {
 
     fn run_inner(&mut self, run: &mut RunState) -> Result<(), LinkError> {
         self.transact(p::RUN, Vec::new(), 0, Some(run))?;
-        let mut poll = STATUS_POLL_MIN;
+        // The first STATUS goes right after RUN's reply: a short run (a relax chain: a few
+        // hundred clocks) is over by then, and waiting for a quiet line first would cost every
+        // run STATUS_POLL_MIN of idle wire. Later polls back off.
+        let mut poll = Duration::ZERO;
         let mut progress = (Instant::now(), u32::MAX, u32::MAX);
         loop {
             // take the samples that stream, until the line is quiet for `poll`
@@ -841,7 +845,7 @@ impl<T: Transport> Link<T> {
                 });
             }
             poll = if quiet {
-                (poll * 2).min(STATUS_POLL_MAX)
+                (poll * 2).clamp(STATUS_POLL_MIN, STATUS_POLL_MAX)
             } else {
                 STATUS_POLL_MIN
             };

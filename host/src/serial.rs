@@ -1,12 +1,13 @@
 //! The serial backend: a pbit device (a board, or the simulated board on a pseudo-terminal)
 //! over the UART link. Jobs are programmed by [`pbit_driver::Machine`] over the [`Link`], the
 //! same sequence the Verilator backend runs over its direct port, so results are the model's
-//! bit for bit.
+//! bit for bit. A [`Cached`] bus sits between the driver and the link: what the device already
+//! holds (J, h, pages, schedule, …) is not sent again, and the copy is dropped on any error.
 
 use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, SampleJob};
 use crate::link::{Link, LinkError};
 use crate::transport::{SerialTransport, Transport};
-use pbit_driver::{DriverError, Machine};
+use pbit_driver::{CacheStats, Cached, DriverError, Machine};
 use pbit_model::run::ReadResult;
 use pbit_spec::protocol::Hello;
 use pbit_spec::Format;
@@ -16,7 +17,7 @@ pub const DEFAULT_BAUD: u32 = 1_000_000;
 
 /// A device on a link, as a backend.
 pub struct SerialBackend<T: Transport = Box<dyn Transport>> {
-    link: Link<T>,
+    bus: Cached<Link<T>>,
     hello: Hello,
     /// Clocks the machine ran for the jobs so far.
     pub clocks: u64,
@@ -62,7 +63,7 @@ impl<T: Transport> SerialBackend<T> {
             )));
         }
         Ok(SerialBackend {
-            link,
+            bus: Cached::new(link),
             hello,
             clocks: 0,
         })
@@ -72,14 +73,27 @@ impl<T: Transport> SerialBackend<T> {
     pub fn device(&self) -> Hello {
         self.hello
     }
+    /// The link (its statistics; requests sent through it directly must be followed by
+    /// [`SerialBackend::invalidate`]).
     pub fn link(&mut self) -> &mut Link<T> {
-        &mut self.link
+        self.bus.inner()
+    }
+    fn bus_link(&self) -> &Link<T> {
+        self.bus.inner_ref()
+    }
+    /// What the cache saved.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.bus.stats
+    }
+    /// Forgets what the device is believed to hold: the next job writes everything.
+    pub fn invalidate(&mut self) {
+        pbit_driver::Bus::invalidate(&mut self.bus)
     }
 
-    fn machine(&mut self, n: usize) -> Result<Machine<&mut Link<T>>, BackendError> {
+    fn machine(&mut self, n: usize) -> Result<Machine<&mut Cached<Link<T>>>, BackendError> {
         self.check_fits(n)?;
         let (machine_n, format) = (self.hello.n as usize, self.hello.format());
-        Ok(Machine::new(&mut self.link, machine_n, format))
+        Ok(Machine::new(&mut self.bus, machine_n, format))
     }
 }
 
@@ -138,11 +152,12 @@ impl<T: Transport> Backend for SerialBackend<T> {
         Ok(results)
     }
     fn usage(&self) -> Option<crate::link::Usage> {
+        let cache = self.bus.stats;
         Some(crate::link::Usage {
-            traffic: self.link.stats.traffic,
+            traffic: self.bus_link().stats.traffic,
             machine_clocks: self.clocks,
-            words_skipped: 0,
-            writes_skipped: 0,
+            words_skipped: cache.words_skipped,
+            writes_skipped: cache.writes_skipped,
             baud: self.hello.baud,
             clock_hz: self.hello.clock_hz,
         })

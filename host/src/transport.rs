@@ -1,6 +1,7 @@
 //! Transports: how bytes reach a device. The protocol client ([`crate::link`]) sees only the
 //! [`Transport`] trait, so it runs unchanged over a serial port, a pseudo-terminal, an
-//! in-memory pipe (unit tests) or a wrapper that injects faults.
+//! in-memory pipe (unit tests), a wrapper that injects faults, or the simulated board in this
+//! process ([`BoardTransport`], whose clock measures what the link costs a real board).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -309,6 +310,59 @@ impl<T: Transport> Transport for FaultyTransport<T> {
     }
     fn baud(&self) -> Option<u32> {
         self.inner.baud()
+    }
+}
+
+/// The simulated board (pbit-sim's [`pbit_sim::board::Board`]: the core top in Verilator, its
+/// UART pins driven bit by bit) in this process, run in simulated time: a read of `timeout`
+/// simulates up to `timeout` of the board's clock and returns at the first byte the board
+/// sends. The host's own time costs the board nothing, so [`BoardTransport::seconds`] is what
+/// the same traffic takes on a real board with an ideal host and line (no USB-serial
+/// latency): the line time of every byte, the device's handling of every request and the
+/// machine's runs, exactly.
+pub struct BoardTransport {
+    board: pbit_sim::board::Board,
+    rx: VecDeque<u8>,
+}
+
+impl BoardTransport {
+    pub fn new(board: pbit_sim::board::Board) -> Self {
+        BoardTransport {
+            board,
+            rx: VecDeque::new(),
+        }
+    }
+    /// Simulated seconds since the board was built.
+    pub fn seconds(&self) -> f64 {
+        self.board.seconds()
+    }
+    pub fn board(&mut self) -> &mut pbit_sim::board::Board {
+        &mut self.board
+    }
+}
+
+impl Transport for BoardTransport {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        self.board.write(bytes);
+        Ok(())
+    }
+    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.rx.is_empty() {
+            let clocks = (timeout.as_secs_f64() * self.board.clock_hz() as f64).ceil() as u64;
+            // a byte at a time: the host reacts when the byte it waits for has arrived
+            self.rx.extend(self.board.run_until(clocks.max(1), 1));
+        }
+        let k = self.rx.len().min(buf.len());
+        for (b, x) in buf.iter_mut().zip(self.rx.drain(..k)) {
+            *b = x;
+        }
+        Ok(k)
+    }
+    fn baud(&self) -> Option<u32> {
+        Some(self.board.baud())
     }
 }
 

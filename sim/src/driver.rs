@@ -398,7 +398,10 @@ fn sim_error(e: DriverError<SimError>) -> SimError {
         DriverError::FormatMismatch { got, want } => SimError::FormatMismatch { got, want },
         DriverError::Limit { what, value, max } => SimError::Limit { what, value, max },
         DriverError::BadClamp { index, n } => SimError::BadClamp { index, n },
-        e @ (DriverError::SampleGap { .. } | DriverError::ShortSample { .. }) => {
+        e @ (DriverError::SampleGap { .. }
+        | DriverError::ShortSample { .. }
+        | DriverError::Desync { .. }
+        | DriverError::FinalSample { .. }) => {
             SimError::Io(e.to_string())
         }
     }
