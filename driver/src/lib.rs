@@ -24,6 +24,19 @@ pub trait Bus {
     /// state_words)` for every sample of the run, numbers counting from 0, until the machine is
     /// idle. A bus that loses a sample returns an error: it never skips one silently.
     fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), Self::Error>;
+    /// [`Bus::run`] of a schedule that records exactly `samples` (≥ 1) samples, the last one at
+    /// its last sweep. The machine is idle once it has handed over that sample (it stops after
+    /// its last sweep and only the sample waits), so a bus may end the run when the last
+    /// sample has arrived instead of asking the device whether it is over: a link saves a
+    /// STATUS round trip per run. Samples still arrive numbered from 0 or the run fails.
+    fn run_expecting(
+        &mut self,
+        samples: u32,
+        on_sample: &mut dyn FnMut(u32, i32, &[u32]),
+    ) -> Result<(), Self::Error> {
+        let _ = samples;
+        self.run(on_sample)
+    }
     /// Forgets whatever the bus believes the device holds (a [`Cached`] bus's copy of J, h,
     /// pages, …): called when the device may have changed behind the host's back (a reset, a
     /// failed request, another host). Buses that remember nothing ignore it.
@@ -40,6 +53,13 @@ impl<B: Bus + ?Sized> Bus for &mut B {
     }
     fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), Self::Error> {
         (**self).run(on_sample)
+    }
+    fn run_expecting(
+        &mut self,
+        samples: u32,
+        on_sample: &mut dyn FnMut(u32, i32, &[u32]),
+    ) -> Result<(), Self::Error> {
+        (**self).run_expecting(samples, on_sample)
     }
     fn invalidate(&mut self) {
         (**self).invalidate()
@@ -193,6 +213,16 @@ impl<B: Bus> Bus for Cached<B> {
         // the counters move in a run: the next counter read starts a new comparison
         self.counters = None;
         let r = self.bus.run(on_sample);
+        self.guard(r)
+    }
+
+    fn run_expecting(
+        &mut self,
+        samples: u32,
+        on_sample: &mut dyn FnMut(u32, i32, &[u32]),
+    ) -> Result<(), B::Error> {
+        self.counters = None;
+        let r = self.bus.run_expecting(samples, on_sample);
         self.guard(r)
     }
 
@@ -554,34 +584,48 @@ impl<B: Bus> Machine<B> {
         n: usize,
         on_sample: &mut dyn FnMut(&[bool], i64),
     ) -> Result<(), DriverError<B::Error>> {
+        self.run_samples_expecting(n, None, on_sample)
+    }
+
+    /// [`Self::run_samples`]; with `Some(k)`, the schedule records exactly k samples, the last
+    /// at its last sweep ([`Bus::run_expecting`]).
+    fn run_samples_expecting(
+        &mut self,
+        n: usize,
+        expect: Option<u32>,
+        on_sample: &mut dyn FnMut(&[bool], i64),
+    ) -> Result<(), DriverError<B::Error>> {
         let need = mm::state_words(n as u32) as usize;
         let mut expected = 0u32;
         let mut error: Option<DriverError<B::Error>> = None;
-        self.bus
-            .run(&mut |number, energy, words| {
-                if error.is_some() {
-                    return;
-                }
-                if number != expected {
-                    error = Some(DriverError::SampleGap {
-                        expected,
-                        got: number,
-                    });
-                    return;
-                }
-                if words.len() < need {
-                    error = Some(DriverError::ShortSample {
-                        number,
-                        words: words.len(),
-                        n,
-                        need,
-                    });
-                    return;
-                }
-                expected = expected.wrapping_add(1);
-                on_sample(&unpack_bits(words, n), energy as i64);
-            })
-            .map_err(DriverError::Bus)?;
+        let mut take = |number: u32, energy: i32, words: &[u32]| {
+            if error.is_some() {
+                return;
+            }
+            if number != expected {
+                error = Some(DriverError::SampleGap {
+                    expected,
+                    got: number,
+                });
+                return;
+            }
+            if words.len() < need {
+                error = Some(DriverError::ShortSample {
+                    number,
+                    words: words.len(),
+                    n,
+                    need,
+                });
+                return;
+            }
+            expected = expected.wrapping_add(1);
+            on_sample(&unpack_bits(words, n), energy as i64);
+        };
+        match expect {
+            Some(k) => self.bus.run_expecting(k, &mut take),
+            None => self.bus.run(&mut take),
+        }
+        .map_err(DriverError::Bus)?;
         if let Some(e) = error {
             return Err(e);
         }
@@ -785,7 +829,7 @@ impl<B: Bus> Machine<B> {
             }
             let mut last: Option<Vec<bool>> = None;
             let mut got = 0;
-            self.run_samples(n, &mut |s, _| {
+            self.run_samples_expecting(n, Some(1), &mut |s, _| {
                 got += 1;
                 last = Some(s.to_vec());
             })?;

@@ -375,6 +375,14 @@ impl FakeDevice {
         };
         if starts_run && self.run.is_some() {
             out.extend(self.stream());
+            // like the machine, a run with nothing scripted to keep it busy is over once its
+            // samples are out (a RUN may follow without a STATUS in between)
+            if let Some((script, 0)) = &self.run {
+                if script.busy_polls == 0 && !script.hang {
+                    self.run = None;
+                    self.sweeps = self.run_start_sweeps.wrapping_add(self.schedule_sweeps());
+                }
+            }
         }
         out
     }

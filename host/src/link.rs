@@ -753,13 +753,26 @@ impl<T: Transport> Link<T> {
         &mut self,
         on_sample: &mut dyn FnMut(u32, i32, &[u32]),
     ) -> Result<(), LinkError> {
+        self.run_stream_expecting(None, on_sample)
+    }
+
+    /// [`Link::run_stream`] of a run that records exactly `expect` samples, the last at its
+    /// last sweep (`Some`): the run is over when that sample has arrived, without a STATUS
+    /// (the machine stops after its last sweep; only that sample was waiting, and it has been
+    /// sent). If it does not come within a poll interval (a corrupted frame, a long run),
+    /// STATUS is asked as usual and a lost sample is an error as always.
+    pub fn run_stream_expecting(
+        &mut self,
+        expect: Option<u32>,
+        on_sample: &mut dyn FnMut(u32, i32, &[u32]),
+    ) -> Result<(), LinkError> {
         let mut run = RunState {
             expected: 0,
             corrupted: 0,
             on_sample,
             error: None,
         };
-        let result = self.run_inner(&mut run);
+        let result = self.run_inner(&mut run, expect);
         let result = match (result, run.error.take()) {
             (_, Some(e)) => Err(e),
             (r, None) => r,
@@ -772,14 +785,22 @@ impl<T: Transport> Link<T> {
         result
     }
 
-    fn run_inner(&mut self, run: &mut RunState) -> Result<(), LinkError> {
+    fn run_inner(&mut self, run: &mut RunState, expect: Option<u32>) -> Result<(), LinkError> {
         self.transact(p::RUN, Vec::new(), 0, Some(run))?;
         // The first STATUS goes right after RUN's reply: a short run (a relax chain: a few
         // hundred clocks) is over by then, and waiting for a quiet line first would cost every
-        // run STATUS_POLL_MIN of idle wire. Later polls back off.
-        let mut poll = Duration::ZERO;
+        // run STATUS_POLL_MIN of idle wire. Later polls back off. A run whose samples are
+        // known waits for them first instead.
+        let mut poll = match expect {
+            Some(_) => STATUS_POLL_MIN,
+            None => Duration::ZERO,
+        };
+        let done = |run: &RunState| expect.is_some_and(|k| run.expected == k);
         let mut progress = (Instant::now(), u32::MAX, u32::MAX);
         loop {
+            if done(run) && run.error.is_none() {
+                return Ok(());
+            }
             // take the samples that stream, until the line is quiet for `poll`
             let mut quiet = true;
             loop {
@@ -800,7 +821,7 @@ impl<T: Transport> Link<T> {
                         }
                     }
                 }
-                if run.error.is_some() {
+                if run.error.is_some() || done(run) {
                     return Ok(());
                 }
             }
@@ -883,5 +904,12 @@ impl<T: Transport> pbit_driver::Bus for Link<T> {
     }
     fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), LinkError> {
         self.run_stream(on_sample)
+    }
+    fn run_expecting(
+        &mut self,
+        samples: u32,
+        on_sample: &mut dyn FnMut(u32, i32, &[u32]),
+    ) -> Result<(), LinkError> {
+        self.run_stream_expecting(Some(samples), on_sample)
     }
 }

@@ -559,3 +559,58 @@ fn pbit_info_prints_what_the_device_reports() {
     assert_eq!(v["spec_matches"], false);
     assert!(String::from_utf8_lossy(&out.stderr).contains("spec mismatch"));
 }
+
+/// A run whose samples are known ends when the last one arrives, without STATUS; a lost last
+/// sample still falls back to STATUS and fails against the device's count.
+#[test]
+fn a_run_of_known_samples_ends_at_its_last_sample_and_still_sees_a_loss() {
+    let mut dev = device();
+    dev.runs = [
+        RunScript {
+            samples: 3,
+            ..RunScript::default()
+        },
+        RunScript {
+            samples: 1,
+            corrupt: vec![0],
+            ..RunScript::default()
+        },
+        RunScript {
+            samples: 1,
+            ..RunScript::default()
+        },
+    ]
+    .into();
+    let (dev, t) = pipe(dev);
+    let mut link = Link::connect(t).unwrap();
+    let status0 = link.stats.traffic.get(Kind::Status).requests;
+    let mut got = Vec::new();
+    link.run_stream_expecting(Some(3), &mut |k, e, w| got.push((k, e, w.to_vec())))
+        .unwrap();
+    assert_eq!(got, expected_samples(3));
+    assert_eq!(
+        link.stats.traffic.get(Kind::Status).requests,
+        status0,
+        "no STATUS asked"
+    );
+    // the one sample corrupted: the client asks STATUS, sees 1 sent and 0 received
+    let e = link
+        .run_stream_expecting(Some(1), &mut |_, _, _| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            LinkError::SampleLost {
+                device: 1,
+                received: 0,
+                corrupted: 1
+            }
+        ),
+        "{e}"
+    );
+    let mut got = Vec::new();
+    link.run_stream_expecting(Some(1), &mut |k, e, w| got.push((k, e, w.to_vec())))
+        .unwrap();
+    assert_eq!(got, expected_samples(1));
+    dev.finish();
+}
