@@ -314,6 +314,9 @@ pub fn factor(
     if opts.reads == 0 {
         return Err(FactorError::Option("--reads"));
     }
+    if !(opts.class_bias.is_finite() && (0.0..=4.0).contains(&opts.class_bias)) {
+        return Err(FactorError::ClassBias(opts.class_bias));
+    }
     let start = Instant::now();
     let format = annealer.format();
     // one (problem, clamps, pages, widths) per class the search visits
@@ -327,9 +330,6 @@ pub fn factor(
     } else {
         let (compiled, clamps) = factoring_problem(n, opts.weights, &format)?;
         problems.push((compiled, clamps, widths(n)));
-    }
-    if !(opts.class_bias.is_finite() && (0.0..=4.0).contains(&opts.class_bias)) {
-        return Err(FactorError::ClassBias(opts.class_bias));
     }
     let mut machines = Vec::with_capacity(problems.len());
     for (compiled, clamps, w) in problems {

@@ -69,6 +69,11 @@ fn factor_prints_the_factors() {
     // an even number and a perfect square
     assert_eq!(ok(&["factor", "1994"]).trim(), "1994 = 2 × 997");
     assert_eq!(ok(&["factor", "169"]).trim(), "169 = 13 × 13");
+    // balanced classes favoured: the same answer
+    assert_eq!(
+        ok(&["factor", "143", "--class-bias", "0.5"]).trim(),
+        "143 = 11 × 13"
+    );
 }
 
 #[test]
@@ -77,6 +82,14 @@ fn factor_refuses_primes_and_units() {
     fails_with(&["factor", "2"], "2 is prime");
     fails_with(&["factor", "1"], "neither prime nor composite");
     fails_with(&["factor", "0"], "neither prime nor composite");
+    fails_with(
+        &["factor", "143", "--class-bias", "5"],
+        "class bias must be between 0 and 4, got 5",
+    );
+    fails_with(
+        &["factor", "143", "--class-bias", "NaN"],
+        "class bias must be between 0 and 4, got NaN",
+    );
     // a budget too small to find anything ends with an error, not a hang
     fails_with(
         &[

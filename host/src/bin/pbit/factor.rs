@@ -31,6 +31,10 @@ pub struct FactorArgs {
     /// β at the end of each read.
     #[arg(long, default_value_t = FactorOptions::default().beta_end)]
     beta_end: f64,
+    /// Share of the rounds for balanced width classes: class [wp, wq] gets rounds in proportion
+    /// to 2^(bias·(wp − 2)) (0 to 4; 0 = the classes in turn).
+    #[arg(long, default_value_t = FactorOptions::default().class_bias)]
+    class_bias: f64,
     #[arg(long)]
     json: bool,
 }
@@ -74,6 +78,7 @@ pub fn run(m: &MachineArgs, a: &FactorArgs) -> Result<()> {
         reads: a.reads,
         beta_start: a.beta_start,
         beta_end: a.beta_end,
+        class_bias: a.class_bias,
         ..FactorOptions::default()
     };
     let report = factor::factor(&mut Via(b.as_mut()), a.n, &opts)?;
