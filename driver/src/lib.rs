@@ -814,31 +814,92 @@ impl<B: Bus> Machine<B> {
         // chain costs no READ; zero sweeps record nothing and read the state instead.
         let every = if sweeps > 0 { sweeps as u32 } else { 0 };
         self.write_sampling(0, every)?;
-        self.load_problem(problem)?;
-        let mut mask = vec![false; n];
-        for &i in clamped {
-            mask[i] = true;
-        }
-        for (c, spins) in initial.iter().enumerate() {
-            self.load_chain(n, seed, first_read + c as u64, spins, &mask)?;
-            if sweeps == 0 {
-                self.run_samples(n, &mut |_, _| {})?;
-                let state = self.spins(n)?;
-                out(c, &state);
-                continue;
-            }
-            let mut last: Option<Vec<bool>> = None;
-            let mut got = 0;
-            self.run_samples_expecting(n, Some(1), &mut |s, _| {
-                got += 1;
-                last = Some(s.to_vec());
-            })?;
-            match last {
-                Some(state) if got == 1 => out(c, &state),
-                _ => return Err(DriverError::FinalSample { sweeps, got }),
+        // Chains are packed side by side: copy k of the instance on p-bits k·n..(k+1)·n, no
+        // couplings between copies, so one run relaxes `copies` chains. A p-bit's update
+        // depends only on its own generator, the page and its field, and its field only on its
+        // own copy: each copy runs exactly the sweeps a machine of n p-bits would (the
+        // sequential order within a copy is unchanged), so every chain's final state is the
+        // model's. Round trips and frame overheads are shared by the copies.
+        let copies = (self.n / n).clamp(1, initial.len().max(1));
+        let active = copies * n;
+        self.load_packed(problem, copies)?;
+        let mut mask = vec![false; active];
+        for k in 0..copies {
+            for &i in clamped {
+                mask[k * n + i] = true;
             }
         }
-        self.finish_job(before, sweeps.wrapping_mul(initial.len() as u64))
+        let mut runs = 0u64;
+        let mut seeds = Vec::with_capacity(active);
+        let mut spins = vec![false; active];
+        for (group, chunk) in initial.chunks(copies).enumerate() {
+            let first = group * copies;
+            seeds.clear();
+            for (k, state) in chunk.iter().enumerate() {
+                let read = first_read + (first + k) as u64;
+                seeds.extend((0..n).map(|i| pbit_seed(seed, read, i as u64)));
+                spins[k * n..(k + 1) * n].copy_from_slice(state);
+            }
+            // the copies of a short last group keep their old generators and state: they
+            // run, and are not read
+            self.write(mm::region_addr(mm::REGION_RNG, 0), &seeds)?;
+            self.write_bits(mm::REGION_STATE, &spins)?;
+            self.write_bits(mm::REGION_CLAMPS, &mask)?;
+            runs += 1;
+            let state = if sweeps == 0 {
+                self.run_samples(active, &mut |_, _| {})?;
+                self.spins(active)?
+            } else {
+                let mut last: Option<Vec<bool>> = None;
+                let mut got = 0;
+                self.run_samples_expecting(active, Some(1), &mut |s, _| {
+                    got += 1;
+                    last = Some(s.to_vec());
+                })?;
+                match last {
+                    Some(state) if got == 1 => state,
+                    _ => return Err(DriverError::FinalSample { sweeps, got }),
+                }
+            };
+            for k in 0..chunk.len() {
+                out(first + k, &state[k * n..(k + 1) * n]);
+            }
+        }
+        self.finish_job(before, sweeps.wrapping_mul(runs))
+    }
+
+    /// Writes `copies` copies of the instance side by side (copy k on p-bits k·n..(k+1)·n,
+    /// no couplings between copies) and the active count copies·n.
+    fn load_packed(
+        &mut self,
+        problem: &FixedIsing,
+        copies: usize,
+    ) -> Result<(), DriverError<B::Error>> {
+        if copies == 1 {
+            return self.load_problem(problem);
+        }
+        let n = problem.n;
+        let active = copies * n;
+        if active > self.n {
+            return Err(DriverError::TooLarge {
+                n: active,
+                machine_n: self.n,
+            });
+        }
+        self.write_reg(mm::REG_N_ACTIVE, active as u32)?;
+        let mut row = vec![0u32; active];
+        for k in 0..copies {
+            for i in 0..n {
+                row.iter_mut().for_each(|v| *v = 0);
+                let (nb, jv) = problem.row(i);
+                for (&j, &v) in nb.iter().zip(jv) {
+                    row[k * n + j as usize] = v as u32;
+                }
+                self.write(mm::j_addr((k * n + i) as u32, 0), &row)?;
+            }
+        }
+        let h: Vec<u32> = (0..active).map(|p| problem.h_raw[p % n] as u32).collect();
+        self.write(mm::region_addr(mm::REGION_H, 0), &h)
     }
 
     /// The current state of the first `n` p-bits.
@@ -964,8 +1025,7 @@ mod tests {
 
     #[test]
     fn a_job_whose_sweeps_do_not_add_up_is_an_error_and_drops_the_copy() {
-        // the Mem bus counts one sweep per run whatever the schedule: a relax of 2 chains of
-        // 3 sweeps expects 6, sees 2
+        // the Mem bus counts one sweep per run whatever the schedule
         let mut m = Machine::new(Cached::new(Mem::default()), 32, Format::for_machine(32));
         let mut ising = pbit_model::Ising::new(3);
         ising.add_coupling(0, 1, 1.0);
@@ -975,13 +1035,14 @@ mod tests {
         let e = m
             .relax(&p, &[], &page, 1, 0, &init, 0, &mut |_, _| {})
             .err();
-        // zero sweeps: the counter must not move, but each run moves it by one
+        // zero sweeps: the counter must not move, but the run (both chains side by side on
+        // the 32 p-bits) moves it by one
         assert!(
             matches!(
                 e,
                 Some(DriverError::Desync {
                     expected: 0,
-                    got: 2
+                    got: 1
                 })
             ),
             "{e:?}"
