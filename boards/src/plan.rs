@@ -146,9 +146,11 @@ impl BuildPlan {
                 .unwrap_or_default()
         };
         let json = p("pbit.json");
+        // -spram: the UP5K's threshold page table (a single-port 2^16-word RAM) goes into its
+        // four SPRAMs, leaving the 30 block RAMs to J, the generators and the link
         let synth = match board.family {
             Family::Ecp5 => "synth_ecp5",
-            Family::Ice40 => "synth_ice40",
+            Family::Ice40 => "synth_ice40 -spram",
         };
         let script = format!(
             "read_verilog {} {}; {synth} -top {} -json {}; stat",

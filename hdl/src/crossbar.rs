@@ -1,9 +1,13 @@
-//! The coupling crossbar: J in block RAM, one row per p-bit, and the local-field unit.
+//! The coupling crossbar: J in block RAM, packed one column per word, and the local-field unit.
 //!
-//! p-bit k's [`FieldCell`] holds row k of J in its own narrow RAM (J is symmetric, so row k is
-//! column k: the couplings p-bit k sees), its bias h_k and its local field I_k in a register.
-//! All cells read the same address at once, so the N RAMs side by side deliver one column of J
-//! per clock: the column of the p-bit decided next cycle is read one cycle early. On a flip of
+//! J is symmetric, so column c of J is also the couplings every p-bit k sees from p-bit c. The
+//! crossbar stores J column-wise in [`JBank`]s: word c of bank g holds J_{k,c} for the 16
+//! p-bits k = 16g … 16g + 15, one 9-bit lane each, so the banks side by side deliver a whole
+//! column in one read (N·9 bits; on the UP5K two banks of 9 RAM4K each for N = 32, on the ECP5
+//! 4 DP16KD per bank). A bus write of J_{k,c} sets one lane of one word (a lane write enable).
+//! The column of the p-bit decided next cycle is read one cycle early.
+//!
+//! p-bit k's [`FieldCell`] holds its bias h_k and its local field I_k in registers. On a flip of
 //! p-bit i every cell adds ±2·J_ki in the same clock (N adders, no multipliers: m is ±1), so the
 //! decision of p-bit i+1 in the next clock already sees the correction. Recomputing the fields
 //! is the same datapath: load h, then add ±J_kj for j = 0..n−1, one column per clock.
@@ -12,131 +16,117 @@
 //! sign-extended here, h and the field are `F` bits wide (the format's `field_bits`, wide enough
 //! that no field ever saturates, so wrapping adds are exact).
 
+use crate::ram::{JBank, BANK_LANES, LANE_BITS};
 use pbit_spec::memory_map as mm;
 use rust_hdl::prelude::*;
 
 /// Width of a raw coupling (the standard format's `j_bits`).
 pub const J_BITS: usize = 9;
-const _: () = assert!(J_BITS == 9, "FieldCell tests bit 8 for J's sign");
+const _: () = assert!(J_BITS == 9 && LANE_BITS == J_BITS && BANK_LANES == 16);
 
-/// One p-bit's row of J, its bias and its local field. It decodes its own bus writes (J row k,
-/// h_k) from the bus ports, so its inputs are plain copies of the core's ports and registers.
+/// One p-bit's bias and local field. Its inputs are its lane of the J column read last clock,
+/// the crossbar's decode of its h write, and broadcast controls.
 #[derive(LogicBlock)]
-pub struct FieldCell<const A: usize, const F: usize> {
+pub struct FieldCell<const F: usize> {
     pub clock: Signal<In, Clock>,
-    /// The bus write port (writes are taken only while `busy` is low).
-    pub write_en: Signal<In, Bit>,
-    pub write_addr: Signal<In, Bits<32>>,
-    pub write_data: Signal<In, Bits<32>>,
-    pub busy: Signal<In, Bit>,
-    /// Column read this clock; the adder uses J_k,col at the next clock.
-    pub j_read_col: Signal<In, Bits<A>>,
+    /// J_k,col of the column read last clock (raw, 9 bits).
+    pub j: Signal<In, Bits<J_BITS>>,
+    /// h ← `h_data` at this clock edge.
+    pub h_write: Signal<In, Bit>,
+    pub h_data: Signal<In, Bits<F>>,
     /// field ← h.
     pub load_h: Signal<In, Bit>,
-    /// field ← field ± (double ? 2 : 1)·J_k,col (col as read last clock); `neg` subtracts.
+    /// field ← field ± (double ? 2 : 1)·J_k,col; `neg` subtracts.
     pub add: Signal<In, Bit>,
     pub double: Signal<In, Bit>,
     pub neg: Signal<In, Bit>,
     pub field: Signal<Out, Bits<F>>,
     pub h: Signal<Out, Bits<F>>,
-    row: RAM<Bits<J_BITS>, A>,
     field_reg: DFF<Bits<F>>,
     h_reg: DFF<Bits<F>>,
     sign_ext: Constant<Bits<F>>,
-    j_mask: Constant<Bits<32>>,
-    j_match: Constant<Bits<32>>,
-    h_addr: Constant<Bits<32>>,
+    ones: Constant<Bits<F>>,
     jx: Signal<Local, Bits<F>>,
     delta: Signal<Local, Bits<F>>,
+    flip_mask: Signal<Local, Bits<F>>,
+    carry_in: Signal<Local, Bits<F>>,
 }
 
-impl<const A: usize, const F: usize> FieldCell<A, F> {
-    /// The cell of p-bit `k` on a machine of 2^A p-bits.
-    pub fn new(k: usize) -> Self {
+impl<const F: usize> Default for FieldCell<F> {
+    fn default() -> Self {
         assert!(F > J_BITS + 1 && F <= 32);
-        assert!(k < 1 << A && A <= 12);
         // bits J_BITS..F-1 set: ORed in to sign-extend a negative J
         let ext = (((1u64 << F) - 1) >> J_BITS) << J_BITS;
-        // J_kj: region J, row k, column below 2^A
-        let col_high = (mm::J_ROW_STRIDE - 1) & !((1u32 << A) - 1);
-        let j_mask = 0xFF00_0000 | ((mm::J_ROW_STRIDE - 1) << 12) | col_high;
-        let c = |v: u32| Constant::new((v as u64).to_bits());
         Self {
             clock: Default::default(),
-            write_en: Default::default(),
-            write_addr: Default::default(),
-            write_data: Default::default(),
-            busy: Default::default(),
-            j_read_col: Default::default(),
+            j: Default::default(),
+            h_write: Default::default(),
+            h_data: Default::default(),
             load_h: Default::default(),
             add: Default::default(),
             double: Default::default(),
             neg: Default::default(),
             field: Default::default(),
             h: Default::default(),
-            row: Default::default(),
             field_reg: Default::default(),
             h_reg: Default::default(),
             sign_ext: Constant::new(ext.to_bits()),
-            j_mask: c(j_mask),
-            j_match: c(mm::j_addr(k as u32, 0)),
-            h_addr: c(mm::region_addr(mm::REGION_H, k as u32)),
+            ones: Constant::new(((1u64 << F) - 1).to_bits()),
             jx: Default::default(),
             delta: Default::default(),
+            flip_mask: Default::default(),
+            carry_in: Default::default(),
         }
     }
 }
 
-impl<const A: usize, const F: usize> Logic for FieldCell<A, F> {
+impl<const F: usize> Logic for FieldCell<F> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, field_reg, h_reg);
-        self.row.read_clock.next = self.clock.val();
-        self.row.write_clock.next = self.clock.val();
-        self.row.write_enable.next = self.write_en.val()
-            & !self.busy.val()
-            & ((self.write_addr.val() & self.j_mask.val()) == self.j_match.val());
-        self.row.write_address.next = bit_cast::<A, 32>(self.write_addr.val());
-        self.row.write_data.next = bit_cast::<J_BITS, 32>(self.write_data.val());
-        self.row.read_address.next = self.j_read_col.val();
         self.field.next = self.field_reg.q.val();
         self.h.next = self.h_reg.q.val();
         // sign-extend J, then double it for a flip
-        self.jx.next = bit_cast::<F, J_BITS>(self.row.read_data.val());
-        if self.row.read_data.val().get_bit(8) {
+        self.jx.next = bit_cast::<F, J_BITS>(self.j.val());
+        if self.j.val().get_bit(8) {
             // bit 8: J's sign (J_BITS = 9)
-            self.jx.next = bit_cast::<F, J_BITS>(self.row.read_data.val()) | self.sign_ext.val();
+            self.jx.next = bit_cast::<F, J_BITS>(self.j.val()) | self.sign_ext.val();
         }
         self.delta.next = self.jx.val();
         if self.double.val() {
             self.delta.next = self.jx.val() << 1;
         }
+        // field − delta = field + !delta + 1: one adder (one carry chain) for both signs
+        self.flip_mask.next = 0.into();
+        self.carry_in.next = 0.into();
+        if self.neg.val() {
+            self.flip_mask.next = self.ones.val();
+            self.carry_in.next = 1.into();
+        }
         if self.add.val() {
-            if self.neg.val() {
-                self.field_reg.d.next = self.field_reg.q.val() - self.delta.val();
-            } else {
-                self.field_reg.d.next = self.field_reg.q.val() + self.delta.val();
-            }
+            self.field_reg.d.next = self.field_reg.q.val()
+                + (self.delta.val() ^ self.flip_mask.val())
+                + self.carry_in.val();
         }
         if self.load_h.val() {
             self.field_reg.d.next = self.h_reg.q.val();
         }
-        if self.write_en.val() & !self.busy.val() & (self.write_addr.val() == self.h_addr.val()) {
-            self.h_reg.d.next = bit_cast::<F, 32>(self.write_data.val());
+        if self.h_write.val() {
+            self.h_reg.d.next = self.h_data.val();
         }
     }
 }
 
-/// N field cells with broadcast controls and a field multiplexer.
+/// N field cells with the J banks, broadcast controls and a field multiplexer.
 #[derive(LogicBlock)]
 pub struct Crossbar<const N: usize, const A: usize, const F: usize> {
     pub clock: Signal<In, Clock>,
-    /// The bus write port (each cell decodes its J row and h).
+    /// The bus write port (the crossbar decodes J and h writes).
     pub write_en: Signal<In, Bit>,
     pub write_addr: Signal<In, Bits<32>>,
     pub write_data: Signal<In, Bits<32>>,
     pub busy: Signal<In, Bit>,
-    /// Column of J every cell reads this clock.
+    /// Column of J read this clock (the adders use it at the next clock).
     pub read_col: Signal<In, Bits<A>>,
     pub load_h: Signal<In, Bit>,
     pub add: Signal<In, Bit>,
@@ -146,12 +136,35 @@ pub struct Crossbar<const N: usize, const A: usize, const F: usize> {
     pub sel: Signal<In, Bits<A>>,
     pub sel_field: Signal<Out, Bits<F>>,
     pub sel_h: Signal<Out, Bits<F>>,
-    pub cells: Vec<FieldCell<A, F>>,
+    pub cells: Vec<FieldCell<F>>,
+    pub banks: Vec<JBank<A>>,
+    j_mask: Constant<Bits<32>>,
+    j_match: Constant<Bits<32>>,
+    h_mask: Constant<Bits<32>>,
+    h_match: Constant<Bits<32>>,
+    j_hit: Signal<Local, Bit>,
+    h_hit: Signal<Local, Bit>,
+    j_row: Signal<Local, Bits<A>>,
+    j_bank: Signal<Local, Bits<A>>,
+    h_index: Signal<Local, Bits<A>>,
+}
+
+impl<const N: usize, const A: usize, const F: usize> Crossbar<N, A, F> {
+    /// J banks: one per 16 p-bits (one for a machine of fewer).
+    const BANKS: usize = (N + BANK_LANES - 1) / BANK_LANES;
+    /// Lanes used per bank.
+    const LANES: usize = if N < BANK_LANES { N } else { BANK_LANES };
 }
 
 impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, F> {
     fn default() -> Self {
-        assert!(N <= (1 << A));
+        assert!(N == 1 << A && A <= 12);
+        assert!(N <= BANK_LANES || N % BANK_LANES == 0);
+        // J_kj: region J, row and column below N; h_k: region h, k below N
+        let high = |bits: u32| 0x00FF_FFFF & !((1u32 << bits) - 1);
+        let j_inside = ((N as u32 - 1) << 12) | (N as u32 - 1);
+        let j_mask = 0xFF00_0000 | (0x00FF_FFFF & !j_inside);
+        let c = |v: u32| Constant::new((v as u64).to_bits());
         Self {
             clock: Default::default(),
             write_en: Default::default(),
@@ -166,7 +179,17 @@ impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, 
             sel: Default::default(),
             sel_field: Default::default(),
             sel_h: Default::default(),
-            cells: (0..N).map(FieldCell::new).collect(),
+            cells: (0..N).map(|_| FieldCell::default()).collect(),
+            banks: (0..Self::BANKS).map(|_| JBank::default()).collect(),
+            j_mask: c(j_mask),
+            j_match: c(mm::j_addr(0, 0)),
+            h_mask: c(0xFF00_0000 | high(A as u32)),
+            h_match: c(mm::region_addr(mm::REGION_H, 0)),
+            j_hit: Default::default(),
+            h_hit: Default::default(),
+            j_row: Default::default(),
+            j_bank: Default::default(),
+            h_index: Default::default(),
         }
     }
 }
@@ -174,15 +197,35 @@ impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, 
 impl<const N: usize, const A: usize, const F: usize> Logic for Crossbar<N, A, F> {
     #[hdl_gen]
     fn update(&mut self) {
+        self.j_hit.next = self.write_en.val()
+            & !self.busy.val()
+            & ((self.write_addr.val() & self.j_mask.val()) == self.j_match.val());
+        self.h_hit.next = self.write_en.val()
+            & !self.busy.val()
+            & ((self.write_addr.val() & self.h_mask.val()) == self.h_match.val());
+        // J_kc is lane k mod 16 of word c of bank k / 16
+        self.j_row.next = bit_cast::<A, 32>(self.write_addr.val() >> 12);
+        self.j_bank.next = self.j_row.val() >> 4;
+        self.h_index.next = bit_cast::<A, 32>(self.write_addr.val());
+        for g in 0..Self::BANKS {
+            self.banks[g].clock.next = self.clock.val();
+            self.banks[g].read_address.next = self.read_col.val();
+            self.banks[g].write_address.next = bit_cast::<A, 32>(self.write_addr.val());
+            self.banks[g].write_lane.next = bit_cast::<4, 32>(self.write_addr.val() >> 12);
+            self.banks[g].write_data.next = bit_cast::<9, 32>(self.write_data.val());
+            self.banks[g].write_enable.next = self.j_hit.val() & (self.j_bank.val().index() == g);
+        }
         self.sel_field.next = self.cells[0].field.val();
         self.sel_h.next = self.cells[0].h.val();
+        for g in 0..Self::BANKS {
+            for l in 0..Self::LANES {
+                self.cells[g * 16 + l].j.next = self.banks[g].read_data.val().get_bits::<9>(l * 9);
+            }
+        }
         for k in 0..N {
             self.cells[k].clock.next = self.clock.val();
-            self.cells[k].write_en.next = self.write_en.val();
-            self.cells[k].write_addr.next = self.write_addr.val();
-            self.cells[k].write_data.next = self.write_data.val();
-            self.cells[k].busy.next = self.busy.val();
-            self.cells[k].j_read_col.next = self.read_col.val();
+            self.cells[k].h_write.next = self.h_hit.val() & (self.h_index.val().index() == k);
+            self.cells[k].h_data.next = bit_cast::<F, 32>(self.write_data.val());
             self.cells[k].load_h.next = self.load_h.val();
             self.cells[k].add.next = self.add.val();
             self.cells[k].double.next = self.double.val();

@@ -19,6 +19,7 @@ pub mod encoder;
 pub mod link;
 pub mod machine;
 pub mod memories;
+pub mod ram;
 pub mod scheduler;
 pub mod uart;
 

@@ -35,6 +35,7 @@
 //! holds the bytes arriving meanwhile.
 
 use crate::encoder::FrameEncoder;
+use crate::ram::DpRam;
 use crate::uart::ByteFifo;
 use pbit_spec::frame::{MAX_PAYLOAD, OVERHEAD};
 use pbit_spec::memory_map as mm;
@@ -112,8 +113,8 @@ pub struct Link<const W: usize> {
     pub rx_overflow: Signal<Out, Bit>,
 
     fifo: ByteFifo<4, 5>,
-    frame: RAM<Bits<8>, 11>,
-    txram: RAM<Bits<8>, 11>,
+    frame: DpRam<Bits<8>, 11, FRAME_BYTES, false>,
+    txram: DpRam<Bits<8>, 11, 0, false>,
     hello: ROM<Bits<8>, 5>,
     enc: FrameEncoder,
 
@@ -351,10 +352,8 @@ impl<const W: usize> Logic for Link<W> {
         );
         self.fifo.clock.next = self.clock.val();
         self.enc.clock.next = self.clock.val();
-        self.frame.read_clock.next = self.clock.val();
-        self.frame.write_clock.next = self.clock.val();
-        self.txram.read_clock.next = self.clock.val();
-        self.txram.write_clock.next = self.clock.val();
+        self.frame.clock.next = self.clock.val();
+        self.txram.clock.next = self.clock.val();
 
         // ---- receive FIFO and status
         self.fifo.write.next = self.rx_valid.val();

@@ -79,6 +79,9 @@ pub struct Machine<
     sweeps: DFF<Bits<32>>,
     samples: DFF<Bits<32>>,
     rd: DFF<Bits<32>>,
+    rd_rng: DFF<Bit>,
+    rd_field: DFF<Bit>,
+    best_pending: DFF<Bit>,
 
     // regions and registers of the memory map
     r_regs: Constant<Bits<8>>,
@@ -210,6 +213,9 @@ impl<
             sweeps: Default::default(),
             samples: Default::default(),
             rd: Default::default(),
+            rd_rng: Default::default(),
+            rd_field: Default::default(),
+            best_pending: Default::default(),
             r_regs: c24!(mm::REGION_REGS),
             r_j: c24!(mm::REGION_J),
             r_h: c24!(mm::REGION_H),
@@ -310,7 +316,10 @@ impl<
             clocks,
             sweeps,
             samples,
-            rd
+            rd,
+            rd_rng,
+            rd_field,
+            best_pending
         );
         for w in 0..W {
             self.spins[w].clock.next = self.clock.val();
@@ -368,6 +377,7 @@ impl<
         self.rngs.write_data.next = self.write_data.val();
         self.rngs.busy.next = self.sched.busy.val();
         self.rngs.read_addr.next = self.read_addr.val();
+        self.rngs.n_active.next = self.n_active.q.val();
         self.rngs.look.next = self.sched.look.val();
         self.rngs.look_en.next = self.sched.look_en.val();
         self.crossbar.write_en.next = self.write_en.val();
@@ -414,8 +424,10 @@ impl<
         if self.up.val() {
             self.e_new.next = self.energy.q.val() - self.two_i.val();
         }
+        // the best compare runs a clock after the flip, on the energy register (= E after
+        // that flip) and the state register (= the state after it): off the decision path
         self.better.next =
-            (self.e_new.val() ^ self.msb32.val()) < (self.best_energy.q.val() ^ self.msb32.val());
+            (self.energy.q.val() ^ self.msb32.val()) < (self.best_energy.q.val() ^ self.msb32.val());
         self.new_word.next = self.word.val() & !self.onehot.val();
         if self.up.val() {
             self.new_word.next = self.word.val() | self.onehot.val();
@@ -428,22 +440,20 @@ impl<
             self.crossbar.neg.next = !self.up.val();
         }
 
-        // ---- flip: state, energy, best
+        // ---- flip: state and energy now, the best compare at the next clock
+        self.best_pending.d.next = self.flip.val();
         if self.flip.val() {
             self.energy.d.next = self.e_new.val();
-            if self.better.val() {
-                self.best_energy.d.next = self.e_new.val();
-            }
             for w in 0..W {
-                if self.better.val() {
-                    self.best[w].d.next = self.spins[w].q.val();
-                }
                 if self.cur_word.val().index() == w {
                     self.spins[w].d.next = self.new_word.val();
-                    if self.better.val() {
-                        self.best[w].d.next = self.new_word.val();
-                    }
                 }
+            }
+        }
+        if self.best_pending.q.val() & self.better.val() {
+            self.best_energy.d.next = self.energy.q.val();
+            for w in 0..W {
+                self.best[w].d.next = self.spins[w].q.val();
             }
         }
 
@@ -609,9 +619,12 @@ impl<
                 self.rd.d.next = self.samples.q.val();
             }
         }
-        if self.r_region.val() == self.r_rng.val() {
-            self.rd.d.next = self.rngs.read_state.val();
-        }
+        // generators (a RAM) and fields (the crossbar's multiplexer at the controller's
+        // cursor, which takes the read index while idle) answer in the next clock themselves
+        self.rd_rng.d.next = (self.r_region.val() == self.r_rng.val())
+            & ((self.r_index.val() & self.bad_pbit.val()) == 0);
+        self.rd_field.d.next = (self.r_region.val() == self.r_field.val())
+            & ((self.r_index.val() & self.bad_pbit.val()) == 0);
         for w in 0..W {
             if self.r_index.val().index() == w {
                 if self.r_region.val() == self.r_state.val() {
@@ -628,12 +641,13 @@ impl<
                 }
             }
         }
-        if (self.r_region.val() == self.r_field.val())
-            & ((self.r_index.val() & self.bad_pbit.val()) == 0)
-        {
-            self.rd.d.next = self.field_x.val();
-        }
         self.read_data.next = self.rd.q.val();
+        if self.rd_rng.q.val() {
+            self.read_data.next = self.rngs.read_state.val();
+        }
+        if self.rd_field.q.val() {
+            self.read_data.next = self.field_x.val();
+        }
     }
 }
 

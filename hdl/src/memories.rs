@@ -7,8 +7,14 @@
 //! since u depends only on the generator, the machine looks up the threshold of the p-bit it
 //! decides next while deciding the current one.
 //!
+//! The table is a single-port RAM ([`SpRam`]): the host writes it only while the machine is
+//! idle and the machine reads it only while running, so the port's address is the write's
+//! while one is taken and the lookup's otherwise; on the UP5K yosys maps it onto the four
+//! SPRAMs (2^16 × 16 bits: 32 pages of 2048 entries), leaving the block RAMs to J.
+//!
 //! [`ScheduleTable`] holds the schedule's steps: (sweeps, page) for up to 2^S steps.
 
+use crate::ram::{DpRam, SpRam};
 use pbit_spec::memory_map as mm;
 use rust_hdl::prelude::*;
 
@@ -26,7 +32,7 @@ pub struct PageTable<const F: usize, const P: usize, const K1: usize, const PA: 
     pub page: Signal<In, Bits<P>>,
     pub u: Signal<In, Bits<12>>,
     pub threshold: Signal<Out, Bits<F>>,
-    store: RAM<Bits<F>, PA>,
+    store: SpRam<Bits<F>, PA>,
     hi_reg: DFF<Bit>,
     k1: Constant<Bits<8>>,
     k_mask: Constant<Bits<32>>,
@@ -34,6 +40,7 @@ pub struct PageTable<const F: usize, const P: usize, const K1: usize, const PA: 
     w_match: Constant<Bits<32>>,
     u_lo: Signal<Local, Bits<K1>>,
     index: Signal<Local, Bits<K1>>,
+    write_hit: Signal<Local, Bit>,
 }
 
 impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Default
@@ -61,6 +68,7 @@ impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Default
             w_match: c(mm::page_addr(0, 0)),
             u_lo: Default::default(),
             index: Default::default(),
+            write_hit: Default::default(),
         }
     }
 }
@@ -71,23 +79,27 @@ impl<const F: usize, const P: usize, const K1: usize, const PA: usize> Logic
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, hi_reg);
-        self.store.read_clock.next = self.clock.val();
-        self.store.write_clock.next = self.clock.val();
-        self.store.write_enable.next = self.write_en.val()
+        self.store.clock.next = self.clock.val();
+        self.write_hit.next = self.write_en.val()
             & !self.busy.val()
             & ((self.write_addr.val() & self.w_mask.val()) == self.w_match.val());
-        self.store.write_address.next = bit_cast::<PA, 32>(
-            ((self.write_addr.val() >> 16) << self.k1.val())
-                | (self.write_addr.val() & self.k_mask.val()),
-        );
+        self.store.write_enable.next = self.write_hit.val();
         self.store.write_data.next = bit_cast::<F, 32>(self.write_data.val());
         self.u_lo.next = bit_cast::<K1, 12>(self.u.val());
         self.index.next = !self.u_lo.val();
         if self.u.val().get_bit(11) {
             self.index.next = self.u_lo.val();
         }
-        self.store.read_address.next = (bit_cast::<PA, P>(self.page.val()) << self.k1.val())
+        // one port: the write's address while a write is taken (only while idle), else the
+        // lookup's
+        self.store.address.next = (bit_cast::<PA, P>(self.page.val()) << self.k1.val())
             | bit_cast::<PA, K1>(self.index.val());
+        if self.write_hit.val() {
+            self.store.address.next = bit_cast::<PA, 32>(
+                ((self.write_addr.val() >> 16) << self.k1.val())
+                    | (self.write_addr.val() & self.k_mask.val()),
+            );
+        }
         self.hi_reg.d.next = self.u.val().get_bit(11);
         self.threshold.next = !self.store.read_data.val();
         if self.hi_reg.q.val() {
@@ -109,8 +121,8 @@ pub struct ScheduleTable<const P: usize, const S: usize> {
     pub step: Signal<In, Bits<S>>,
     pub sweeps: Signal<Out, Bits<32>>,
     pub page: Signal<Out, Bits<P>>,
-    sweeps_mem: RAM<Bits<32>, S>,
-    page_mem: RAM<Bits<P>, S>,
+    sweeps_mem: DpRam<Bits<32>, S, 0, true>,
+    page_mem: DpRam<Bits<P>, S, 0, true>,
     w_mask: Constant<Bits<32>>,
     w_match: Constant<Bits<32>>,
     hit: Signal<Local, Bit>,
@@ -141,10 +153,8 @@ impl<const P: usize, const S: usize> Default for ScheduleTable<P, S> {
 impl<const P: usize, const S: usize> Logic for ScheduleTable<P, S> {
     #[hdl_gen]
     fn update(&mut self) {
-        self.sweeps_mem.read_clock.next = self.clock.val();
-        self.sweeps_mem.write_clock.next = self.clock.val();
-        self.page_mem.read_clock.next = self.clock.val();
-        self.page_mem.write_clock.next = self.clock.val();
+        self.sweeps_mem.clock.next = self.clock.val();
+        self.page_mem.clock.next = self.clock.val();
         self.hit.next = self.write_en.val()
             & !self.busy.val()
             & ((self.write_addr.val() & self.w_mask.val()) == self.w_match.val());

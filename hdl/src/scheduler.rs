@@ -49,7 +49,9 @@ pub struct Scheduler<const A: usize, const P: usize, const S: usize> {
     pub write_en: Signal<In, Bit>,
     pub write_addr: Signal<In, Bits<32>>,
     pub write_data: Signal<In, Bits<32>>,
-    /// The bus read address: while idle, `sel` is its p-bit index (field reads).
+    /// The bus read address: while idle, the cursor takes its p-bit index every clock, so
+    /// `sel` names the field read next clock (a register: no path from the bus into the
+    /// decision).
     pub read_addr: Signal<In, Bits<32>>,
     /// Fields are stale: a run recomputes first.
     pub stale: Signal<In, Bit>,
@@ -204,7 +206,7 @@ impl<const A: usize, const P: usize, const S: usize> Logic for Scheduler<A, P, S
         match self.state.q.val() {
             Phase::Idle => {
                 self.busy.next = false;
-                self.sel.next = bit_cast::<A, 32>(self.read_addr.val());
+                self.cursor_r.d.next = bit_cast::<A, 32>(self.read_addr.val());
                 if self.start.val() {
                     self.starting.next = true;
                     self.burn_left.d.next = self.burn_in.val();
