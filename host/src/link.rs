@@ -790,9 +790,11 @@ impl<T: Transport> Link<T> {
         // The first STATUS goes right after RUN's reply: a short run (a relax chain: a few
         // hundred clocks) is over by then, and waiting for a quiet line first would cost every
         // run STATUS_POLL_MIN of idle wire. Later polls back off. A run whose samples are
-        // known waits for them first instead.
+        // known waits for them first, as long as for a reply (a device slower than real time,
+        // like the simulated board, must not turn every such run into a STATUS poll); only a
+        // lost sample or a long run gets to STATUS.
         let mut poll = match expect {
-            Some(_) => STATUS_POLL_MIN,
+            Some(_) => self.reply_timeout(0, MAX_PAYLOAD),
             None => Duration::ZERO,
         };
         let done = |run: &RunState| expect.is_some_and(|k| run.expected == k);
