@@ -593,3 +593,106 @@ fn learning_steps_on_the_board_clock() {
         }
     }
 }
+
+/// Relax jobs over a link that corrupts, drops and duplicates bytes, with the device cache in
+/// front: a job either equals the model's or fails (and drops the copy of the device); the
+/// same backend's next attempt is exact again. The instances and pages alternate, so cached
+/// J, h and pages are diffed and skipped between jobs.
+#[test]
+fn relax_jobs_over_a_faulty_link_are_exact_or_fail_and_the_cache_recovers() {
+    let _g = BOARDS.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::start(32, 1_000_000);
+    // outgoing faults are retried by the link (the device refuses a bad frame); incoming ones
+    // hit replies (retried) and samples (a lost sample fails the job): ~0.4 per job
+    let rate = Faults {
+        corrupt: 2e-4,
+        drop: 5e-5,
+        duplicate: 5e-5,
+    };
+    let rate_in = Faults {
+        corrupt: 1e-3,
+        drop: 2e-4,
+        duplicate: 2e-4,
+    };
+    let faulty = FaultyTransport::new(
+        SerialTransport::open(&server.port(), server.baud).unwrap(),
+        7,
+        rate,
+        rate_in,
+    );
+    let counts = faulty.counts();
+    // connecting may itself meet a fault: try again on the same transport
+    let mut t: Box<dyn Transport> = Box::new(faulty);
+    let mut board = loop {
+        match Link::connect_scaled(t, 2) {
+            Ok(link) => match SerialBackend::from_link(link) {
+                Ok(b) => break b,
+                Err(e) => panic!("identify failed: {e}"),
+            },
+            Err(_) => {
+                t = Box::new(FaultyTransport::new(
+                    SerialTransport::open(&server.port(), server.baud).unwrap(),
+                    8,
+                    rate,
+                    rate_in,
+                ))
+            }
+        }
+    };
+    let mut model = ModelBackend::default();
+    let problems = [instance(12, 21), instance(12, 22)];
+    let pages =
+        [0.5, 0.9].map(|b| ThresholdPage::build(&Format::STANDARD, Beta::from_f64(b).unwrap()));
+    let (mut exact, mut failed) = (0, 0);
+    for round in 0..8usize {
+        let initial: Vec<Vec<bool>> = (0..6)
+            .map(|c| (0..12).map(|i| (i * 5 + c + round) % 3 == 0).collect())
+            .collect();
+        let job = RelaxJob {
+            problem: &problems[round % 2],
+            clamped: &[1, 7],
+            page: &pages[round / 2 % 2],
+            seed: round as u64,
+            first_read: 0,
+            initial: &initial,
+            sweeps: 3,
+        };
+        let mut want = Vec::new();
+        model
+            .relax(&job, &mut |_, s| want.push(s.to_vec()))
+            .unwrap();
+        for attempt in 0..6 {
+            let dropped = board.cache_stats().invalidations;
+            let mut got = Vec::new();
+            match board.relax(&job, &mut |_, s| got.push(s.to_vec())) {
+                Ok(()) => {
+                    assert_eq!(got, want, "round {round} attempt {attempt}: wrong states");
+                    exact += 1;
+                    break;
+                }
+                Err(e) => {
+                    failed += 1;
+                    assert!(
+                        board.cache_stats().invalidations > dropped,
+                        "round {round}: failed ({e}) without dropping the device copy"
+                    );
+                }
+            }
+        }
+    }
+    let faults = counts.lock().unwrap().total();
+    let cache = board.cache_stats();
+    eprintln!(
+        "faulty relax: {exact} exact, {failed} failed attempts, {faults} byte faults, link {:?}, cache {:?}",
+        board.link().stats,
+        cache
+    );
+    assert_eq!(exact, 8, "every round ends exact");
+    // measured (the fault positions are seeded): 28 byte faults, 2 failed attempts, each
+    // dropping the copy; the test is only worth its time if some job failed
+    assert!(faults > 0);
+    assert!(
+        failed > 0 && cache.invalidations > 0,
+        "no job failed: raise the rates"
+    );
+}
