@@ -12,7 +12,7 @@
 //! Prints one line per N (n, bits, sweeps, wall seconds, CPU seconds of this process), then per
 //! bit width: count, median and 95th percentile of sweeps, wall and CPU seconds.
 use pbit_circuit::anneal::ModelAnnealer;
-use pbit_circuit::factor::{factor, is_prime, FactorOptions};
+use pbit_circuit::factor::{factor, is_prime, FactorError, FactorOptions};
 
 fn cpu_seconds() -> f64 {
     // utime + stime of this process, in clock ticks (fields 14 and 15 of /proc/self/stat)
@@ -102,6 +102,7 @@ fn main() {
     eprintln!("{tuned:?}");
     let mut ann = ModelAnnealer::default();
     let mut rows: Vec<(u32, f64, f64, f64)> = Vec::new();
+    let mut missed: Vec<(u32, u64)> = Vec::new();
     let total = std::time::Instant::now();
     for &n in &ns {
         let opts = FactorOptions {
@@ -109,19 +110,35 @@ fn main() {
             ..tuned.clone()
         };
         let c0 = cpu_seconds();
-        let r = factor(&mut ann, n, &opts).unwrap_or_else(|e| panic!("{n}: {e}"));
+        let t0 = std::time::Instant::now();
+        let bits = 64 - n.leading_zeros();
+        let r = match factor(&mut ann, n, &opts) {
+            Ok(r) => r,
+            Err(FactorError::NotFound { sweeps, .. }) => {
+                // the budget ran out: recorded, counted as not found, never a percentile
+                let cpu = cpu_seconds() - c0;
+                let wall = t0.elapsed().as_secs_f64();
+                println!("{n} {bits} {sweeps} {wall:.4} {cpu:.2} NOT FOUND within the budget");
+                missed.push((bits, n));
+                continue;
+            }
+            Err(e) => panic!("{n}: {e}"),
+        };
         let cpu = cpu_seconds() - c0;
         let [p, q] = r.factors;
         assert!(p > 1 && p * q == n);
-        let bits = 64 - n.leading_zeros();
         println!(
             "{n} {bits} {} {:.4} {:.2} = {p} x {q} class {:?} rounds {}",
             r.sweeps, r.seconds, cpu, r.widths, r.rounds
         );
         rows.push((bits, r.sweeps as f64, r.seconds, cpu));
     }
+    for (bits, n) in &missed {
+        println!("# {bits} bits: {n} not found within the budget");
+    }
     println!(
-        "# {} numbers factored in {:.1} s wall, threads {}",
+        "# {} of {} numbers factored in {:.1} s wall, threads {}",
+        rows.len(),
         ns.len(),
         total.elapsed().as_secs_f64(),
         ann.threads
