@@ -8,9 +8,14 @@
 //!         splitmix64 stream from seed 1)
 //!
 //!     cargo run --release -p pbit-circuit --example factor_bench -- list N…
+//!         the given numbers
 //!
-//! Prints one line per N (n, bits, sweeps, wall seconds, CPU seconds of this process), then per
-//! bit width: count, median and 95th percentile of sweeps, wall and CPU seconds.
+//! Prints one line per N (n, bits, sweeps, wall seconds, CPU seconds of this process, the
+//! factors, their width class and the rounds), then per bit width: count, median and 95th
+//! percentile of sweeps, wall and CPU seconds. A number not found within the budget is listed
+//! as NOT FOUND and left out of the percentiles (counted below the table). The variables
+//! FACTOR_SWEEPS, FACTOR_READS, FACTOR_B0, FACTOR_B1 and FACTOR_BIAS override the defaults for
+//! exploration; the benchmark sets none.
 use pbit_circuit::anneal::ModelAnnealer;
 use pbit_circuit::factor::{factor, is_prime, FactorError, FactorOptions};
 
