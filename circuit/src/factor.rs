@@ -221,25 +221,7 @@ pub fn class_problem(
     weights: MultiplierWeights,
     format: &pbit_spec::Format,
 ) -> Result<Option<Problem>, FactorError> {
-    let mut c = Circuit::new();
-    let factor_bits = |c: &mut Circuit, name: &str, w: usize| -> Vec<Signal> {
-        (0..w)
-            .map(|k| {
-                if k + 1 == w || (k == 0 && n % 2 == 1) {
-                    Signal::Const(true)
-                } else {
-                    Signal::Net(c.net(&format!("{name}[{k}]")))
-                }
-            })
-            .collect()
-    };
-    let a = factor_bits(&mut c, "a", wp);
-    let b = factor_bits(&mut c, "b", wq);
-    let p = add_multiplier(&mut c, &a, &b, weights);
-    c.add_port("a", Direction::Input, a)?;
-    c.add_port("b", Direction::Input, b)?;
-    c.add_port("p", Direction::Output, p)?;
-    let compiled = c.compile(format)?;
+    let compiled = compile_multiplier(n, [wp, wq], true, weights, format)?;
     match compiled.clamps(&[("p", n)]) {
         Ok(clamps) => Ok(Some((compiled, clamps))),
         Err(CircuitError::Conflict { .. }) | Err(CircuitError::ValueTooWide { .. }) => Ok(None),
@@ -257,12 +239,25 @@ pub fn factoring_problem(
     weights: MultiplierWeights,
     format: &pbit_spec::Format,
 ) -> Result<Problem, FactorError> {
-    let [wp, wq] = widths(n);
+    let compiled = compile_multiplier(n, widths(n), false, weights, format)?;
+    let clamps = compiled.clamps(&[("p", n)])?;
+    Ok((compiled, clamps))
+}
+
+/// A wp × wq multiplier with input ports `a`, `b` and output port `p`, compiled. For odd N the
+/// factors' bit 0 is the constant 1; with `top_bits_set` their top bits are too (a width class).
+fn compile_multiplier(
+    n: u64,
+    [wp, wq]: [usize; 2],
+    top_bits_set: bool,
+    weights: MultiplierWeights,
+    format: &pbit_spec::Format,
+) -> Result<Compiled, FactorError> {
     let mut c = Circuit::new();
     let factor_bits = |c: &mut Circuit, name: &str, w: usize| -> Vec<Signal> {
         (0..w)
             .map(|k| {
-                if k == 0 && n % 2 == 1 {
+                if (top_bits_set && k + 1 == w) || (k == 0 && n % 2 == 1) {
                     Signal::Const(true)
                 } else {
                     Signal::Net(c.net(&format!("{name}[{k}]")))
@@ -276,9 +271,7 @@ pub fn factoring_problem(
     c.add_port("a", Direction::Input, a)?;
     c.add_port("b", Direction::Input, b)?;
     c.add_port("p", Direction::Output, p)?;
-    let compiled = c.compile(format)?;
-    let clamps = compiled.clamps(&[("p", n)])?;
-    Ok((compiled, clamps))
+    Ok(c.compile(format)?)
 }
 
 /// The schedule of one read, as machine pages.
