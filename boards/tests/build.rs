@@ -59,7 +59,7 @@ fn ulx3s_small_build_meets_timing() {
 }
 
 #[test]
-#[ignore = "full-size ECP5 build with yowasp: tens of minutes"]
+#[ignore = "full-size ECP5 build (N = 256): ~10 min of CPU, 30-40 min wall on a loaded 2-core machine"]
 fn ulx3s_profile_build_meets_timing() {
     let b = board("ulx3s").unwrap();
     let r = build("ulx3s", b.default_n).unwrap_or_else(|e| panic!("{e}"));
