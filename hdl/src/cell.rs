@@ -285,8 +285,7 @@ mod tests {
                 }
                 x.busy.next = false;
                 for (i, &w) in want.iter().enumerate() {
-                    x.read_addr.next =
-                        (mm::region_addr(mm::REGION_RNG, i as u32) as u64).to_bits();
+                    x.read_addr.next = (mm::region_addr(mm::REGION_RNG, i as u32) as u64).to_bits();
                     wait_clock_cycle!(sim, clock, x);
                     sim_assert_eq!(sim, x.read_state.val(), (w as u64).to_bits::<32>(), x);
                 }

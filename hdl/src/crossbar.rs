@@ -287,7 +287,10 @@ impl<const N: usize, const A: usize, const F: usize> Crossbar<N, A, F> {
 
 impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, F> {
     fn default() -> Self {
-        assert!(N == 1 << A && (4..=8).contains(&A), "16 ≤ N ≤ 256: two levels of Mux16");
+        assert!(
+            N == 1 << A && (4..=8).contains(&A),
+            "16 ≤ N ≤ 256: two levels of Mux16"
+        );
         // J_kj: region J, row and column below N; h_k: region h, k below N
         let high = |bits: u32| 0x00FF_FFFF & !((1u32 << bits) - 1);
         let j_inside = ((N as u32 - 1) << 12) | (N as u32 - 1);
@@ -364,8 +367,8 @@ impl<const N: usize, const A: usize, const F: usize> Logic for Crossbar<N, A, F>
         for g in 0..Self::BANKS {
             self.field_mux[g].sel.next = self.sel.val();
             self.h_mux[g].sel.next = self.sel.val();
-            self.field_mux[g].i0.next = self.cells[g * 16 + 0].field.val();
-            self.h_mux[g].i0.next = self.cells[g * 16 + 0].h.val();
+            self.field_mux[g].i0.next = self.cells[g * 16].field.val();
+            self.h_mux[g].i0.next = self.cells[g * 16].h.val();
             self.field_mux[g].i1.next = self.cells[g * 16 + 1].field.val();
             self.h_mux[g].i1.next = self.cells[g * 16 + 1].h.val();
             self.field_mux[g].i2.next = self.cells[g * 16 + 2].field.val();
@@ -470,7 +473,9 @@ mod tests {
                 }
             }
         }
-        ising.h = (0..N).map(|i| [1023.0, -1023.0, 0.0, 3.0, -5.0][i % 5] / 16.0).collect();
+        ising.h = (0..N)
+            .map(|i| [1023.0, -1023.0, 0.0, 3.0, -5.0][i % 5] / 16.0)
+            .collect();
         let format = Format::for_machine(N);
         assert_eq!(format.field_bits as usize, F);
         FixedIsing::new(&ising, format, Scaling::Exact).unwrap()

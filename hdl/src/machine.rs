@@ -426,8 +426,8 @@ impl<
         }
         // the best compare runs a clock after the flip, on the energy register (= E after
         // that flip) and the state register (= the state after it): off the decision path
-        self.better.next =
-            (self.energy.q.val() ^ self.msb32.val()) < (self.best_energy.q.val() ^ self.msb32.val());
+        self.better.next = (self.energy.q.val() ^ self.msb32.val())
+            < (self.best_energy.q.val() ^ self.msb32.val());
         self.new_word.next = self.word.val() & !self.onehot.val();
         if self.up.val() {
             self.new_word.next = self.word.val() | self.onehot.val();

@@ -30,7 +30,7 @@ pub struct SpRam<D: Synth, const N: usize> {
     pub write_enable: Signal<In, Bit>,
     pub write_data: Signal<In, D>,
     pub read_data: Signal<Out, D>,
-    _sim: Box<BTreeMap<Bits<N>, D>>,
+    _sim: BTreeMap<Bits<N>, D>,
 }
 
 impl<D: Synth, const N: usize> Logic for SpRam<D, N> {
@@ -39,10 +39,7 @@ impl<D: Synth, const N: usize> Logic for SpRam<D, N> {
             if self.write_enable.val() {
                 self._sim.insert(self.address.val(), self.write_data.val());
             } else {
-                self.read_data.next = *self
-                    ._sim
-                    .get(&self.address.val())
-                    .unwrap_or(&D::default());
+                self.read_data.next = *self._sim.get(&self.address.val()).unwrap_or(&D::default());
             }
         }
     }
@@ -78,7 +75,7 @@ pub struct DpRam<D: Synth, const N: usize, const DEPTH: usize, const FREE_RW: bo
     pub write_address: Signal<In, Bits<N>>,
     pub write_data: Signal<In, D>,
     pub write_enable: Signal<In, Bit>,
-    _sim: Box<BTreeMap<Bits<N>, D>>,
+    _sim: BTreeMap<Bits<N>, D>,
 }
 
 impl<D: Synth, const N: usize, const DEPTH: usize, const FREE_RW: bool> Logic
@@ -139,7 +136,7 @@ pub struct JBank<const A: usize> {
     pub write_lane: Signal<In, Bits<4>>,
     pub write_data: Signal<In, Bits<LANE_BITS>>,
     pub write_enable: Signal<In, Bit>,
-    _sim: Box<BTreeMap<Bits<A>, Bits<BANK_BITS>>>,
+    _sim: BTreeMap<Bits<A>, Bits<BANK_BITS>>,
 }
 
 impl<const A: usize> Logic for JBank<A> {
@@ -213,7 +210,12 @@ mod tests {
                 wait_clock_cycle!(sim, clock, x);
             }
             x.write_enable.next = false;
-            for (addr, lane, v) in [(2usize, 0usize, 0x1FFu64), (2, 15, 0x0A5), (5, 7, 0x100), (2, 7, 0)] {
+            for (addr, lane, v) in [
+                (2usize, 0usize, 0x1FFu64),
+                (2, 15, 0x0A5),
+                (5, 7, 0x100),
+                (2, 7, 0),
+            ] {
                 x.read_address.next = addr.to_bits();
                 wait_clock_cycle!(sim, clock, x);
                 let got = x.read_data.val().get_bits::<LANE_BITS>(lane * LANE_BITS);
