@@ -1,8 +1,11 @@
 //! pbit-hdl: the p-bit machine's gateware in rust-hdl.
 //!
-//! * [`cell`]: a p-bit's xorshift32 generator, and the bank of N with the look-ahead step.
-//! * [`crossbar`]: J in block RAM (one row per p-bit), biases and local fields in registers,
-//!   updated by adding one J column on each flip.
+//! * [`cell`]: a p-bit's xorshift32 generator, and the bank of N in a RAM with the
+//!   look-ahead step.
+//! * [`crossbar`]: J in block RAM (packed by column, 16 lanes per bank word), biases and local
+//!   fields in registers, updated by adding one J column on each flip; balanced multiplexers.
+//! * [`ram`]: the custom-Verilog memories (single-port, dual-port, J lanes) yosys maps onto
+//!   the boards' RAMs.
 //! * [`memories`]: threshold pages (upper halves, mirrored on lookup) and the β schedule.
 //! * [`scheduler`]: the run controller: recompute, schedule steps, sweeps, burn-in, samples.
 //! * [`machine`]: the core machine with its parallel host bus (memory map in
