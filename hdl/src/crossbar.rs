@@ -7,16 +7,24 @@
 //! 4 DP16KD per bank). A bus write of J_{k,c} sets one lane of one word (a lane write enable).
 //! The column of the p-bit decided next cycle is read one cycle early.
 //!
-//! p-bit k's [`FieldCell`] holds its bias h_k and its local field I_k in registers. On a flip of
-//! p-bit i every cell adds ±2·J_ki in the same clock (N adders, no multipliers: m is ±1), so the
-//! decision of p-bit i+1 in the next clock already sees the correction. Recomputing the fields
-//! is the same datapath: load h, then add ±J_kj for j = 0..n−1, one column per clock.
+//! p-bit k's [`FieldCell`] holds the coupling part of its local field, Σ_j J_kj·m_j, in a
+//! register. On a flip of p-bit i every cell adds ±2·J_ki in the same clock (N adders, no
+//! multipliers: m is ±1), so the decision of p-bit i+1 in the next clock already sees the
+//! correction. Recomputing the fields is the same datapath: clear, then add ±J_kj for
+//! j = 0..n−1, one column per clock.
+//!
+//! The biases h live in a RAM (one word per p-bit), not in the cells: N·F flip-flops loaded
+//! from the bus each take a whole logic cell on the iCE40 (N = 32: 480 LCs, plus the bias
+//! multiplexer), a RAM word costs none. The RAM is read at the p-bit the multiplexer shows
+//! next clock (`sel_next`), so `sel_field` = field + h_sel is the local field I_sel of the
+//! spec. The sum is exact: I fits in F bits (the format's field width), so the wrapping F-bit
+//! adds of the cell and of this sum give I modulo 2^F, which is I.
 //!
 //! Numbers are two's complement in plain bit vectors (no signed types): J is `J_BITS` wide and
 //! sign-extended here, h and the field are `F` bits wide (the format's `field_bits`, wide enough
 //! that no field ever saturates, so wrapping adds are exact).
 
-use crate::ram::{JBank, BANK_LANES, LANE_BITS};
+use crate::ram::{DpRam, JBank, BANK_LANES, LANE_BITS};
 use pbit_spec::memory_map as mm;
 use rust_hdl::prelude::*;
 
@@ -24,26 +32,23 @@ use rust_hdl::prelude::*;
 pub const J_BITS: usize = 9;
 const _: () = assert!(J_BITS == 9 && LANE_BITS == J_BITS && BANK_LANES == 16);
 
-/// One p-bit's bias and local field. Its inputs are its lane of the J column read last clock,
-/// the crossbar's decode of its h write, and broadcast controls.
+/// The coupling part Σ_j J_kj·m_j of one p-bit's local field (the bias is added at the
+/// crossbar's multiplexer). Its inputs are its lane of the J column read last clock and
+/// broadcast controls.
 #[derive(LogicBlock)]
 pub struct FieldCell<const F: usize> {
     pub clock: Signal<In, Clock>,
     /// J_k,col of the column read last clock (raw, 9 bits).
     pub j: Signal<In, Bits<J_BITS>>,
-    /// h ← `h_data` at this clock edge.
-    pub h_write: Signal<In, Bit>,
-    pub h_data: Signal<In, Bits<F>>,
-    /// field ← h.
+    /// field ← 0 (the recompute's start; the name is the controller's phase, which used to
+    /// load h here).
     pub load_h: Signal<In, Bit>,
     /// field ← field ± (double ? 2 : 1)·J_k,col; `neg` subtracts.
     pub add: Signal<In, Bit>,
     pub double: Signal<In, Bit>,
     pub neg: Signal<In, Bit>,
     pub field: Signal<Out, Bits<F>>,
-    pub h: Signal<Out, Bits<F>>,
     field_reg: DFF<Bits<F>>,
-    h_reg: DFF<Bits<F>>,
     sign_ext: Constant<Bits<F>>,
     ones: Constant<Bits<F>>,
     jx: Signal<Local, Bits<F>>,
@@ -60,16 +65,12 @@ impl<const F: usize> Default for FieldCell<F> {
         Self {
             clock: Default::default(),
             j: Default::default(),
-            h_write: Default::default(),
-            h_data: Default::default(),
             load_h: Default::default(),
             add: Default::default(),
             double: Default::default(),
             neg: Default::default(),
             field: Default::default(),
-            h: Default::default(),
             field_reg: Default::default(),
-            h_reg: Default::default(),
             sign_ext: Constant::new(ext.to_bits()),
             ones: Constant::new(((1u64 << F) - 1).to_bits()),
             jx: Default::default(),
@@ -83,9 +84,8 @@ impl<const F: usize> Default for FieldCell<F> {
 impl<const F: usize> Logic for FieldCell<F> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, field_reg, h_reg);
+        dff_setup!(self, clock, field_reg);
         self.field.next = self.field_reg.q.val();
-        self.h.next = self.h_reg.q.val();
         // sign-extend J, then double it for a flip
         self.jx.next = bit_cast::<F, J_BITS>(self.j.val());
         if self.j.val().get_bit(8) {
@@ -109,10 +109,7 @@ impl<const F: usize> Logic for FieldCell<F> {
                 + self.carry_in.val();
         }
         if self.load_h.val() {
-            self.field_reg.d.next = self.h_reg.q.val();
-        }
-        if self.h_write.val() {
-            self.h_reg.d.next = self.h_data.val();
+            self.field_reg.d.next = 0.into();
         }
     }
 }
@@ -243,7 +240,7 @@ impl<const A: usize, const F: usize> Logic for Mux16<A, F> {
     }
 }
 
-/// N field cells with the J banks, broadcast controls and a field multiplexer.
+/// N field cells with the J banks, the bias RAM, broadcast controls and a field multiplexer.
 #[derive(LogicBlock)]
 pub struct Crossbar<const N: usize, const A: usize, const F: usize> {
     pub clock: Signal<In, Clock>,
@@ -258,17 +255,21 @@ pub struct Crossbar<const N: usize, const A: usize, const F: usize> {
     pub add: Signal<In, Bit>,
     pub double: Signal<In, Bit>,
     pub neg: Signal<In, Bit>,
-    /// p-bit whose field and bias appear on `sel_field` / `sel_h`.
+    /// p-bit whose local field I and bias h appear on `sel_field` / `sel_h`, and the value
+    /// `sel` takes at the next clock edge (the bias RAM is read with it, a clock early).
     pub sel: Signal<In, Bits<A>>,
+    pub sel_next: Signal<In, Bits<A>>,
     pub sel_field: Signal<Out, Bits<F>>,
     pub sel_h: Signal<Out, Bits<F>>,
     pub cells: Vec<FieldCell<F>>,
     pub banks: Vec<JBank<A>>,
-    /// Field and bias multiplexers: one 16-way tree per 16 cells, then one over the groups.
+    /// h_k at word k. Not `FREE_RW`: an idle bus may read the field of the p-bit whose h it
+    /// writes in the same clock (it then sees the old h; fields are stale after an h write
+    /// until the recompute anyway).
+    pub h_ram: DpRam<Bits<F>, A, 0, false>,
+    /// Field multiplexers: one 16-way tree per 16 cells, then one over the groups.
     pub field_mux: Vec<Mux16<A, F>>,
-    pub h_mux: Vec<Mux16<A, F>>,
     pub field_top: Mux16<A, F>,
-    pub h_top: Mux16<A, F>,
     j_mask: Constant<Bits<32>>,
     j_match: Constant<Bits<32>>,
     h_mask: Constant<Bits<32>>,
@@ -308,14 +309,14 @@ impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, 
             double: Default::default(),
             neg: Default::default(),
             sel: Default::default(),
+            sel_next: Default::default(),
             sel_field: Default::default(),
             sel_h: Default::default(),
             cells: (0..N).map(|_| FieldCell::default()).collect(),
             banks: (0..Self::BANKS).map(|_| JBank::default()).collect(),
+            h_ram: Default::default(),
             field_mux: (0..Self::BANKS).map(|_| Mux16::new(0)).collect(),
-            h_mux: (0..Self::BANKS).map(|_| Mux16::new(0)).collect(),
             field_top: Mux16::new(4),
-            h_top: Mux16::new(4),
             j_mask: c(j_mask),
             j_match: c(mm::j_addr(0, 0)),
             h_mask: c(0xFF00_0000 | high(A as u32)),
@@ -357,8 +358,6 @@ impl<const N: usize, const A: usize, const F: usize> Logic for Crossbar<N, A, F>
         }
         for k in 0..N {
             self.cells[k].clock.next = self.clock.val();
-            self.cells[k].h_write.next = self.h_hit.val() & (self.h_index.val().index() == k);
-            self.cells[k].h_data.next = bit_cast::<F, 32>(self.write_data.val());
             self.cells[k].load_h.next = self.load_h.val();
             self.cells[k].add.next = self.add.val();
             self.cells[k].double.next = self.double.val();
@@ -366,79 +365,50 @@ impl<const N: usize, const A: usize, const F: usize> Logic for Crossbar<N, A, F>
         }
         for g in 0..Self::BANKS {
             self.field_mux[g].sel.next = self.sel.val();
-            self.h_mux[g].sel.next = self.sel.val();
             self.field_mux[g].i0.next = self.cells[g * 16].field.val();
-            self.h_mux[g].i0.next = self.cells[g * 16].h.val();
             self.field_mux[g].i1.next = self.cells[g * 16 + 1].field.val();
-            self.h_mux[g].i1.next = self.cells[g * 16 + 1].h.val();
             self.field_mux[g].i2.next = self.cells[g * 16 + 2].field.val();
-            self.h_mux[g].i2.next = self.cells[g * 16 + 2].h.val();
             self.field_mux[g].i3.next = self.cells[g * 16 + 3].field.val();
-            self.h_mux[g].i3.next = self.cells[g * 16 + 3].h.val();
             self.field_mux[g].i4.next = self.cells[g * 16 + 4].field.val();
-            self.h_mux[g].i4.next = self.cells[g * 16 + 4].h.val();
             self.field_mux[g].i5.next = self.cells[g * 16 + 5].field.val();
-            self.h_mux[g].i5.next = self.cells[g * 16 + 5].h.val();
             self.field_mux[g].i6.next = self.cells[g * 16 + 6].field.val();
-            self.h_mux[g].i6.next = self.cells[g * 16 + 6].h.val();
             self.field_mux[g].i7.next = self.cells[g * 16 + 7].field.val();
-            self.h_mux[g].i7.next = self.cells[g * 16 + 7].h.val();
             self.field_mux[g].i8.next = self.cells[g * 16 + 8].field.val();
-            self.h_mux[g].i8.next = self.cells[g * 16 + 8].h.val();
             self.field_mux[g].i9.next = self.cells[g * 16 + 9].field.val();
-            self.h_mux[g].i9.next = self.cells[g * 16 + 9].h.val();
             self.field_mux[g].i10.next = self.cells[g * 16 + 10].field.val();
-            self.h_mux[g].i10.next = self.cells[g * 16 + 10].h.val();
             self.field_mux[g].i11.next = self.cells[g * 16 + 11].field.val();
-            self.h_mux[g].i11.next = self.cells[g * 16 + 11].h.val();
             self.field_mux[g].i12.next = self.cells[g * 16 + 12].field.val();
-            self.h_mux[g].i12.next = self.cells[g * 16 + 12].h.val();
             self.field_mux[g].i13.next = self.cells[g * 16 + 13].field.val();
-            self.h_mux[g].i13.next = self.cells[g * 16 + 13].h.val();
             self.field_mux[g].i14.next = self.cells[g * 16 + 14].field.val();
-            self.h_mux[g].i14.next = self.cells[g * 16 + 14].h.val();
             self.field_mux[g].i15.next = self.cells[g * 16 + 15].field.val();
-            self.h_mux[g].i15.next = self.cells[g * 16 + 15].h.val();
         }
         self.field_top.sel.next = self.sel.val();
-        self.h_top.sel.next = self.sel.val();
         // level 2: group k % BANKS (the one-iteration loop names BANKS for the generator)
         for b in Self::BANKS..(Self::BANKS + 1) {
             self.field_top.i0.next = self.field_mux[0 % b].out.val();
-            self.h_top.i0.next = self.h_mux[0 % b].out.val();
             self.field_top.i1.next = self.field_mux[1 % b].out.val();
-            self.h_top.i1.next = self.h_mux[1 % b].out.val();
             self.field_top.i2.next = self.field_mux[2 % b].out.val();
-            self.h_top.i2.next = self.h_mux[2 % b].out.val();
             self.field_top.i3.next = self.field_mux[3 % b].out.val();
-            self.h_top.i3.next = self.h_mux[3 % b].out.val();
             self.field_top.i4.next = self.field_mux[4 % b].out.val();
-            self.h_top.i4.next = self.h_mux[4 % b].out.val();
             self.field_top.i5.next = self.field_mux[5 % b].out.val();
-            self.h_top.i5.next = self.h_mux[5 % b].out.val();
             self.field_top.i6.next = self.field_mux[6 % b].out.val();
-            self.h_top.i6.next = self.h_mux[6 % b].out.val();
             self.field_top.i7.next = self.field_mux[7 % b].out.val();
-            self.h_top.i7.next = self.h_mux[7 % b].out.val();
             self.field_top.i8.next = self.field_mux[8 % b].out.val();
-            self.h_top.i8.next = self.h_mux[8 % b].out.val();
             self.field_top.i9.next = self.field_mux[9 % b].out.val();
-            self.h_top.i9.next = self.h_mux[9 % b].out.val();
             self.field_top.i10.next = self.field_mux[10 % b].out.val();
-            self.h_top.i10.next = self.h_mux[10 % b].out.val();
             self.field_top.i11.next = self.field_mux[11 % b].out.val();
-            self.h_top.i11.next = self.h_mux[11 % b].out.val();
             self.field_top.i12.next = self.field_mux[12 % b].out.val();
-            self.h_top.i12.next = self.h_mux[12 % b].out.val();
             self.field_top.i13.next = self.field_mux[13 % b].out.val();
-            self.h_top.i13.next = self.h_mux[13 % b].out.val();
             self.field_top.i14.next = self.field_mux[14 % b].out.val();
-            self.h_top.i14.next = self.h_mux[14 % b].out.val();
             self.field_top.i15.next = self.field_mux[15 % b].out.val();
-            self.h_top.i15.next = self.h_mux[15 % b].out.val();
         }
-        self.sel_field.next = self.field_top.out.val();
-        self.sel_h.next = self.h_top.out.val();
+        self.h_ram.clock.next = self.clock.val();
+        self.h_ram.write_enable.next = self.h_hit.val();
+        self.h_ram.write_address.next = self.h_index.val();
+        self.h_ram.write_data.next = bit_cast::<F, 32>(self.write_data.val());
+        self.h_ram.read_address.next = self.sel_next.val();
+        self.sel_h.next = self.h_ram.read_data.val();
+        self.sel_field.next = self.field_top.out.val() + self.h_ram.read_data.val();
     }
 }
 
@@ -518,7 +488,7 @@ mod tests {
                 x.write_en.next = false;
             }
             let mut spins: Vec<bool> = (0..N).map(|i| i % 3 == 0 || i == 7).collect();
-            // recompute: load h while reading column 0, then add ±J_kj
+            // recompute: clear while reading column 0, then add ±J_kj
             x.load_h.next = true;
             x.read_col.next = 0usize.to_bits();
             wait_clock_cycle!(sim, clock, x);
@@ -532,9 +502,11 @@ mod tests {
             }
             x.add.next = false;
             let want = p.fields(&spins);
+            // the bias RAM reads `sel_next`: h_k is there one clock after
             for k in 0..N {
                 x.sel.next = k.to_bits();
-                wait_clock_false!(sim, clock, x);
+                x.sel_next.next = k.to_bits();
+                wait_clock_cycle!(sim, clock, x);
                 sim_assert_eq!(sim, to_i64(x.sel_field.val()), want[k] as i64, x);
                 sim_assert_eq!(sim, to_i64(x.sel_h.val()), h[k] as i64, x);
             }
@@ -551,7 +523,8 @@ mod tests {
                 let want = p.fields(&spins);
                 for k in 0..N {
                     x.sel.next = k.to_bits();
-                    wait_clock_false!(sim, clock, x);
+                    x.sel_next.next = k.to_bits();
+                    wait_clock_cycle!(sim, clock, x);
                     sim_assert_eq!(sim, to_i64(x.sel_field.val()), want[k] as i64, x);
                 }
             }

@@ -2,8 +2,9 @@
 //!
 //! * [`cell`]: a p-bit's xorshift32 generator, and the bank of N in a RAM with the
 //!   look-ahead step.
-//! * [`crossbar`]: J in block RAM (packed by column, 16 lanes per bank word), biases and local
-//!   fields in registers, updated by adding one J column on each flip; balanced multiplexers.
+//! * [`crossbar`]: J in block RAM (packed by column, 16 lanes per bank word), biases in a RAM,
+//!   the coupling part of the local fields in registers, updated by adding one J column on
+//!   each flip; balanced multiplexers (the bias is added after them).
 //! * [`ram`]: the custom-Verilog memories (single-port, dual-port, J lanes) yosys maps onto
 //!   the boards' RAMs.
 //! * [`memories`]: threshold pages (upper halves, mirrored on lookup) and the β schedule.

@@ -45,10 +45,14 @@ use std::collections::BTreeMap;
 
 /// Bytes of the frame buffer: the largest message (opcode, seq, payload, CRC).
 pub const FRAME_BYTES: usize = MAX_PAYLOAD + OVERHEAD;
-/// Offsets of the three message buffers in the transmit RAM (2^11 bytes).
+/// Offsets of the three message buffers in the transmit RAM ([`TX_BYTES`] bytes).
 pub const REPLY_BASE: u32 = 0;
 pub const ERROR_BASE: u32 = 1024;
 pub const SAMPLE_BASE: u32 = 1088;
+/// Bytes of the transmit RAM: up to the end of the longest SAMPLE message (opcode, seq, sample
+/// number, energy, W ≤ 8 state words). Not the full 2^11: on the UP5K 1,130 bytes take 3 RAM4K
+/// (4 for 2^11), and that one frees the block RAM of the crossbar's biases.
+pub const TX_BYTES: usize = SAMPLE_BASE as usize + 2 + 4 * (2 + 8);
 /// Length of an ERROR message: opcode, seq, code, detail u32.
 const ERROR_LEN: u32 = 7;
 
@@ -114,7 +118,7 @@ pub struct Link<const W: usize> {
 
     fifo: ByteFifo<4, 5>,
     frame: DpRam<Bits<8>, 11, FRAME_BYTES, false>,
-    txram: DpRam<Bits<8>, 11, 0, false>,
+    txram: DpRam<Bits<8>, 11, TX_BYTES, false>,
     hello: ROM<Bits<8>, 5>,
     enc: FrameEncoder,
 

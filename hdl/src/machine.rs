@@ -123,6 +123,7 @@ pub struct Machine<
     msb32: Constant<Bits<32>>,
     sext32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
+    ones32: Constant<Bits<32>>,
     zero32: Constant<Bits<32>>,
     two32: Constant<Bits<32>>,
     four32: Constant<Bits<32>>,
@@ -148,6 +149,10 @@ pub struct Machine<
     up: Signal<Local, Bit>,
     flip: Signal<Local, Bit>,
     e_new: Signal<Local, Bits<32>>,
+    e_mask: Signal<Local, Bits<32>>,
+    e_cin: Signal<Local, Bits<32>>,
+    acc_mask: Signal<Local, Bits<32>>,
+    acc_cin: Signal<Local, Bits<32>>,
     better: Signal<Local, Bit>,
     half: Signal<Local, Bits<32>>,
     st_a: Signal<Local, Bits<32>>,
@@ -254,6 +259,7 @@ impl<
             msb32: c24!(1u64 << 31),
             sext32: c24!(sext),
             one32: c24!(1),
+            ones32: c24!(0xFFFF_FFFFu32),
             zero32: c24!(0),
             two32: c24!(2),
             four32: c24!(4),
@@ -278,6 +284,10 @@ impl<
             up: Default::default(),
             flip: Default::default(),
             e_new: Default::default(),
+            e_mask: Default::default(),
+            e_cin: Default::default(),
+            acc_mask: Default::default(),
+            acc_cin: Default::default(),
             better: Default::default(),
             half: Default::default(),
             st_a: Default::default(),
@@ -386,6 +396,7 @@ impl<
         self.crossbar.busy.next = self.sched.busy.val();
         self.crossbar.read_col.next = self.sched.look.val();
         self.crossbar.sel.next = self.sched.sel.val();
+        self.crossbar.sel_next.next = self.sched.sel_next.val();
         self.crossbar.load_h.next = self.sched.load_h.val();
         self.crossbar.double.next = self.sched.decide.val();
 
@@ -420,10 +431,16 @@ impl<
             (self.field.val() ^ self.msb_f.val()) > (self.pages.threshold.val() ^ self.msb_f.val());
         self.flip.next =
             self.sched.decide.val() & !self.clamp_c.val() & (self.up.val() != self.spin_c.val());
-        self.e_new.next = self.energy.q.val() + self.two_i.val();
+        // E ∓ 2I as E + (2I ^ mask) + cin (x − y = x + !y + 1): one carry chain for both
+        // signs, where an adder, a subtractor and a multiplexer took three LCs a bit
+        self.e_mask.next = 0.into();
+        self.e_cin.next = 0.into();
         if self.up.val() {
-            self.e_new.next = self.energy.q.val() - self.two_i.val();
+            self.e_mask.next = self.ones32.val();
+            self.e_cin.next = 1.into();
         }
+        self.e_new.next =
+            self.energy.q.val() + (self.two_i.val() ^ self.e_mask.val()) + self.e_cin.val();
         // the best compare runs a clock after the flip, on the energy register (= E after
         // that flip) and the state register (= the state after it): off the decision path
         self.better.next = (self.energy.q.val() ^ self.msb32.val())
@@ -461,12 +478,16 @@ impl<
         if self.sched.load_h.val() {
             self.acc.d.next = 0.into();
         }
+        // acc ∓ sum, one carry chain for both signs as for E above
+        self.acc_mask.next = 0.into();
+        self.acc_cin.next = 0.into();
+        if self.spin_c.val() {
+            self.acc_mask.next = self.ones32.val();
+            self.acc_cin.next = 1.into();
+        }
         if self.sched.energy.val() {
-            if self.spin_c.val() {
-                self.acc.d.next = self.acc.q.val() - self.sum.val();
-            } else {
-                self.acc.d.next = self.acc.q.val() + self.sum.val();
-            }
+            self.acc.d.next =
+                self.acc.q.val() + (self.sum.val() ^ self.acc_mask.val()) + self.acc_cin.val();
         }
         self.half.next = (self.acc.q.val() >> 1) | (self.acc.q.val() & self.msb32.val());
         if self.sched.energy_done.val() {

@@ -2,7 +2,7 @@
 //! samples, and drives the datapath with one phase signal per kind of clock.
 //!
 //! Phases (one clock each unless noted):
-//! * `LoadH`: every field ← h, J column 0 is read.
+//! * `LoadH`: every field ← 0 (the crossbar adds h at its multiplexer), J column 0 is read.
 //! * `Accum` (n clocks): field_k += ±J_kj for j = cursor, the column of j+1 is read.
 //! * `Energy` (n clocks): the energy accumulator takes −m_i·(I_i + h_i) of i = cursor.
 //! * `EnergyDone`: E = acc/2, best ← (E, state), fields no longer stale.
@@ -73,6 +73,8 @@ pub struct Scheduler<const A: usize, const P: usize, const S: usize> {
     pub look_en: Signal<Out, Bit>,
     /// The p-bit whose field the crossbar shows: `cursor` while busy, else the read address's.
     pub sel: Signal<Out, Bits<A>>,
+    /// `sel` after this clock edge (the bias RAM is read with it a clock early).
+    pub sel_next: Signal<Out, Bits<A>>,
     pub load_h: Signal<Out, Bit>,
     pub accum: Signal<Out, Bit>,
     pub energy: Signal<Out, Bit>,
@@ -126,6 +128,7 @@ impl<const A: usize, const P: usize, const S: usize> Default for Scheduler<A, P,
             look: Default::default(),
             look_en: Default::default(),
             sel: Default::default(),
+            sel_next: Default::default(),
             load_h: Default::default(),
             accum: Default::default(),
             energy: Default::default(),
@@ -349,6 +352,7 @@ impl<const A: usize, const P: usize, const S: usize> Logic for Scheduler<A, P, S
         if self.stop.val() {
             self.state.d.next = Phase::Idle;
         }
+        self.sel_next.next = self.cursor_r.d.val();
     }
 }
 
