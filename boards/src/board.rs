@@ -53,7 +53,7 @@ pub struct Board {
     pub capacity: Capacity,
 }
 
-/// ULX3S: ECP5 LFE5U-85F, 25 MHz oscillator (a PLL makes the 15 MHz core clock), FT231X,
+/// ULX3S: ECP5 LFE5U-85F, 25 MHz oscillator (the core clock, no PLL), FT231X,
 /// 8 LEDs. The large machine: 256 dense p-bits (35% of the LUTs, 131 of 208 DP16KD, 32.4 MHz).
 pub static ULX3S: Board = Board {
     name: "ulx3s",
@@ -61,10 +61,10 @@ pub static ULX3S: Board = Board {
     device: "LFE5U-85F-6BG381C",
     nextpnr_device: &["--85k", "--package", "CABGA381", "--speed", "6"],
     osc_hz: 25_000_000,
-    // N = 256 routes at 32.4 MHz (docs/boards.md); the PLL makes 15 MHz (exact for 1 Mbaud),
-    // the clock the full build was verified at (25 MHz is the next step)
-    clock_hz: 15_000_000,
-    pll: Some("EHXPLLL: 25 MHz / 5 * 3 = 15 MHz (VCO 600 MHz)"),
+    // N = 256 routes above 25 MHz (docs/boards.md), so the oscillator clocks the core directly
+    // (1 Mbaud = 25 clocks per bit, exact)
+    clock_hz: 25_000_000,
+    pll: None,
     default_n: 256,
     default_baud: 1_000_000,
     uart: "FT231X",

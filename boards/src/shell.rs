@@ -15,24 +15,9 @@ module pbit_ulx3s (
     output wire [7:0] led,
     output wire       wifi_gpio0
 );
-    // PLL: 25 MHz in, 15 MHz core clock out (25 / 5 * 3; VCO 600 MHz = 15 MHz * 40),
-    // the parameters `ecppll -i 25 -o 15` gives
-    wire clock, locked;
-    (* FREQUENCY_PIN_CLKI="25" *)
-    (* FREQUENCY_PIN_CLKOP="15" *)
-    (* ICP_CURRENT="12" *) (* LPF_RESISTOR="8" *) (* MFG_ENABLE_FILTEROPAMP="1" *) (* MFG_GMCREF_SEL="2" *)
-    EHXPLLL #(
-        .PLLRST_ENA("DISABLED"), .INTFB_WAKE("DISABLED"), .STDBY_ENABLE("DISABLED"),
-        .DPHASE_SOURCE("DISABLED"), .OUTDIVIDER_MUXA("DIVA"), .OUTDIVIDER_MUXB("DIVB"),
-        .OUTDIVIDER_MUXC("DIVC"), .OUTDIVIDER_MUXD("DIVD"),
-        .CLKI_DIV(5), .CLKFB_DIV(3), .FEEDBK_PATH("CLKOP"),
-        .CLKOP_ENABLE("ENABLED"), .CLKOP_DIV(40), .CLKOP_CPHASE(19), .CLKOP_FPHASE(0)
-    ) pll (
-        .RST(1'b0), .STDBY(1'b0), .CLKI(clk_25mhz), .CLKOP(clock), .CLKFB(clock),
-        .CLKINTFB(), .PHASESEL0(1'b0), .PHASESEL1(1'b0), .PHASEDIR(1'b1),
-        .PHASESTEP(1'b1), .PHASELOADREG(1'b1), .PLLWAKESYNC(1'b0), .ENCLKOP(1'b0),
-        .LOCK(locked)
-    );
+    // no PLL: N = 256 routes at 32.4 MHz, so the core runs on the 25 MHz oscillator itself
+    // (1 Mbaud = 25 clocks per bit, exact)
+    wire clock = clk_25mhz;
     wire busy, bad_frame, overflow, tx_active;
     top core (
         .clock(clock),
@@ -43,8 +28,8 @@ module pbit_ulx3s (
         .led_overflow(overflow),
         .led_tx(tx_active)
     );
-    // D0 busy, D1 bad frame, D2 receive overflow, D3 transmitting; D7 the PLL is locked
-    assign led = {locked, 3'b000, tx_active, overflow, bad_frame, busy};
+    // D0 busy, D1 bad frame, D2 receive overflow, D3 transmitting; D7 lit: configured
+    assign led = {1'b1, 3'b000, tx_active, overflow, bad_frame, busy};
     // keep the ESP32 from resetting the board into its boot loader
     assign wifi_gpio0 = 1'b1;
 endmodule
