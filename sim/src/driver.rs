@@ -401,9 +401,7 @@ fn sim_error(e: DriverError<SimError>) -> SimError {
         e @ (DriverError::SampleGap { .. }
         | DriverError::ShortSample { .. }
         | DriverError::Desync { .. }
-        | DriverError::FinalSample { .. }) => {
-            SimError::Io(e.to_string())
-        }
+        | DriverError::FinalSample { .. }) => SimError::Io(e.to_string()),
     }
 }
 
