@@ -11,8 +11,9 @@
 //!   USB-serial port. The board runs as fast as Verilator can (not in real time) and sleeps
 //!   while there is nothing to do.
 
+use crate::build::symbol;
 use crate::SimError;
-use libloading::{Library, Symbol};
+use libloading::Library;
 use pbit_hdl::core_top::{emit_core_top, CoreTopError};
 use pbit_spec::frame::{Deframer, FrameError, Message};
 use std::ffi::c_void;
@@ -118,23 +119,16 @@ impl Board {
         let divisor = pbit_hdl::uart::uart_divisor(clock_hz, baud).map_err(CoreTopError::from)?;
         let verilog = emit_core_top(n, clock_hz, baud)?;
         let so = build_board_object(&verilog)?;
-        let lib = unsafe { Library::new(&so) }
-            .map_err(|e| SimError::Load(format!("{}: {e}", so.display())))?;
-        fn sym<T: Copy>(lib: &Library, name: &[u8]) -> Result<T, SimError> {
-            unsafe {
-                let s: Symbol<T> = lib.get(name).map_err(|e| SimError::Load(e.to_string()))?;
-                Ok(*s)
-            }
-        }
+        let lib = crate::build::load_library(&so)?;
         let api = Api {
-            new: sym(&lib, b"pbit_board_new")?,
-            free: sym(&lib, b"pbit_board_free")?,
-            write: sym(&lib, b"pbit_board_write")?,
-            pending: sym(&lib, b"pbit_board_pending")?,
-            run: sym(&lib, b"pbit_board_run")?,
-            clocks: sym(&lib, b"pbit_board_clocks")?,
-            tx_errors: sym(&lib, b"pbit_board_tx_framing_errors")?,
-            status: sym(&lib, b"pbit_board_status")?,
+            new: symbol(&lib, b"pbit_board_new")?,
+            free: symbol(&lib, b"pbit_board_free")?,
+            write: symbol(&lib, b"pbit_board_write")?,
+            pending: symbol(&lib, b"pbit_board_pending")?,
+            run: symbol(&lib, b"pbit_board_run")?,
+            clocks: symbol(&lib, b"pbit_board_clocks")?,
+            tx_errors: symbol(&lib, b"pbit_board_tx_framing_errors")?,
+            status: symbol(&lib, b"pbit_board_status")?,
         };
         let handle = unsafe { (api.new)(divisor) };
         Ok(Board {

@@ -228,3 +228,20 @@ pub(crate) fn build_cached(b: &Verilation) -> Result<PathBuf, SimError> {
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(so)
 }
+
+/// Loads the Verilated shared object `so`.
+pub(crate) fn load_library(so: &Path) -> Result<libloading::Library, SimError> {
+    // SAFETY: `so` is a library this crate just built from its own C++ wrapper; loading it runs
+    // no initialisers beyond the C++ runtime's
+    unsafe { libloading::Library::new(so) }
+        .map_err(|e| SimError::Load(format!("{}: {e}", so.display())))
+}
+
+/// The C function `name` of a library loaded by [`load_library`], as a function pointer `T`.
+pub(crate) fn symbol<T: Copy>(lib: &libloading::Library, name: &[u8]) -> Result<T, SimError> {
+    // SAFETY: `T` is the function-pointer type the wrapper declares for `name`
+    unsafe {
+        let s: libloading::Symbol<T> = lib.get(name).map_err(|e| SimError::Load(e.to_string()))?;
+        Ok(*s)
+    }
+}

@@ -2,8 +2,9 @@
 //! and the model's jobs run by [`pbit_driver::Machine`] (the same programming sequence a
 //! board gets over its UART link).
 
+use crate::build::symbol;
 use crate::SimError;
-use libloading::{Library, Symbol};
+use libloading::Library;
 use pbit_driver::{Bus, DriverError, Machine};
 use pbit_model::run::{Pages, ReadResult, SampleSpec};
 use pbit_model::FixedIsing;
@@ -64,23 +65,16 @@ impl VerilatedMachine {
     }
 
     fn load(so: &std::path::Path, n: usize, format: Format) -> Result<Self, SimError> {
-        let lib = unsafe { Library::new(so) }
-            .map_err(|e| SimError::Load(format!("{}: {e}", so.display())))?;
-        fn sym<T: Copy>(lib: &Library, name: &[u8]) -> Result<T, SimError> {
-            unsafe {
-                let s: Symbol<T> = lib.get(name).map_err(|e| SimError::Load(e.to_string()))?;
-                Ok(*s)
-            }
-        }
+        let lib = crate::build::load_library(so)?;
         let api = Api {
-            new: sym(&lib, b"pbit_sim_new")?,
-            free: sym(&lib, b"pbit_sim_free")?,
-            write: sym(&lib, b"pbit_sim_write")?,
-            read: sym(&lib, b"pbit_sim_read")?,
-            ack: sym(&lib, b"pbit_sim_ack_sample")?,
-            run: sym(&lib, b"pbit_sim_run")?,
-            tick: sym(&lib, b"pbit_sim_tick")?,
-            clocks: sym(&lib, b"pbit_sim_clocks")?,
+            new: symbol(&lib, b"pbit_sim_new")?,
+            free: symbol(&lib, b"pbit_sim_free")?,
+            write: symbol(&lib, b"pbit_sim_write")?,
+            read: symbol(&lib, b"pbit_sim_read")?,
+            ack: symbol(&lib, b"pbit_sim_ack_sample")?,
+            run: symbol(&lib, b"pbit_sim_run")?,
+            tick: symbol(&lib, b"pbit_sim_tick")?,
+            clocks: symbol(&lib, b"pbit_sim_clocks")?,
         };
         let handle = unsafe { (api.new)() };
         let m = VerilatedMachine {
