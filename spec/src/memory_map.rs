@@ -19,7 +19,31 @@
 //! | field | `0x08_00_00_00 + i` | r | raw local field I_i (sign-extended; for tests) |
 //! | pages | `0x09_00_00_00 + p·PAGE_STRIDE + u` | w | upper half of threshold page p: entry u = threshold of index 2^(k−1)+u |
 //! | schedule | `0x0A_00_00_00 + 2s` / `+ 2s + 1` | w | step s: sweeps (32 bits) / page index |
+//! | chains | `0x0B_00_00_00 + w·CHAIN_PLANE + c` | r/w | batch engine: state word w of chain c (packing as state) |
+//! | sums | `0x0C_00_00_00 + k` | r | batch engine: correlation sum k ([`sums_index`]), i32 |
 //!
+//! # The batch engine (optional: [`REG_BATCH_CAPS`] reads 0 on machines without it)
+//! A batch is the host's relax job run on the device: C chains, each one read of the machine,
+//! exactly as the host would run them one by one. `CTRL_BATCH` starts it (ignored while busy);
+//! STATUS shows busy until its last chain is done. For chain c = 0..C−1, in order:
+//!
+//! 1. the generators of p-bits i < n (n = `REG_N_ACTIVE`) are seeded for read r₀ + c:
+//!    `pbit_seed(S, r₀ + c, i)` ([`crate::rng::pbit_seed`]; S = `REG_BATCH_SEED`, r₀ =
+//!    `REG_BATCH_READ`), computed on the device;
+//! 2. state words w < ⌈n/32⌉ are loaded from the chain buffer (chain c's words); other words
+//!    and the clamp mask are as the host left them (a clamped p-bit keeps the value its chain's
+//!    word gives it);
+//! 3. the machine runs (fields recomputed, then the loaded schedule; set `REG_EVERY` to 0: a
+//!    sample due inside a batch is acknowledged by the engine and never reaches the host);
+//! 4. the final state words w < ⌈n/32⌉ are written back into chain c's words of the buffer;
+//! 5. if n ≤ the sums limit, the final state's products are added to the sums (chain 0 sets
+//!    them): for i < j < n, sum [`sums_index`]`(n, i, j)` += m_i·m_j; for i < n, sum
+//!    [`sums_single`]`(n, i)` += m_i (±1 spins).
+//!
+//! `REG_BATCH_DONE` counts the chains finished. A STOP (`CTRL_STOP`) ends a batch: the running
+//! chain is stopped and discarded (buffer and sums cover the `REG_BATCH_DONE` chains done). While a batch runs, writes other
+//! than to `REG_CTRL` are ignored, reads of the chains and sums regions give 0, and other reads
+//! see the machine as it runs.
 //! Writes or reads with an index beyond the machine (p-bit ≥ N, page ≥ its page count, …) are
 //! ignored (reads give 0).
 //!
@@ -42,6 +66,12 @@ pub const REGION_SAMPLE: u32 = 0x07;
 pub const REGION_FIELD: u32 = 0x08;
 pub const REGION_PAGES: u32 = 0x09;
 pub const REGION_SCHEDULE: u32 = 0x0A;
+/// Batch engine: the chain buffer (r/w) and the correlation sums (r).
+pub const REGION_CHAINS: u32 = 0x0B;
+pub const REGION_SUMS: u32 = 0x0C;
+/// Index stride of a state word's plane in the chain region: word w of chain c is at
+/// `w·CHAIN_PLANE + c`, so one plane of consecutive chains is one contiguous write or read.
+pub const CHAIN_PLANE: u32 = 1 << 16;
 
 /// Row stride of J's region: supports machines of up to 4096 p-bits.
 pub const J_ROW_STRIDE: u32 = 1 << 12;
@@ -91,14 +121,35 @@ pub const REG_SWEEPS: u32 = 0x11;
 /// Samples emitted since reset: the sequence number of the pending sample (a lost sample is
 /// never silent).
 pub const REG_SAMPLES: u32 = 0x12;
+/// Batch engine capabilities: chains the buffer holds (bits 0..16) and the most active
+/// p-bits whose sums it forms (bits 16..32); 0 on a machine without the engine.
+pub const REG_BATCH_CAPS: u32 = 0x13;
+/// (r/w) The user seed S of the batch's generators, low and high words.
+pub const REG_BATCH_SEED_LO: u32 = 0x14;
+pub const REG_BATCH_SEED_HI: u32 = 0x15;
+/// (r/w) The read number r₀ of chain 0, low and high words.
+pub const REG_BATCH_READ_LO: u32 = 0x16;
+pub const REG_BATCH_READ_HI: u32 = 0x17;
+/// (r/w) Chains C in a batch (1 ..= capacity; 0 runs nothing).
+pub const REG_BATCH_CHAINS: u32 = 0x18;
+/// Chains the current (or last) batch has finished.
+pub const REG_BATCH_DONE: u32 = 0x19;
+/// The registers the host writes: `REG_N_ACTIVE..=REG_EVERY` and
+/// `REG_BATCH_SEED_LO..=REG_BATCH_CHAINS` (and `REG_CTRL`).
+pub const WRITABLE_REGS: [(u32, u32); 2] = [
+    (REG_N_ACTIVE, REG_EVERY),
+    (REG_BATCH_SEED_LO, REG_BATCH_CHAINS),
+];
 
 pub const MAGIC: u32 = 0x7062_6974;
 
 pub const CTRL_RUN: u32 = 1 << 0;
 pub const CTRL_RECOMPUTE: u32 = 1 << 1;
 pub const CTRL_STOP: u32 = 1 << 2;
-/// The defined control bits; a control write with any other bit set is ignored.
+/// The machine's control bits; the machine ignores a control write with any other bit set.
 pub const CTRL_VALID: u32 = CTRL_RUN | CTRL_RECOMPUTE | CTRL_STOP;
+/// Run a batch (the batch engine's control bit, written alone).
+pub const CTRL_BATCH: u32 = 1 << 3;
 
 pub const STATUS_BUSY: u32 = 1 << 0;
 pub const STATUS_SAMPLE_VALID: u32 = 1 << 1;
@@ -132,6 +183,22 @@ pub const fn schedule_sweeps_addr(s: u32) -> u32 {
 pub const fn schedule_page_addr(s: u32) -> u32 {
     (REGION_SCHEDULE << REGION_SHIFT) | (2 * s + 1)
 }
+/// Address of state word `w` of chain `c` in the chain buffer.
+pub const fn chain_addr(c: u32, w: u32) -> u32 {
+    (REGION_CHAINS << REGION_SHIFT) | (w * CHAIN_PLANE + c)
+}
+/// Index of the sum of m_i·m_j (i < j < n) in the sums region.
+pub const fn sums_index(n: u32, i: u32, j: u32) -> u32 {
+    i * n - i * (i + 1) / 2 + j - i - 1
+}
+/// Index of the sum of m_i (i < n) in the sums region.
+pub const fn sums_single(n: u32, i: u32) -> u32 {
+    n * (n - 1) / 2 + i
+}
+/// Sums of n active p-bits: n(n−1)/2 pairs, then n singles.
+pub const fn sums_len(n: u32) -> u32 {
+    n * (n + 1) / 2
+}
 /// Words of an N-bit state vector.
 pub const fn state_words(n: u32) -> u32 {
     n.div_ceil(32)
@@ -152,5 +219,27 @@ mod tests {
             schedule_page_addr(MAX_STEPS - 1) >> REGION_SHIFT,
             REGION_SCHEDULE
         );
+        assert_eq!(
+            chain_addr(CHAIN_PLANE - 1, 255) >> REGION_SHIFT,
+            REGION_CHAINS
+        );
+    }
+
+    #[test]
+    fn sums_are_numbered_pairs_then_singles_without_gaps() {
+        for n in 0..40u32 {
+            let mut k = 0;
+            for i in 0..n {
+                for j in i + 1..n {
+                    assert_eq!(sums_index(n, i, j), k);
+                    k += 1;
+                }
+            }
+            for i in 0..n {
+                assert_eq!(sums_single(n, i), k);
+                k += 1;
+            }
+            assert_eq!(k, sums_len(n));
+        }
     }
 }
