@@ -96,6 +96,11 @@ pub struct CacheStats {
 ///   was reset;
 /// * [`Bus::invalidate`] (the driver calls it when a job's sweep count does not add up).
 ///
+/// The batch engine's chain buffer is remembered too, differently: the host writes it and
+/// only a batch changes it, so the copy of the chains region holds what was written or last
+/// read back there, and any write of `REG_CTRL` (which starts or stops batches) drops it. A
+/// batch whose initial states are the previous batch's finals, read back, sends no states.
+///
 /// Eliding a write of unchanged J, h or clamps also skips the "fields stale" mark such a write
 /// sets; every job of [`Machine`] writes the state before it runs, which marks them stale
 /// anyway, so the machine recomputes its fields and restarts its best exactly as before.
@@ -127,10 +132,12 @@ impl<B: Bus> Cached<B> {
     pub fn into_inner(self) -> B {
         self.bus
     }
-    /// Whether `addr` is host-owned memory that no run changes.
+    /// Whether `addr` is host-owned memory that no run changes (or the chain buffer, which
+    /// only batches change: see above).
     pub fn cacheable(addr: u32) -> bool {
         match addr >> mm::REGION_SHIFT {
-            mm::REGION_J
+            mm::REGION_CHAINS
+            | mm::REGION_J
             | mm::REGION_H
             | mm::REGION_CLAMPS
             | mm::REGION_PAGES
@@ -159,6 +166,13 @@ impl<B: Bus> Bus for Cached<B> {
     type Error = B::Error;
 
     fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), B::Error> {
+        let ctrl = mm::reg(mm::REG_CTRL);
+        if addr <= ctrl && ctrl - addr < words.len() as u32 {
+            // a run, batch or stop of ours: the counters move, and a batch rewrites the chains
+            self.counters = None;
+            self.known
+                .retain(|a, _| a >> mm::REGION_SHIFT != mm::REGION_CHAINS);
+        }
         let all_cacheable = (0..words.len() as u32).all(|k| Self::cacheable(addr.wrapping_add(k)));
         if !all_cacheable {
             self.stats.words_written += words.len() as u64;
@@ -199,6 +213,12 @@ impl<B: Bus> Bus for Cached<B> {
     fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, B::Error> {
         let r = self.bus.read(addr, count);
         let words = self.guard(r)?;
+        if addr >> mm::REGION_SHIFT == mm::REGION_CHAINS {
+            // what the buffer holds (only a batch, started by a write through here, changes it)
+            for (k, &w) in words.iter().enumerate() {
+                self.known.insert(addr.wrapping_add(k as u32), w);
+            }
+        }
         if addr == mm::reg(mm::REG_CLOCKS_LO) && count == COUNTER_WORDS {
             if self.counters.as_ref().is_some_and(|c| *c != words) {
                 // the machine ran (or was reset) since this host last looked
@@ -271,6 +291,10 @@ pub enum DriverError<E: std::error::Error + 'static> {
     Desync { expected: u64, got: u64 },
     #[error("a run of {sweeps} sweeps sampling every {sweeps}-th sent {got} samples, not 1")]
     FinalSample { sweeps: u64, got: usize },
+    #[error("a batch of {chains} chains ended after {done} (stopped or reset meanwhile)")]
+    BatchIncomplete { chains: u32, done: u32 },
+    #[error("a batch of {chains} chains was still busy after {polls} status polls")]
+    BatchTimeout { chains: u32, polls: u64 },
     #[error("sample {number} has {words} state words; {n} p-bits need {need}")]
     ShortSample {
         number: u32,
@@ -278,6 +302,38 @@ pub enum DriverError<E: std::error::Error + 'static> {
         n: usize,
         need: usize,
     },
+}
+
+/// What the batch engine offers ([`mm::REG_BATCH_CAPS`]); all zero on a machine without one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchCaps {
+    /// Chains the chain buffer holds (a batch's most).
+    pub chains: usize,
+    /// The most active p-bits whose correlation sums the engine forms.
+    pub sums_n: usize,
+}
+
+impl BatchCaps {
+    pub fn from_reg(v: u32) -> BatchCaps {
+        BatchCaps {
+            chains: (v & 0xFFFF) as usize,
+            sums_n: (v >> 16) as usize,
+        }
+    }
+    pub fn present(&self) -> bool {
+        self.chains > 0
+    }
+}
+
+/// What [`Machine::relax_batch`] returns: the chains' final states and/or their correlation
+/// sums ([`pbit_model::run::correlation_sums`]'s layout), as asked, and the busy clocks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchResult {
+    pub finals: Option<Vec<Vec<bool>>>,
+    pub sums: Option<Vec<i64>>,
+    pub clocks: u64,
+    /// Whether the device's batch engine ran it (else chain by chain from the host).
+    pub on_device: bool,
 }
 
 /// Reads the machine's description from its registers.
@@ -866,6 +922,184 @@ impl<B: Bus> Machine<B> {
             }
         }
         self.finish_job(before, sweeps.wrapping_mul(runs))
+    }
+
+    /// The batch engine's capabilities (one register read).
+    pub fn batch_caps(&mut self) -> Result<BatchCaps, DriverError<B::Error>> {
+        let v = self.read(mm::reg(mm::REG_BATCH_CAPS), 1)?[0];
+        Ok(BatchCaps::from_reg(v))
+    }
+
+    /// A relax job ([`Self::relax`]'s arguments and chains, exactly) that returns the final
+    /// states if `want_finals` and their correlation sums if `want_sums`. With a batch engine
+    /// (`caps` from [`Self::batch_caps`]) the device runs the chains itself — seeding each
+    /// chain's generators, loading its state from the chain buffer, forming the sums — so the
+    /// link carries the initial states (none when they are the last batch's finals, read back,
+    /// through a [`Cached`] bus), a few registers, and what is asked for: the sums
+    /// (n(n+1)/2 words) rather than C states when only the sums are wanted. Without an engine
+    /// (or for zero sweeps) it is [`Self::relax`], the sums formed on the host. Either way the
+    /// results are the model's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn relax_batch(
+        &mut self,
+        caps: BatchCaps,
+        problem: &FixedIsing,
+        clamped: &[usize],
+        page: &ThresholdPage,
+        seed: u64,
+        first_read: u64,
+        initial: &[Vec<bool>],
+        sweeps: u64,
+        want_finals: bool,
+        want_sums: bool,
+    ) -> Result<BatchResult, DriverError<B::Error>> {
+        let n = problem.n;
+        let engine = caps.present() && n > 0 && sweeps > 0 && sweeps <= u32::MAX as u64;
+        if !engine {
+            let mut finals = vec![Vec::new(); initial.len()];
+            let clocks = self.relax(
+                problem,
+                clamped,
+                page,
+                seed,
+                first_read,
+                initial,
+                sweeps,
+                &mut |c, s| finals[c] = s.to_vec(),
+            )?;
+            let sums = want_sums.then(|| pbit_model::run::correlation_sums(&finals, n));
+            return Ok(BatchResult {
+                finals: want_finals.then_some(finals),
+                sums,
+                clocks,
+                on_device: false,
+            });
+        }
+        self.check_problem(problem, &[])?;
+        if let Some(&index) = clamped.iter().find(|&&i| i >= n) {
+            return Err(DriverError::BadClamp { index, n });
+        }
+        if let Some(s) = initial.iter().find(|s| s.len() != n) {
+            return Err(DriverError::Limit {
+                what: "initial state length",
+                value: s.len() as u64,
+                max: n as u64,
+            });
+        }
+        let before = self.counters()?; // first: see `sample`
+        self.load_problem(problem)?;
+        self.write_page(0, page)?;
+        self.write_schedule(&[(0, sweeps)])?;
+        self.write_sampling(0, 0)?;
+        let mut mask = vec![false; n];
+        for &i in clamped {
+            mask[i] = true;
+        }
+        self.write_bits(mm::REGION_CLAMPS, &mask)?;
+        // sums on the device when only they are wanted and it forms them for n p-bits; else
+        // from the finals, read back anyway
+        let device_sums = want_sums && !want_finals && n <= caps.sums_n;
+        let read_finals = want_finals || (want_sums && !device_sums);
+        let planes = mm::state_words(n as u32) as usize;
+        let mut finals = Vec::with_capacity(if read_finals { initial.len() } else { 0 });
+        let mut sums = vec![0i64; mm::sums_len(n as u32) as usize];
+        let mut sweeps_done = 0u64;
+        for (k, chunk) in initial.chunks(caps.chains).enumerate() {
+            let first = (k * caps.chains) as u64;
+            let read0 = first_read.wrapping_add(first);
+            let chains = chunk.len() as u32;
+            self.write(
+                mm::reg(mm::REG_BATCH_SEED_LO),
+                &[
+                    seed as u32,
+                    (seed >> 32) as u32,
+                    read0 as u32,
+                    (read0 >> 32) as u32,
+                    chains,
+                ],
+            )?;
+            let packed: Vec<Vec<u32>> = chunk.iter().map(|s| pack_bits(s, planes)).collect();
+            for w in 0..planes {
+                let plane: Vec<u32> = packed.iter().map(|p| p[w]).collect();
+                self.write(mm::chain_addr(0, w as u32), &plane)?;
+            }
+            self.write_reg(mm::REG_CTRL, mm::CTRL_BATCH)?;
+            sweeps_done += sweeps * chains as u64;
+            self.wait_batch(before, sweeps_done, chains, n, sweeps)?;
+            if device_sums {
+                let words = self.read(mm::region_addr(mm::REGION_SUMS, 0), sums.len())?;
+                for (s, &w) in sums.iter_mut().zip(&words) {
+                    *s += w as i32 as i64;
+                }
+            }
+            if read_finals {
+                let mut words = vec![vec![0u32; planes]; chunk.len()];
+                for w in 0..planes {
+                    let plane = self.read(mm::chain_addr(0, w as u32), chunk.len())?;
+                    for (c, &v) in plane.iter().enumerate() {
+                        words[c][w] = v;
+                    }
+                }
+                finals.extend(words.iter().map(|ws| unpack_bits(ws, n)));
+            }
+        }
+        let clocks = self.finish_job(before, sweeps_done)?;
+        let sums = match (want_sums, device_sums) {
+            (false, _) => None,
+            (true, true) => Some(sums),
+            (true, false) => Some(pbit_model::run::correlation_sums(&finals, n)),
+        };
+        Ok(BatchResult {
+            finals: want_finals.then_some(finals),
+            sums,
+            clocks,
+            on_device: true,
+        })
+    }
+
+    /// Waits for a batch of `chains` chains of `sweeps` sweeps, started after counters
+    /// `before`, to end: STATUS polled until idle and the sweep counter at `sweeps_done` past
+    /// `before` (a bus may apply the start a few clocks after its write returns: an idle
+    /// STATUS alone could be the machine before the batch), then `REG_BATCH_DONE` checked.
+    fn wait_batch(
+        &mut self,
+        before: Counters,
+        sweeps_done: u64,
+        chains: u32,
+        n: usize,
+        sweeps: u64,
+    ) -> Result<(), DriverError<B::Error>> {
+        // A poll is at least one clock of the machine (a bus read of the Verilated machine is
+        // one clock; on a link it is a round trip, far more): a chain takes well under
+        // 4·(n·sweeps + n² + 256) clocks (seeding, loading, recompute, sweeps, sums).
+        let n = n as u64;
+        let bound = 4 * chains as u64 * (n * sweeps + n * n + 256) + 10_000;
+        let mut polls = 0u64;
+        loop {
+            let status = self.read(mm::reg(mm::REG_STATUS), 1)?[0];
+            if status & mm::STATUS_BUSY == 0 {
+                // sweeps and chains done in one read (REG_SWEEPS ..= REG_BATCH_DONE)
+                let r = self.read(
+                    mm::reg(mm::REG_SWEEPS),
+                    (mm::REG_BATCH_DONE - mm::REG_SWEEPS + 1) as usize,
+                )?;
+                let (now, done) = (r[0], r[r.len() - 1]);
+                if now.wrapping_sub(before.sweeps) as u64 == sweeps_done & u32::MAX as u64
+                    && done == chains
+                {
+                    return Ok(());
+                }
+                if polls > 16 {
+                    // idle, but the batch did not run (all) its chains: stopped or reset
+                    self.bus.invalidate();
+                    return Err(DriverError::BatchIncomplete { chains, done });
+                }
+            }
+            polls += 1;
+            if polls > bound {
+                return Err(DriverError::BatchTimeout { chains, polls });
+            }
+        }
     }
 
     /// Writes `copies` copies of the instance side by side (copy k on p-bits k·n..(k+1)·n,

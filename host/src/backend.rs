@@ -105,6 +105,97 @@ pub fn relax_chain(job: &RelaxJob, c: usize) -> Vec<bool> {
     m.spins().to_vec()
 }
 
+/// What a relax job's caller needs back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelaxWant {
+    pub finals: bool,
+    pub sums: bool,
+}
+
+/// A relax job's results, as asked for by [`RelaxWant`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Relaxed {
+    /// One final state per chain.
+    pub finals: Option<Vec<Vec<bool>>>,
+    /// [`pbit_model::run::correlation_sums`] of the final states.
+    pub sums: Option<Vec<i64>>,
+}
+
+impl Relaxed {
+    /// The results from the final states, the sums formed on the host.
+    pub fn from_finals(finals: Vec<Vec<bool>>, n: usize, want: RelaxWant) -> Relaxed {
+        Relaxed {
+            sums: want
+                .sums
+                .then(|| pbit_model::run::correlation_sums(&finals, n)),
+            finals: want.finals.then_some(finals),
+        }
+    }
+
+    /// Checks a backend's answer against the job: every asked part present, one state of n
+    /// spins per chain, sums of the layout's length.
+    pub fn check(&self, job: &RelaxJob, want: RelaxWant) -> Result<(), BackendError> {
+        let n = job.problem.n;
+        let bad = |m: String| Err(BackendError::Other(format!("relax: {m}")));
+        match (&self.finals, want.finals) {
+            (None, true) => return bad("the final states did not come back".into()),
+            (Some(f), true) if f.len() != job.initial.len() => {
+                return bad(format!(
+                    "{} final states for {} chains",
+                    f.len(),
+                    job.initial.len()
+                ))
+            }
+            (Some(f), true) => {
+                if let Some((c, s)) = f.iter().enumerate().find(|(_, s)| s.len() != n) {
+                    return bad(format!(
+                        "chain {c} came back with {} spins (expected {n})",
+                        s.len()
+                    ));
+                }
+            }
+            _ => {}
+        }
+        let len = pbit_spec::memory_map::sums_len(n as u32) as usize;
+        match (&self.sums, want.sums) {
+            (None, true) => bad("the sums did not come back".into()),
+            (Some(s), true) if s.len() != len => {
+                bad(format!("{} sums for {n} p-bits (expected {len})", s.len()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Runs a relax job and returns the final states, checking that the backend returned one state
+/// of the right length for every chain, once.
+pub fn relax_states<B: Backend + ?Sized>(
+    backend: &mut B,
+    job: &RelaxJob,
+) -> Result<Vec<Vec<bool>>, BackendError> {
+    let n = job.problem.n;
+    let mut out: Vec<Option<Vec<bool>>> = vec![None; job.initial.len()];
+    let mut bad: Option<String> = None;
+    backend.relax(job, &mut |c, s| match out.get_mut(c) {
+        Some(slot) if s.len() == n && slot.is_none() => *slot = Some(s.to_vec()),
+        _ => {
+            bad.get_or_insert(format!(
+                "relax: chain {c} came back with {} spins (expected {n}, once per chain)",
+                s.len()
+            ));
+        }
+    })?;
+    if let Some(m) = bad {
+        return Err(BackendError::Other(m));
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(c, s)| {
+            s.ok_or_else(|| BackendError::Other(format!("relax: chain {c} returned no state")))
+        })
+        .collect()
+}
+
 /// A machine that runs jobs.
 pub trait Backend {
     /// Short name for reports ("model", "verilator", "serial").
@@ -140,6 +231,16 @@ pub trait Backend {
             backend: self.name(),
             job: "relax",
         })
+    }
+
+    /// A relax job whose caller wants its final states, its correlation sums
+    /// ([`pbit_model::run::correlation_sums`]: Σ m_i m_j and Σ m_i over the chains, the batch
+    /// engine's layout), or both ([`RelaxWant`]). The chains are [`RelaxJob`]'s exactly, so
+    /// the results are too. Default: [`Backend::relax`], the sums formed here. Device backends
+    /// with a batch engine run the whole job on the device and bring back only what is asked.
+    fn relax_batch(&mut self, job: &RelaxJob, want: RelaxWant) -> Result<Relaxed, BackendError> {
+        let finals = relax_states(self, job)?;
+        Ok(Relaxed::from_finals(finals, job.problem.n, want))
     }
 
     /// What a device on a link has moved and run so far (None: no link, e.g. the model).

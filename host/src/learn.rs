@@ -48,10 +48,12 @@
 //! hidden unit sums out to 2·cosh(β·I)), else by full enumeration with
 //! [`pbit_model::exact::boltzmann_distribution`] (V + H ≤ 20).
 
-use crate::backend::{Backend, BackendError, RelaxJob};
+use crate::backend::{Backend, BackendError, RelaxJob, RelaxWant, Relaxed};
 use crate::link::{Projection, Usage};
 use pbit_model::exact::{boltzmann_distribution, ExactError, MAX_DISTRIBUTION_N};
+use pbit_model::run::correlation_sums;
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
+use pbit_spec::memory_map as mm;
 use pbit_spec::rng::splitmix64;
 use pbit_spec::{Beta, BetaError, ThresholdPage};
 use serde::Serialize;
@@ -541,21 +543,24 @@ impl Shadow {
 }
 
 /// Means of m_i m_j over the pairs and of m_i over the p-bits, over `states` (±1 spins).
-fn statistics(pairs: &[(usize, usize)], n: usize, states: &[Vec<bool>]) -> (Vec<f64>, Vec<f64>) {
-    let mut corr = vec![0i64; pairs.len()];
-    let mut mean = vec![0i64; n];
-    for s in states {
-        for (c, &(a, b)) in corr.iter_mut().zip(pairs) {
-            *c += if s[a] == s[b] { 1 } else { -1 };
-        }
-        for (m, &x) in mean.iter_mut().zip(s) {
-            *m += if x { 1 } else { -1 };
-        }
-    }
-    let w = 1.0 / states.len().max(1) as f64;
+/// ⟨m_a m_b⟩ for each pair and ⟨m_i⟩ for each p-bit from the correlation sums of `chains`
+/// states ([`pbit_model::run::correlation_sums`]'s layout).
+fn statistics(
+    pairs: &[(usize, usize)],
+    n: usize,
+    sums: &[i64],
+    chains: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let w = 1.0 / chains.max(1) as f64;
+    let n32 = n as u32;
     (
-        corr.iter().map(|&c| c as f64 * w).collect(),
-        mean.iter().map(|&m| m as f64 * w).collect(),
+        pairs
+            .iter()
+            .map(|&(a, b)| sums[mm::sums_index(n32, a as u32, b as u32) as usize] as f64 * w)
+            .collect(),
+        (0..n)
+            .map(|i| sums[mm::sums_single(n32, i as u32) as usize] as f64 * w)
+            .collect(),
     )
 }
 
@@ -651,30 +656,17 @@ pub fn kl_divergence(data: &[f64], model_log_p: &[f64]) -> f64 {
         .sum()
 }
 
-/// Runs a relax job and returns the final states, checking that the backend returned one state
-/// of the right length for every chain.
-fn run_relax(backend: &mut dyn Backend, job: &RelaxJob) -> Result<Vec<Vec<bool>>, BackendError> {
-    let n = job.problem.n;
-    let mut out: Vec<Option<Vec<bool>>> = vec![None; job.initial.len()];
-    let mut bad: Option<String> = None;
-    backend.relax(job, &mut |c, s| match out.get_mut(c) {
-        Some(slot) if s.len() == n && slot.is_none() => *slot = Some(s.to_vec()),
-        _ => {
-            bad.get_or_insert(format!(
-                "relax: chain {c} came back with {} spins (expected {n}, once per chain)",
-                s.len()
-            ));
-        }
-    })?;
-    if let Some(m) = bad {
-        return Err(BackendError::Other(m));
-    }
-    out.into_iter()
-        .enumerate()
-        .map(|(c, s)| {
-            s.ok_or_else(|| BackendError::Other(format!("relax: chain {c} returned no state")))
-        })
-        .collect()
+/// Runs a relax job for its final states and/or sums, checking the backend's answer.
+fn relax(
+    backend: &mut dyn Backend,
+    job: &RelaxJob,
+    finals: bool,
+    sums: bool,
+) -> Result<Relaxed, BackendError> {
+    let want = RelaxWant { finals, sums };
+    let out = backend.relax_batch(job, want)?;
+    out.check(job, want)?;
+    Ok(out)
 }
 
 /// Trains a Boltzmann machine on `data` with samples from `backend`; `progress` sees each epoch.
@@ -828,7 +820,7 @@ pub fn learn(
                     sweeps: k_positive,
                 };
                 let t = Instant::now();
-                let out = run_relax(backend, &job)?;
+                let out = relax(backend, &job, true, false)?.finals.expect("checked");
                 timing.sampling += t.elapsed().as_secs_f64();
                 sweeps += k_positive * cs as u64;
                 positive = out;
@@ -850,18 +842,23 @@ pub fn learn(
                 initial: &start,
                 sweeps: opts.k,
             };
+            // PCD keeps the final states; CD needs only their sums (a batch engine forms them
+            // on the device, and the states stay there)
+            let pcd = opts.method == Method::Pcd;
             let t = Instant::now();
-            let negative = run_relax(backend, &job)?;
+            let negative = relax(backend, &job, pcd, true)?;
             timing.sampling += t.elapsed().as_secs_f64();
             sweeps += opts.k * cs as u64;
 
-            let (pc, pm) = statistics(&shadow.pairs, n, &positive);
-            let (nc, nm) = statistics(&shadow.pairs, n, &negative);
+            let (pc, pm) = statistics(&shadow.pairs, n, &correlation_sums(&positive, n), cs);
+            let negative_sums = negative.sums.expect("checked");
+            let (nc, nm) = statistics(&shadow.pairs, n, &negative_sums, cs);
             let dj: Vec<f64> = pc.iter().zip(&nc).map(|(a, b)| lr * (a - b)).collect();
             let dh: Vec<f64> = pm.iter().zip(&nm).map(|(a, b)| lr * (a - b)).collect();
             clipped_updates += shadow.update(&dj, &dh);
             image = shadow.image();
-            if opts.method == Method::Pcd {
+            if pcd {
+                let negative = negative.finals.expect("checked");
                 match &mut persistent {
                     Some(p) => p[..cs].clone_from_slice(&negative),
                     None => persistent = Some(negative), // step 0: a full batch

@@ -4,10 +4,10 @@
 //! bit for bit. A [`Cached`] bus sits between the driver and the link: what the device already
 //! holds (J, h, pages, schedule, …) is not sent again, and the copy is dropped on any error.
 
-use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, SampleJob};
+use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, RelaxWant, Relaxed, SampleJob};
 use crate::link::{Link, LinkError};
 use crate::transport::{SerialTransport, Transport};
-use pbit_driver::{CacheStats, Cached, DriverError, Machine};
+use pbit_driver::{BatchCaps, CacheStats, Cached, DriverError, Machine};
 use pbit_model::run::ReadResult;
 use pbit_spec::protocol::Hello;
 use pbit_spec::Format;
@@ -19,6 +19,8 @@ pub const DEFAULT_BAUD: u32 = 1_000_000;
 pub struct SerialBackend<T: Transport = Box<dyn Transport>> {
     bus: Cached<Link<T>>,
     hello: Hello,
+    /// The device's batch engine (read at its first relax job).
+    batch_caps: Option<BatchCaps>,
     /// Clocks the machine ran for the jobs so far.
     pub clocks: u64,
 }
@@ -65,6 +67,7 @@ impl<T: Transport> SerialBackend<T> {
         Ok(SerialBackend {
             bus: Cached::new(link),
             hello,
+            batch_caps: None,
             clocks: 0,
         })
     }
@@ -160,6 +163,39 @@ impl<T: Transport> Backend for SerialBackend<T> {
             writes_skipped: cache.writes_skipped,
             baud: self.hello.baud,
             clock_hz: self.hello.clock_hz,
+        })
+    }
+    fn relax_batch(&mut self, job: &RelaxJob, want: RelaxWant) -> Result<Relaxed, BackendError> {
+        job.validate()?;
+        let caps = match self.batch_caps {
+            Some(c) => c,
+            None => {
+                let c = self
+                    .machine(job.problem.n)?
+                    .batch_caps()
+                    .map_err(backend_error)?;
+                *self.batch_caps.insert(c)
+            }
+        };
+        let r = self
+            .machine(job.problem.n)?
+            .relax_batch(
+                caps,
+                job.problem,
+                job.clamped,
+                job.page,
+                job.seed,
+                job.first_read,
+                job.initial,
+                job.sweeps,
+                want.finals,
+                want.sums,
+            )
+            .map_err(backend_error)?;
+        self.clocks += r.clocks;
+        Ok(Relaxed {
+            finals: r.finals,
+            sums: r.sums,
         })
     }
     fn relax(

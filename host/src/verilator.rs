@@ -6,7 +6,8 @@
 //! standard format; the machine's narrower fields hold every instance that fits it, and pages
 //! are clipped to its field range, which never changes a decision.
 
-use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, SampleJob};
+use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, RelaxWant, Relaxed, SampleJob};
+use pbit_driver::DriverError;
 use pbit_model::run::ReadResult;
 use pbit_sim::{SimError, VerilatedMachine};
 use pbit_spec::Format;
@@ -15,6 +16,10 @@ impl From<SimError> for BackendError {
     fn from(e: SimError) -> Self {
         BackendError::Other(format!("verilator backend: {e}"))
     }
+}
+
+fn sim_error(e: DriverError<SimError>) -> BackendError {
+    BackendError::Other(format!("verilator backend: {e}"))
 }
 
 /// The Verilated gateware as a backend.
@@ -105,6 +110,32 @@ impl Backend for VerilatorBackend {
         )?;
         self.clocks += clocks;
         Ok(results)
+    }
+    fn relax_batch(&mut self, job: &RelaxJob, want: RelaxWant) -> Result<Relaxed, BackendError> {
+        job.validate()?;
+        let vm = self.machine_for(job.problem.n)?;
+        let (n, format) = (vm.n(), vm.format());
+        let mut m = pbit_driver::Machine::new(vm, n, format);
+        let caps = m.batch_caps().map_err(sim_error)?;
+        let r = m
+            .relax_batch(
+                caps,
+                job.problem,
+                job.clamped,
+                job.page,
+                job.seed,
+                job.first_read,
+                job.initial,
+                job.sweeps,
+                want.finals,
+                want.sums,
+            )
+            .map_err(sim_error)?;
+        self.clocks += r.clocks;
+        Ok(Relaxed {
+            finals: r.finals,
+            sums: r.sums,
+        })
     }
     fn relax(
         &mut self,

@@ -103,3 +103,52 @@ pub fn anneal_read(
 pub fn best_read(results: &[ReadResult]) -> Option<&ReadResult> {
     results.iter().min_by_key(|r| (r.best_energy_raw, r.read))
 }
+
+/// The correlation sums of a set of states (as the batch engine forms them on the device,
+/// `pbit_spec::memory_map`'s sums region): for i < j < n, Σ m_i·m_j at
+/// [`sums_index`](pbit_spec::memory_map::sums_index)`(n, i, j)`, then Σ m_i at
+/// [`sums_single`](pbit_spec::memory_map::sums_single)`(n, i)`, over ±1 spins (true = +1).
+/// Every state must have at least `n` spins.
+pub fn correlation_sums(states: &[Vec<bool>], n: usize) -> Vec<i64> {
+    let mut sums = vec![0i64; pbit_spec::memory_map::sums_len(n as u32) as usize];
+    for s in states {
+        let mut k = 0;
+        for i in 0..n {
+            for j in i + 1..n {
+                sums[k] += if s[i] == s[j] { 1 } else { -1 };
+                k += 1;
+            }
+        }
+        for (sum, &m) in sums[k..].iter_mut().zip(&s[..n]) {
+            *sum += if m { 1 } else { -1 };
+        }
+    }
+    sums
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pbit_spec::memory_map::{sums_index, sums_single};
+
+    #[test]
+    fn correlation_sums_follow_the_memory_map_layout() {
+        let states = vec![
+            vec![true, false, true, true],
+            vec![false, false, true, false],
+            vec![true, true, true, false],
+        ];
+        let n = 4;
+        let s = correlation_sums(&states, n);
+        let pm = |b: bool| if b { 1i64 } else { -1 };
+        for i in 0..n {
+            for j in i + 1..n {
+                let want: i64 = states.iter().map(|x| pm(x[i]) * pm(x[j])).sum();
+                assert_eq!(s[sums_index(n as u32, i as u32, j as u32) as usize], want);
+            }
+            let want: i64 = states.iter().map(|x| pm(x[i])).sum();
+            assert_eq!(s[sums_single(n as u32, i as u32) as usize], want);
+        }
+        assert_eq!(correlation_sums(&[], 3), vec![0; 6]);
+    }
+}

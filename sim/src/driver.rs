@@ -395,7 +395,9 @@ fn sim_error(e: DriverError<SimError>) -> SimError {
         e @ (DriverError::SampleGap { .. }
         | DriverError::ShortSample { .. }
         | DriverError::Desync { .. }
-        | DriverError::FinalSample { .. }) => SimError::Io(e.to_string()),
+        | DriverError::FinalSample { .. }
+        | DriverError::BatchIncomplete { .. }
+        | DriverError::BatchTimeout { .. }) => SimError::Io(e.to_string()),
     }
 }
 
