@@ -139,11 +139,17 @@ pub enum Kind {
     WriteClamps,
     WritePages,
     WriteSchedule,
+    /// WRITE of the batch engine's chain buffer (a batch's initial states).
+    WriteChains,
     /// WRITE elsewhere (a read-only region: the device refuses it).
     WriteOther,
     ReadRegs,
     ReadState,
     ReadBest,
+    /// READ of the chain buffer (a batch's final states).
+    ReadChains,
+    /// READ of the batch engine's correlation sums.
+    ReadSums,
     /// READ of any other region (sample, field, generators, …).
     ReadOther,
     /// SAMPLE frames from the device (no request).
@@ -152,7 +158,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Hello,
         Kind::Status,
         Kind::Run,
@@ -165,10 +171,13 @@ impl Kind {
         Kind::WriteClamps,
         Kind::WritePages,
         Kind::WriteSchedule,
+        Kind::WriteChains,
         Kind::WriteOther,
         Kind::ReadRegs,
         Kind::ReadState,
         Kind::ReadBest,
+        Kind::ReadChains,
+        Kind::ReadSums,
         Kind::ReadOther,
         Kind::Sample,
     ];
@@ -188,10 +197,13 @@ impl Kind {
             Kind::WriteClamps => "write_clamps",
             Kind::WritePages => "write_pages",
             Kind::WriteSchedule => "write_schedule",
+            Kind::WriteChains => "write_chains",
             Kind::WriteOther => "write_other",
             Kind::ReadRegs => "read_regs",
             Kind::ReadState => "read_state",
             Kind::ReadBest => "read_best",
+            Kind::ReadChains => "read_chains",
+            Kind::ReadSums => "read_sums",
             Kind::ReadOther => "read_other",
             Kind::Sample => "sample",
         }
@@ -215,10 +227,13 @@ impl Kind {
             (p::WRITE, Some(mm::REGION_CLAMPS)) => Kind::WriteClamps,
             (p::WRITE, Some(mm::REGION_PAGES)) => Kind::WritePages,
             (p::WRITE, Some(mm::REGION_SCHEDULE)) => Kind::WriteSchedule,
+            (p::WRITE, Some(mm::REGION_CHAINS)) => Kind::WriteChains,
             (p::WRITE, _) => Kind::WriteOther,
             (p::READ, Some(mm::REGION_REGS)) => Kind::ReadRegs,
             (p::READ, Some(mm::REGION_STATE)) => Kind::ReadState,
             (p::READ, Some(mm::REGION_BEST_STATE)) => Kind::ReadBest,
+            (p::READ, Some(mm::REGION_CHAINS)) => Kind::ReadChains,
+            (p::READ, Some(mm::REGION_SUMS)) => Kind::ReadSums,
             (p::READ, _) => Kind::ReadOther,
             // STATUS, and anything else a caller might send
             _ => Kind::Status,
