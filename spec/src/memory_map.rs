@@ -69,6 +69,8 @@ pub const REGION_SCHEDULE: u32 = 0x0A;
 /// Batch engine: the chain buffer (r/w) and the correlation sums (r).
 pub const REGION_CHAINS: u32 = 0x0B;
 pub const REGION_SUMS: u32 = 0x0C;
+/// The highest region: the link refuses addresses above it.
+pub const LAST_REGION: u32 = REGION_SUMS;
 /// Index stride of a state word's plane in the chain region: word w of chain c is at
 /// `w·CHAIN_PLANE + c`, so one plane of consecutive chains is one contiguous write or read.
 pub const CHAIN_PLANE: u32 = 1 << 16;
