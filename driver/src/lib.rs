@@ -37,6 +37,13 @@ pub trait Bus {
         let _ = samples;
         self.run(on_sample)
     }
+    /// Lets the device run for about `clocks` of its clock before the next request (a batch
+    /// of known length: a link waits instead of polling STATUS meanwhile). Buses without a
+    /// clock of their own (the Verilated machine runs only while it is driven) ignore it.
+    fn pause(&mut self, clocks: u64) -> Result<(), Self::Error> {
+        let _ = clocks;
+        Ok(())
+    }
     /// Forgets whatever the bus believes the device holds (a [`Cached`] bus's copy of J, h,
     /// pages, …): called when the device may have changed behind the host's back (a reset, a
     /// failed request, another host). Buses that remember nothing ignore it.
@@ -60,6 +67,9 @@ impl<B: Bus + ?Sized> Bus for &mut B {
         on_sample: &mut dyn FnMut(u32, i32, &[u32]),
     ) -> Result<(), Self::Error> {
         (**self).run_expecting(samples, on_sample)
+    }
+    fn pause(&mut self, clocks: u64) -> Result<(), Self::Error> {
+        (**self).pause(clocks)
     }
     fn invalidate(&mut self) {
         (**self).invalidate()
@@ -243,6 +253,11 @@ impl<B: Bus> Bus for Cached<B> {
     ) -> Result<(), B::Error> {
         self.counters = None;
         let r = self.bus.run_expecting(samples, on_sample);
+        self.guard(r)
+    }
+
+    fn pause(&mut self, clocks: u64) -> Result<(), B::Error> {
+        let r = self.bus.pause(clocks);
         self.guard(r)
     }
 
@@ -1024,6 +1039,12 @@ impl<B: Bus> Machine<B> {
                 self.write(mm::chain_addr(0, w as u32), &plane)?;
             }
             self.write_reg(mm::REG_CTRL, mm::CTRL_BATCH)?;
+            // at least the machine's own clocks per chain: recompute 2n + 2, a step's 3, the
+            // sweeps, and a clock per p-bit's seed (the engine's overheads come on top)
+            let n64 = n as u64;
+            self.bus
+                .pause(chains as u64 * (3 * n64 + 5 + sweeps * n64))
+                .map_err(DriverError::Bus)?;
             sweeps_done += sweeps * chains as u64;
             self.wait_batch(before, sweeps_done, chains, n, sweeps)?;
             if device_sums {

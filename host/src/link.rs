@@ -919,6 +919,32 @@ impl<T: Transport> pbit_driver::Bus for Link<T> {
     fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, LinkError> {
         self.read_words(addr, count)
     }
+    /// Waits `clocks` of the device's clock (from its HELLO) on the line: frames arriving
+    /// meanwhile are kept for the next request.
+    fn pause(&mut self, clocks: u64) -> Result<(), LinkError> {
+        let Some(hz) = self.hello.map(|h| h.clock_hz).filter(|&hz| hz > 0) else {
+            return Ok(());
+        };
+        let wait = Duration::from_nanos(clocks.saturating_mul(1_000_000_000) / hz as u64);
+        let deadline = Instant::now() + wait;
+        // one read of the whole wait while nothing arrives (a simulated board's transport
+        // simulates exactly the time asked for); on bytes, the rest of it
+        let mut left = wait;
+        while !left.is_zero() {
+            let k = self.t.read(&mut self.buf, left)?;
+            if k == 0 {
+                break;
+            }
+            self.stats.bytes_in += k as u64;
+            for i in 0..k {
+                if let Some(r) = self.deframer.push(self.buf[i]) {
+                    self.pending.push_back(r);
+                }
+            }
+            left = deadline.saturating_duration_since(Instant::now());
+        }
+        Ok(())
+    }
     fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), LinkError> {
         self.run_stream(on_sample)
     }
