@@ -51,6 +51,9 @@ pub struct Board {
     /// `openFPGALoader -b` name.
     pub loader_board: &'static str,
     pub capacity: Capacity,
+    /// The core has the batch engine (`pbit_hdl::batch`): the ULX3S has room for it, the
+    /// iCEBreaker's UP5K does not.
+    pub batch: bool,
 }
 
 /// ULX3S: ECP5 LFE5U-85F, 25 MHz oscillator (the core clock, no PLL), FT231X,
@@ -79,6 +82,7 @@ pub static ULX3S: Board = Board {
         brams: 208,
         dsps: 156,
     },
+    batch: true,
 };
 
 /// iCEBreaker: iCE40 UP5K SG48, 12 MHz, FT2232H channel B, 2 user LEDs. The entry board.
@@ -104,6 +108,7 @@ pub static ICEBREAKER: Board = Board {
         brams: 30,
         dsps: 8,
     },
+    batch: false,
 };
 
 /// Every board.

@@ -131,7 +131,7 @@ impl BuildPlan {
             Family::Ice40 => (tools::YOSYS_ICE40, tools::NEXTPNR_ICE40, tools::ICEPACK),
         };
         let (yosys, nextpnr, packer) = (yosys.locate()?, nextpnr.locate()?, packer.locate()?);
-        let core = pbit_hdl::emit_core_top(options.n, board.clock_hz, options.baud)?;
+        let core = pbit_hdl::emit_core_top(options.n, board.clock_hz, options.baud, board.batch)?;
         let dir = &options.out_dir;
         let p = |name: &str| dir.join(name);
         let files = vec![

@@ -36,7 +36,8 @@ fn every_shell_port_has_a_pin_and_every_pin_a_port() {
 #[test]
 fn the_shell_connects_every_core_top_port() {
     for board in BOARDS {
-        let core = pbit_hdl::emit_core_top(32, board.clock_hz, board.default_baud).unwrap();
+        let core =
+            pbit_hdl::emit_core_top(32, board.clock_hz, board.default_baud, board.batch).unwrap();
         let ports: BTreeSet<String> = core_ports(&core).into_iter().collect();
         assert!(
             ports.contains("uart_rx") && ports.contains("clock"),

@@ -1,4 +1,5 @@
-//! The core top: the machine, the UART and the command decoder, with the ports a board's thin
+//! The core top: the core (the machine, with or without the batch engine), the UART and the
+//! command decoder, with the ports a board's thin
 //! shell wraps (and `pbit sim serve` simulates):
 //!
 //! | port | dir | what |
@@ -11,12 +12,12 @@
 //! | `led_overflow` | out | the receive FIFO overflowed since reset (sticky) |
 //! | `led_tx` | out | the transmitter is sending |
 //!
-//! Generation parameters: N (a [`crate::SUPPORTED_N`] size), `clock_hz`, `baud`;
-//! [`emit_core_top`] refuses a baud rate the clock cannot make within 1.5%.
+//! Generation parameters: N (a [`crate::SUPPORTED_N`] size), `clock_hz`, `baud`, and whether
+//! the core has the batch engine; [`emit_core_top`] refuses a baud rate the clock cannot make
+//! within 1.5%.
 
-use crate::emit::{PAGE_BITS, STEP_BITS};
+use crate::core::Core;
 use crate::link::Link;
-use crate::machine::Machine;
 use crate::uart::{uart_divisor, BaudError, UartRx, UartTx};
 use crate::{machine_format, EmitError, SUPPORTED_N};
 use pbit_spec::protocol::{Hello, PROTOCOL_VERSION};
@@ -49,7 +50,7 @@ pub fn hello_of(n: usize, clock_hz: u32, baud: u32) -> Hello {
     }
 }
 
-/// Machine + UART + decoder (generics as [`Machine`]'s).
+/// Core + UART + decoder (generics as [`Core`]'s).
 #[derive(LogicBlock)]
 pub struct CoreTop<
     const N: usize,
@@ -60,6 +61,10 @@ pub struct CoreTop<
     const K1: usize,
     const PA: usize,
     const S: usize,
+    const BA: usize,
+    const SN: usize,
+    const SA: usize,
+    const B: usize,
 > {
     pub clock: Signal<In, Clock>,
     pub uart_rx: Signal<In, Bit>,
@@ -68,7 +73,7 @@ pub struct CoreTop<
     pub led_bad_frame: Signal<Out, Bit>,
     pub led_overflow: Signal<Out, Bit>,
     pub led_tx: Signal<Out, Bit>,
-    machine: Machine<N, A, W, F, P, K1, PA, S>,
+    machine: Core<N, A, W, F, P, K1, PA, S, BA, SN, SA, B>,
     link: Link<W>,
     receiver: UartRx,
     transmitter: UartTx,
@@ -83,7 +88,11 @@ impl<
         const K1: usize,
         const PA: usize,
         const S: usize,
-    > CoreTop<N, A, W, F, P, K1, PA, S>
+        const BA: usize,
+        const SN: usize,
+        const SA: usize,
+        const B: usize,
+    > CoreTop<N, A, W, F, P, K1, PA, S, BA, SN, SA, B>
 {
     /// The core top for `format` (= [`machine_format`]`(N)`), clocked at `clock_hz`, its
     /// UART at `baud`.
@@ -98,7 +107,7 @@ impl<
             led_bad_frame: Default::default(),
             led_overflow: Default::default(),
             led_tx: Default::default(),
-            machine: Machine::new(format),
+            machine: Core::new(format),
             link: Link::new(&hello),
             receiver: UartRx::new(divisor),
             transmitter: UartTx::new(divisor),
@@ -115,7 +124,11 @@ impl<
         const K1: usize,
         const PA: usize,
         const S: usize,
-    > Logic for CoreTop<N, A, W, F, P, K1, PA, S>
+        const BA: usize,
+        const SN: usize,
+        const SA: usize,
+        const B: usize,
+    > Logic for CoreTop<N, A, W, F, P, K1, PA, S, BA, SN, SA, B>
 {
     #[hdl_gen]
     fn update(&mut self) {
@@ -155,9 +168,14 @@ fn verilog_of<B: Block>(mut uut: B) -> Result<String, CoreTopError> {
 }
 
 /// The Verilog of the core top with `n` p-bits (in [`machine_format`]`(n)`), a `clock_hz`
-/// clock and a UART at `baud`. Top module `top`, ports `clock`, `uart_rx`, `uart_tx`,
-/// `led_busy`, `led_bad_frame`, `led_overflow`, `led_tx`.
-pub fn emit_core_top(n: usize, clock_hz: u32, baud: u32) -> Result<String, CoreTopError> {
+/// clock, a UART at `baud`, and the batch engine if `batch`. Top module `top`, ports `clock`,
+/// `uart_rx`, `uart_tx`, `led_busy`, `led_bad_frame`, `led_overflow`, `led_tx`.
+pub fn emit_core_top(
+    n: usize,
+    clock_hz: u32,
+    baud: u32,
+    batch: bool,
+) -> Result<String, CoreTopError> {
     if !SUPPORTED_N.contains(&n) {
         return Err(EmitError::UnsupportedN {
             n,
@@ -167,19 +185,21 @@ pub fn emit_core_top(n: usize, clock_hz: u32, baud: u32) -> Result<String, CoreT
     }
     let format = machine_format(n);
     uart_divisor(clock_hz, baud)?;
-    match n {
-        32 => verilog_of(CoreTop::<32, 5, 1, 15, PAGE_BITS, 11, 16, STEP_BITS>::new(
-            &format, clock_hz, baud,
-        )?),
-        64 => verilog_of(CoreTop::<64, 6, 2, 16, PAGE_BITS, 11, 16, STEP_BITS>::new(
-            &format, clock_hz, baud,
-        )?),
-        128 => verilog_of(CoreTop::<128, 7, 4, 17, PAGE_BITS, 11, 16, STEP_BITS>::new(
-            &format, clock_hz, baud,
-        )?),
-        256 => verilog_of(CoreTop::<256, 8, 8, 18, PAGE_BITS, 11, 16, STEP_BITS>::new(
-            &format, clock_hz, baud,
-        )?),
+    macro_rules! top {
+        ($t:ty) => {
+            verilog_of(<$t>::new(&format, clock_hz, baud)?)
+        };
+    }
+    use crate::emit::{PAGE_BITS as P, STEP_BITS as S};
+    match (n, batch) {
+        (32, false) => top!(CoreTop<32, 5, 1, 15, P, 11, 16, S, 10, 32, 10, 0>),
+        (32, true) => top!(CoreTop<32, 5, 1, 15, P, 11, 16, S, 10, 32, 10, 1>),
+        (64, false) => top!(CoreTop<64, 6, 2, 16, P, 11, 16, S, 11, 64, 12, 0>),
+        (64, true) => top!(CoreTop<64, 6, 2, 16, P, 11, 16, S, 11, 64, 12, 1>),
+        (128, false) => top!(CoreTop<128, 7, 4, 17, P, 11, 16, S, 12, 64, 12, 0>),
+        (128, true) => top!(CoreTop<128, 7, 4, 17, P, 11, 16, S, 12, 64, 12, 1>),
+        (256, false) => top!(CoreTop<256, 8, 8, 18, P, 11, 16, S, 13, 64, 12, 0>),
+        (256, true) => top!(CoreTop<256, 8, 8, 18, P, 11, 16, S, 13, 64, 12, 1>),
         _ => unreachable!("checked against SUPPORTED_N"),
     }
 }
@@ -190,15 +210,18 @@ mod tests {
 
     #[test]
     fn core_top_emits_and_refuses_bad_bauds() {
-        let v = emit_core_top(32, 25_000_000, 1_000_000).unwrap();
+        let v = emit_core_top(32, 25_000_000, 1_000_000, false).unwrap();
         assert!(v.contains("module top("));
+        assert!(!v.contains("Splitmix") && !v.contains("batch$0"));
+        let v = emit_core_top(32, 25_000_000, 1_000_000, true).unwrap();
+        assert!(v.contains("batch$0"));
         assert!(v.contains("uart_rx") && v.contains("uart_tx"));
         assert!(matches!(
-            emit_core_top(32, 25_000_000, 3_000_000),
+            emit_core_top(32, 25_000_000, 3_000_000, true),
             Err(CoreTopError::Baud(BaudError::Inexact { .. }))
         ));
         assert!(matches!(
-            emit_core_top(48, 25_000_000, 1_000_000),
+            emit_core_top(48, 25_000_000, 1_000_000, false),
             Err(CoreTopError::Emit(EmitError::UnsupportedN { .. }))
         ));
         let h = hello_of(64, 12_000_000, 1_000_000);

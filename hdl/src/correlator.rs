@@ -1,31 +1,29 @@
-//! Correlation sums on chip — a PROTOTYPE, not wired into the machine (no `mod` in lib.rs yet):
-//! the block the design in docs/benchmarks.md ("Learning → On-chip batches and correlation
-//! sums") puts behind a batch of relax chains, so that a learning step reads C chains' spin
-//! products as n(n+1)/2 counters instead of streaming C states and their seeds over the link.
+//! Correlation sums on chip: the batch engine ([`crate::batch`]) hands it each chain's final
+//! state, and it adds the chain's spin products to n(n+1)/2 counters, so that a learning step
+//! reads C chains' statistics as counters instead of streaming C states over the link.
 //!
-//! After each chain the machine hands its final state (`state`, bit i = p-bit i, 1 = +1) to
-//! this block and pulses `start`; the block adds the chain's products to its counters, one per
-//! clock, in this order (the sums region's layout):
+//! After each chain the engine hands its final state (`state`, bit i = p-bit i, 1 = +1,
+//! held until `busy` falls) to this block and pulses `start`; the block adds the chain's
+//! products to its counters, one per clock, in this order (the sums region's layout,
+//! [`pbit_spec::memory_map::sums_index`] and [`pbit_spec::memory_map::sums_single`]):
 //!
 //! * pair (i, j), i < j < n: counter i·n − i(i+1)/2 + j − i − 1 += m_i·m_j (+1 when the bits
 //!   agree, −1 otherwise);
 //! * single i < n: counter n(n−1)/2 + i += m_i.
 //!
+//! With `first` (the batch's chain 0) each counter is set to ±1 instead: no clearing pass,
+//! and the RAM's contents at power-up (undefined in Verilator and on the boards) never matter.
+//!
 //! Each counter is a read-modify-write of a simple dual-port RAM with a registered read:
 //! counter k is read at clock t and written (read + δ) at t + 1 while counter k + 1 is read, so
 //! a word is never read and written in the same clock (the RAM needs no bypass). A chain costs
-//! n(n+1)/2 + 1 clocks (154 for n = 17), overlapping the next chain's seeding in the design.
-//! `clear` zeroes all 2^A counters (2^A clocks). While idle, `read_address` reads counter k
-//! (two's complement, 32 bits; |S| ≤ chains < 2^31) one clock later. The counters equal the
-//! integers `pbit_host::learn` sums before dividing by the chain count (see the test).
+//! n(n+1)/2 + 1 clocks (154 for n = 17), overlapping the next chain's seeding and run. While
+//! idle, counter `read_addr` (its low A bits) is read (two's complement, 32 bits; |S| ≤ chains)
+//! one clock later. The counters equal the integers `pbit_host::learn` sums before dividing by
+//! the chain count (see the test).
 //!
-//! Not compiled by this crate until it is wired in (`pub mod correlator;` in lib.rs, then a
-//! batch sequencer in the machine). Checked on its own: a scratch crate with `rust-hdl =
-//! "=0.46.0"` and `#[path = ".../hdl/src/ram.rs"] pub mod ram;` plus `#[path =
-//! ".../hdl/src/correlator.rs"] pub mod correlator;` runs the tests below (counters equal the
-//! host's sums for n = 2, 17, 20 over 9 random states, one counter per clock; the Verilog is
-//! emitted), and `verilator --lint-only -Wall -Wno-WIDTH` of the emitted Verilog is clean
-//! (WIDTH: rust-hdl's 32-bit literals, waived for the machine too).
+//! All inputs are meant to be plain copies of the engine's registers and ports (docs/hdl.md:
+//! no combinational loop between blocks).
 
 use crate::ram::DpRam;
 use rust_hdl::prelude::*;
@@ -33,25 +31,25 @@ use rust_hdl::prelude::*;
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum CorrState {
     Idle,
-    Clear,
     Pairs,
     Singles,
 }
 
 /// Pair and single sums of the first `n_active` ≤ N spins of the states it is given; 2^A
 /// counters (2^A ≥ N(N+1)/2).
-#[derive(LogicBlock, Default)]
+#[derive(LogicBlock)]
 pub struct Correlator<const N: usize, const A: usize> {
     pub clock: Signal<In, Clock>,
-    /// One clock while idle: zero every counter.
-    pub clear: Signal<In, Bit>,
     /// One clock while idle: add the products of `state` (held until `busy` falls).
     pub start: Signal<In, Bit>,
+    /// With `start`: set the counters to this chain's products (the batch's first chain).
+    pub first: Signal<In, Bit>,
     pub state: Signal<In, Bits<N>>,
     pub n_active: Signal<In, Bits<16>>,
     pub busy: Signal<Out, Bit>,
-    /// Host read port (while idle): counter `read_address`, one clock later on `read_data`.
-    pub read_address: Signal<In, Bits<A>>,
+    /// Host read port (while idle): counter `read_addr` (its low A bits), one clock later on
+    /// `read_data`.
+    pub read_addr: Signal<In, Bits<32>>,
     pub read_data: Signal<Out, Bits<32>>,
     ram: DpRam<Bits<32>, A, 0, true>,
     fsm: DFF<CorrState>,
@@ -63,15 +61,55 @@ pub struct Correlator<const N: usize, const A: usize> {
     w_valid: DFF<Bit>,
     w_k: DFF<Bits<A>>,
     w_up: DFF<Bit>,
+    /// This pass sets the counters (`first` at its start).
+    first_r: DFF<Bit>,
+    one: Constant<Bits<32>>,
+    minus_one: Constant<Bits<32>>,
     mi: Signal<Local, Bit>,
     mj: Signal<Local, Bit>,
     n_last: Signal<Local, Bits<16>>,
 }
 
+impl<const N: usize, const A: usize> Default for Correlator<N, A> {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            start: Default::default(),
+            first: Default::default(),
+            state: Default::default(),
+            n_active: Default::default(),
+            busy: Default::default(),
+            read_addr: Default::default(),
+            read_data: Default::default(),
+            ram: Default::default(),
+            fsm: Default::default(),
+            i: Default::default(),
+            j: Default::default(),
+            k: Default::default(),
+            w_valid: Default::default(),
+            w_k: Default::default(),
+            w_up: Default::default(),
+            first_r: Default::default(),
+            one: Constant::new(1u64.to_bits()),
+            minus_one: Constant::new(0xFFFF_FFFFu64.to_bits()),
+            mi: Default::default(),
+            mj: Default::default(),
+            n_last: Default::default(),
+        }
+    }
+}
+
+impl<const N: usize, const A: usize> Correlator<N, A> {
+    /// Simulation only: counter `k` before the first clock (see [`DpRam::preload`]).
+    pub fn preload(&mut self, k: u64, value: u32) {
+        self.ram.preload(k.to_bits(), (value as u64).to_bits());
+    }
+}
+
 impl<const N: usize, const A: usize> Logic for Correlator<N, A> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, fsm, i, j, k, w_valid, w_k, w_up);
+        dff_setup!(self, clock, fsm, i, j, k, w_valid, w_k, w_up, first_r);
         self.ram.clock.next = self.clock.val();
         // the spins of the pair (or single) being read, by an unrolled select
         self.mi.next = false;
@@ -93,8 +131,14 @@ impl<const N: usize, const A: usize> Logic for Correlator<N, A> {
         } else {
             self.ram.write_data.next = self.ram.read_data.val() - 1;
         }
+        if self.first_r.q.val() {
+            self.ram.write_data.next = self.minus_one.val();
+            if self.w_up.q.val() {
+                self.ram.write_data.next = self.one.val();
+            }
+        }
         self.w_valid.d.next = false;
-        self.ram.read_address.next = self.read_address.val();
+        self.ram.read_address.next = bit_cast::<A, 32>(self.read_addr.val());
         self.read_data.next = self.ram.read_data.val();
         self.busy.next = (self.fsm.q.val() != CorrState::Idle) | self.w_valid.q.val();
         match self.fsm.q.val() {
@@ -102,23 +146,13 @@ impl<const N: usize, const A: usize> Logic for Correlator<N, A> {
                 self.i.d.next = 0.into();
                 self.j.d.next = 1.into();
                 self.k.d.next = 0.into();
-                if self.clear.val() {
-                    self.fsm.d.next = CorrState::Clear;
-                } else if self.start.val() {
+                if self.start.val() {
+                    self.first_r.d.next = self.first.val();
                     if self.n_active.val() > 1 {
                         self.fsm.d.next = CorrState::Pairs;
                     } else if self.n_active.val() == 1 {
                         self.fsm.d.next = CorrState::Singles;
                     }
-                }
-            }
-            CorrState::Clear => {
-                self.ram.write_enable.next = true;
-                self.ram.write_address.next = self.k.q.val();
-                self.ram.write_data.next = 0.into();
-                self.k.d.next = self.k.q.val() + 1;
-                if self.k.q.val().all() {
-                    self.fsm.d.next = CorrState::Idle;
                 }
             }
             CorrState::Pairs => {
@@ -182,9 +216,14 @@ mod tests {
         out
     }
 
-    /// Runs `clear`, then each state through the block, then reads `count` counters back.
+    /// Runs each state through the block (the first with `first`), then reads `count`
+    /// counters back. The RAM starts with garbage (as Verilator's and a board's may).
     fn run_block(states: Vec<Vec<bool>>, n: usize, count: usize) -> Vec<i64> {
         let mut uut = Correlator::<N, A>::default();
+        // garbage in the counters before the first chain
+        for k in 0..1u64 << A {
+            uut.preload(k, k.wrapping_mul(0x9E37_79B9) as u32);
+        }
         uut.connect_all();
         let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = out.clone();
@@ -196,22 +235,17 @@ mod tests {
             let mut x = sim.init()?;
             wait_clock_false!(sim, clock, x);
             x.n_active.next = (n as u64).to_bits();
-            x.clear.next = true;
-            wait_clock_cycle!(sim, clock, x);
-            x.clear.next = false;
-            wait_clock_cycle!(sim, clock, x);
-            while x.busy.val() {
-                wait_clock_cycle!(sim, clock, x);
-            }
-            for s in &states {
+            for (c, s) in states.iter().enumerate() {
                 let word = s
                     .iter()
                     .enumerate()
                     .fold(0u64, |acc, (b, &v)| acc | (v as u64) << b);
                 x.state.next = word.to_bits();
                 x.start.next = true;
+                x.first.next = c == 0;
                 wait_clock_cycle!(sim, clock, x);
                 x.start.next = false;
+                x.first.next = false;
                 let mut clocks = 0;
                 wait_clock_cycle!(sim, clock, x);
                 while x.busy.val() {
@@ -223,7 +257,7 @@ mod tests {
                 sim_assert!(sim, clocks == n * (n + 1) / 2, x);
             }
             for k in 0..count {
-                x.read_address.next = (k as u64).to_bits();
+                x.read_addr.next = (k as u64).to_bits();
                 wait_clock_cycle!(sim, clock, x);
                 wait_clock_false!(sim, clock, x);
                 sink.lock()

@@ -1,11 +1,21 @@
-//! Verilog for a machine of N p-bits.
+//! Verilog for a core of N p-bits: the [`Machine`](crate::machine::Machine) with the batch
+//! engine ([`crate::core::Core`] with B = 1; the Verilator harness runs this).
 //!
-//! rust-hdl fixes widths at compile time, so each supported N is one instantiation of
-//! [`Machine`]; [`SUPPORTED_N`] lists them. The top module is `top`, submodules `top$…`.
+//! rust-hdl fixes widths at compile time, so each supported N is one instantiation (see
+//! [`core_of`]); [`SUPPORTED_N`] lists them. The top module is `top`, submodules `top$…`.
 
-use crate::machine::Machine;
+use crate::core::Core;
 use pbit_spec::Format;
 use rust_hdl::prelude::*;
+
+/// The core of each supported N with B ∈ {0, 1} batch engines: machine generics (A = log2 N,
+/// W = N/32, F field bits, pages, steps), then the engine's (buffer address bits BA =
+/// [`CHAIN_BITS`](crate::batch::CHAIN_BITS) + log2 W, SN = min(N, 64) sums p-bits, SA sums
+/// address bits: 2^SA ≥ SN(SN+1)/2).
+pub type Core32<const B: usize> = Core<32, 5, 1, 15, PAGE_BITS, 11, 16, STEP_BITS, 10, 32, 10, B>;
+pub type Core64<const B: usize> = Core<64, 6, 2, 16, PAGE_BITS, 11, 16, STEP_BITS, 11, 64, 12, B>;
+pub type Core128<const B: usize> = Core<128, 7, 4, 17, PAGE_BITS, 11, 16, STEP_BITS, 12, 64, 12, B>;
+pub type Core256<const B: usize> = Core<256, 8, 8, 18, PAGE_BITS, 11, 16, STEP_BITS, 13, 64, 12, B>;
 
 /// Machine sizes that can be generated.
 pub const SUPPORTED_N: &[usize] = &[32, 64, 128, 256];
@@ -154,7 +164,7 @@ fn is_signal(x: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
-/// The Verilog of the core machine with `n` p-bits in `format` (which must be
+/// The Verilog of the core of `n` p-bits with the batch engine, in `format` (which must be
 /// [`machine_format`]`(n)`).
 pub fn emit_verilog(n: usize, format: &Format) -> Result<String, EmitError> {
     if !SUPPORTED_N.contains(&n) {
@@ -172,18 +182,10 @@ pub fn emit_verilog(n: usize, format: &Format) -> Result<String, EmitError> {
         });
     }
     match n {
-        32 => verilog_of(Machine::<32, 5, 1, 15, PAGE_BITS, 11, 16, STEP_BITS>::new(
-            format,
-        )),
-        64 => verilog_of(Machine::<64, 6, 2, 16, PAGE_BITS, 11, 16, STEP_BITS>::new(
-            format,
-        )),
-        128 => verilog_of(Machine::<128, 7, 4, 17, PAGE_BITS, 11, 16, STEP_BITS>::new(
-            format,
-        )),
-        256 => verilog_of(Machine::<256, 8, 8, 18, PAGE_BITS, 11, 16, STEP_BITS>::new(
-            format,
-        )),
+        32 => verilog_of(Core32::<1>::new(format)),
+        64 => verilog_of(Core64::<1>::new(format)),
+        128 => verilog_of(Core128::<1>::new(format)),
+        256 => verilog_of(Core256::<1>::new(format)),
         _ => unreachable!("checked against SUPPORTED_N"),
     }
 }

@@ -11,12 +11,18 @@
 //! * [`scheduler`]: the run controller: recompute, schedule steps, sweeps, burn-in, samples.
 //! * [`machine`]: the core machine with its parallel host bus (memory map in
 //!   [`pbit_spec::memory_map`]).
-//! * [`emit`]: Verilog for a machine of N p-bits.
+//! * [`batch`]: the batch engine (chains run on the device, a chain buffer, on-chip seeding by
+//!   the [`splitmix`] pipeline, spin-product sums by the [`correlator`]); [`core`]: the machine
+//!   with or without it, behind the machine's ports.
+//! * [`emit`]: Verilog for a core of N p-bits (with the batch engine).
 //! * [`uart`], [`encoder`], [`link`]: the UART, the frame encoder and the command decoder of
-//!   the host link ([`pbit_spec::protocol`]); [`core_top`]: machine + UART + decoder.
+//!   the host link ([`pbit_spec::protocol`]); [`core_top`]: core + UART + decoder.
 
+pub mod batch;
 pub mod cell;
+pub mod core;
 pub mod core_top;
+pub mod correlator;
 pub mod crossbar;
 pub mod emit;
 pub mod encoder;
@@ -25,6 +31,7 @@ pub mod machine;
 pub mod memories;
 pub mod ram;
 pub mod scheduler;
+pub mod splitmix;
 pub mod uart;
 
 pub use core_top::{emit_core_top, CoreTopError};

@@ -196,6 +196,13 @@ pub struct Link<const W: usize> {
     c_w: Constant<Bits<16>>,
     c_hello_last: Constant<Bits<5>>,
     c_sample_region: Constant<Bits<32>>,
+    /// The regions the host writes, the register region, `REG_CTRL`, and the writable
+    /// register ranges ([`mm::WRITABLE_REGS`]).
+    c_wr_regions: Vec<Constant<Bits<8>>>,
+    c_regs: Constant<Bits<8>>,
+    c_ctrl: Constant<Bits<24>>,
+    c_wr_lo: Vec<Constant<Bits<24>>>,
+    c_wr_hi: Vec<Constant<Bits<24>>>,
 }
 
 impl<const W: usize> Link<W> {
@@ -334,13 +341,30 @@ impl<const W: usize> Link<W> {
             c_frame_bytes: k!(FRAME_BYTES, 11),
             c_max_write_plen: k!(4 + 4 * p::MAX_WORDS, 11),
             c_max_words: k!(p::MAX_WORDS, 16),
-            c_last_region: k!(mm::REGION_SCHEDULE, 8),
+            c_last_region: k!(mm::REGION_SUMS, 8),
             c_error_base: k!(ERROR_BASE, 11),
             c_sample_base: k!(SAMPLE_BASE, 11),
             c_error_len: k!(ERROR_LEN, 11),
             c_w: k!(W, 16),
             c_hello_last: k!(p::Hello::LEN - 1, 5),
             c_sample_region: k!(mm::region_addr(mm::REGION_SAMPLE, 0), 32),
+            c_wr_regions: [
+                mm::REGION_J,
+                mm::REGION_H,
+                mm::REGION_RNG,
+                mm::REGION_STATE,
+                mm::REGION_CLAMPS,
+                mm::REGION_PAGES,
+                mm::REGION_SCHEDULE,
+                mm::REGION_CHAINS,
+            ]
+            .iter()
+            .map(|&r| k!(r, 8))
+            .collect(),
+            c_regs: k!(mm::REGION_REGS, 8),
+            c_ctrl: k!(mm::REG_CTRL, 24),
+            c_wr_lo: mm::WRITABLE_REGS.iter().map(|r| k!(r.0, 24)).collect(),
+            c_wr_hi: mm::WRITABLE_REGS.iter().map(|r| k!(r.1, 24)).collect(),
         }
     }
 }
@@ -389,18 +413,23 @@ impl<const W: usize> Logic for Link<W> {
         self.end_region.next = bit_cast::<8, 32>(self.end_addr.val() >> 24);
         self.index.next = bit_cast::<24, 32>(self.addr.q.val());
         self.end_index.next = bit_cast::<24, 32>(self.end_addr.val());
-        // writable: J, h, generators, state, clamps, pages, schedule; of the registers ctrl
-        // and n_active..every
-        self.writable.next = (self.region.val() == 1)
-            | (self.region.val() == 2)
-            | (self.region.val() == 3)
-            | (self.region.val() == 4)
-            | (self.region.val() == 5)
-            | (self.region.val() == 9)
-            | (self.region.val() == 10)
-            | ((self.region.val() == 0)
-                & (((self.index.val() == 6) & (self.end_index.val() == 6))
-                    | ((self.index.val() >= 8) & (self.end_index.val() <= 11))));
+        // writable: J, h, generators, state, clamps, pages, schedule, chains; of the registers
+        // ctrl alone and the ranges of WRITABLE_REGS
+        self.writable.next = (self.region.val() == self.c_wr_regions[0].val())
+            | (self.region.val() == self.c_wr_regions[1].val())
+            | (self.region.val() == self.c_wr_regions[2].val())
+            | (self.region.val() == self.c_wr_regions[3].val())
+            | (self.region.val() == self.c_wr_regions[4].val())
+            | (self.region.val() == self.c_wr_regions[5].val())
+            | (self.region.val() == self.c_wr_regions[6].val())
+            | (self.region.val() == self.c_wr_regions[7].val())
+            | ((self.region.val() == self.c_regs.val())
+                & (((self.index.val() == self.c_ctrl.val())
+                    & (self.end_index.val() == self.c_ctrl.val()))
+                    | ((self.index.val() >= self.c_wr_lo[0].val())
+                        & (self.end_index.val() <= self.c_wr_hi[0].val()))
+                    | ((self.index.val() >= self.c_wr_lo[1].val())
+                        & (self.end_index.val() <= self.c_wr_hi[1].val()))));
         // STATUS reply words: status, sweeps, (samples), energy, best, clocks hi, clocks lo
         self.stat_addr.next = 0x0F.into();
         if self.i.q.val() == 0 {
@@ -675,7 +704,8 @@ impl<const W: usize> Logic for Link<W> {
                 if !self.writable.val() | (self.end_region.val() != self.region.val()) {
                     self.ecode.d.next = 4.into();
                 } else if self.machine_busy.val()
-                    & !((self.region.val() == 0) & (self.index.val() == 6))
+                    & !((self.region.val() == self.c_regs.val())
+                        & (self.index.val() == self.c_ctrl.val()))
                 {
                     self.ecode.d.next = 5.into();
                 } else {

@@ -35,6 +35,35 @@ macro_rules! c24 {
     };
 }
 
+/// One link of the chain that packs the state words into `state_out`:
+/// `acc_out = (acc_in >> 32) | (word << (N − 32))`.
+#[derive(LogicBlock)]
+pub struct WordShift<const N: usize> {
+    pub acc_in: Signal<In, Bits<N>>,
+    pub word: Signal<In, Bits<32>>,
+    pub acc_out: Signal<Out, Bits<N>>,
+    top: Constant<Bits<16>>,
+}
+
+impl<const N: usize> Default for WordShift<N> {
+    fn default() -> Self {
+        Self {
+            acc_in: Default::default(),
+            word: Default::default(),
+            acc_out: Default::default(),
+            top: c24!(N - 32),
+        }
+    }
+}
+
+impl<const N: usize> Logic for WordShift<N> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.acc_out.next =
+            (self.acc_in.val() >> 32) | (bit_cast::<N, 32>(self.word.val()) << self.top.val());
+    }
+}
+
 #[derive(LogicBlock)]
 pub struct Machine<
     const N: usize,
@@ -55,6 +84,9 @@ pub struct Machine<
     pub sample_valid: Signal<Out, Bit>,
     pub sample_ready: Signal<In, Bit>,
     pub busy: Signal<Out, Bit>,
+    /// The whole state (bit i = p-bit i, 1 = +1): the batch engine takes a chain's final
+    /// state here, without the bus.
+    pub state_out: Signal<Out, Bits<N>>,
 
     rngs: RngBank<N, A>,
     crossbar: Crossbar<N, A, F>,
@@ -127,6 +159,7 @@ pub struct Machine<
     zero32: Constant<Bits<32>>,
     two32: Constant<Bits<32>>,
     four32: Constant<Bits<32>>,
+    pack: Vec<WordShift<N>>,
 
     w_region: Signal<Local, Bits<8>>,
     w_index: Signal<Local, Bits<24>>,
@@ -195,6 +228,7 @@ impl<
             sample_valid: Default::default(),
             sample_ready: Default::default(),
             busy: Default::default(),
+            state_out: Default::default(),
             rngs: Default::default(),
             crossbar: Default::default(),
             pages: Default::default(),
@@ -263,6 +297,7 @@ impl<
             zero32: c24!(0),
             two32: c24!(2),
             four32: c24!(4),
+            pack: (0..W).map(|_| WordShift::default()).collect(),
             w_region: Default::default(),
             w_index: Default::default(),
             r_region: Default::default(),
@@ -661,6 +696,18 @@ impl<
                     self.rd.d.next = self.sample[w].q.val();
                 }
             }
+        }
+        // the whole state: word w enters a chain of shifters at the top and moves down 32
+        // per later word, so it ends at bit 32w
+        self.pack[0].acc_in.next = 0.into();
+        for w in 0..W {
+            self.pack[w].word.next = self.spins[w].q.val();
+        }
+        for w in 1..W {
+            self.pack[w].acc_in.next = self.pack[w - 1].acc_out.val();
+        }
+        for w in (W - 1)..W {
+            self.state_out.next = self.pack[w].acc_out.val();
         }
         self.read_data.next = self.rd.q.val();
         if self.rd_rng.q.val() {

@@ -78,6 +78,16 @@ pub struct DpRam<D: Synth, const N: usize, const DEPTH: usize, const FREE_RW: bo
     _sim: BTreeMap<Bits<N>, D>,
 }
 
+impl<D: Synth, const N: usize, const DEPTH: usize, const FREE_RW: bool>
+    DpRam<D, N, DEPTH, FREE_RW>
+{
+    /// Simulation only: the word at `address` before the first clock (tests fill memories with
+    /// garbage, as a board's or Verilator's may start).
+    pub fn preload(&mut self, address: Bits<N>, data: D) {
+        self._sim.insert(address, data);
+    }
+}
+
 impl<D: Synth, const N: usize, const DEPTH: usize, const FREE_RW: bool> Logic
     for DpRam<D, N, DEPTH, FREE_RW>
 {

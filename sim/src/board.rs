@@ -117,7 +117,7 @@ impl Board {
     /// UART at `baud`, and instantiates it.
     pub fn build(n: usize, clock_hz: u32, baud: u32) -> Result<Board, BoardError> {
         let divisor = pbit_hdl::uart::uart_divisor(clock_hz, baud).map_err(CoreTopError::from)?;
-        let verilog = emit_core_top(n, clock_hz, baud)?;
+        let verilog = emit_core_top(n, clock_hz, baud, true)?;
         let so = build_board_object(&verilog)?;
         let lib = crate::build::load_library(&so)?;
         let api = Api {
@@ -406,15 +406,20 @@ lint_off -rule UNUSEDPARAM -file \"*\" -match \"*Parameter is not used: 'LinkSta
 lint_off -rule UNUSEDPARAM -file \"*\" -match \"*Parameter is not used: 'EncState$*\"
 ";
 
-/// `verilator --lint-only -Wall` of the core top of `n` p-bits at (`clock_hz`, `baud`) with
-/// the machine's waivers and [`CORE_TOP_WAIVERS`]; returns Verilator's output (empty when
-/// clean) or the error with every warning.
-pub fn lint_core_top(n: usize, clock_hz: u32, baud: u32) -> Result<String, BoardError> {
-    let verilog = emit_core_top(n, clock_hz, baud)?;
+/// `verilator --lint-only -Wall` of the core top of `n` p-bits at (`clock_hz`, `baud`), with
+/// the batch engine if `batch`, with the machine's waivers and [`CORE_TOP_WAIVERS`]; returns
+/// Verilator's output (empty when clean) or the error with every warning.
+pub fn lint_core_top(
+    n: usize,
+    clock_hz: u32,
+    baud: u32,
+    batch: bool,
+) -> Result<String, BoardError> {
+    let verilog = emit_core_top(n, clock_hz, baud, batch)?;
     let waivers = format!("{}\n{CORE_TOP_WAIVERS}", crate::lint::WAIVERS);
     Ok(crate::lint::lint_verilog(
         &verilog,
         &waivers,
-        &format!("core-{n}"),
+        &format!("core-{n}-{batch}"),
     )?)
 }

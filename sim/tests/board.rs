@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 #[test]
 fn core_top_lint_is_clean_for_every_size() {
     for &n in pbit_hdl::SUPPORTED_N {
-        if let Err(e) = lint_core_top(n, 25_000_000, 1_000_000) {
-            panic!("N = {n}: {e}");
+        for batch in [false, true] {
+            if let Err(e) = lint_core_top(n, 25_000_000, 1_000_000, batch) {
+                panic!("N = {n}, batch engine {batch}: {e}");
+            }
         }
     }
 }
