@@ -228,3 +228,164 @@ impl<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::emit::Core32;
+    use pbit_model::{FixedIsing, Ising, Machine as Model, Scaling};
+    use pbit_spec::memory_map as mm;
+    use pbit_spec::{Beta, Format, ThresholdPage};
+    use rust_hdl::prelude::*;
+
+    macro_rules! bus_write {
+        ($sim:ident, $x:ident, $addr:expr, $data:expr) => {
+            $x.write_en.next = true;
+            $x.write_addr.next = ($addr as u64).to_bits();
+            $x.write_data.next = ($data as u32 as u64).to_bits();
+            wait_clock_cycle!($sim, clock, $x);
+            $x.write_en.next = false;
+        };
+    }
+    macro_rules! bus_read {
+        ($sim:ident, $x:ident, $addr:expr) => {{
+            $x.read_addr.next = ($addr as u64).to_bits();
+            wait_clock_cycle!($sim, clock, $x);
+            $x.read_data.val().to_u32()
+        }};
+    }
+
+    /// The batch as the model runs it: chain c = a fresh machine for read r0 + c, clamps and
+    /// state from the chain's initial state, k sweeps; the finals and the sums
+    /// (`sums_index`/`sums_single` layout).
+    pub(crate) fn model_batch(
+        p: &FixedIsing,
+        page: &ThresholdPage,
+        (seed, r0, k): (u64, u64, u32),
+        clamped: &[usize],
+        initial: &[Vec<bool>],
+    ) -> (Vec<Vec<bool>>, Vec<i32>) {
+        let n = p.n;
+        let mut sums = vec![0i32; mm::sums_len(n as u32) as usize];
+        let mut finals = Vec::new();
+        for (c, init) in initial.iter().enumerate() {
+            let mut m = Model::new(p, seed, r0 + c as u64);
+            let clamps: Vec<(usize, bool)> = clamped.iter().map(|&i| (i, init[i])).collect();
+            m.set_clamps(&clamps);
+            m.set_spins(init);
+            for _ in 0..k {
+                m.sweep(page);
+            }
+            let s = m.spins().to_vec();
+            let pm = |b: bool| if b { 1 } else { -1 };
+            for i in 0..n {
+                for j in i + 1..n {
+                    sums[mm::sums_index(n as u32, i as u32, j as u32) as usize] +=
+                        pm(s[i]) * pm(s[j]);
+                }
+                sums[mm::sums_single(n as u32, i as u32) as usize] += pm(s[i]);
+            }
+            finals.push(s);
+        }
+        (finals, sums)
+    }
+
+    /// The core with the engine in rust-hdl's simulator: 3 chains of a 5-p-bit instance (one
+    /// p-bit clamped), 2 sweeps each; the buffer's finals and the sums equal the model's,
+    /// `REG_BATCH_DONE` counts 3, `REG_BATCH_CAPS` reads 1024 | 32 << 16, STATUS shows busy.
+    #[test]
+    fn core_batch_matches_model() {
+        type Uut = Core32<1>;
+        let n = 5;
+        let format = Format::for_machine(32);
+        let mut ising = Ising::new(n);
+        for &(i, j, v) in &[
+            (0, 1, 3.5),
+            (0, 2, -15.9375),
+            (1, 3, 2.0),
+            (2, 4, 0.5),
+            (3, 4, -1.25),
+            (1, 4, 1.0),
+        ] {
+            ising.add_coupling(i, j, v);
+        }
+        ising.h = vec![0.25, -1.0, 0.0, 3.9375, -0.5];
+        let p = FixedIsing::new(&ising, format, Scaling::Exact).unwrap();
+        let page = ThresholdPage::build(&format, Beta::from_f64(0.3).unwrap());
+        let (seed, r0, k) = (0x1234_5678_9ABC_DEF0u64, 0x1_0000_0007u64, 2u32);
+        let clamped = [2usize];
+        let initial: Vec<Vec<bool>> = (0..3)
+            .map(|c: usize| (0..n).map(|i| (c * 7 + i * 3) % 5 < 2).collect())
+            .collect();
+        let (finals, sums) = model_batch(&p, &page, (seed, r0, k), &clamped, &initial);
+        let word = |s: &[bool]| -> u32 { (0..s.len()).filter(|&i| s[i]).map(|i| 1 << i).sum() };
+        let want_words: Vec<u32> = finals.iter().map(|s| word(s)).collect();
+        let init_words: Vec<u32> = initial.iter().map(|s| word(s)).collect();
+        let mut dense = vec![0i32; n * n];
+        for i in 0..n {
+            let (nb, jv) = p.row(i);
+            for (&j, &v) in nb.iter().zip(jv) {
+                dense[i * n + j as usize] = v;
+            }
+        }
+        let h = p.h_raw.clone();
+        let upper = page.upper_half().to_vec();
+
+        let mut uut = Uut::new(&format);
+        uut.connect_all();
+        let mut sim = Simulation::new();
+        sim.add_clock(5, |x: &mut Box<Uut>| x.clock.next = !x.clock.val());
+        sim.add_testbench(move |mut sim: Sim<Uut>| {
+            let mut x = sim.init()?;
+            wait_clock_false!(sim, clock, x);
+            let caps = bus_read!(sim, x, mm::reg(mm::REG_BATCH_CAPS));
+            sim_assert_eq!(sim, caps, 1024 | 32 << 16, x);
+            bus_write!(sim, x, mm::reg(mm::REG_N_ACTIVE), n);
+            bus_write!(sim, x, mm::reg(mm::REG_EVERY), 0);
+            for i in 0..n {
+                for j in 0..n {
+                    bus_write!(sim, x, mm::j_addr(i as u32, j as u32), dense[i * n + j]);
+                }
+                bus_write!(sim, x, mm::region_addr(mm::REGION_H, i as u32), h[i]);
+            }
+            bus_write!(sim, x, mm::region_addr(mm::REGION_CLAMPS, 0), 1u32 << 2);
+            for (u, &a) in upper.iter().enumerate() {
+                bus_write!(sim, x, mm::page_addr(3, u as u32), a);
+            }
+            bus_write!(sim, x, mm::schedule_sweeps_addr(0), k);
+            bus_write!(sim, x, mm::schedule_page_addr(0), 3);
+            bus_write!(sim, x, mm::reg(mm::REG_N_STEPS), 1);
+            for (c, &w) in init_words.iter().enumerate() {
+                bus_write!(sim, x, mm::chain_addr(c as u32, 0), w);
+            }
+            bus_write!(sim, x, mm::reg(mm::REG_BATCH_SEED_LO), seed as u32);
+            bus_write!(sim, x, mm::reg(mm::REG_BATCH_SEED_HI), (seed >> 32) as u32);
+            bus_write!(sim, x, mm::reg(mm::REG_BATCH_READ_LO), r0 as u32);
+            bus_write!(sim, x, mm::reg(mm::REG_BATCH_READ_HI), (r0 >> 32) as u32);
+            bus_write!(sim, x, mm::reg(mm::REG_BATCH_CHAINS), 3);
+            let c = bus_read!(sim, x, mm::chain_addr(1, 0));
+            sim_assert_eq!(sim, c, init_words[1], x);
+            bus_write!(sim, x, mm::reg(mm::REG_CTRL), mm::CTRL_BATCH);
+            sim_assert!(sim, x.busy.val(), x);
+            let st = bus_read!(sim, x, mm::reg(mm::REG_STATUS));
+            sim_assert!(sim, st & mm::STATUS_BUSY != 0, x);
+            let mut clocks = 0;
+            while x.busy.val() {
+                wait_clock_cycle!(sim, clock, x);
+                clocks += 1;
+                sim_assert!(sim, clocks < 20_000, x);
+            }
+            let done = bus_read!(sim, x, mm::reg(mm::REG_BATCH_DONE));
+            sim_assert_eq!(sim, done, 3, x);
+            for (c, &w) in want_words.iter().enumerate() {
+                let got = bus_read!(sim, x, mm::chain_addr(c as u32, 0));
+                sim_assert_eq!(sim, got, w, x);
+            }
+            for (kk, &s) in sums.iter().enumerate() {
+                let got = bus_read!(sim, x, mm::region_addr(mm::REGION_SUMS, kk as u32));
+                sim_assert_eq!(sim, got as i32, s, x);
+            }
+            sim.done(x)
+        });
+        sim.run(Box::new(uut), 50_000_000).unwrap();
+    }
+}

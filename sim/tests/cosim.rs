@@ -411,3 +411,301 @@ fn cosim_other_sizes_match_model() {
         eprintln!("N={n}: 6 cases, {samples} samples identical");
     }
 }
+
+// ---- the batch engine
+
+mod batch {
+    use super::*;
+    use pbit_spec::memory_map as mm;
+
+    /// A batch: user seed, first read, sweeps per chain, clamped p-bits, initial states.
+    struct Batch {
+        seed: u64,
+        r0: u64,
+        k: u64,
+        clamped: Vec<usize>,
+        initial: Vec<Vec<bool>>,
+    }
+
+    /// A random instance of `n` p-bits in the machine's format.
+    fn instance(g: &mut Gen, n: usize, machine_n: usize) -> FixedIsing {
+        let mut ising = Ising::new(n);
+        for i in 0..n {
+            for j in i + 1..n {
+                if g.below(3) == 0 {
+                    ising.add_coupling(i, j, (g.below(511) as i64 - 255) as f64 / 16.0);
+                }
+            }
+            ising.h[i] = (g.below(511) as i64 - 255) as f64 / 16.0;
+        }
+        FixedIsing::new(&ising, Format::for_machine(machine_n), Scaling::Exact).unwrap()
+    }
+
+    /// What the model gives: chain c = `Machine::new(problem, seed, r0 + c)`, clamps and
+    /// state from its initial state, k sweeps; the finals and the sums.
+    fn model_batch(p: &FixedIsing, page: &ThresholdPage, b: &Batch) -> (Vec<Vec<bool>>, Vec<i32>) {
+        let n = p.n as u32;
+        let mut sums = vec![0i32; mm::sums_len(n) as usize];
+        let mut finals = Vec::new();
+        for (c, init) in b.initial.iter().enumerate() {
+            let mut m = pbit_model::Machine::new(p, b.seed, b.r0 + c as u64);
+            let clamps: Vec<(usize, bool)> = b.clamped.iter().map(|&i| (i, init[i])).collect();
+            m.set_clamps(&clamps);
+            m.set_spins(init);
+            for _ in 0..b.k {
+                m.sweep(page);
+            }
+            let s = m.spins().to_vec();
+            let pm = |x: bool| if x { 1 } else { -1 };
+            for i in 0..n {
+                for j in i + 1..n {
+                    sums[mm::sums_index(n, i, j) as usize] += pm(s[i as usize]) * pm(s[j as usize]);
+                }
+                sums[mm::sums_single(n, i) as usize] += pm(s[i as usize]);
+            }
+            finals.push(s);
+        }
+        (finals, sums)
+    }
+
+    fn words(s: &[bool], count: usize) -> Vec<u32> {
+        (0..count)
+            .map(|w| {
+                (0..32)
+                    .filter(|&b| s.get(32 * w + b).copied().unwrap_or(false))
+                    .map(|b| 1u32 << b)
+                    .sum()
+            })
+            .collect()
+    }
+
+    fn wait_idle(m: &VerilatedMachine, limit: u64) -> u64 {
+        let t0 = m.sim_clocks();
+        while m.read(mm::reg(mm::REG_STATUS)) & mm::STATUS_BUSY != 0 {
+            m.tick(16);
+            assert!(m.sim_clocks() - t0 < limit, "the batch did not end");
+        }
+        m.sim_clocks() - t0
+    }
+
+    /// Loads instance, page, schedule and clamps (once per instance).
+    fn load(
+        m: &mut VerilatedMachine,
+        p: &FixedIsing,
+        page: &ThresholdPage,
+        k: u64,
+        clamped: &[usize],
+    ) {
+        m.load_problem(p).unwrap();
+        m.write_page(3, page).unwrap();
+        m.write_schedule(&[(3, k)]).unwrap();
+        m.write(mm::reg(mm::REG_EVERY), 0);
+        let mask: Vec<bool> = (0..m.n()).map(|i| clamped.contains(&i)).collect();
+        for (w, &x) in words(&mask, m.n() / 32).iter().enumerate() {
+            m.write(mm::region_addr(mm::REGION_CLAMPS, w as u32), x);
+        }
+    }
+
+    /// Starts a batch (chain states written first unless `keep`); returns the clocks until
+    /// STATUS shows idle.
+    fn run(m: &mut VerilatedMachine, n: usize, b: &Batch, keep: bool) -> u64 {
+        let nw = n.div_ceil(32);
+        if !keep {
+            for (c, s) in b.initial.iter().enumerate() {
+                for (w, &x) in words(s, nw).iter().enumerate() {
+                    m.write(mm::chain_addr(c as u32, w as u32), x);
+                }
+            }
+        }
+        m.write(mm::reg(mm::REG_BATCH_SEED_LO), b.seed as u32);
+        m.write(mm::reg(mm::REG_BATCH_SEED_HI), (b.seed >> 32) as u32);
+        m.write(mm::reg(mm::REG_BATCH_READ_LO), b.r0 as u32);
+        m.write(mm::reg(mm::REG_BATCH_READ_HI), (b.r0 >> 32) as u32);
+        m.write(mm::reg(mm::REG_BATCH_CHAINS), b.initial.len() as u32);
+        m.write(mm::reg(mm::REG_CTRL), mm::CTRL_BATCH);
+        wait_idle(m, 100_000_000)
+    }
+
+    /// Every final state in the buffer and (n ≤ the sums limit) every sum equals the model's.
+    fn check(
+        m: &VerilatedMachine,
+        n: usize,
+        b: &Batch,
+        want: &(Vec<Vec<bool>>, Vec<i32>),
+        what: &str,
+    ) {
+        let nw = n.div_ceil(32);
+        assert_eq!(
+            m.read(mm::reg(mm::REG_BATCH_DONE)),
+            b.initial.len() as u32,
+            "{what}"
+        );
+        for (c, f) in want.0.iter().enumerate() {
+            let got: Vec<u32> = (0..nw)
+                .map(|w| m.read(mm::chain_addr(c as u32, w as u32)))
+                .collect();
+            assert_eq!(got, words(f, nw), "{what}: chain {c}");
+        }
+        let sn = (m.read(mm::reg(mm::REG_BATCH_CAPS)) >> 16) as usize;
+        if n <= sn {
+            let got: Vec<i32> = (0..want.1.len() as u32)
+                .map(|k| m.read(mm::region_addr(mm::REGION_SUMS, k)) as i32)
+                .collect();
+            assert_eq!(got, want.1, "{what}: sums");
+        }
+    }
+
+    /// 300 chains of 17 p-bits (two clamped), 5 sweeps each, then a second batch that
+    /// continues from the finals the first wrote back: finals and sums equal the model's.
+    #[test]
+    fn cosim_batch_matches_model() {
+        let mut m = machine().lock().unwrap();
+        assert_eq!(m.read(mm::reg(mm::REG_BATCH_CAPS)), 1024 | 64 << 16);
+        let mut g = Gen(0xBA7C_0001);
+        let n = 17;
+        let p = instance(&mut g, n, N);
+        let page = ThresholdPage::build(&p.format, Beta::from_f64(0.7).unwrap());
+        let mut b = Batch {
+            seed: g.next(),
+            r0: g.next() >> 1,
+            k: 5,
+            clamped: vec![3, 11],
+            initial: (0..300)
+                .map(|_| (0..n).map(|_| g.below(2) == 1).collect())
+                .collect(),
+        };
+        load(&mut m, &p, &page, b.k, &b.clamped);
+        let want = model_batch(&p, &page, &b);
+        let clocks = run(&mut m, n, &b, false);
+        check(&m, n, &b, &want, "first batch");
+        eprintln!(
+            "n = 17, k = 5: {:.0} clocks per chain",
+            clocks as f64 / 300.0
+        );
+        // the next batch starts from the finals in the buffer
+        b.r0 += 300;
+        b.initial = want.0.clone();
+        let want = model_batch(&p, &page, &b);
+        run(&mut m, n, &b, true);
+        check(&m, n, &b, &want, "second batch");
+        // one sweep per chain, for the clocks per chain
+        b.k = 1;
+        m.write_schedule(&[(3, 1)]).unwrap();
+        let want = model_batch(&p, &page, &b);
+        let clocks = run(&mut m, n, &b, false);
+        check(&m, n, &b, &want, "k = 1");
+        eprintln!(
+            "n = 17, k = 1: {:.0} clocks per chain",
+            clocks as f64 / 300.0
+        );
+    }
+
+    /// n = 64 (the sums limit) on the 64-p-bit machine, and n = 100 on the 256-p-bit machine
+    /// (no sums, four state words per chain): finals (and sums) equal the model's.
+    #[test]
+    fn cosim_batch_sizes_match_model() {
+        let mut g = Gen(0xBA7C_0002);
+        for (machine_n, n, chains, k) in [(N, 64, 12, 2), (N_LARGE, 100, 40, 3)] {
+            let mut m = if machine_n == N {
+                machine()
+            } else {
+                large_machine()
+            }
+            .lock()
+            .unwrap();
+            let p = instance(&mut g, n, machine_n);
+            let page = ThresholdPage::build(&p.format, Beta::from_f64(0.4).unwrap());
+            let b = Batch {
+                seed: g.next(),
+                r0: g.next(),
+                k,
+                clamped: vec![0, n - 1],
+                initial: (0..chains)
+                    .map(|_| (0..n).map(|_| g.below(2) == 1).collect())
+                    .collect(),
+            };
+            load(&mut m, &p, &page, b.k, &b.clamped);
+            let want = model_batch(&p, &page, &b);
+            run(&mut m, n, &b, false);
+            check(&m, n, &b, &want, &format!("N = {machine_n}, n = {n}"));
+        }
+    }
+
+    /// A STOP ends a batch (STATUS idle, fewer chains done, the done chains' finals in the
+    /// buffer); the machine then runs the next job like the model.
+    #[test]
+    fn stop_ends_a_batch_and_the_next_job_is_exact() {
+        let mut m = machine().lock().unwrap();
+        let mut g = Gen(0xBA7C_0003);
+        let n = 30;
+        let p = instance(&mut g, n, N);
+        let page = ThresholdPage::build(&p.format, Beta::from_f64(1.0).unwrap());
+        let b = Batch {
+            seed: g.next(),
+            r0: 0,
+            k: 50,
+            clamped: vec![],
+            initial: (0..1000)
+                .map(|_| (0..n).map(|_| g.below(2) == 1).collect())
+                .collect(),
+        };
+        load(&mut m, &p, &page, b.k, &b.clamped);
+        for (c, s) in b.initial.iter().enumerate() {
+            m.write(mm::chain_addr(c as u32, 0), words(s, 1)[0]);
+        }
+        m.write(mm::reg(mm::REG_BATCH_SEED_LO), b.seed as u32);
+        m.write(mm::reg(mm::REG_BATCH_SEED_HI), (b.seed >> 32) as u32);
+        m.write(mm::reg(mm::REG_BATCH_READ_LO), 0);
+        m.write(mm::reg(mm::REG_BATCH_READ_HI), 0);
+        m.write(mm::reg(mm::REG_BATCH_CHAINS), 1000);
+        m.write(mm::reg(mm::REG_CTRL), mm::CTRL_BATCH);
+        m.tick(20_000);
+        assert_ne!(m.read(mm::reg(mm::REG_STATUS)) & mm::STATUS_BUSY, 0);
+        // writes other than REG_CTRL are ignored during a batch
+        m.write(mm::reg(mm::REG_BATCH_CHAINS), 7);
+        assert_eq!(m.read(mm::reg(mm::REG_BATCH_CHAINS)), 1000);
+        assert_eq!(
+            m.read(mm::chain_addr(0, 0)),
+            0,
+            "buffer reads give 0 during a batch"
+        );
+        m.write(mm::reg(mm::REG_CTRL), mm::CTRL_STOP);
+        wait_idle(&m, 10_000);
+        let done = m.read(mm::reg(mm::REG_BATCH_DONE)) as usize;
+        assert!(done > 0 && done < 1000, "done {done}");
+        let (finals, _) = model_batch(
+            &p,
+            &page,
+            &Batch {
+                initial: b.initial[..done].to_vec(),
+                clamped: vec![],
+                ..b
+            },
+        );
+        for (c, f) in finals.iter().enumerate() {
+            assert_eq!(
+                m.read(mm::chain_addr(c as u32, 0)),
+                words(f, 1)[0],
+                "chain {c}"
+            );
+        }
+        // the next job: a sample stream, exactly the model's
+        let case = random_case(0x5709_0002, N);
+        let page = ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
+        let spec = SampleSpec {
+            burn_in: 1,
+            sweeps: 9,
+            every: 2,
+        };
+        let mut want = Vec::new();
+        run::sample(&case.problem, &case.clamps, &page, 8, spec, |s, e| {
+            want.push((s.to_vec(), e))
+        });
+        let mut got = Vec::new();
+        m.sample(&case.problem, &case.clamps, &page, 8, spec, |s, e| {
+            got.push((s.to_vec(), e))
+        })
+        .unwrap();
+        assert_eq!(got, want, "{}", case.desc);
+    }
+}
