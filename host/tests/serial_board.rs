@@ -399,8 +399,29 @@ fn pbit_learn_over_serial_equals_the_model() {
         assert!(later["steps"].as_u64().unwrap() >= 1);
         // the device keeps the page, the schedule and the sampling registers: later steps
         // send none of them, and only the couplings that changed
-        for kind in ["write_pages", "write_schedule", "write_regs"] {
+        for kind in ["write_pages", "write_schedule"] {
             assert!(later["kinds"].get(kind).is_none(), "run {k}: {kind} resent");
+        }
+        // the simulated board has the batch engine: relax jobs are device batches, whose
+        // chains are seeded on the device (no generator is written) and whose registers are
+        // the batch's (seed, first read, chains: 5 words) and CTRL_BATCH, per relax job
+        let kind = |s: &serde_json::Value, kind: &str, field: &str| {
+            s["kinds"][kind][field].as_f64().unwrap_or(0.0)
+        };
+        assert_eq!(kind(later, "write_rng", "words"), 0.0, "run {k}: seeds sent");
+        let relax_jobs = if k == 0 { 1.0 } else { 2.0 }; // fully visible: no positive phase
+        assert!(
+            kind(later, "write_regs", "words") <= 6.0 * relax_jobs,
+            "run {k}: {} register words per step",
+            kind(later, "write_regs", "words")
+        );
+        // CD's negative phase brings back only its sums; PCD keeps its chains' final states
+        if k == 0 {
+            assert!(kind(later, "read_sums", "requests") >= 1.0, "run {k}");
+            assert_eq!(kind(later, "read_chains", "words"), 0.0, "run {k}");
+        } else {
+            assert_eq!(kind(later, "read_sums", "words"), 0.0, "run {k}");
+            assert!(kind(later, "read_chains", "words") > 0.0, "run {k}");
         }
         let j = |s: &serde_json::Value| s["kinds"]["write_j"]["words"].as_f64().unwrap_or(0.0);
         assert!(
