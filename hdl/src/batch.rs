@@ -89,10 +89,11 @@ pub struct Batcher<
     pub write_data: Signal<In, Bits<32>>,
     pub read_addr: Signal<In, Bits<32>>,
     /// One clock after `read_addr`: `read_hit` the engine answers (with `read_data`);
-    /// `read_busy` the read was `REG_STATUS` while the engine was active.
+    /// `read_or` is ORed into the machine's answer (`STATUS_BUSY` when the read was
+    /// `REG_STATUS` while the engine was active, else 0).
     pub read_data: Signal<Out, Bits<32>>,
     pub read_hit: Signal<Out, Bit>,
-    pub read_busy: Signal<Out, Bit>,
+    pub read_or: Signal<Out, Bits<32>>,
     /// The machine.
     pub machine_busy: Signal<In, Bit>,
     pub state_out: Signal<In, Bits<N>>,
@@ -151,6 +152,7 @@ pub struct Batcher<
     a_chains: Constant<Bits<24>>,
     a_done: Constant<Bits<24>>,
     v_caps: Constant<Bits<32>>,
+    v_status_busy: Constant<Bits<32>>,
     v_batch: Constant<Bits<32>>,
     v_run: Constant<Bits<32>>,
     v_stop: Constant<Bits<32>>,
@@ -214,7 +216,7 @@ impl<
             read_addr: Default::default(),
             read_data: Default::default(),
             read_hit: Default::default(),
-            read_busy: Default::default(),
+            read_or: Default::default(),
             machine_busy: Default::default(),
             state_out: Default::default(),
             m_write_en: Default::default(),
@@ -267,6 +269,7 @@ impl<
             a_chains: k!(mm::REG_BATCH_CHAINS),
             a_done: k!(mm::REG_BATCH_DONE),
             v_caps: k!(capacity | (SN as u32) << 16),
+            v_status_busy: k!(mm::STATUS_BUSY),
             v_batch: k!(mm::CTRL_BATCH),
             v_run: k!(mm::CTRL_RUN),
             v_stop: k!(mm::CTRL_STOP),
@@ -617,7 +620,10 @@ impl<
             self.rd_sums.d.next = !self.act.q.val() & (self.r_index.val() < self.v_sums_len.val());
         }
         self.read_hit.next = self.rd_hit.q.val();
-        self.read_busy.next = self.rd_busy.q.val();
+        self.read_or.next = 0.into();
+        if self.rd_busy.q.val() {
+            self.read_or.next = self.v_status_busy.val();
+        }
         self.read_data.next = self.rd.q.val();
         if self.rd_buffer.q.val() {
             self.read_data.next = self.buffer.read_data.val();

@@ -126,7 +126,6 @@ pub struct Core<
     machine: Machine<N, A, W, F, P, K1, PA, S>,
     batch: Vec<Batcher<N, W, { CHAIN_BITS }, BA, SN, SA>>,
     mux: Vec<BusMux>,
-    status_busy: Constant<Bits<32>>,
 }
 
 impl<
@@ -160,7 +159,6 @@ impl<
             machine: Machine::new(format),
             batch: (0..B).map(|_| Batcher::new()).collect(),
             mux: (0..B).map(|_| BusMux::default()).collect(),
-            status_busy: k!(mm::STATUS_BUSY),
         }
     }
 }
@@ -219,11 +217,9 @@ impl<
         for b in 0..B {
             self.busy.next = self.machine.busy.val() | self.batch[b].active.val();
             self.sample_valid.next = self.machine.sample_valid.val() & !self.batch[b].active.val();
+            self.read_data.next = self.machine.read_data.val() | self.batch[b].read_or.val();
             if self.batch[b].read_hit.val() {
                 self.read_data.next = self.batch[b].read_data.val();
-            }
-            if self.batch[b].read_busy.val() {
-                self.read_data.next = self.machine.read_data.val() | self.status_busy.val();
             }
         }
     }

@@ -73,7 +73,7 @@ pub struct CoreTop<
     pub led_bad_frame: Signal<Out, Bit>,
     pub led_overflow: Signal<Out, Bit>,
     pub led_tx: Signal<Out, Bit>,
-    machine: Core<N, A, W, F, P, K1, PA, S, BA, SN, SA, B>,
+    core: Core<N, A, W, F, P, K1, PA, S, BA, SN, SA, B>,
     link: Link<W>,
     receiver: UartRx,
     transmitter: UartTx,
@@ -107,8 +107,8 @@ impl<
             led_bad_frame: Default::default(),
             led_overflow: Default::default(),
             led_tx: Default::default(),
-            machine: Core::new(format),
-            link: Link::new(&hello),
+            core: Core::new(format),
+            link: Link::new(&hello, B == 1),
             receiver: UartRx::new(divisor),
             transmitter: UartTx::new(divisor),
         })
@@ -132,7 +132,7 @@ impl<
 {
     #[hdl_gen]
     fn update(&mut self) {
-        self.machine.clock.next = self.clock.val();
+        self.core.clock.next = self.clock.val();
         self.link.clock.next = self.clock.val();
         self.receiver.clock.next = self.clock.val();
         self.transmitter.clock.next = self.clock.val();
@@ -144,15 +144,15 @@ impl<
         self.transmitter.data.next = self.link.tx_data.val();
         self.transmitter.start.next = self.link.tx_start.val();
         self.link.tx_busy.next = self.transmitter.busy.val();
-        self.machine.write_en.next = self.link.write_en.val();
-        self.machine.write_addr.next = self.link.write_addr.val();
-        self.machine.write_data.next = self.link.write_data.val();
-        self.machine.read_addr.next = self.link.read_addr.val();
-        self.link.read_data.next = self.machine.read_data.val();
-        self.link.sample_valid.next = self.machine.sample_valid.val();
-        self.machine.sample_ready.next = self.link.sample_ready.val();
-        self.link.machine_busy.next = self.machine.busy.val();
-        self.led_busy.next = self.machine.busy.val();
+        self.core.write_en.next = self.link.write_en.val();
+        self.core.write_addr.next = self.link.write_addr.val();
+        self.core.write_data.next = self.link.write_data.val();
+        self.core.read_addr.next = self.link.read_addr.val();
+        self.link.read_data.next = self.core.read_data.val();
+        self.link.sample_valid.next = self.core.sample_valid.val();
+        self.core.sample_ready.next = self.link.sample_ready.val();
+        self.link.machine_busy.next = self.core.busy.val();
+        self.led_busy.next = self.core.busy.val();
         self.led_bad_frame.next = self.link.bad_frame.val();
         self.led_overflow.next = self.link.rx_overflow.val();
         self.led_tx.next = self.transmitter.busy.val();

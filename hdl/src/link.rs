@@ -200,16 +200,23 @@ pub struct Link<const W: usize> {
     /// register ranges ([`mm::WRITABLE_REGS`]).
     c_wr_regions: Vec<Constant<Bits<8>>>,
     c_regs: Constant<Bits<8>>,
-    c_ctrl: Constant<Bits<24>>,
-    c_wr_lo: Vec<Constant<Bits<24>>>,
-    c_wr_hi: Vec<Constant<Bits<24>>>,
+    c_ctrl: Constant<Bits<8>>,
+    c_ctrl24: Constant<Bits<24>>,
+    c_wr_lo: Vec<Constant<Bits<8>>>,
+    c_wr_hi: Vec<Constant<Bits<8>>>,
+    idx8: Signal<Local, Bits<8>>,
+    end8: Signal<Local, Bits<8>>,
+    end_small: Signal<Local, Bit>,
 }
 
 impl<const W: usize> Link<W> {
-    /// The decoder; `hello` is HELLO's reply payload ([`p::Hello::encode`]).
-    pub fn new(hello: &[u8]) -> Self {
+    /// The decoder; `hello` is HELLO's reply payload ([`p::Hello::encode`]); `batch`: the core
+    /// has the batch engine (the chains and sums regions and the batch registers are
+    /// accepted; without it they are bad addresses, and their checks cost no logic).
+    pub fn new(hello: &[u8], batch: bool) -> Self {
         assert_eq!(hello.len(), p::Hello::LEN);
         assert!((1..=8).contains(&W));
+        assert!(mm::WRITABLE_REGS.iter().all(|r| r.1 < 0x100) && mm::REG_CTRL < 0x100);
         // the executor writes these numbers as literals
         assert_eq!(
             (mm::reg(mm::REG_CTRL), mm::CTRL_RUN, mm::CTRL_STOP),
@@ -250,6 +257,12 @@ impl<const W: usize> Link<W> {
         );
         assert_eq!([mm::REG_CLOCKS_HI, mm::REG_CLOCKS_LO], [0x10, 0x0F]);
         assert_eq!([mm::REG_N_ACTIVE, mm::REG_EVERY], [8, 11]);
+        // the batch registers' range (the second) only with the engine; else the first twice
+        let wr_regs = if batch {
+            mm::WRITABLE_REGS
+        } else {
+            [mm::WRITABLE_REGS[0]; 2]
+        };
         let rom: BTreeMap<Bits<5>, Bits<8>> = hello
             .iter()
             .enumerate()
@@ -341,7 +354,14 @@ impl<const W: usize> Link<W> {
             c_frame_bytes: k!(FRAME_BYTES, 11),
             c_max_write_plen: k!(4 + 4 * p::MAX_WORDS, 11),
             c_max_words: k!(p::MAX_WORDS, 16),
-            c_last_region: k!(mm::REGION_SUMS, 8),
+            c_last_region: k!(
+                if batch {
+                    mm::REGION_SUMS
+                } else {
+                    mm::REGION_SCHEDULE
+                },
+                8
+            ),
             c_error_base: k!(ERROR_BASE, 11),
             c_sample_base: k!(SAMPLE_BASE, 11),
             c_error_len: k!(ERROR_LEN, 11),
@@ -356,15 +376,23 @@ impl<const W: usize> Link<W> {
                 mm::REGION_CLAMPS,
                 mm::REGION_PAGES,
                 mm::REGION_SCHEDULE,
-                mm::REGION_CHAINS,
+                if batch {
+                    mm::REGION_CHAINS
+                } else {
+                    mm::REGION_SCHEDULE
+                },
             ]
             .iter()
             .map(|&r| k!(r, 8))
             .collect(),
             c_regs: k!(mm::REGION_REGS, 8),
-            c_ctrl: k!(mm::REG_CTRL, 24),
-            c_wr_lo: mm::WRITABLE_REGS.iter().map(|r| k!(r.0, 24)).collect(),
-            c_wr_hi: mm::WRITABLE_REGS.iter().map(|r| k!(r.1, 24)).collect(),
+            c_ctrl: k!(mm::REG_CTRL, 8),
+            c_ctrl24: k!(mm::REG_CTRL, 24),
+            c_wr_lo: wr_regs.iter().map(|r| k!(r.0, 8)).collect(),
+            c_wr_hi: wr_regs.iter().map(|r| k!(r.1, 8)).collect(),
+            idx8: Default::default(),
+            end8: Default::default(),
+            end_small: Default::default(),
         }
     }
 }
@@ -414,7 +442,11 @@ impl<const W: usize> Logic for Link<W> {
         self.index.next = bit_cast::<24, 32>(self.addr.q.val());
         self.end_index.next = bit_cast::<24, 32>(self.end_addr.val());
         // writable: J, h, generators, state, clamps, pages, schedule, chains; of the registers
-        // ctrl alone and the ranges of WRITABLE_REGS
+        // ctrl alone and the ranges of WRITABLE_REGS (all below 0x100: byte compares; the
+        // request's last index below 0x100 puts its first there too)
+        self.idx8.next = bit_cast::<8, 24>(self.index.val());
+        self.end8.next = bit_cast::<8, 24>(self.end_index.val());
+        self.end_small.next = (self.end_index.val() >> 8) == 0;
         self.writable.next = (self.region.val() == self.c_wr_regions[0].val())
             | (self.region.val() == self.c_wr_regions[1].val())
             | (self.region.val() == self.c_wr_regions[2].val())
@@ -424,12 +456,13 @@ impl<const W: usize> Logic for Link<W> {
             | (self.region.val() == self.c_wr_regions[6].val())
             | (self.region.val() == self.c_wr_regions[7].val())
             | ((self.region.val() == self.c_regs.val())
-                & (((self.index.val() == self.c_ctrl.val())
-                    & (self.end_index.val() == self.c_ctrl.val()))
-                    | ((self.index.val() >= self.c_wr_lo[0].val())
-                        & (self.end_index.val() <= self.c_wr_hi[0].val()))
-                    | ((self.index.val() >= self.c_wr_lo[1].val())
-                        & (self.end_index.val() <= self.c_wr_hi[1].val()))));
+                & self.end_small.val()
+                & (((self.idx8.val() == self.c_ctrl.val())
+                    & (self.end8.val() == self.c_ctrl.val()))
+                    | ((self.idx8.val() >= self.c_wr_lo[0].val())
+                        & (self.end8.val() <= self.c_wr_hi[0].val()))
+                    | ((self.idx8.val() >= self.c_wr_lo[1].val())
+                        & (self.end8.val() <= self.c_wr_hi[1].val()))));
         // STATUS reply words: status, sweeps, (samples), energy, best, clocks hi, clocks lo
         self.stat_addr.next = 0x0F.into();
         if self.i.q.val() == 0 {
@@ -705,7 +738,7 @@ impl<const W: usize> Logic for Link<W> {
                     self.ecode.d.next = 4.into();
                 } else if self.machine_busy.val()
                     & !((self.region.val() == self.c_regs.val())
-                        & (self.index.val() == self.c_ctrl.val()))
+                        & (self.index.val() == self.c_ctrl24.val()))
                 {
                     self.ecode.d.next = 5.into();
                 } else {

@@ -400,10 +400,12 @@ fn wait_fd(fd: i32, events: i16, ms: i32) {
 
 /// Waivers for the core top beyond [`crate::lint::WAIVERS`]: rust-hdl declares the decoder's
 /// and encoder's `LogicState` enum values as localparams in every module, used or not (the
-/// same rust-hdl habit the machine's waiver covers for `Phase`).
+/// same rust-hdl habit the machine's waiver covers for `Phase`); without the batch engine
+/// nothing reads the machine's `state_out` port (synthesis removes its packing).
 pub const CORE_TOP_WAIVERS: &str = "
 lint_off -rule UNUSEDPARAM -file \"*\" -match \"*Parameter is not used: 'LinkState$*\"
 lint_off -rule UNUSEDPARAM -file \"*\" -match \"*Parameter is not used: 'EncState$*\"
+lint_off -rule UNUSEDSIGNAL -file \"*\" -match \"*Signal is not used: 'machine$state_out'*\"
 ";
 
 /// `verilator --lint-only -Wall` of the core top of `n` p-bits at (`clock_hz`, `baud`), with

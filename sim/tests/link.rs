@@ -247,10 +247,12 @@ fn errors_are_reported_and_nothing_executes() {
         p::ERR_BAD_LENGTH,
         241,
     );
+    // the first region beyond the map (the batch engine's sums are the last)
+    let beyond = mm::region_addr(mm::REGION_SUMS + 1, 0);
     expect(
-        c.call(p::READ, p::read_payload(0x0B00_0000, 1)),
+        c.call(p::READ, p::read_payload(beyond, 1)),
         p::ERR_BAD_ADDRESS,
-        0x0B00_0000,
+        beyond,
     );
     expect(
         c.call(p::READ, p::read_payload(0x04FF_FFFF, 2)),
@@ -282,6 +284,20 @@ fn errors_are_reported_and_nothing_executes() {
         burn,
     );
     assert_eq!(c.read(burn, 1).unwrap(), before);
+    // the sums are read-only; a run of registers from REG_EVERY into the batch engine's
+    // read-only capabilities is refused
+    let sums = mm::region_addr(mm::REGION_SUMS, 0);
+    expect(
+        c.call(p::WRITE, p::write_payload(sums, &[1])),
+        p::ERR_BAD_ADDRESS,
+        sums,
+    );
+    let every = mm::reg(mm::REG_EVERY);
+    expect(
+        c.call(p::WRITE, p::write_payload(every, &[0, 0, 0])),
+        p::ERR_BAD_ADDRESS,
+        every,
+    );
     // and the device still answers
     assert_eq!(c.hello().unwrap().n, N as u32);
 }
@@ -569,4 +585,108 @@ fn stop_ends_a_streaming_run_and_writes_while_busy_are_refused() {
         c.read(mm::region_addr(mm::REGION_STATE, 0), 1).unwrap(),
         vec![5]
     );
+}
+
+/// A batch over the link: chain states, batch registers and `CTRL_BATCH` written with WRITE,
+/// STATUS busy until the last chain, then the finals and the sums read back with READ equal
+/// the model's.
+#[test]
+fn a_batch_runs_over_the_link() {
+    use pbit_driver::Bus;
+    let mut b = lock();
+    let mut c = Client::new(&mut b);
+    let (n, chains, k) = (6usize, 20usize, 3u32);
+    let mut ising = Ising::new(n);
+    let mut x = 0xBA7Cu64;
+    for i in 0..n {
+        for j in i + 1..n {
+            x = splitmix64(x);
+            ising.add_coupling(i, j, ((x % 255) as f64 - 127.0) / 16.0);
+        }
+    }
+    let problem = FixedIsing::new(&ising, pbit_hdl::machine_format(N), Scaling::Exact).unwrap();
+    let page = ThresholdPage::build(&problem.format, Beta::from_f64(0.5).unwrap());
+    let initial: Vec<u32> = (0..chains as u64)
+        .map(|c| splitmix64(c) as u32 & 0x3F)
+        .collect();
+    let (seed, r0) = (77u64, 5u64);
+    // the model: chain c = Machine::new(seed, r0 + c) from its initial state, k sweeps
+    let mut finals = Vec::new();
+    let mut sums = vec![0i32; mm::sums_len(n as u32) as usize];
+    for (ci, &w) in initial.iter().enumerate() {
+        let mut m = pbit_model::Machine::new(&problem, seed, r0 + ci as u64);
+        let init: Vec<bool> = (0..n).map(|i| w >> i & 1 == 1).collect();
+        m.set_spins(&init);
+        for _ in 0..k {
+            m.sweep(&page);
+        }
+        let s = m.spins();
+        let pm = |v: bool| if v { 1 } else { -1 };
+        for i in 0..n {
+            for j in i + 1..n {
+                sums[mm::sums_index(n as u32, i as u32, j as u32) as usize] += pm(s[i]) * pm(s[j]);
+            }
+            sums[mm::sums_single(n as u32, i as u32) as usize] += pm(s[i]);
+        }
+        finals.push((0..n).filter(|&i| s[i]).map(|i| 1u32 << i).sum::<u32>());
+    }
+    let mut dense = vec![0u32; n];
+    c.write(mm::reg(mm::REG_N_ACTIVE), &[n as u32]).unwrap();
+    for i in 0..n {
+        dense.iter_mut().for_each(|v| *v = 0);
+        let (nb, jv) = problem.row(i);
+        for (&j, &v) in nb.iter().zip(jv) {
+            dense[j as usize] = v as u32;
+        }
+        c.write(mm::j_addr(i as u32, 0), &dense).unwrap();
+    }
+    let h: Vec<u32> = problem.h_raw.iter().map(|&v| v as u32).collect();
+    c.write(mm::region_addr(mm::REGION_H, 0), &h).unwrap();
+    c.write(mm::region_addr(mm::REGION_CLAMPS, 0), &[0])
+        .unwrap();
+    let (lo, hi) = (
+        problem.format.field_min_raw(),
+        problem.format.field_max_raw(),
+    );
+    let upper: Vec<u32> = page
+        .upper_half()
+        .iter()
+        .map(|&a| a.clamp(lo, hi) as u32)
+        .collect();
+    for (part, chunk) in upper.chunks(p::MAX_WORDS).enumerate() {
+        c.write(mm::page_addr(2, (part * p::MAX_WORDS) as u32), chunk)
+            .unwrap();
+    }
+    c.write(mm::schedule_sweeps_addr(0), &[k, 2]).unwrap();
+    c.write(mm::reg(mm::REG_N_STEPS), &[1, 0, 0]).unwrap();
+    c.write(mm::chain_addr(0, 0), &initial).unwrap();
+    c.write(
+        mm::reg(mm::REG_BATCH_SEED_LO),
+        &[
+            seed as u32,
+            (seed >> 32) as u32,
+            r0 as u32,
+            (r0 >> 32) as u32,
+            chains as u32,
+        ],
+    )
+    .unwrap();
+    c.write(mm::reg(mm::REG_CTRL), &[mm::CTRL_BATCH]).unwrap();
+    let mut polls = 0;
+    while c.status(&mut |m| panic!("{m:?}")).unwrap().status & mm::STATUS_BUSY != 0 {
+        polls += 1;
+        assert!(polls < 1000, "the batch did not end");
+    }
+    assert_eq!(
+        c.read(mm::reg(mm::REG_BATCH_DONE), 1).unwrap(),
+        [chains as u32]
+    );
+    assert_eq!(c.read(mm::chain_addr(0, 0), chains).unwrap(), finals);
+    let got: Vec<i32> = c
+        .read(mm::region_addr(mm::REGION_SUMS, 0), sums.len())
+        .unwrap()
+        .iter()
+        .map(|&v| v as i32)
+        .collect();
+    assert_eq!(got, sums);
 }
