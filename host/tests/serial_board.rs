@@ -408,7 +408,11 @@ fn pbit_learn_over_serial_equals_the_model() {
         let kind = |s: &serde_json::Value, kind: &str, field: &str| {
             s["kinds"][kind][field].as_f64().unwrap_or(0.0)
         };
-        assert_eq!(kind(later, "write_rng", "words"), 0.0, "run {k}: seeds sent");
+        assert_eq!(
+            kind(later, "write_rng", "words"),
+            0.0,
+            "run {k}: seeds sent"
+        );
         let relax_jobs = if k == 0 { 1.0 } else { 2.0 }; // fully visible: no positive phase
         assert!(
             kind(later, "write_regs", "words") <= 6.0 * relax_jobs,
