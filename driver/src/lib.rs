@@ -351,6 +351,18 @@ pub struct BatchResult {
     pub on_device: bool,
 }
 
+/// About how long a batch of `chains` chains of n p-bits and `sweeps` sweeps keeps the device
+/// busy, in clocks: a wait hint only ([`Bus::pause`]; polling covers any difference). The
+/// gateware's engine (docs/hdl.md, "The batch engine") takes 3n + k·n + 3⌈n/32⌉ + 23 clocks
+/// per chain, or the correlator's n(n+1)/2 + 2 when it forms sums and that is longer, and
+/// the last chain's sums once more.
+pub fn batch_clocks(n: usize, sweeps: u64, chains: u32, sums: bool) -> u64 {
+    let n = n as u64;
+    let chain = 3 * n + sweeps * n + 3 * n.div_ceil(32) + 23;
+    let products = if sums { n * (n + 1) / 2 + 2 } else { 0 };
+    chains as u64 * chain.max(products) + products
+}
+
 /// Reads the machine's description from its registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -1039,11 +1051,8 @@ impl<B: Bus> Machine<B> {
                 self.write(mm::chain_addr(0, w as u32), &plane)?;
             }
             self.write_reg(mm::REG_CTRL, mm::CTRL_BATCH)?;
-            // at least the machine's own clocks per chain: recompute 2n + 2, a step's 3, the
-            // sweeps, and a clock per p-bit's seed (the engine's overheads come on top)
-            let n64 = n as u64;
             self.bus
-                .pause(chains as u64 * (3 * n64 + 5 + sweeps * n64))
+                .pause(batch_clocks(n, sweeps, chains, n <= caps.sums_n))
                 .map_err(DriverError::Bus)?;
             sweeps_done += sweeps * chains as u64;
             self.wait_batch(before, sweeps_done, chains, n, sweeps)?;

@@ -615,6 +615,24 @@ fn learning_steps_on_the_board_clock() {
                 simulated * 1e3 / steps as f64,
                 (projected / simulated - 1.0) * 100.0
             );
+            if let Some(l) = r.link.as_ref().and_then(|l| l.later_steps.as_ref()) {
+                let at = |latency: f64| {
+                    l.projected
+                        .iter()
+                        .find(|p| p.baud == baud && p.latency_ms == latency)
+                        .map_or(f64::NAN, |p| p.total_ms)
+                };
+                eprintln!(
+                    "    later steps: {:.1} round trips, {:.2} + {:.2} kB, {:.0} machine clocks; projected {:.1} ms (latency 0), {:.1} ms (1 ms), {:.1} ms (16 ms)",
+                    l.round_trips,
+                    l.bytes_out / 1e3,
+                    l.bytes_in / 1e3,
+                    l.machine_clocks,
+                    at(0.0),
+                    at(1.0),
+                    at(16.0)
+                );
+            }
         }
     }
 }
