@@ -384,4 +384,34 @@ mod tests {
         });
         sim.run(Box::new(uut), 50_000_000).unwrap();
     }
+
+    /// Without the engine (B = 0) the core is the machine: `REG_BATCH_CAPS` and the chain
+    /// buffer read 0, `CTRL_BATCH` does nothing, a run works as the machine's.
+    #[test]
+    fn core_without_engine_is_the_machine() {
+        type Uut = Core32<0>;
+        let format = Format::for_machine(32);
+        let mut uut = Uut::new(&format);
+        uut.connect_all();
+        let mut sim = Simulation::new();
+        sim.add_clock(5, |x: &mut Box<Uut>| x.clock.next = !x.clock.val());
+        sim.add_testbench(move |mut sim: Sim<Uut>| {
+            let mut x = sim.init()?;
+            wait_clock_false!(sim, clock, x);
+            sim_assert_eq!(sim, bus_read!(sim, x, mm::reg(mm::REG_MAGIC)), mm::MAGIC, x);
+            sim_assert_eq!(sim, bus_read!(sim, x, mm::reg(mm::REG_BATCH_CAPS)), 0, x);
+            bus_write!(sim, x, mm::chain_addr(0, 0), 0x1234u32);
+            sim_assert_eq!(sim, bus_read!(sim, x, mm::chain_addr(0, 0)), 0, x);
+            bus_write!(sim, x, mm::reg(mm::REG_N_ACTIVE), 3);
+            bus_write!(sim, x, mm::reg(mm::REG_BATCH_CHAINS), 2);
+            bus_write!(sim, x, mm::reg(mm::REG_CTRL), mm::CTRL_BATCH);
+            sim_assert!(sim, !x.busy.val(), x);
+            bus_write!(sim, x, mm::schedule_sweeps_addr(0), 1);
+            bus_write!(sim, x, mm::reg(mm::REG_N_STEPS), 1);
+            bus_write!(sim, x, mm::reg(mm::REG_CTRL), mm::CTRL_RUN);
+            sim_assert!(sim, x.busy.val(), x);
+            sim.done(x)
+        });
+        sim.run(Box::new(uut), 1_000_000).unwrap();
+    }
 }
