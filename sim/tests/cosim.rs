@@ -631,6 +631,39 @@ mod batch {
         }
     }
 
+    /// Random cases (sizes 2..=64 with the extremes often, densities, formats, clamp
+    /// patterns, β, 0–4 sweeps, 1–40 chains): finals and sums equal the model's.
+    #[test]
+    fn cosim_batch_random_cases_match_model() {
+        let mut m = machine().lock().unwrap();
+        for case_seed in 0xBA7C_1000..0xBA7C_1008u64 {
+            let case = random_case(case_seed, N);
+            let n = case.problem.n;
+            let mut g = Gen(case_seed ^ 0x5EED);
+            let page =
+                ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
+            let b = Batch {
+                seed: g.next(),
+                r0: g.next(),
+                k: g.below(5),
+                clamped: case.clamps.iter().map(|&(i, _)| i).collect(),
+                initial: (0..1 + g.below(40))
+                    .map(|_| (0..n).map(|_| g.below(2) == 1).collect())
+                    .collect(),
+            };
+            load(&mut m, &case.problem, &page, b.k, &b.clamped);
+            let want = model_batch(&case.problem, &page, &b);
+            run(&mut m, n, &b, false);
+            check(
+                &m,
+                n,
+                &b,
+                &want,
+                &format!("case {case_seed:#x}: {}", case.desc),
+            );
+        }
+    }
+
     /// A STOP ends a batch (STATUS idle, fewer chains done, the done chains' finals in the
     /// buffer); the machine then runs the next job like the model.
     #[test]
