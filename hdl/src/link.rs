@@ -356,7 +356,7 @@ impl<const W: usize> Link<W> {
             c_max_words: k!(p::MAX_WORDS, 16),
             c_last_region: k!(
                 if batch {
-                    mm::REGION_SUMS
+                    mm::LAST_REGION
                 } else {
                     mm::REGION_SCHEDULE
                 },

@@ -247,8 +247,8 @@ fn errors_are_reported_and_nothing_executes() {
         p::ERR_BAD_LENGTH,
         241,
     );
-    // the first region beyond the map (the batch engine's sums are the last)
-    let beyond = mm::region_addr(mm::REGION_SUMS + 1, 0);
+    // the first region beyond the map
+    let beyond = mm::region_addr(mm::LAST_REGION + 1, 0);
     expect(
         c.call(p::READ, p::read_payload(beyond, 1)),
         p::ERR_BAD_ADDRESS,
