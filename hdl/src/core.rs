@@ -123,6 +123,9 @@ pub struct Core<
     pub sample_valid: Signal<Out, Bit>,
     pub sample_ready: Signal<In, Bit>,
     pub busy: Signal<Out, Bit>,
+    /// Busy outside the core, counted by the busy-clock counter (the machine's
+    /// `busy_other`; a core top ties it to 0).
+    pub busy_other: Signal<In, Bit>,
     machine: Machine<N, A, W, F, P, K1, PA, S>,
     batch: Vec<Batcher<N, W, { CHAIN_BITS }, BA, SN, SA>>,
     mux: Vec<BusMux>,
@@ -156,6 +159,7 @@ impl<
             sample_valid: Default::default(),
             sample_ready: Default::default(),
             busy: Default::default(),
+            busy_other: Default::default(),
             machine: Machine::new(format),
             batch: (0..B).map(|_| Batcher::new()).collect(),
             mux: (0..B).map(|_| BusMux::default()).collect(),
@@ -189,6 +193,7 @@ impl<
             self.machine.write_addr.next = self.write_addr.val();
             self.machine.write_data.next = self.write_data.val();
             self.machine.sample_ready.next = self.sample_ready.val();
+            self.machine.busy_other.next = self.busy_other.val();
         }
         for b in 0..B {
             self.batch[b].clock.next = self.clock.val();
@@ -210,6 +215,8 @@ impl<
             self.machine.write_addr.next = self.mux[b].out_write_addr.val();
             self.machine.write_data.next = self.mux[b].out_write_data.val();
             self.machine.sample_ready.next = self.mux[b].out_sample_ready.val();
+            // the engine's batch is busy time too (STATUS shows it)
+            self.machine.busy_other.next = self.busy_other.val() | self.batch[b].active.val();
         }
         self.busy.next = self.machine.busy.val();
         self.sample_valid.next = self.machine.sample_valid.val();

@@ -98,6 +98,7 @@ macro_rules! core_top {
             #[hdl_gen]
             fn update(&mut self) {
                 self.machine.clock.next = self.clock.val();
+                self.machine.busy_other.next = false;
                 self.link.clock.next = self.clock.val();
                 self.receiver.clock.next = self.clock.val();
                 self.transmitter.clock.next = self.clock.val();

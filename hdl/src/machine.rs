@@ -87,6 +87,9 @@ pub struct Machine<
     /// The whole state (bit i = p-bit i, 1 = +1): the batch engine takes a chain's final
     /// state here, without the bus.
     pub state_out: Signal<Out, Bits<N>>,
+    /// Busy outside the machine (the batch engine's active batch): the busy-clock counter
+    /// (`REG_CLOCKS_*`) counts these clocks too, as STATUS shows them busy.
+    pub busy_other: Signal<In, Bit>,
 
     rngs: RngBank<N, A>,
     crossbar: Crossbar<N, A, F>,
@@ -229,6 +232,7 @@ impl<
             sample_ready: Default::default(),
             busy: Default::default(),
             state_out: Default::default(),
+            busy_other: Default::default(),
             rngs: Default::default(),
             crossbar: Default::default(),
             pages: Default::default(),
@@ -557,7 +561,7 @@ impl<
             }
         }
         self.sample_valid.next = self.sample_pending.q.val();
-        if self.sched.busy.val() {
+        if self.sched.busy.val() | self.busy_other.val() {
             self.clocks.d.next = self.clocks.q.val() + 1;
         }
         if self.sched.sweep_done.val() {

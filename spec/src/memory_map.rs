@@ -115,7 +115,8 @@ pub const REG_ENERGY: u32 = 0x0C;
 pub const REG_BEST_ENERGY: u32 = 0x0D;
 /// Raw energy of the pending sample.
 pub const REG_SAMPLE_ENERGY: u32 = 0x0E;
-/// Clocks spent busy since reset, low and high words.
+/// Clocks spent busy (as STATUS shows: running, recomputing, or in a batch) since reset, low and
+/// high words.
 pub const REG_CLOCKS_LO: u32 = 0x0F;
 pub const REG_CLOCKS_HI: u32 = 0x10;
 /// Sweeps completed since reset.
