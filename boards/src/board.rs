@@ -57,8 +57,8 @@ pub struct Board {
 }
 
 /// ULX3S: ECP5 LFE5U-85F, 25 MHz oscillator (the core clock, no PLL), FT231X,
-/// 8 LEDs. The large machine: 256 dense p-bits with the batch engine (26% of the LUTs, 156 of
-/// 208 DP16KD, 20 DSPs; routed at 31.05 MHz).
+/// 8 LEDs. The large machine: 256 dense p-bits with the batch engine (27% of the LUTs, 156 of
+/// 208 DP16KD, 20 DSPs; routed at 35.62 MHz).
 pub static ULX3S: Board = Board {
     name: "ulx3s",
     family: Family::Ecp5,
