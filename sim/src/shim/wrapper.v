@@ -33,6 +33,7 @@ module pbit_sim_top(
         .read_data(read_data),
         .sample_valid(sample_valid),
         .sample_ready(ready_q),
-        .busy(busy)
+        .busy(busy),
+        .busy_other(1'b0)
     );
 endmodule
