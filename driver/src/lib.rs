@@ -872,17 +872,7 @@ impl<B: Bus> Machine<B> {
         out: &mut dyn FnMut(usize, &[bool]),
     ) -> Result<u64, DriverError<B::Error>> {
         let n = problem.n;
-        self.check_problem(problem, &[])?;
-        if let Some(&index) = clamped.iter().find(|&&i| i >= n) {
-            return Err(DriverError::BadClamp { index, n });
-        }
-        if let Some(s) = initial.iter().find(|s| s.len() != n) {
-            return Err(DriverError::Limit {
-                what: "initial state length",
-                value: s.len() as u64,
-                max: n as u64,
-            });
-        }
+        self.check_relax(problem, clamped, initial)?;
         if n == 0 {
             for c in 0..initial.len() {
                 out(c, &[]);
@@ -951,6 +941,28 @@ impl<B: Bus> Machine<B> {
         self.finish_job(before, sweeps.wrapping_mul(runs))
     }
 
+    /// Checks a relax job's shape: the instance fits, clamps and initial states are n long.
+    fn check_relax(
+        &self,
+        problem: &FixedIsing,
+        clamped: &[usize],
+        initial: &[Vec<bool>],
+    ) -> Result<(), DriverError<B::Error>> {
+        let n = problem.n;
+        self.check_problem(problem, &[])?;
+        if let Some(&index) = clamped.iter().find(|&&i| i >= n) {
+            return Err(DriverError::BadClamp { index, n });
+        }
+        if let Some(s) = initial.iter().find(|s| s.len() != n) {
+            return Err(DriverError::Limit {
+                what: "initial state length",
+                value: s.len() as u64,
+                max: n as u64,
+            });
+        }
+        Ok(())
+    }
+
     /// The batch engine's capabilities (one register read).
     pub fn batch_caps(&mut self) -> Result<BatchCaps, DriverError<B::Error>> {
         let v = self.read(mm::reg(mm::REG_BATCH_CAPS), 1)?[0];
@@ -1002,17 +1014,7 @@ impl<B: Bus> Machine<B> {
                 on_device: false,
             });
         }
-        self.check_problem(problem, &[])?;
-        if let Some(&index) = clamped.iter().find(|&&i| i >= n) {
-            return Err(DriverError::BadClamp { index, n });
-        }
-        if let Some(s) = initial.iter().find(|s| s.len() != n) {
-            return Err(DriverError::Limit {
-                what: "initial state length",
-                value: s.len() as u64,
-                max: n as u64,
-            });
-        }
+        self.check_relax(problem, clamped, initial)?;
         let before = self.counters()?; // first: see `sample`
         self.load_problem(problem)?;
         self.write_page(0, page)?;

@@ -4,32 +4,16 @@
 //! batch's size (split at the buffer's capacity), n (sums on or off the device) or what is
 //! read back. Needs verilator and g++ (scripts/test-all.sh installs them).
 
+mod common;
+
+use common::instance;
 use pbit_driver::{Bus, Cached, Machine};
 use pbit_host::backend::{relax_chain, RelaxJob};
 use pbit_model::run::correlation_sums;
-use pbit_model::{FixedIsing, Ising, Scaling};
+
 use pbit_sim::VerilatedMachine;
 use pbit_spec::memory_map as mm;
-use pbit_spec::{Beta, Format, ThresholdPage};
-
-/// A random instance on the grid (a third of the couplings set), from a fixed generator.
-fn instance(n: usize, seed: u64) -> FixedIsing {
-    let mut x = seed;
-    let mut next = move || {
-        x = pbit_spec::rng::splitmix64(x);
-        x
-    };
-    let mut ising = Ising::new(n);
-    for i in 0..n {
-        for j in i + 1..n {
-            if next() % 3 == 0 {
-                ising.add_coupling(i, j, ((next() % 33) as f64 - 16.0) / 16.0);
-            }
-        }
-        ising.h[i] = ((next() % 17) as f64 - 8.0) / 16.0;
-    }
-    FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap()
-}
+use pbit_spec::{Beta, ThresholdPage};
 
 fn states(chains: usize, n: usize, seed: u64) -> Vec<Vec<bool>> {
     (0..chains)

@@ -5,13 +5,16 @@
 //! next command. Needs verilator and g++ (scripts/test-all.sh installs them); without them the
 //! board's error names the install command and these tests fail saying so.
 
+mod common;
+
+use common::instance;
 use pbit_host::backend::{AnnealJob, Backend, ModelBackend, RelaxJob, SampleJob};
 use pbit_host::link::{Link, LinkError};
 use pbit_host::serial::SerialBackend;
 use pbit_host::transport::{Faults, FaultyTransport, SerialTransport, Transport};
 use pbit_model::run::{Pages, SampleSpec};
 use pbit_model::schedule::Shape;
-use pbit_model::{FixedIsing, Ising, Scaling, Schedule};
+use pbit_model::Schedule;
 use pbit_sim::board::{serve, ServeOptions, DEFAULT_CLOCK_HZ};
 use pbit_spec::{Beta, Format, ThresholdPage};
 use std::path::{Path, PathBuf};
@@ -82,25 +85,6 @@ impl Drop for Server {
             let _ = t.join();
         }
     }
-}
-
-/// A dense random instance of `n` p-bits with values on the standard grid.
-fn instance(n: usize, seed: u64) -> FixedIsing {
-    let mut x = seed;
-    let mut next = move || {
-        x = pbit_spec::rng::splitmix64(x);
-        x
-    };
-    let mut ising = Ising::new(n);
-    for i in 0..n {
-        for j in i + 1..n {
-            if next() % 3 == 0 {
-                ising.add_coupling(i, j, ((next() % 33) as f64 - 16.0) / 16.0);
-            }
-        }
-        ising.h[i] = ((next() % 17) as f64 - 8.0) / 16.0;
-    }
-    FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap()
 }
 
 fn samples(b: &mut dyn Backend, job: &SampleJob) -> Result<Vec<(Vec<bool>, i64)>, String> {
