@@ -8,7 +8,7 @@
 mod common;
 
 use common::instance;
-use pbit_host::backend::{AnnealJob, Backend, ModelBackend, RelaxJob, SampleJob};
+use pbit_host::backend::{AnnealJob, Backend, ModelBackend, RelaxJob, RelaxWant, SampleJob};
 use pbit_host::link::{Link, LinkError};
 use pbit_host::serial::SerialBackend;
 use pbit_host::transport::{Faults, FaultyTransport, SerialTransport, Transport};
@@ -722,4 +722,51 @@ fn relax_jobs_over_a_faulty_link_are_exact_or_fail_and_the_cache_recovers() {
         failed > 0 && cache.invalidations > 0,
         "no job failed: raise the rates"
     );
+    // the same over the batch engine: relax jobs as device batches (initial states into the
+    // chain buffer, CTRL_BATCH, a wait, the sums or final states read back) are exact or fail
+    // and drop the copy (chain buffer included); the next attempt is exact
+    let (mut exact, mut failed) = (0, 0);
+    let faults_before = counts.lock().unwrap().total();
+    for round in 0..6usize {
+        let initial: Vec<Vec<bool>> = (0..40)
+            .map(|c| (0..12).map(|i| (i * 7 + c + round) % 3 == 0).collect())
+            .collect();
+        let job = RelaxJob {
+            problem: &problems[round % 2],
+            clamped: &[0, 5],
+            page: &pages[round / 2 % 2],
+            seed: 100 + round as u64,
+            first_read: 3 << 20,
+            initial: &initial,
+            sweeps: 2,
+        };
+        let want = RelaxWant {
+            finals: round % 2 == 1,
+            sums: true,
+        };
+        let expected = model.relax_batch(&job, want).unwrap();
+        for attempt in 0..6 {
+            let dropped = board.cache_stats().invalidations;
+            match board.relax_batch(&job, want) {
+                Ok(got) => {
+                    assert_eq!(got, expected, "batch round {round} attempt {attempt}");
+                    exact += 1;
+                    break;
+                }
+                Err(e) => {
+                    failed += 1;
+                    assert!(
+                        board.cache_stats().invalidations > dropped,
+                        "batch round {round}: failed ({e}) without dropping the device copy"
+                    );
+                }
+            }
+        }
+    }
+    eprintln!(
+        "faulty batches: {exact} exact, {failed} failed attempts, {} byte faults",
+        counts.lock().unwrap().total() - faults_before
+    );
+    assert_eq!(exact, 6, "every batch round ends exact");
+    assert!(counts.lock().unwrap().total() > faults_before);
 }
