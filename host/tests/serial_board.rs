@@ -46,6 +46,7 @@ impl Server {
                 n,
                 baud,
                 clock_hz: DEFAULT_CLOCK_HZ,
+                batch: true,
             };
             let ready = tx.clone();
             if let Err(e) = serve(opts, &s, move |p: &Path| {
@@ -520,6 +521,50 @@ fn projected_vs_simulated(r: &pbit_host::learn::LearnReport, simulated: f64) -> 
     };
     let projected = ideal(&link.first_step) + link.later_steps.as_ref().map_or(0.0, ideal);
     (projected, simulated)
+}
+
+/// On a board without the batch engine (the iCEBreaker's core top) learning takes the
+/// host-side path — chains seeded from the host, side by side, their final states streamed —
+/// and learns exactly what the model and the engine learn.
+#[test]
+fn learning_on_a_board_without_the_engine_equals_the_model() {
+    let _g = BOARDS.lock().unwrap_or_else(|e| e.into_inner());
+    use pbit_host::transport::BoardTransport;
+    let opts = pbit_host::learn::LearnOptions {
+        hidden: 2,
+        topology: pbit_host::learn::Topology::Semi,
+        epochs: 2,
+        chains_per_vector: 2,
+        k: 3,
+        seed: 3,
+        ..pbit_host::learn::LearnOptions::default()
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/learn/full_adder.txt");
+    let data = pbit_host::learn::Data::read(&path).unwrap();
+    let run = |b: &mut dyn Backend| pbit_host::learn::learn(b, &data, &opts, &mut |_| {}).unwrap();
+    let want = run(&mut ModelBackend::default());
+    for batch in [false, true] {
+        let board =
+            pbit_sim::board::Board::build_with(32, DEFAULT_CLOCK_HZ, 1_000_000, batch).unwrap();
+        let link = Link::connect(BoardTransport::new(board)).unwrap();
+        let mut b = SerialBackend::from_link(link).unwrap();
+        let got = run(&mut b);
+        assert_eq!(
+            got.ising.to_text(&[]),
+            want.ising.to_text(&[]),
+            "engine {batch}"
+        );
+        assert_eq!(got.report.kl_per_epoch, want.report.kl_per_epoch);
+        // without the engine the host writes every chain's generators; with it, none
+        let link = got.report.link.as_ref().unwrap();
+        let later = link.later_steps.as_ref().unwrap();
+        let rng = later.kinds.get("write_rng").map_or(0.0, |k| k.words);
+        assert_eq!(
+            rng > 0.0,
+            !batch,
+            "engine {batch}: {rng} generator words per step"
+        );
+    }
 }
 
 #[test]

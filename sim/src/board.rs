@@ -113,11 +113,22 @@ pub struct BoardStatus {
 }
 
 impl Board {
-    /// Builds (or takes from the cache) the core top of `n` p-bits, clocked at `clock_hz`, its
-    /// UART at `baud`, and instantiates it.
+    /// Builds (or takes from the cache) the core top of `n` p-bits with the batch engine,
+    /// clocked at `clock_hz`, its UART at `baud`, and instantiates it.
     pub fn build(n: usize, clock_hz: u32, baud: u32) -> Result<Board, BoardError> {
+        Board::build_with(n, clock_hz, baud, true)
+    }
+
+    /// [`Board::build`], with the batch engine or without it (`batch`: the core top of a board
+    /// such as the iCEBreaker, whose profile leaves it out).
+    pub fn build_with(
+        n: usize,
+        clock_hz: u32,
+        baud: u32,
+        batch: bool,
+    ) -> Result<Board, BoardError> {
         let divisor = pbit_hdl::uart::uart_divisor(clock_hz, baud).map_err(CoreTopError::from)?;
-        let verilog = emit_core_top(n, clock_hz, baud, true)?;
+        let verilog = emit_core_top(n, clock_hz, baud, batch)?;
         let so = build_board_object(&verilog)?;
         let lib = crate::build::load_library(&so)?;
         let api = Api {
@@ -270,6 +281,8 @@ pub struct ServeOptions {
     pub baud: u32,
     /// The generation clock the board reports in HELLO; simulated time runs in its clocks.
     pub clock_hz: u32,
+    /// With the batch engine (as the ULX3S), or without (as the iCEBreaker).
+    pub batch: bool,
 }
 
 impl Default for ServeOptions {
@@ -278,6 +291,7 @@ impl Default for ServeOptions {
             n: DEFAULT_N,
             baud: DEFAULT_BAUD,
             clock_hz: DEFAULT_CLOCK_HZ,
+            batch: true,
         }
     }
 }
@@ -351,7 +365,7 @@ pub fn serve(
     stop: &AtomicBool,
     on_ready: impl FnOnce(&Path),
 ) -> Result<(), BoardError> {
-    let mut board = Board::build(options.n, options.clock_hz, options.baud)?;
+    let mut board = Board::build_with(options.n, options.clock_hz, options.baud, options.batch)?;
     let pty = open_pty()?;
     on_ready(&pty.path);
     // simulate in slices of ~16 bytes on the line

@@ -17,21 +17,35 @@ pub enum SimCommand {
         /// The generation clock the board reports (its UART divisor is clock / baud).
         #[arg(long, default_value_t = pbit_sim::board::DEFAULT_CLOCK_HZ)]
         clock_hz: u32,
+        /// Leave the batch engine out (the iCEBreaker's core top: relax jobs and learning
+        /// then take the host-side path).
+        #[arg(long)]
+        no_batch_engine: bool,
     },
 }
 
 pub fn run(m: &MachineArgs, c: &SimCommand) -> Result<()> {
     match c {
-        SimCommand::Serve { n, clock_hz } => {
+        SimCommand::Serve {
+            n,
+            clock_hz,
+            no_batch_engine,
+        } => {
             static STOP: AtomicBool = AtomicBool::new(false);
             let options = pbit_sim::board::ServeOptions {
                 n: *n,
                 baud: m.baud,
                 clock_hz: *clock_hz,
+                batch: !*no_batch_engine,
             };
             eprintln!(
-                "building the simulated board (N = {n}, {clock_hz} Hz, {} baud)…",
-                m.baud
+                "building the simulated board (N = {n}, {clock_hz} Hz, {} baud, {})…",
+                m.baud,
+                if *no_batch_engine {
+                    "no batch engine"
+                } else {
+                    "batch engine"
+                }
             );
             pbit_sim::board::serve(options, &STOP, |path| {
                 println!("{}", path.display());
