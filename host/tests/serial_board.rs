@@ -488,15 +488,17 @@ fn the_device_cache_is_dropped_when_the_machine_was_driven_behind_its_back() {
 }
 
 /// Learns on the simulated board in this process ([`BoardTransport`]: simulated time, an
-/// ideal host) and returns the report and the board's simulated seconds spent in `learn`.
-fn learn_on_board_clock(
+/// ideal host), with the batch engine or without it, and returns what was learned and the
+/// board's simulated seconds spent in `learn`.
+fn learn_on_board(
     n: usize,
     baud: u32,
+    batch: bool,
     data: &str,
     opts: &pbit_host::learn::LearnOptions,
-) -> (pbit_host::learn::LearnReport, f64) {
+) -> (pbit_host::learn::Learned, f64) {
     use pbit_host::transport::BoardTransport;
-    let board = pbit_sim::board::Board::build(n, DEFAULT_CLOCK_HZ, baud).unwrap();
+    let board = pbit_sim::board::Board::build_with(n, DEFAULT_CLOCK_HZ, baud, batch).unwrap();
     let link = Link::connect(BoardTransport::new(board)).unwrap();
     let mut b = SerialBackend::from_link(link).unwrap();
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -504,9 +506,20 @@ fn learn_on_board_clock(
         .join(data);
     let data = pbit_host::learn::Data::read(&path).unwrap();
     let t0 = b.link().transport().seconds();
-    let r = pbit_host::learn::learn(&mut b, &data, opts, &mut |_| {}).unwrap();
+    let learned = pbit_host::learn::learn(&mut b, &data, opts, &mut |_| {}).unwrap();
     let seconds = b.link().transport().seconds() - t0;
-    (r.report, seconds)
+    (learned, seconds)
+}
+
+/// [`learn_on_board`] with the engine: the report and the simulated seconds.
+fn learn_on_board_clock(
+    n: usize,
+    baud: u32,
+    data: &str,
+    opts: &pbit_host::learn::LearnOptions,
+) -> (pbit_host::learn::LearnReport, f64) {
+    let (learned, seconds) = learn_on_board(n, baud, true, data, opts);
+    (learned.report, seconds)
 }
 
 /// The line-and-clocks model of a learning step ([`pbit_host::link::Usage::project`] with no
@@ -529,7 +542,6 @@ fn projected_vs_simulated(r: &pbit_host::learn::LearnReport, simulated: f64) -> 
 #[test]
 fn learning_on_a_board_without_the_engine_equals_the_model() {
     let _g = BOARDS.lock().unwrap_or_else(|e| e.into_inner());
-    use pbit_host::transport::BoardTransport;
     let opts = pbit_host::learn::LearnOptions {
         hidden: 2,
         topology: pbit_host::learn::Topology::Semi,
@@ -541,14 +553,10 @@ fn learning_on_a_board_without_the_engine_equals_the_model() {
     };
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/learn/full_adder.txt");
     let data = pbit_host::learn::Data::read(&path).unwrap();
-    let run = |b: &mut dyn Backend| pbit_host::learn::learn(b, &data, &opts, &mut |_| {}).unwrap();
-    let want = run(&mut ModelBackend::default());
+    let want =
+        pbit_host::learn::learn(&mut ModelBackend::default(), &data, &opts, &mut |_| {}).unwrap();
     for batch in [false, true] {
-        let board =
-            pbit_sim::board::Board::build_with(32, DEFAULT_CLOCK_HZ, 1_000_000, batch).unwrap();
-        let link = Link::connect(BoardTransport::new(board)).unwrap();
-        let mut b = SerialBackend::from_link(link).unwrap();
-        let got = run(&mut b);
+        let (got, _) = learn_on_board(32, 1_000_000, batch, "full_adder.txt", &opts);
         assert_eq!(
             got.ising.to_text(&[]),
             want.ising.to_text(&[]),
