@@ -240,23 +240,6 @@ mod tests {
     use pbit_spec::{Beta, Format, ThresholdPage};
     use rust_hdl::prelude::*;
 
-    macro_rules! bus_write {
-        ($sim:ident, $x:ident, $addr:expr, $data:expr) => {
-            $x.write_en.next = true;
-            $x.write_addr.next = ($addr as u64).to_bits();
-            $x.write_data.next = ($data as u32 as u64).to_bits();
-            wait_clock_cycle!($sim, clock, $x);
-            $x.write_en.next = false;
-        };
-    }
-    macro_rules! bus_read {
-        ($sim:ident, $x:ident, $addr:expr) => {{
-            $x.read_addr.next = ($addr as u64).to_bits();
-            wait_clock_cycle!($sim, clock, $x);
-            $x.read_data.val().to_u32()
-        }};
-    }
-
     /// The batch as the model runs it: chain c = a fresh machine for read r0 + c, clamps and
     /// state from the chain's initial state, k sweeps; the finals and the sums
     /// (`sums_index`/`sums_single` layout).

@@ -18,6 +18,27 @@
 //! * [`uart`], [`encoder`], [`link`]: the UART, the frame encoder and the command decoder of
 //!   the host link ([`pbit_spec::protocol`]); [`core_top`]: core + UART + decoder.
 
+// The rust-hdl testbenches' bus (machine, core): one word written in a clock; a read's data
+// one clock after its address. Defined before the modules so that their tests see them.
+#[cfg(test)]
+macro_rules! bus_write {
+    ($sim:ident, $x:ident, $addr:expr, $data:expr) => {
+        $x.write_en.next = true;
+        $x.write_addr.next = ($addr as u64).to_bits();
+        $x.write_data.next = ($data as u32 as u64).to_bits();
+        wait_clock_cycle!($sim, clock, $x);
+        $x.write_en.next = false;
+    };
+}
+#[cfg(test)]
+macro_rules! bus_read {
+    ($sim:ident, $x:ident, $addr:expr) => {{
+        $x.read_addr.next = ($addr as u64).to_bits();
+        wait_clock_cycle!($sim, clock, $x);
+        $x.read_data.val().to_u32()
+    }};
+}
+
 pub mod batch;
 pub mod cell;
 pub mod core;

@@ -732,23 +732,6 @@ mod tests {
 
     type Uut = Machine<32, 5, 1, 15, 5, 11, 16, 5>;
 
-    macro_rules! bus_write {
-        ($sim:ident, $x:ident, $addr:expr, $data:expr) => {
-            $x.write_en.next = true;
-            $x.write_addr.next = ($addr as u64).to_bits();
-            $x.write_data.next = ($data as u32 as u64).to_bits();
-            wait_clock_cycle!($sim, clock, $x);
-            $x.write_en.next = false;
-        };
-    }
-    macro_rules! bus_read {
-        ($sim:ident, $x:ident, $addr:expr) => {{
-            $x.read_addr.next = ($addr as u64).to_bits();
-            wait_clock_cycle!($sim, clock, $x);
-            $x.read_data.val().to_u32()
-        }};
-    }
-
     /// The whole machine in rust-hdl's simulator: a 5-p-bit instance (one p-bit clamped) on the
     /// 32-p-bit machine, three sweeps; state, energy, best, generators and fields equal the
     /// model's. (The long runs are in pbit-sim's Verilator co-simulation.)

@@ -167,6 +167,55 @@ impl Relaxed {
     }
 }
 
+impl From<pbit_driver::BatchResult> for Relaxed {
+    fn from(r: pbit_driver::BatchResult) -> Relaxed {
+        Relaxed {
+            finals: r.finals,
+            sums: r.sums,
+        }
+    }
+}
+
+/// A relax job on a device through pbit-driver (the serial and Verilator backends): the
+/// job's chains, and what it wants back, as [`pbit_driver::Machine::relax_batch`] arguments.
+pub(crate) fn device_relax_batch<B: pbit_driver::Bus>(
+    m: &mut pbit_driver::Machine<B>,
+    caps: pbit_driver::BatchCaps,
+    job: &RelaxJob,
+    want: RelaxWant,
+) -> Result<pbit_driver::BatchResult, pbit_driver::DriverError<B::Error>> {
+    m.relax_batch(
+        caps,
+        job.problem,
+        job.clamped,
+        job.page,
+        job.seed,
+        job.first_read,
+        job.initial,
+        job.sweeps,
+        want.finals,
+        want.sums,
+    )
+}
+
+/// [`device_relax_batch`] for [`Backend::relax`]: the final states to `out`; the clocks run.
+pub(crate) fn device_relax<B: pbit_driver::Bus>(
+    m: &mut pbit_driver::Machine<B>,
+    job: &RelaxJob,
+    out: &mut dyn FnMut(usize, &[bool]),
+) -> Result<u64, pbit_driver::DriverError<B::Error>> {
+    m.relax(
+        job.problem,
+        job.clamped,
+        job.page,
+        job.seed,
+        job.first_read,
+        job.initial,
+        job.sweeps,
+        out,
+    )
+}
+
 /// Runs a relax job and returns the final states, checking that the backend returned one state
 /// of the right length for every chain, once.
 pub fn relax_states<B: Backend + ?Sized>(

@@ -4,7 +4,10 @@
 //! bit for bit. A [`Cached`] bus sits between the driver and the link: what the device already
 //! holds (J, h, pages, schedule, …) is not sent again, and the copy is dropped on any error.
 
-use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, RelaxWant, Relaxed, SampleJob};
+use crate::backend::{
+    device_relax, device_relax_batch, AnnealJob, Backend, BackendError, RelaxJob, RelaxWant,
+    Relaxed, SampleJob,
+};
 use crate::link::{Link, LinkError};
 use crate::transport::{SerialTransport, Transport};
 use pbit_driver::{BatchCaps, CacheStats, Cached, DriverError, Machine};
@@ -177,26 +180,10 @@ impl<T: Transport> Backend for SerialBackend<T> {
                 *self.batch_caps.insert(c)
             }
         };
-        let r = self
-            .machine(job.problem.n)?
-            .relax_batch(
-                caps,
-                job.problem,
-                job.clamped,
-                job.page,
-                job.seed,
-                job.first_read,
-                job.initial,
-                job.sweeps,
-                want.finals,
-                want.sums,
-            )
+        let r = device_relax_batch(&mut self.machine(job.problem.n)?, caps, job, want)
             .map_err(backend_error)?;
         self.clocks += r.clocks;
-        Ok(Relaxed {
-            finals: r.finals,
-            sums: r.sums,
-        })
+        Ok(r.into())
     }
     fn relax(
         &mut self,
@@ -204,19 +191,8 @@ impl<T: Transport> Backend for SerialBackend<T> {
         out: &mut dyn FnMut(usize, &[bool]),
     ) -> Result<(), BackendError> {
         job.validate()?;
-        let clocks = self
-            .machine(job.problem.n)?
-            .relax(
-                job.problem,
-                job.clamped,
-                job.page,
-                job.seed,
-                job.first_read,
-                job.initial,
-                job.sweeps,
-                out,
-            )
-            .map_err(backend_error)?;
+        let clocks =
+            device_relax(&mut self.machine(job.problem.n)?, job, out).map_err(backend_error)?;
         self.clocks += clocks;
         Ok(())
     }

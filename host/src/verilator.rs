@@ -6,7 +6,10 @@
 //! standard format; the machine's narrower fields hold every instance that fits it, and pages
 //! are clipped to its field range, which never changes a decision.
 
-use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, RelaxWant, Relaxed, SampleJob};
+use crate::backend::{
+    device_relax, device_relax_batch, AnnealJob, Backend, BackendError, RelaxJob, RelaxWant,
+    Relaxed, SampleJob,
+};
 use pbit_driver::DriverError;
 use pbit_model::run::ReadResult;
 use pbit_sim::{SimError, VerilatedMachine};
@@ -62,6 +65,16 @@ impl VerilatorBackend {
         }
         Ok(self.machine.as_mut().expect("built above"))
     }
+
+    /// [`Self::machine_for`] as a [`pbit_driver::Machine`].
+    fn driver(
+        &mut self,
+        n: usize,
+    ) -> Result<pbit_driver::Machine<&mut VerilatedMachine>, BackendError> {
+        let vm = self.machine_for(n)?;
+        let (size, format) = (vm.n(), vm.format());
+        Ok(pbit_driver::Machine::new(vm, size, format))
+    }
 }
 
 impl Backend for VerilatorBackend {
@@ -113,29 +126,11 @@ impl Backend for VerilatorBackend {
     }
     fn relax_batch(&mut self, job: &RelaxJob, want: RelaxWant) -> Result<Relaxed, BackendError> {
         job.validate()?;
-        let vm = self.machine_for(job.problem.n)?;
-        let (n, format) = (vm.n(), vm.format());
-        let mut m = pbit_driver::Machine::new(vm, n, format);
+        let mut m = self.driver(job.problem.n)?;
         let caps = m.batch_caps().map_err(sim_error)?;
-        let r = m
-            .relax_batch(
-                caps,
-                job.problem,
-                job.clamped,
-                job.page,
-                job.seed,
-                job.first_read,
-                job.initial,
-                job.sweeps,
-                want.finals,
-                want.sums,
-            )
-            .map_err(sim_error)?;
+        let r = device_relax_batch(&mut m, caps, job, want).map_err(sim_error)?;
         self.clocks += r.clocks;
-        Ok(Relaxed {
-            finals: r.finals,
-            sums: r.sums,
-        })
+        Ok(r.into())
     }
     fn relax(
         &mut self,
@@ -143,17 +138,7 @@ impl Backend for VerilatorBackend {
         out: &mut dyn FnMut(usize, &[bool]),
     ) -> Result<(), BackendError> {
         job.validate()?;
-        let m = self.machine_for(job.problem.n)?;
-        let clocks = m.relax(
-            job.problem,
-            job.clamped,
-            job.page,
-            job.seed,
-            job.first_read,
-            job.initial,
-            job.sweeps,
-            out,
-        )?;
+        let clocks = device_relax(&mut self.driver(job.problem.n)?, job, out).map_err(sim_error)?;
         self.clocks += clocks;
         Ok(())
     }

@@ -536,21 +536,26 @@ fn projected_vs_simulated(r: &pbit_host::learn::LearnReport, simulated: f64) -> 
     (projected, simulated)
 }
 
+/// A small learning run (the full adder with two hidden p-bits, two epochs, k = 3) from `seed`.
+fn small_learning(seed: u64) -> pbit_host::learn::LearnOptions {
+    pbit_host::learn::LearnOptions {
+        hidden: 2,
+        topology: pbit_host::learn::Topology::Semi,
+        epochs: 2,
+        chains_per_vector: 2,
+        k: 3,
+        seed,
+        ..pbit_host::learn::LearnOptions::default()
+    }
+}
+
 /// On a board without the batch engine (the iCEBreaker's core top) learning takes the
 /// host-side path — chains seeded from the host, side by side, their final states streamed —
 /// and learns exactly what the model and the engine learn.
 #[test]
 fn learning_on_a_board_without_the_engine_equals_the_model() {
     let _g = BOARDS.lock().unwrap_or_else(|e| e.into_inner());
-    let opts = pbit_host::learn::LearnOptions {
-        hidden: 2,
-        topology: pbit_host::learn::Topology::Semi,
-        epochs: 2,
-        chains_per_vector: 2,
-        k: 3,
-        seed: 3,
-        ..pbit_host::learn::LearnOptions::default()
-    };
+    let opts = small_learning(3);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/learn/full_adder.txt");
     let data = pbit_host::learn::Data::read(&path).unwrap();
     let want =
@@ -578,15 +583,7 @@ fn learning_on_a_board_without_the_engine_equals_the_model() {
 #[test]
 fn the_projected_time_of_a_learning_step_matches_the_board_clock() {
     let _g = BOARDS.lock().unwrap_or_else(|e| e.into_inner());
-    let opts = pbit_host::learn::LearnOptions {
-        hidden: 2,
-        topology: pbit_host::learn::Topology::Semi,
-        epochs: 2,
-        chains_per_vector: 2,
-        k: 3,
-        seed: 1,
-        ..pbit_host::learn::LearnOptions::default()
-    };
+    let opts = small_learning(1);
     let (r, simulated) = learn_on_board_clock(32, 1_000_000, "full_adder.txt", &opts);
     let (projected, simulated) = projected_vs_simulated(&r, simulated);
     eprintln!("projected {projected:.4} s, simulated {simulated:.4} s");

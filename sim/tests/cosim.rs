@@ -120,6 +120,26 @@ fn random_case(case_seed: u64, machine_n: usize) -> Case {
 
 /// Runs `cases` random sampling cases on `m`; panics with the case seed and the first differing
 /// sample on a mismatch. Returns (samples compared, machine clocks).
+/// A sampling job on the machine gives exactly the model's stream.
+fn assert_sample_stream_is_the_models(
+    m: &mut VerilatedMachine,
+    case: &Case,
+    page: &ThresholdPage,
+    seed: u64,
+    spec: SampleSpec,
+) {
+    let mut want = Vec::new();
+    run::sample(&case.problem, &case.clamps, page, seed, spec, |s, e| {
+        want.push((s.to_vec(), e))
+    });
+    let mut got = Vec::new();
+    m.sample(&case.problem, &case.clamps, page, seed, spec, |s, e| {
+        got.push((s.to_vec(), e))
+    })
+    .unwrap();
+    assert_eq!(got, want, "{}", case.desc);
+}
+
 fn sample_cases(m: &mut VerilatedMachine, first_case: u64, cases: u64) -> (usize, u64) {
     let mut total_samples = 0usize;
     let mut clocks = 0u64;
@@ -385,16 +405,7 @@ fn stop_ends_a_run_and_the_next_job_is_exact() {
         sweeps: 9,
         every: 1,
     };
-    let mut want = Vec::new();
-    run::sample(&case.problem, &case.clamps, &page, 8, spec, |s, e| {
-        want.push((s.to_vec(), e))
-    });
-    let mut got = Vec::new();
-    m.sample(&case.problem, &case.clamps, &page, 8, spec, |s, e| {
-        got.push((s.to_vec(), e))
-    })
-    .unwrap();
-    assert_eq!(got, want, "{}", case.desc);
+    assert_sample_stream_is_the_models(&mut m, &case, &page, 8, spec);
 }
 
 /// The other generated sizes (32 and 128 p-bits) are bit-exact too, on a few cases each.
@@ -416,6 +427,7 @@ fn cosim_other_sizes_match_model() {
 
 mod batch {
     use super::*;
+    use pbit_driver::pack_bits;
     use pbit_spec::memory_map as mm;
 
     /// A batch: user seed, first read, sweeps per chain, clamped p-bits, initial states.
@@ -443,9 +455,7 @@ mod batch {
 
     /// What the model gives: chain c = `Machine::new(problem, seed, r0 + c)`, clamps and
     /// state from its initial state, k sweeps; the finals and the sums.
-    fn model_batch(p: &FixedIsing, page: &ThresholdPage, b: &Batch) -> (Vec<Vec<bool>>, Vec<i32>) {
-        let n = p.n as u32;
-        let mut sums = vec![0i32; mm::sums_len(n) as usize];
+    fn model_batch(p: &FixedIsing, page: &ThresholdPage, b: &Batch) -> (Vec<Vec<bool>>, Vec<i64>) {
         let mut finals = Vec::new();
         for (c, init) in b.initial.iter().enumerate() {
             let mut m = pbit_model::Machine::new(p, b.seed, b.r0 + c as u64);
@@ -455,28 +465,10 @@ mod batch {
             for _ in 0..b.k {
                 m.sweep(page);
             }
-            let s = m.spins().to_vec();
-            let pm = |x: bool| if x { 1 } else { -1 };
-            for i in 0..n {
-                for j in i + 1..n {
-                    sums[mm::sums_index(n, i, j) as usize] += pm(s[i as usize]) * pm(s[j as usize]);
-                }
-                sums[mm::sums_single(n, i) as usize] += pm(s[i as usize]);
-            }
-            finals.push(s);
+            finals.push(m.spins().to_vec());
         }
+        let sums = pbit_model::run::correlation_sums(&finals, p.n);
         (finals, sums)
-    }
-
-    fn words(s: &[bool], count: usize) -> Vec<u32> {
-        (0..count)
-            .map(|w| {
-                (0..32)
-                    .filter(|&b| s.get(32 * w + b).copied().unwrap_or(false))
-                    .map(|b| 1u32 << b)
-                    .sum()
-            })
-            .collect()
     }
 
     fn wait_idle(m: &VerilatedMachine, limit: u64) -> u64 {
@@ -501,7 +493,7 @@ mod batch {
         m.write_schedule(&[(3, k)]).unwrap();
         m.write(mm::reg(mm::REG_EVERY), 0);
         let mask: Vec<bool> = (0..m.n()).map(|i| clamped.contains(&i)).collect();
-        for (w, &x) in words(&mask, m.n() / 32).iter().enumerate() {
+        for (w, &x) in pack_bits(&mask, m.n() / 32).iter().enumerate() {
             m.write(mm::region_addr(mm::REGION_CLAMPS, w as u32), x);
         }
     }
@@ -512,7 +504,7 @@ mod batch {
         let nw = n.div_ceil(32);
         if !keep {
             for (c, s) in b.initial.iter().enumerate() {
-                for (w, &x) in words(s, nw).iter().enumerate() {
+                for (w, &x) in pack_bits(s, nw).iter().enumerate() {
                     m.write(mm::chain_addr(c as u32, w as u32), x);
                 }
             }
@@ -531,7 +523,7 @@ mod batch {
         m: &VerilatedMachine,
         n: usize,
         b: &Batch,
-        want: &(Vec<Vec<bool>>, Vec<i32>),
+        want: &(Vec<Vec<bool>>, Vec<i64>),
         what: &str,
     ) {
         let nw = n.div_ceil(32);
@@ -544,12 +536,12 @@ mod batch {
             let got: Vec<u32> = (0..nw)
                 .map(|w| m.read(mm::chain_addr(c as u32, w as u32)))
                 .collect();
-            assert_eq!(got, words(f, nw), "{what}: chain {c}");
+            assert_eq!(got, pack_bits(f, nw), "{what}: chain {c}");
         }
         let sn = (m.read(mm::reg(mm::REG_BATCH_CAPS)) >> 16) as usize;
         if n <= sn {
-            let got: Vec<i32> = (0..want.1.len() as u32)
-                .map(|k| m.read(mm::region_addr(mm::REGION_SUMS, k)) as i32)
+            let got: Vec<i64> = (0..want.1.len() as u32)
+                .map(|k| m.read(mm::region_addr(mm::REGION_SUMS, k)) as i32 as i64)
                 .collect();
             assert_eq!(got, want.1, "{what}: sums");
         }
@@ -629,7 +621,7 @@ mod batch {
             // the chains are written before the batch starts: count from the start
             let nw = n.div_ceil(32);
             for (c, s) in b.initial.iter().enumerate() {
-                for (w, &x) in words(s, nw).iter().enumerate() {
+                for (w, &x) in pack_bits(s, nw).iter().enumerate() {
                     m.write(mm::chain_addr(c as u32, w as u32), x);
                 }
             }
@@ -696,7 +688,7 @@ mod batch {
         };
         load(&mut m, &p, &page, b.k, &b.clamped);
         for (c, s) in b.initial.iter().enumerate() {
-            m.write(mm::chain_addr(c as u32, 0), words(s, 1)[0]);
+            m.write(mm::chain_addr(c as u32, 0), pack_bits(s, 1)[0]);
         }
         m.write(mm::reg(mm::REG_BATCH_SEED_LO), b.seed as u32);
         m.write(mm::reg(mm::REG_BATCH_SEED_HI), (b.seed >> 32) as u32);
@@ -730,7 +722,7 @@ mod batch {
         for (c, f) in finals.iter().enumerate() {
             assert_eq!(
                 m.read(mm::chain_addr(c as u32, 0)),
-                words(f, 1)[0],
+                pack_bits(f, 1)[0],
                 "chain {c}"
             );
         }
@@ -742,15 +734,6 @@ mod batch {
             sweeps: 9,
             every: 2,
         };
-        let mut want = Vec::new();
-        run::sample(&case.problem, &case.clamps, &page, 8, spec, |s, e| {
-            want.push((s.to_vec(), e))
-        });
-        let mut got = Vec::new();
-        m.sample(&case.problem, &case.clamps, &page, 8, spec, |s, e| {
-            got.push((s.to_vec(), e))
-        })
-        .unwrap();
-        assert_eq!(got, want, "{}", case.desc);
+        assert_sample_stream_is_the_models(&mut m, &case, &page, 8, spec);
     }
 }
