@@ -6,6 +6,7 @@
 //!   machine computes the same bits.
 //! * [`frame`]: link framing (COBS, CRC-16, delimiter) shared by the gateware and the host.
 //! * [`protocol`]: opcodes, error codes and payloads of the host ↔ device link.
+//! * [`sparse`]: the sparse, graph-coloured machine: its graph, colouring, format and hash.
 //! * [`hash`]: a hash of everything above that a device reports so a host can refuse a mismatch.
 //!
 //! docs/spec.md describes the same contract in prose.
@@ -16,6 +17,7 @@ pub mod hash;
 pub mod memory_map;
 pub mod protocol;
 pub mod rng;
+pub mod sparse;
 pub mod table;
 
 pub use format::{Format, FormatError};
