@@ -9,7 +9,7 @@ use crate::backend::{
     Relaxed, SampleJob,
 };
 use crate::link::{Link, LinkError};
-use crate::transport::{SerialTransport, Transport};
+use crate::transport::Transport;
 use pbit_driver::{BatchCaps, CacheStats, Cached, DriverError, Machine};
 use pbit_model::run::ReadResult;
 use pbit_spec::protocol::Hello;
@@ -32,10 +32,11 @@ fn backend_error(e: DriverError<LinkError>) -> BackendError {
     BackendError::Other(format!("serial backend: {e}"))
 }
 
+#[cfg(feature = "serial")]
 impl SerialBackend<Box<dyn Transport>> {
     /// Opens the serial port `path` at `baud` and connects (HELLO, version and spec checks).
     pub fn open(path: &str, baud: u32) -> Result<Self, BackendError> {
-        let t = SerialTransport::open(path, baud)
+        let t = crate::transport::SerialTransport::open(path, baud)
             .map_err(|e| BackendError::Other(format!("serial backend: {e}")))?;
         SerialBackend::connect(Box::new(t) as Box<dyn Transport>)
     }

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 /// Why bytes could not be moved.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    #[cfg(feature = "serial")]
     #[error("cannot open serial port {port}: {error}")]
     Open {
         port: String,
         error: serialport::Error,
     },
+    #[cfg(feature = "serial")]
     #[error("serial port: {0}")]
     Serial(#[from] serialport::Error),
     #[error("link I/O: {0}")]
@@ -49,11 +51,13 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 }
 
 /// A serial port (or pseudo-terminal) in raw mode, 8N1, no flow control.
+#[cfg(feature = "serial")]
 pub struct SerialTransport {
     port: Box<dyn serialport::SerialPort>,
     baud: u32,
 }
 
+#[cfg(feature = "serial")]
 impl SerialTransport {
     /// Opens `path` at `baud`, 8N1, raw.
     pub fn open(path: &str, baud: u32) -> Result<SerialTransport, TransportError> {
@@ -86,6 +90,7 @@ impl SerialTransport {
     }
 }
 
+#[cfg(feature = "serial")]
 impl Transport for SerialTransport {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
         std::io::Write::write_all(&mut self.port, bytes)?;
@@ -320,11 +325,13 @@ impl<T: Transport> Transport for FaultyTransport<T> {
 /// the same traffic takes on a real board with an ideal host and line (no USB-serial
 /// latency): the line time of every byte, the device's handling of every request and the
 /// machine's runs, exactly.
+#[cfg(feature = "verilator")]
 pub struct BoardTransport {
     board: pbit_sim::board::Board,
     rx: VecDeque<u8>,
 }
 
+#[cfg(feature = "verilator")]
 impl BoardTransport {
     pub fn new(board: pbit_sim::board::Board) -> Self {
         BoardTransport {
@@ -341,6 +348,7 @@ impl BoardTransport {
     }
 }
 
+#[cfg(feature = "verilator")]
 impl Transport for BoardTransport {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
         self.board.write(bytes);

@@ -1,8 +1,9 @@
 //! `pbit hdl`: the gateware: emit its Verilog, build a board's bitstream, flash a board.
 
-use anyhow::{bail, Context, Result};
+#[cfg(feature = "boards")]
+use anyhow::Context;
+use anyhow::{bail, Result};
 use clap::Subcommand;
-use pbit_boards::{BuildError, BuildOptions, BuildPlan, FlashTarget, Report};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -16,6 +17,7 @@ pub enum HdlCommand {
         #[arg(long, default_value = "build/hdl")]
         out: PathBuf,
     },
+    #[cfg(feature = "boards")]
     /// Build a board's bitstream: core top + shell, yosys, nextpnr, packer; then a report
     /// (Fmax against the board clock, slack, LUT/FF/BRAM/DSP use, updates/s).
     Build {
@@ -41,6 +43,7 @@ pub enum HdlCommand {
         #[arg(long)]
         json: bool,
     },
+    #[cfg(feature = "boards")]
     /// Program a board with openFPGALoader (SRAM by default: lost at power-off).
     Flash {
         #[arg(long)]
@@ -56,6 +59,7 @@ pub enum HdlCommand {
     },
 }
 
+#[cfg(feature = "boards")]
 fn board(name: &str) -> Result<&'static pbit_boards::Board> {
     match pbit_boards::board(name) {
         Some(b) => Ok(b),
@@ -66,11 +70,13 @@ fn board(name: &str) -> Result<&'static pbit_boards::Board> {
     }
 }
 
+#[cfg(feature = "boards")]
 fn default_out(b: &pbit_boards::Board, n: usize) -> PathBuf {
     PathBuf::from("build").join(format!("{}-n{n}", b.name))
 }
 
-fn print_report(r: &Report) {
+#[cfg(feature = "boards")]
+fn print_report(r: &pbit_boards::Report) {
     println!("board      {} ({})", r.board, r.device);
     println!("machine    N = {}, UART {} baud", r.n, r.baud);
     println!(
@@ -105,6 +111,7 @@ pub fn run(c: &HdlCommand) -> Result<()> {
             let path = pbit_hdl::write_verilog(*n, out)?;
             println!("{}", path.display());
         }
+        #[cfg(feature = "boards")]
         HdlCommand::Build {
             board: name,
             n,
@@ -115,12 +122,12 @@ pub fn run(c: &HdlCommand) -> Result<()> {
             json,
         } => {
             let b = board(name)?;
-            let mut options = BuildOptions::defaults(b, PathBuf::new());
+            let mut options = pbit_boards::BuildOptions::defaults(b, PathBuf::new());
             options.n = n.unwrap_or(b.default_n);
             options.baud = baud.unwrap_or(b.default_baud);
             options.out_dir = out.clone().unwrap_or_else(|| default_out(b, options.n));
             options.nice = !no_nice;
-            let build = BuildPlan::new(b, options)?;
+            let build = pbit_boards::BuildPlan::new(b, options)?;
             if *plan {
                 print!("{}", build.script());
                 return Ok(());
@@ -134,13 +141,14 @@ pub fn run(c: &HdlCommand) -> Result<()> {
                         print_report(&r);
                     }
                 }
-                Err(BuildError::DoesNotFit { report, .. }) if *json => {
+                Err(pbit_boards::BuildError::DoesNotFit { report, .. }) if *json => {
                     println!("{}", serde_json::to_string_pretty(&report)?);
                     bail!("the design does not fit the {}", b.name);
                 }
                 Err(e) => return Err(e.into()),
             }
         }
+        #[cfg(feature = "boards")]
         HdlCommand::Flash {
             board: name,
             bitstream,
@@ -156,9 +164,9 @@ pub fn run(c: &HdlCommand) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| default_out(b, b.default_n).join(format!("pbit.{ext}")));
             let target = if *flash {
-                FlashTarget::SpiFlash
+                pbit_boards::FlashTarget::SpiFlash
             } else {
-                FlashTarget::Sram
+                pbit_boards::FlashTarget::Sram
             };
             let step = pbit_boards::flash_plan(b, &path, target)?;
             if *plan {

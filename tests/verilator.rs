@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn pbit(args: &[&str]) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pbit"))
+    let out = Command::new(pbit_tests::pbit_bin())
         .args(args)
         .output()
         .expect("run pbit");

@@ -5,9 +5,7 @@
 //! next command. Needs verilator and g++ (scripts/test-all.sh installs them); without them the
 //! board's error names the install command and these tests fail saying so.
 
-mod common;
-
-use common::instance;
+use pbit_tests::instance;
 use pbit_host::backend::{AnnealJob, Backend, ModelBackend, RelaxJob, RelaxWant, SampleJob};
 use pbit_host::link::{Link, LinkError};
 use pbit_host::serial::SerialBackend;
@@ -196,7 +194,7 @@ fn pbit_sample_over_serial_is_byte_identical_to_the_model() {
             out.to_str().unwrap(),
             "--json",
         ]);
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_pbit"))
+        let o = std::process::Command::new(pbit_tests::pbit_bin())
             .args(&args)
             .output()
             .unwrap();
@@ -214,7 +212,7 @@ fn pbit_sample_over_serial_is_byte_identical_to_the_model() {
     assert!(mt == st, "model and serial sample files differ");
 
     // pbit info on the same board
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pbit"))
+    let o = std::process::Command::new(pbit_tests::pbit_bin())
         .args(["info", "--port", server.path.to_str().unwrap(), "--json"])
         .output()
         .unwrap();
@@ -301,7 +299,7 @@ fn learn_run(backend: &str, port: Option<&Path>, args: &[&str], out: &Path) -> s
     all.push("learn");
     all.extend_from_slice(args);
     all.extend(["--out", out.to_str().unwrap(), "--json"]);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pbit"))
+    let o = std::process::Command::new(pbit_tests::pbit_bin())
         .args(&all)
         .output()
         .unwrap();

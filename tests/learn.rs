@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn pbit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pbit"))
+    Command::new(pbit_tests::pbit_bin())
         .args(args)
         .output()
         .expect("run pbit")

@@ -532,7 +532,7 @@ fn pbit_info_prints_what_the_device_reports() {
         let path = slave.name().expect("the pty's name");
         let board = SerialTransport::from_port(Box::new(master), 115_200).unwrap();
         let dev = dev.spawn(board);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pbit"))
+        let out = std::process::Command::new(pbit_tests::pbit_bin())
             .args(["info", "--port", &path, "--baud", "115200", "--json"])
             .output()
             .unwrap();

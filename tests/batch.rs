@@ -4,9 +4,7 @@
 //! batch's size (split at the buffer's capacity), n (sums on or off the device) or what is
 //! read back. Needs verilator and g++ (scripts/test-all.sh installs them).
 
-mod common;
-
-use common::instance;
+use pbit_tests::instance;
 use pbit_driver::{Bus, Cached, Machine};
 use pbit_host::backend::{relax_chain, RelaxJob};
 use pbit_model::run::correlation_sums;

@@ -1,15 +1,21 @@
 //! The `pbit` command line: a thin layer over pbit-host, pbit-model and pbit-spec. One file per
-//! command; this file holds the global flags and what the commands share.
+//! command; this file holds the global flags and what the commands share. The only crate that
+//! uses clap, anyhow and indicatif.
+//!
+//! Features (all on by default): `verilator` (`--backend verilator`, `pbit sim serve`),
+//! `serial` (`--backend serial`, `pbit info`), `boards` (`pbit hdl build`, `pbit hdl flash`).
 
 mod anneal;
 mod circuit;
 mod exact;
 mod factor;
 mod hdl;
+#[cfg(feature = "serial")]
 mod info;
 mod learn;
 mod sample;
 mod sat;
+#[cfg(feature = "verilator")]
 mod sim;
 
 use anyhow::{bail, Result};
@@ -17,8 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pbit_host::backend::{Backend, ModelBackend};
 use pbit_host::jobs::{self, Loaded, Meaning};
-use pbit_host::serial::{SerialBackend, DEFAULT_BAUD};
-use pbit_host::verilator::VerilatorBackend;
+use pbit_host::serial::DEFAULT_BAUD;
 use pbit_model::Scaling;
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -92,10 +97,12 @@ enum Command {
     #[command(subcommand)]
     Hdl(hdl::HdlCommand),
     /// What the device on `--port` reports: protocol version, N, formats, spec hash, clock.
+    #[cfg(feature = "serial")]
     Info(info::InfoArgs),
     /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
     Learn(learn::LearnArgs),
     /// The simulated board: `pbit sim serve` runs it behind a pseudo-terminal.
+    #[cfg(feature = "verilator")]
     #[command(subcommand)]
     Sim(sim::SimCommand),
 }
@@ -124,7 +131,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sat(a) => sat::run(m, a),
         Command::Hdl(c) => hdl::run(c),
         Command::Learn(a) => learn::run(m, a),
+        #[cfg(feature = "serial")]
         Command::Info(a) => info::run(m, a),
+        #[cfg(feature = "verilator")]
         Command::Sim(c) => sim::run(m, c),
     }
 }
@@ -142,8 +151,17 @@ pub fn backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
             }
             Ok(Box::new(b))
         }
-        BackendKind::Verilator => Ok(Box::new(VerilatorBackend::new(m.machine_n)?)),
-        BackendKind::Serial => Ok(Box::new(SerialBackend::open(&port(m)?, m.baud)?)),
+        #[cfg(feature = "verilator")]
+        BackendKind::Verilator => Ok(Box::new(
+            pbit_host::verilator::VerilatorBackend::new(m.machine_n)?,
+        )),
+        #[cfg(feature = "serial")]
+        BackendKind::Serial => Ok(Box::new(pbit_host::serial::SerialBackend::open(
+            &port(m)?,
+            m.baud,
+        )?)),
+        #[allow(unreachable_patterns)]
+        kind => bail!("this pbit was built without the {kind:?} backend (cargo feature `verilator` or `serial` of pbit-cli)"),
     }
 }
 

@@ -1,0 +1,76 @@
+//! pbit-tests: the end-to-end tests across crates (one file per behaviour, beside this one) and
+//! the helpers they share. The model is the reference in every one: the Verilated machine,
+//! the simulated board over the wire protocol and the `pbit` binary must match it bit for bit.
+//!
+//! Needs verilator and g++ for the co-simulation files (scripts/test-all.sh installs them).
+
+use pbit_model::{FixedIsing, Ising, Scaling};
+use pbit_spec::Format;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The `pbit` binary (package pbit-cli), built for the profile these tests were built with.
+///
+/// `CARGO_BIN_EXE_pbit` exists only for pbit-cli's own tests, so this package builds the binary
+/// itself, once per test process: `cargo build -p pbit-cli --bin pbit` into the same target
+/// directory and profile (a no-op when `cargo test --workspace` has already built it). Set
+/// `PBIT_BIN` to test another binary.
+pub fn pbit_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("PBIT_BIN") {
+            return PathBuf::from(p);
+        }
+        // this test runs from <target>/<profile dir>/deps/<test>-<hash>
+        let exe = std::env::current_exe().expect("the test executable's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test executable sits in <target>/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("<target>/<profile>");
+        let profile = match profile_dir.file_name().and_then(|s| s.to_str()) {
+            Some("debug") => "dev",
+            Some(p) => p,
+            None => panic!("odd profile directory {}", profile_dir.display()),
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(&cargo)
+            .args(["build", "--quiet", "--package", "pbit-cli", "--bin", "pbit"])
+            .args(["--profile", profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build the pbit binary: {e}"));
+        assert!(status.success(), "building the pbit binary failed ({status})");
+        profile_dir.join(format!("pbit{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// A file in the repository's `examples/`.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+
+/// A random instance on the grid (a third of the couplings set), from a fixed generator.
+pub fn instance(n: usize, seed: u64) -> FixedIsing {
+    let mut x = seed;
+    let mut next = move || {
+        x = pbit_spec::rng::splitmix64(x);
+        x
+    };
+    let mut ising = Ising::new(n);
+    for i in 0..n {
+        for j in i + 1..n {
+            if next() % 3 == 0 {
+                ising.add_coupling(i, j, ((next() % 33) as f64 - 16.0) / 16.0);
+            }
+        }
+        ising.h[i] = ((next() % 17) as f64 - 8.0) / 16.0;
+    }
+    FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap()
+}
