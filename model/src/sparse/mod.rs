@@ -7,6 +7,7 @@
 //! * [`kernel`]: the same jobs fast (a colour's p-bits vectorised), bit-identical to [`run`].
 //! * [`sparsify`]: copy p-bits joined by ferromagnetic chains bound a graph's degree.
 
+pub mod kernel;
 pub mod machine;
 pub mod run;
 
@@ -123,7 +124,12 @@ mod tests {
     use crate::{Ising, Scaling};
 
     fn instance(text: &str) -> FixedIsing {
-        FixedIsing::new(&Ising::parse(text, "t").unwrap(), MODEL_FORMAT, Scaling::Exact).unwrap()
+        FixedIsing::new(
+            &Ising::parse(text, "t").unwrap(),
+            MODEL_FORMAT,
+            Scaling::Exact,
+        )
+        .unwrap()
     }
 
     #[test]
