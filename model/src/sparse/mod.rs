@@ -10,6 +10,7 @@
 pub mod kernel;
 pub mod machine;
 pub mod run;
+pub mod sparsify;
 
 use crate::fixed::FixedIsing;
 use pbit_spec::sparse::{SparseGraph, SPARSE_RNG_BITS};
