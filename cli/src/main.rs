@@ -9,6 +9,7 @@ mod anneal;
 mod circuit;
 mod exact;
 mod factor;
+mod graph;
 mod hdl;
 #[cfg(feature = "serial")]
 mod info;
@@ -63,6 +64,31 @@ pub struct MachineArgs {
     /// Baud rate of the serial link.
     #[arg(long, global = true, env = "PBIT_BAUD", default_value_t = DEFAULT_BAUD)]
     pub baud: u32,
+    /// Which machine: the dense one (one p-bit per clock, all pairs) or the sparse,
+    /// graph-coloured one (a colour class per phase; docs/spec.md).
+    #[arg(long, global = true, value_enum, env = "PBIT_MACHINE", default_value_t = MachineKind::Dense)]
+    pub machine: MachineKind,
+    /// Sparse machine: its maximum degree D. Optimisation commands (anneal, maxcut, factor,
+    /// circuit, sat) run a graph beyond D with copy p-bits on ferromagnetic chains; sample and
+    /// learn refuse it. The model's default is no limit.
+    #[arg(long, global = true)]
+    pub max_degree: Option<usize>,
+    /// Sparse machine: the graph it is built for (an instance file; every listed pair is an
+    /// edge). Default: the instance's own graph.
+    #[arg(long, global = true)]
+    pub graph: Option<PathBuf>,
+    /// Sparse machine: the copy strength of sparsification chains, in the instance's units
+    /// (default: the largest field a copy's share of edges can produce, capped at J_max).
+    #[arg(long, global = true)]
+    pub copy_strength: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MachineKind {
+    /// Today's machine: sequential updates, any pair coupled (default).
+    Dense,
+    /// The graph-coloured machine: one colour class per phase, couplings on its graph's edges.
+    Sparse,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -101,6 +127,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
     Learn(learn::LearnArgs),
+    /// The sparse machine an instance (or graph file) gets: n, degree, colours, graph hash.
+    Graph(graph::GraphArgs),
     /// The simulated board: `pbit sim serve` runs it behind a pseudo-terminal.
     #[cfg(feature = "verilator")]
     #[command(subcommand)]
@@ -135,11 +163,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::Info(a) => info::run(m, a),
         #[cfg(feature = "verilator")]
         Command::Sim(c) => sim::run(m, c),
+        Command::Graph(a) => graph::run(m, a),
     }
 }
 
 /// The backend the flags choose.
 pub fn backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
+    if m.machine == MachineKind::Sparse {
+        return graph::sparse_backend(m);
+    }
+    if m.max_degree.is_some() || m.graph.is_some() || m.copy_strength.is_some() {
+        bail!("--max-degree, --graph and --copy-strength describe the sparse machine: add --machine sparse");
+    }
     match m.backend.unwrap_or(BackendKind::Model) {
         BackendKind::Model => {
             let mut b = ModelBackend::default();

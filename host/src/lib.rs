@@ -8,6 +8,7 @@
 //! * [`transport`], [`link`], [`serial`]: byte transports (serial port, in-memory, fault
 //!   injection), the wire-protocol client, and a device on a link as a backend;
 //!   [`fake_device`] is a scripted device for tests.
+//! * [`sparse_backend`]: the sparse, graph-coloured machine as backends (model; sparsifying).
 //! * [`jobs`]: sampling, annealing and Max-Cut runs on a backend, with their reports.
 //! * [`learn`]: Boltzmann-machine learning (CD/PCD) with the backend's samples.
 //!
@@ -24,6 +25,7 @@ pub mod jobs;
 pub mod learn;
 pub mod link;
 pub mod serial;
+pub mod sparse_backend;
 pub mod transport;
 #[cfg(feature = "verilator")]
 pub mod verilator;

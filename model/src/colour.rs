@@ -171,6 +171,18 @@ pub fn build_graph(problem: &FixedIsing) -> (SparseGraph, Colouring) {
     (g, c)
 }
 
+/// The machine built for a graph file (`--graph FILE`, an instance file): its n, every pair it
+/// lists as an edge (a listed coupling of value 0 still wires the pair, so one file can describe
+/// a family of instances), coloured by [`colour`].
+pub fn graph_of_file(ising: &crate::Ising) -> (SparseGraph, Colouring) {
+    let edges =
+        SparseGraph::canonical_edges(ising.couplings.iter().map(|c| (c.i as u32, c.j as u32)));
+    let c = colour(ising.n, &edges);
+    let g = SparseGraph::new(ising.n, edges, c.colours.clone())
+        .expect("a parsed instance has no self-loops and the colouring is proper");
+    (g, c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

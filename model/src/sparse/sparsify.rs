@@ -104,7 +104,7 @@ impl Sparsified {
         };
         // hand out edge slots in canonical order
         let mut cursor = vec![(0usize, 0usize); n]; // (copy, used in that copy)
-        let mut take = |i: usize, cursor: &mut Vec<(usize, usize)>| -> u32 {
+        let take = |i: usize, cursor: &mut Vec<(usize, usize)>| -> u32 {
             let k = copies[i].len();
             let (mut t, mut used) = cursor[i];
             if used == capacity(k, t) {

@@ -1,0 +1,348 @@
+//! The sparse, graph-coloured machine as backends (`--machine sparse`).
+//!
+//! * [`SparseModelBackend`]: the bit-exact model of the sparse machine (fast chromatic kernel).
+//!   It runs an instance on the machine built for a given graph (`--graph`), or, without one,
+//!   on the machine the host would build for the instance's own graph (coloured by
+//!   `pbit_model::colour`). The model has no degree limit unless one is given (`--max-degree`).
+//! * [`Sparsifying`]: wraps a sparse backend of maximum degree D for optimisation jobs: an
+//!   instance whose degree exceeds D runs with copy p-bits on ferromagnetic chains
+//!   (`pbit_model::sparse::sparsify`), and results name only the original p-bits (majority of
+//!   copies, ties to the first). Sampling and relax jobs (which must sample the instance's own
+//!   distribution) refuse such an instance with an error naming D.
+
+use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, SampleJob};
+use pbit_model::colour::{self, Colouring};
+use pbit_model::run::ReadResult;
+use pbit_model::sparse::sparsify::Sparsified;
+use pbit_model::sparse::{check_degree, kernel, Phases, MODEL_FORMAT};
+use pbit_model::FixedIsing;
+use pbit_spec::sparse::{sparse_format, SparseGraph};
+use pbit_spec::Format;
+use std::sync::Mutex;
+
+/// What a sparse backend reports about the machine an instance ran on (for `note:` lines and
+/// reports).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SparseMachineInfo {
+    pub n: usize,
+    pub edges: usize,
+    pub max_degree: usize,
+    pub colours: u32,
+    /// "bipartite", "dsatur", "trivial" or "given" (a `--graph` machine).
+    pub method: &'static str,
+    pub graph_hash: u64,
+}
+
+impl std::fmt::Display for SparseMachineInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sparse machine: n {}, {} edges, max degree {}, {} colours ({}), graph {:016x}",
+            self.n, self.edges, self.max_degree, self.colours, self.method, self.graph_hash
+        )
+    }
+}
+
+/// The machine for an instance: `graph` if given (checked against the instance), else the
+/// instance's own graph, coloured; checked against `max_degree`.
+pub fn machine_for(
+    problem: &FixedIsing,
+    graph: Option<&SparseGraph>,
+    max_degree: Option<usize>,
+) -> Result<(SparseGraph, SparseMachineInfo), BackendError> {
+    let bad = |e: pbit_model::sparse::SparseError| BackendError::Other(e.to_string());
+    let (g, method) = match graph {
+        Some(g) => (g.clone(), "given"),
+        None => {
+            let (g, c): (SparseGraph, Colouring) = colour::build_graph(problem);
+            (g, c.method.name())
+        }
+    };
+    if let Some(d) = max_degree {
+        check_degree(&g, d).map_err(bad)?;
+    }
+    let info = SparseMachineInfo {
+        n: g.n(),
+        edges: g.edges().len(),
+        max_degree: g.max_degree(),
+        colours: g.colour_count(),
+        method,
+        graph_hash: g.hash(),
+    };
+    Ok((g, info))
+}
+
+/// The bit-exact model of the sparse machine.
+pub struct SparseModelBackend {
+    pub threads: usize,
+    /// The machine's maximum degree D (None: unlimited, the model's default).
+    pub max_degree: Option<usize>,
+    /// The built machine's graph (None: built for each instance from its own graph).
+    pub graph: Option<SparseGraph>,
+    pub isa: kernel::Isa,
+    /// Called with the machine of each job whose graph differs from the last one's.
+    pub on_machine: Option<Box<dyn Fn(&SparseMachineInfo) + Send>>,
+    last_hash: Mutex<Option<u64>>,
+}
+
+impl SparseModelBackend {
+    pub fn new(threads: usize, max_degree: Option<usize>, graph: Option<SparseGraph>) -> Self {
+        SparseModelBackend {
+            threads,
+            max_degree,
+            graph,
+            isa: kernel::Isa::Auto,
+            on_machine: None,
+            last_hash: Mutex::new(None),
+        }
+    }
+
+    /// The machine and phases for a job's instance.
+    fn phases(&self, problem: &FixedIsing) -> Result<Phases, BackendError> {
+        let (g, info) = machine_for(problem, self.graph.as_ref(), self.max_degree)?;
+        let phases = Phases::new(problem, &g).map_err(|e| BackendError::Other(e.to_string()))?;
+        let mut last = self.last_hash.lock().unwrap();
+        if *last != Some(info.graph_hash) {
+            *last = Some(info.graph_hash);
+            if let Some(f) = &self.on_machine {
+                f(&info);
+            }
+        }
+        Ok(phases)
+    }
+}
+
+impl Backend for SparseModelBackend {
+    fn name(&self) -> &'static str {
+        "model"
+    }
+    /// With a degree bound D, the device's format (fields for D·J_max + h_max); without, 32-bit
+    /// fields. Decisions are the same either way (see `pbit_model::sparse::MODEL_FORMAT`).
+    fn format(&self) -> Format {
+        let d = self
+            .max_degree
+            .or_else(|| self.graph.as_ref().map(|g| g.max_degree()));
+        match d {
+            Some(d) => sparse_format(d),
+            None => MODEL_FORMAT,
+        }
+    }
+    fn capacity(&self) -> Option<usize> {
+        self.graph.as_ref().map(|g| g.n())
+    }
+    fn sample(
+        &mut self,
+        job: &SampleJob,
+        record: &mut dyn FnMut(&[bool], i64),
+    ) -> Result<(), BackendError> {
+        let phases = self.phases(job.problem)?;
+        kernel::sample(
+            job.problem,
+            &phases,
+            job.clamps,
+            job.page,
+            job.seed,
+            job.spec,
+            record,
+            self.isa,
+        );
+        Ok(())
+    }
+    fn anneal(
+        &mut self,
+        job: &AnnealJob,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let phases = self.phases(job.problem)?;
+        Ok(kernel::anneal_reads(
+            job.problem,
+            &phases,
+            job.clamps,
+            job.pages,
+            job.seed,
+            0..job.reads,
+            self.threads,
+            progress,
+            self.isa,
+        ))
+    }
+    fn relax(
+        &mut self,
+        job: &RelaxJob,
+        out: &mut dyn FnMut(usize, &[bool]),
+    ) -> Result<(), BackendError> {
+        job.validate()?;
+        let phases = self.phases(job.problem)?;
+        let finals = kernel::relax_chains(
+            job.problem,
+            &phases,
+            job.clamped,
+            job.page,
+            job.seed,
+            job.first_read,
+            job.initial,
+            job.sweeps,
+            self.threads,
+            self.isa,
+        );
+        for (c, s) in finals.iter().enumerate() {
+            out(c, s);
+        }
+        Ok(())
+    }
+}
+
+/// What a sparsified job reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparsifyInfo {
+    pub original_n: usize,
+    pub n: usize,
+    pub max_degree: usize,
+    /// Copy strength in the instance's units (raw / 2^frac_bits, undoing any rescaling).
+    pub strength: f64,
+    pub strength_raw: i32,
+    /// Broken chains in the best read's best state.
+    pub broken_chains: usize,
+}
+
+impl std::fmt::Display for SparsifyInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sparsified for max degree D = {}: {} p-bits + {} copies on ferromagnetic chains, copy strength {} ({} raw); {} broken chains in the best read; results name the {} original p-bits (majority of copies, ties to the first)",
+            self.max_degree,
+            self.original_n,
+            self.n - self.original_n,
+            self.strength,
+            self.strength_raw,
+            self.broken_chains,
+            self.original_n
+        )
+    }
+}
+
+/// A sparse backend of maximum degree D for optimisation commands: instances beyond D run with
+/// copy p-bits; sampling and relax jobs refuse them.
+pub struct Sparsifying {
+    pub inner: Box<dyn Backend>,
+    pub max_degree: usize,
+    /// Copy strength in raw units (None: the default, see `pbit_model::sparse::sparsify`).
+    pub strength_raw: Option<i64>,
+    /// Called after each sparsified job.
+    pub on_sparsify: Option<Box<dyn Fn(&SparsifyInfo) + Send>>,
+}
+
+impl Sparsifying {
+    fn too_high(&self, problem: &FixedIsing, job: &'static str) -> Result<(), BackendError> {
+        let too_high = (0..problem.n)
+            .find(|&i| problem.row(i).0.len() > self.max_degree)
+            .map(|i| (i, problem.row(i).0.len()));
+        match too_high {
+            Some((i, d)) => Err(BackendError::Other(format!(
+                "p-bit {} (1-based) has degree {d}, more than the sparse machine's maximum degree D = {}; {job} needs the instance's own distribution, which copy p-bits would change, so it does not sparsify (anneal, maxcut, factor, circuit and sat do)",
+                i + 1,
+                self.max_degree
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Backend for Sparsifying {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn format(&self) -> Format {
+        self.inner.format()
+    }
+    /// Capacity is checked after sparsification (copies need room too), by the inner backend.
+    fn capacity(&self) -> Option<usize> {
+        None
+    }
+    fn sample(
+        &mut self,
+        job: &SampleJob,
+        record: &mut dyn FnMut(&[bool], i64),
+    ) -> Result<(), BackendError> {
+        self.too_high(job.problem, "sampling")?;
+        self.inner.check_fits(job.problem.n)?;
+        self.inner.sample(job, record)
+    }
+    fn anneal(
+        &mut self,
+        job: &AnnealJob,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let s = Sparsified::new(job.problem, self.max_degree, self.strength_raw)
+            .map_err(|e| BackendError::Other(e.to_string()))?;
+        let Some(s) = s else {
+            self.inner.check_fits(job.problem.n)?;
+            return self.inner.anneal(job, progress);
+        };
+        self.inner.check_fits(s.problem.n)?;
+        let clamps = s.expand_clamps(job.clamps);
+        let inner = AnnealJob {
+            problem: &s.problem,
+            clamps: &clamps,
+            pages: job.pages,
+            seed: job.seed,
+            reads: job.reads,
+        };
+        let results = self.inner.anneal(&inner, progress)?;
+        // energies of the original p-bits' states; a read's best is the inner machine's best
+        // state mapped back
+        let mapped: Vec<ReadResult> = results
+            .iter()
+            .map(|r| {
+                let spins = s.original_state(&r.best_spins);
+                ReadResult {
+                    read: r.read,
+                    best_energy_raw: job.problem.energy_raw(&spins),
+                    best_spins: spins,
+                    // the sparsified machine's final energy (copy chains included): the final
+                    // state is not kept
+                    final_energy_raw: r.final_energy_raw,
+                }
+            })
+            .collect();
+        if let Some(f) = &self.on_sparsify {
+            let best = results
+                .iter()
+                .zip(&mapped)
+                .min_by_key(|(_, m)| (m.best_energy_raw, m.read))
+                .map(|(r, _)| s.broken_chains(&r.best_spins))
+                .unwrap_or(0);
+            let p = job.problem;
+            f(&SparsifyInfo {
+                original_n: p.n,
+                n: s.problem.n,
+                max_degree: self.max_degree,
+                strength: s.strength_raw as f64 / (p.format.one() as f64 * p.scale),
+                strength_raw: s.strength_raw,
+                broken_chains: best,
+            });
+        }
+        Ok(mapped)
+    }
+    fn relax(
+        &mut self,
+        job: &RelaxJob,
+        out: &mut dyn FnMut(usize, &[bool]),
+    ) -> Result<(), BackendError> {
+        self.too_high(job.problem, "learning")?;
+        self.inner.check_fits(job.problem.n)?;
+        self.inner.relax(job, out)
+    }
+    fn relax_batch(
+        &mut self,
+        job: &RelaxJob,
+        want: crate::backend::RelaxWant,
+    ) -> Result<crate::backend::Relaxed, BackendError> {
+        self.too_high(job.problem, "learning")?;
+        self.inner.check_fits(job.problem.n)?;
+        self.inner.relax_batch(job, want)
+    }
+    fn usage(&self) -> Option<crate::link::Usage> {
+        self.inner.usage()
+    }
+}
