@@ -16,6 +16,7 @@ use crate::anneal::{round_seed, Annealer};
 use crate::circuit::{penalty_to_ising, CircuitError};
 use crate::gates::and_penalty;
 use crate::poly::{Affine, Poly};
+use pbit_model::limits::{check_anneal, LimitError, MAX_PBITS};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling, Schedule};
@@ -33,6 +34,8 @@ pub enum CnfErrorKind {
     MissingHeader,
     #[error("problem line must be `p cnf VARIABLES CLAUSES`, found `{0}`")]
     BadHeader(String),
+    #[error("the problem line declares {vars} variables, more than the limit {max}")]
+    TooManyVariables { vars: usize, max: u64 },
     #[error("second problem line")]
     SecondHeader,
     #[error("`{0}` is not an integer literal")]
@@ -107,8 +110,14 @@ impl Cnf {
                 }
                 let v: usize = f[2].parse().map_err(|_| bad())?;
                 let c: usize = f[3].parse().map_err(|_| bad())?;
-                if v > i32::MAX as usize {
-                    return Err(bad());
+                if v as u64 > MAX_PBITS {
+                    return Err(err(
+                        line,
+                        CnfErrorKind::TooManyVariables {
+                            vars: v,
+                            max: MAX_PBITS,
+                        },
+                    ));
                 }
                 header = Some((v, c));
                 continue;
@@ -265,8 +274,8 @@ pub enum SatError {
     Quantise(#[from] QuantiseError),
     #[error(transparent)]
     Beta(#[from] BetaError),
-    #[error("{0} must be at least 1")]
-    Option(&'static str),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("backend: {0}")]
     Backend(String),
 }
@@ -372,12 +381,7 @@ pub fn solve(
     cnf: &Cnf,
     opts: &SatOptions,
 ) -> Result<SatReport, SatError> {
-    if opts.sweeps == 0 {
-        return Err(SatError::Option("--sweeps"));
-    }
-    if opts.reads == 0 {
-        return Err(SatError::Option("--reads"));
-    }
+    check_anneal("--reads", opts.reads, opts.sweeps, 0)?;
     let start = Instant::now();
     let format = annealer.format();
     let (ising, scale) = sat_ising(cnf, &format)?;
@@ -413,8 +417,8 @@ pub fn solve(
         MAX_STEPS,
     )?;
     let pages = Pages::build(&fixed, &schedule);
-    let per_round = opts.sweeps * opts.reads;
-    while report.sweeps + per_round <= opts.max_sweeps.max(per_round) {
+    let per_round = check_anneal("--reads", opts.reads, opts.sweeps, fixed.n)?;
+    while report.sweeps.saturating_add(per_round) <= opts.max_sweeps.max(per_round) {
         let results = annealer
             .anneal(
                 &fixed,
@@ -492,6 +496,16 @@ mod tests {
             (2, CnfErrorKind::WrongCount { .. })
         ));
         assert_eq!(kind(""), (0, CnfErrorKind::MissingHeader));
+        assert_eq!(
+            kind("c big\np cnf 1000000000000 1\n1 0\n"),
+            (
+                2,
+                CnfErrorKind::TooManyVariables {
+                    vars: 1_000_000_000_000,
+                    max: MAX_PBITS
+                }
+            )
+        );
         let e = Cnf::parse("p cnf 2 1\n1 -7 0\n", "f.cnf").unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -20,6 +20,7 @@
 use crate::anneal::{round_seed, Annealer};
 use crate::arith::{add_multiplier, MultiplierWeights};
 use crate::circuit::{Circuit, CircuitError, Compiled, Direction, Signal};
+use pbit_model::limits::{check_anneal, LimitError};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
 use pbit_model::{FixedIsing, QuantiseError, Scaling, Schedule};
@@ -43,8 +44,8 @@ pub enum FactorError {
     },
     #[error("{0} is too large: this multiplier handles N < 2^62")]
     TooLarge(u64),
-    #[error("{0} must be at least 1")]
-    Option(&'static str),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("class bias must be between 0 and 4, got {0}")]
     ClassBias(f64),
     #[error(transparent)]
@@ -305,12 +306,7 @@ pub fn factor(
     if n >= 1 << 62 {
         return Err(FactorError::TooLarge(n));
     }
-    if opts.sweeps == 0 {
-        return Err(FactorError::Option("--sweeps"));
-    }
-    if opts.reads == 0 {
-        return Err(FactorError::Option("--reads"));
-    }
+    check_anneal("--reads", opts.reads, opts.sweeps, 0)?;
     if !(opts.class_bias.is_finite() && (0.0..=4.0).contains(&opts.class_bias)) {
         return Err(FactorError::ClassBias(opts.class_bias));
     }
@@ -334,7 +330,8 @@ pub fn factor(
         let pages = read_pages(&fixed, compiled.scale, opts)?;
         machines.push((compiled, clamps, w, fixed, pages));
     }
-    let per_round = opts.sweeps * opts.reads;
+    let pbits = machines.iter().map(|m| m.3.n).max().unwrap_or(0);
+    let per_round = check_anneal("--reads", opts.reads, opts.sweeps, pbits)?;
     let mut sweeps = 0u64;
     let mut round = 0u64;
     let weight: Vec<f64> = machines
@@ -342,7 +339,7 @@ pub fn factor(
         .map(|m| (opts.class_bias * (m.2[0] as f64 - 2.0)).exp2())
         .collect();
     let mut visits = vec![0u64; machines.len()];
-    while !machines.is_empty() && sweeps + per_round <= opts.max_sweeps.max(per_round) {
+    while !machines.is_empty() && sweeps.saturating_add(per_round) <= opts.max_sweeps.max(per_round) {
         // the class least visited for its weight (the first such on ties): one round each
         // first, then rounds in proportion to the weights
         let c = (0..machines.len())

@@ -7,6 +7,7 @@
 
 use crate::anneal::Annealer;
 use crate::circuit::{CircuitError, Compiled};
+use pbit_model::limits::{check_anneal, LimitError};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
 use pbit_model::{FixedIsing, QuantiseError, Scaling, Schedule};
@@ -24,8 +25,8 @@ pub enum RunError {
     Quantise(#[from] QuantiseError),
     #[error(transparent)]
     Beta(#[from] BetaError),
-    #[error("{0} must be at least 1")]
-    Option(&'static str),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("backend: {0}")]
     Backend(String),
 }
@@ -90,12 +91,7 @@ pub fn run(
     clamps: &str,
     opts: &RunOptions,
 ) -> Result<RunReport, RunError> {
-    if opts.samples == 0 {
-        return Err(RunError::Option("--samples"));
-    }
-    if opts.sweeps == 0 {
-        return Err(RunError::Option("--sweeps"));
-    }
+    check_anneal("--samples", opts.samples, opts.sweeps, compiled.ising.n)?;
     let start = Instant::now();
     let values = crate::circuit::parse_assignments(clamps)?;
     let clamp_list = compiled.clamps_from_text(clamps)?;

@@ -18,10 +18,10 @@ pub struct CircuitArgs {
     /// The module to run (default: the one marked top, or the only one).
     #[arg(long)]
     top: Option<String>,
-    /// Samples (independent annealing reads).
+    /// Samples (independent annealing reads; 1 to 2^20).
     #[arg(long, default_value_t = RunOptions::default().samples)]
     samples: u64,
-    /// Sweeps per sample.
+    /// Sweeps per sample (1 to 2^32 − 1).
     #[arg(long, default_value_t = RunOptions::default().sweeps)]
     sweeps: u64,
     #[arg(long, default_value_t = 0)]

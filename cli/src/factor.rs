@@ -19,10 +19,11 @@ pub struct FactorArgs {
     /// Budget: total sweeps over all reads and restarts.
     #[arg(long, default_value_t = FactorOptions::default().max_sweeps)]
     max_sweeps: u64,
-    /// Sweeps per read.
+    /// Sweeps per read (1 to 2^32 − 1).
     #[arg(long, default_value_t = FactorOptions::default().sweeps)]
     sweeps: u64,
-    /// Reads per round (each round restarts with a new seed, on the next width class).
+    /// Reads per round (each round restarts with a new seed, on the next width class; 1 to
+    /// 2^20).
     #[arg(long, default_value_t = FactorOptions::default().reads)]
     reads: u64,
     /// β at the start of each read (gate energy gap 1).

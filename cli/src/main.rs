@@ -211,7 +211,8 @@ pub fn port(m: &MachineArgs) -> Result<String> {
 /// An instance file and how to load it for the machine.
 #[derive(Args)]
 pub struct LoadArgs {
-    /// Instance file: `N M`, M lines `i j value` (1-based), then `h i value` lines.
+    /// Instance file: `N M`, M lines `i j value` (1-based), then `h i value` lines (N at most
+    /// 2^24, M at most 2^28).
     pub file: PathBuf,
     /// Scale all values by a power of two (β compensated) and round to the machine's grid when
     /// the file's values are not exact in its fixed point; the scale and error are reported.

@@ -9,17 +9,17 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct SatArgs {
-    /// A DIMACS CNF file.
+    /// A DIMACS CNF file (at most 2^24 variables).
     file: PathBuf,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Budget: total sweeps over all reads and restarts; then `s UNKNOWN`.
     #[arg(long, default_value_t = SatOptions::default().max_sweeps)]
     max_sweeps: u64,
-    /// Sweeps per read.
+    /// Sweeps per read (1 to 2^32 − 1).
     #[arg(long, default_value_t = SatOptions::default().sweeps)]
     sweeps: u64,
-    /// Reads per round (each round restarts with a new seed).
+    /// Reads per round (each round restarts with a new seed; 1 to 2^20).
     #[arg(long, default_value_t = SatOptions::default().reads)]
     reads: u64,
     /// A JSON report instead of the competition output.

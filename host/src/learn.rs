@@ -52,6 +52,10 @@ use crate::backend::{Backend, BackendError, RelaxJob, RelaxWant, Relaxed};
 use crate::link::{Projection, Usage};
 use pbit_model::exact::{boltzmann_distribution, ExactError, MAX_DISTRIBUTION_N};
 use pbit_model::run::correlation_sums;
+use pbit_model::limits::{
+    check_range, checked_product, checked_sum, LimitError, MAX_EPOCHS, MAX_LEARN_PBITS,
+    MAX_RESULT_SPINS, MAX_SWEEPS,
+};
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
 use pbit_spec::memory_map as mm;
 use pbit_spec::rng::splitmix64;
@@ -249,6 +253,39 @@ pub struct LearnOptions {
     pub kl_every: u64,
 }
 
+/// The most read numbers a learning run uses, 2⁴³ steps × 2 phases × 2²⁰ chains
+/// ([`read_number`]): epochs × steps per epoch stays below 2⁴³ so they never wrap.
+pub const MAX_LEARN_STEPS: u64 = 1 << 43;
+
+impl LearnOptions {
+    /// Checks the counts against [`pbit_model::limits`] before anything is allocated, and
+    /// returns the p-bits (visible + hidden): epochs in 1..=2³² − 1, k ≤ 2³² − 1, visible +
+    /// hidden ≤ 2¹², batch × chains ≤ 2²⁰, chains × p-bits and the positive phase's hidden
+    /// states (vectors × chains × hidden) ≤ 2²⁸, epochs × steps < 2⁴³.
+    pub fn check_sizes(&self, data: &Data) -> Result<usize, LearnError> {
+        let d = data.vectors.len() as u64;
+        check_range("--epochs", self.epochs, 1, MAX_EPOCHS)?;
+        check_range("--k", self.k, 1, MAX_SWEEPS)?;
+        check_range("--kl-every", self.kl_every, 1, MAX_EPOCHS)?;
+        check_range("--chains", self.chains_per_vector as u64, 1, MAX_CHAINS as u64)?;
+        let n = checked_sum(
+            "visible units + --hidden",
+            data.visible as u64,
+            self.hidden as u64,
+            MAX_LEARN_PBITS,
+        )?;
+        let batch = self.batch.map_or(d, |b| b as u64);
+        let chains = checked_product("--batch × --chains", batch, self.chains_per_vector as u64, MAX_CHAINS as u64)?;
+        checked_product("--batch × --chains × p-bits", chains, n, MAX_RESULT_SPINS)?;
+        let kept = checked_product("data vectors × --chains", d, self.chains_per_vector as u64, u64::MAX)?;
+        checked_product("data vectors × --chains × --hidden", kept, self.hidden as u64, MAX_RESULT_SPINS)?;
+        if (1..=d).contains(&batch) {
+            checked_product("--epochs × steps per epoch", self.epochs, d.div_ceil(batch), MAX_LEARN_STEPS - 1)?;
+        }
+        Ok(n as usize)
+    }
+}
+
 impl Default for LearnOptions {
     fn default() -> Self {
         LearnOptions {
@@ -284,6 +321,8 @@ pub enum LearnError {
     Exact(#[from] ExactError),
     #[error("{0}")]
     Option(String),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 /// One epoch's outcome, as reported to the progress callback.
@@ -679,11 +718,8 @@ pub fn learn(
     let t_start = Instant::now();
     let bad = |m: String| Err(LearnError::Option(m));
     let v = data.visible;
-    let n = v + opts.hidden;
+    let n = opts.check_sizes(data)?;
     backend.check_fits(n)?;
-    if opts.epochs == 0 || opts.k == 0 || opts.chains_per_vector == 0 || opts.kl_every == 0 {
-        return bad("--epochs, --k, --chains and --kl-every must be at least 1".into());
-    }
     let lr_ok = opts.lr > 0.0 && opts.lr.is_finite();
     let lr_final_ok = opts.lr_final >= 0.0 && opts.lr_final.is_finite();
     if !lr_ok || !lr_final_ok {
@@ -701,12 +737,6 @@ pub fn learn(
     if batch == 0 || batch > d {
         return bad(format!(
             "--batch must be between 1 and the number of vectors ({d}), got {batch}"
-        ));
-    }
-    let chains = batch * opts.chains_per_vector;
-    if chains > MAX_CHAINS {
-        return bad(format!(
-            "batch × chains per vector is {chains}, more than {MAX_CHAINS}"
         ));
     }
     let steps = d.div_ceil(batch) as u64;
@@ -772,7 +802,8 @@ pub fn learn(
         1
     };
 
-    let mut kl_per_epoch = Vec::with_capacity(opts.epochs as usize);
+    // grows as epochs run: a long run does not reserve its whole history up front
+    let mut kl_per_epoch = Vec::with_capacity(opts.epochs.min(1 << 16) as usize);
     let mut clipped_updates = 0u64;
     let mut sweeps = 0u64;
     let mut order: Vec<usize> = (0..d).collect();
@@ -822,7 +853,7 @@ pub fn learn(
                 let t = Instant::now();
                 let out = relax(backend, &job, true, false)?.finals.expect("checked");
                 timing.sampling += t.elapsed().as_secs_f64();
-                sweeps += k_positive * cs as u64;
+                sweeps = sweeps.saturating_add(k_positive * cs as u64);
                 positive = out;
                 for (c, s) in positive.iter().enumerate() {
                     pos_hidden[slot(c)].copy_from_slice(&s[v..]);
@@ -848,7 +879,7 @@ pub fn learn(
             let t = Instant::now();
             let negative = relax(backend, &job, pcd, true)?;
             timing.sampling += t.elapsed().as_secs_f64();
-            sweeps += opts.k * cs as u64;
+            sweeps = sweeps.saturating_add(opts.k * cs as u64);
 
             let (pc, pm) = statistics(&shadow.pairs, n, &correlation_sums(&positive, n), cs);
             let negative_sums = negative.sums.expect("checked");
@@ -1220,6 +1251,21 @@ mod tests {
         ] {
             assert!(learn(&mut b, &data, &o, &mut |_| {}).is_err(), "{o:?}");
         }
+        // sizes are refused before anything is allocated or run, naming the option
+        let mut huge = |o: LearnOptions| match learn(&mut b, &data, &o, &mut |_| {}) {
+            Ok(_) => panic!("{o:?} ran"),
+            Err(e) => e.to_string(),
+        };
+        let e = huge(LearnOptions { epochs: 1 << 60, ..opts() });
+        assert!(e.starts_with("--epochs is 1152921504606846976, more than"), "{e}");
+        let e = huge(LearnOptions { hidden: usize::MAX, ..opts() });
+        assert!(e.starts_with("visible units + --hidden is"), "{e}");
+        let e = huge(LearnOptions { chains_per_vector: usize::MAX, ..opts() });
+        assert!(e.starts_with("--chains is"), "{e}");
+        let e = huge(LearnOptions { hidden: 4000, chains_per_vector: 1 << 16, ..opts() });
+        assert!(e.starts_with("--batch × --chains × p-bits is"), "{e}");
+        let e = huge(LearnOptions { k: 1 << 40, ..opts() });
+        assert!(e.starts_with("--k is"), "{e}");
     }
 
     /// One relax job as a backend saw it.

@@ -10,12 +10,14 @@
 //! * [`kernel`]: the same jobs, fast (many reads interleaved), bit-identical to [`run`].
 //! * [`exact`]: exact enumeration of small instances (Z, F, marginals, ground states).
 //! * [`meanfield`]: naive mean-field fixed point.
+//! * [`limits`]: size limits on user input, and checked arithmetic on user values.
 
 pub mod colour;
 pub mod exact;
 pub mod fixed;
 pub mod ising;
 pub mod kernel;
+pub mod limits;
 pub mod machine;
 pub mod meanfield;
 pub mod run;
