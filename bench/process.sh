@@ -20,7 +20,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import dwave.samplers
     "$VENV/bin/pip" install -q dwave-samplers==1.8.0
 fi
 PY="$VENV/bin/python"
-cargo build --release -q -p pbit-host --bin pbit
+cargo build --release -q -p pbit-cli --bin pbit
 PBIT=target/release/pbit
 export OMP_NUM_THREADS=1
 echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, $(git rev-parse --short HEAD); load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -6,6 +6,8 @@
 //! `serial` (`--backend serial`, `pbit info`), `boards` (`pbit hdl build`, `pbit hdl flash`).
 
 mod anneal;
+#[cfg(feature = "serial")]
+mod check;
 mod circuit;
 mod exact;
 mod factor;
@@ -125,6 +127,11 @@ enum Command {
     /// What the device on `--port` reports: protocol version, N, formats, spec hash, clock.
     #[cfg(feature = "serial")]
     Info(info::InfoArgs),
+    /// Check a board: a fixed set of jobs on the device and on the model, compared byte for
+    /// byte; prints PASS or the first difference, the device's identity and spec hash, and the
+    /// link's throughput (exit status 1 on a difference).
+    #[cfg(feature = "serial")]
+    Check(check::CheckArgs),
     /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
     Learn(learn::LearnArgs),
     /// The sparse machine an instance (or graph file) gets: n, degree, colours, graph hash.
@@ -161,6 +168,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Learn(a) => learn::run(m, a),
         #[cfg(feature = "serial")]
         Command::Info(a) => info::run(m, a),
+        #[cfg(feature = "serial")]
+        Command::Check(a) => check::run(m, a),
         #[cfg(feature = "verilator")]
         Command::Sim(c) => sim::run(m, c),
         Command::Graph(a) => graph::run(m, a),

@@ -9,6 +9,8 @@
 //!   injection), the wire-protocol client, and a device on a link as a backend;
 //!   [`fake_device`] is a scripted device for tests.
 //! * [`sparse_backend`]: the sparse, graph-coloured machine as backends (model; sparsifying).
+//! * [`check`]: `pbit check`, the device against the model on a fixed set of jobs, byte for
+//!   byte, with its identity and the link's throughput.
 //! * [`jobs`]: sampling, annealing and Max-Cut runs on a backend, with their reports.
 //! * [`learn`]: Boltzmann-machine learning (CD/PCD) with the backend's samples.
 //!
@@ -19,6 +21,7 @@
 //! Libraries never print: long work reports progress through callbacks the CLI renders.
 
 pub mod backend;
+pub mod check;
 pub mod clamp;
 pub mod fake_device;
 pub mod jobs;

@@ -92,6 +92,15 @@ impl<T: Transport> SerialBackend<T> {
     pub fn cache_stats(&self) -> CacheStats {
         self.bus.stats
     }
+    /// The device's batch engine (zero chains: none), read once.
+    pub fn batch_caps(&mut self) -> Result<BatchCaps, BackendError> {
+        if let Some(c) = self.batch_caps {
+            return Ok(c);
+        }
+        let n = self.hello.n as usize;
+        let c = self.machine(n)?.batch_caps().map_err(backend_error)?;
+        Ok(*self.batch_caps.insert(c))
+    }
     /// Forgets what the device is believed to hold: the next job writes everything.
     pub fn invalidate(&mut self) {
         pbit_driver::Bus::invalidate(&mut self.bus)
@@ -171,16 +180,8 @@ impl<T: Transport> Backend for SerialBackend<T> {
     }
     fn relax_batch(&mut self, job: &RelaxJob, want: RelaxWant) -> Result<Relaxed, BackendError> {
         job.validate()?;
-        let caps = match self.batch_caps {
-            Some(c) => c,
-            None => {
-                let c = self
-                    .machine(job.problem.n)?
-                    .batch_caps()
-                    .map_err(backend_error)?;
-                *self.batch_caps.insert(c)
-            }
-        };
+        self.check_fits(job.problem.n)?;
+        let caps = self.batch_caps()?;
         let r = device_relax_batch(&mut self.machine(job.problem.n)?, caps, job, want)
             .map_err(backend_error)?;
         self.clocks += r.clocks;
