@@ -21,6 +21,7 @@ type AckFn = unsafe extern "C" fn(*mut c_void);
 type RunFn = unsafe extern "C" fn(*mut c_void, u64) -> i32;
 type TickFn = unsafe extern "C" fn(*mut c_void, u64);
 type ClocksFn = unsafe extern "C" fn(*mut c_void) -> u64;
+type TraceOpenFn = unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char, u64) -> i32;
 
 struct Api {
     new: NewFn,
@@ -58,13 +59,26 @@ impl Drop for VerilatedMachine {
 impl VerilatedMachine {
     /// Builds (or takes from the cache) the machine of `n` p-bits and instantiates it.
     pub fn build(n: usize) -> Result<Self, SimError> {
-        let format = pbit_hdl::machine_format(n);
-        let verilog = pbit_hdl::emit_verilog(n, &format)?;
-        let so = crate::build::build_shared_object(&verilog)?;
-        Self::load(&so, n, format)
+        Self::build_with(n, None)
     }
 
-    fn load(so: &std::path::Path, n: usize, format: Format) -> Result<Self, SimError> {
+    /// [`Self::build`], writing a waveform of the machine's first `trace.clocks` clocks (from
+    /// its instantiation: bus cycles and runs alike) to `trace.path`. The traced machine is a
+    /// build of its own (Verilator `--trace`/`--trace-fst`, cached separately), so machines
+    /// built without a trace carry no tracing code.
+    pub fn build_with(n: usize, trace: Option<&crate::build::Trace>) -> Result<Self, SimError> {
+        let format = pbit_hdl::machine_format(n);
+        let verilog = pbit_hdl::emit_verilog(n, &format)?;
+        let so = crate::build::build_shared_object_with(&verilog, trace.map(|t| t.format))?;
+        Self::load(&so, n, format, trace)
+    }
+
+    fn load(
+        so: &std::path::Path,
+        n: usize,
+        format: Format,
+        trace: Option<&crate::build::Trace>,
+    ) -> Result<Self, SimError> {
         let lib = crate::build::load_library(so)?;
         let api = Api {
             new: symbol(&lib, b"pbit_sim_new")?,
@@ -77,6 +91,22 @@ impl VerilatedMachine {
             clocks: symbol(&lib, b"pbit_sim_clocks")?,
         };
         let handle = unsafe { (api.new)() };
+        if let Some(t) = trace {
+            let open: TraceOpenFn = symbol(&lib, b"pbit_sim_trace_open")?;
+            let path = std::ffi::CString::new(t.path.as_os_str().as_encoded_bytes())
+                .map_err(|_| SimError::Io(format!("trace file {}: NUL in the name", t.path.display())))?;
+            // SAFETY: `handle` is the model just created; the shim copies nothing it keeps
+            // beyond the call but the open file
+            let r = unsafe { open(handle, path.as_ptr(), t.clocks) };
+            if r != 0 {
+                unsafe { (api.free)(handle) };
+                return Err(SimError::Io(format!(
+                    "trace file {}: {}",
+                    t.path.display(),
+                    if r == 1 { "cannot be opened for writing" } else { "this build has no tracing" }
+                )));
+            }
+        }
         let m = VerilatedMachine {
             handle,
             api,

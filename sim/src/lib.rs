@@ -14,7 +14,7 @@ pub mod build;
 mod driver;
 pub mod lint;
 
-pub use build::{cache_root, INSTALL_HINT};
+pub use build::{cache_root, Trace, TraceFormat, INSTALL_HINT};
 pub use driver::{Speed, VerilatedMachine};
 pub use lint::lint;
 pub use pbit_hdl::machine_size_for;
