@@ -74,7 +74,18 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
                 inner: Box::new(b),
                 max_degree: d,
                 strength_raw,
-                on_sparsify: Some(Box::new(|info| eprintln!("note: {info}"))),
+                // once per sparsified machine (factor runs several rounds on each)
+                on_sparsify: Some(Box::new({
+                    let last = std::sync::Mutex::new(None);
+                    move |info| {
+                        let key = Some((info.original_n, info.n, info.strength_raw));
+                        let mut last = last.lock().unwrap();
+                        if *last != key {
+                            *last = key;
+                            eprintln!("note: {info}");
+                        }
+                    }
+                })),
             }))
         }
         _ => {

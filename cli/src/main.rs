@@ -80,7 +80,7 @@ pub struct MachineArgs {
     #[arg(long, global = true)]
     pub graph: Option<PathBuf>,
     /// Sparse machine: the copy strength of sparsification chains, in the instance's units
-    /// (default: the largest field a copy's share of edges can produce, capped at J_max).
+    /// (default: twice the largest |J| at a split p-bit, capped at J_max).
     #[arg(long, global = true)]
     pub copy_strength: Option<f64>,
 }
