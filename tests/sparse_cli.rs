@@ -283,6 +283,10 @@ fn sparse_errors_name_the_problem() {
         ],
         "maximum degree D = 3",
     );
+    fails_with(
+        &["--machine", "sparse", "--max-degree", "2", "learn", &example("learn/full_adder.txt"), "--epochs", "2"],
+        "maximum degree D = 2",
+    );
     // a coupling on a non-edge of the built graph (path 1-2-3; the instance couples 1 and 3)
     let graph = write("path.txt", "3 2\n1 2 0\n2 3 0\n");
     let inst = write("tri.txt", "3 1\n1 3 1\n");
