@@ -262,6 +262,17 @@ fn factoring_runs_sparsified_below_the_multipliers_degree() {
         .map(|c| c == b'1')
         .collect();
     assert_eq!(ising.energy(&spins), v["best_energy"].as_f64().unwrap());
+    // a hub whose field (20 × 15) is beyond a degree-4 machine's 12-bit field still loads and
+    // is sparsified (its copies' fields fit); the ferromagnetic star's ground state is all equal
+    let mut star = String::from("21 20\n");
+    for j in 2..=21 {
+        star.push_str(&format!("1 {j} 15\n"));
+    }
+    let star = write("star.txt", &star);
+    let v = ok_json(&["--machine", "sparse", "--max-degree", "4", "anneal", &star, "--sweeps", "500", "--json"]);
+    assert_eq!(v["best_energy"], -300.0);
+    let s = v["best_state"].as_str().unwrap();
+    assert!(s == "1".repeat(21) || s == "0".repeat(21), "{s}");
 }
 
 #[test]

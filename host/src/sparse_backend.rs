@@ -16,7 +16,7 @@ use pbit_model::run::ReadResult;
 use pbit_model::sparse::sparsify::Sparsified;
 use pbit_model::sparse::{check_degree, kernel, Phases, MODEL_FORMAT};
 use pbit_model::FixedIsing;
-use pbit_spec::sparse::{sparse_format, SparseGraph};
+use pbit_spec::sparse::SparseGraph;
 use pbit_spec::Format;
 use std::sync::Mutex;
 
@@ -116,16 +116,11 @@ impl Backend for SparseModelBackend {
     fn name(&self) -> &'static str {
         "model"
     }
-    /// With a degree bound D, the device's format (fields for D·J_max + h_max); without, 32-bit
-    /// fields. Decisions are the same either way (see `pbit_model::sparse::MODEL_FORMAT`).
+    /// 32-bit fields whatever D: field width never changes a decision (see
+    /// `pbit_model::sparse::MODEL_FORMAT`), and an instance beyond D must load before it is
+    /// sparsified (its fields may exceed `sparse_format(D)`'s; its copies' never do).
     fn format(&self) -> Format {
-        let d = self
-            .max_degree
-            .or_else(|| self.graph.as_ref().map(|g| g.max_degree()));
-        match d {
-            Some(d) => sparse_format(d),
-            None => MODEL_FORMAT,
-        }
+        MODEL_FORMAT
     }
     fn capacity(&self) -> Option<usize> {
         self.graph.as_ref().map(|g| g.n())
