@@ -12,13 +12,14 @@
 //! and every state costs at least the number of clauses it violates. Literals repeated in a
 //! clause are merged; a clause with x and ¬x is always true and dropped.
 
-use crate::anneal::{round_seed, Annealer};
+use crate::anneal::round_seed;
 use crate::circuit::{penalty_to_ising, CircuitError};
 use crate::gates::and_penalty;
 use crate::poly::{Affine, Poly};
 use pbit_model::limits::{check_anneal, LimitError, MAX_PBITS};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
+use pbit_model::Backend;
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling, Schedule};
 use pbit_spec::{BetaError, Format};
 use serde::Serialize;
@@ -277,7 +278,7 @@ pub enum SatError {
     #[error(transparent)]
     Limit(#[from] LimitError),
     #[error("backend: {0}")]
-    Backend(String),
+    Backend(#[from] pbit_model::BackendError),
 }
 
 /// How to search.
@@ -374,16 +375,16 @@ pub fn sat_ising(cnf: &Cnf, format: &Format) -> Result<(Ising, f64), SatError> {
     Ok((e.ising, e.scale))
 }
 
-/// Solves `cnf` on `annealer`: rounds of reads until a read's best state satisfies every
+/// Solves `cnf` on `backend`: rounds of reads until a read's best state satisfies every
 /// clause (checked here) or the budget is spent. An empty clause is unsatisfiable at once.
 pub fn solve(
-    annealer: &mut dyn Annealer,
+    backend: &mut dyn Backend,
     cnf: &Cnf,
     opts: &SatOptions,
 ) -> Result<SatReport, SatError> {
     check_anneal("--reads", opts.reads, opts.sweeps, 0)?;
     let start = Instant::now();
-    let format = annealer.format();
+    let format = backend.format();
     let (ising, scale) = sat_ising(cnf, &format)?;
     let mut report = SatReport {
         status: SatStatus::Unknown,
@@ -395,7 +396,7 @@ pub fn solve(
         rounds: 0,
         seconds: 0.0,
         least_violated: cnf.clauses.len(),
-        backend: annealer.name(),
+        backend: backend.name(),
     };
     if cnf.clauses.iter().any(|c| c.is_empty()) {
         report.status = SatStatus::Unsatisfiable;
@@ -419,15 +420,14 @@ pub fn solve(
     let pages = Pages::build(&fixed, &schedule);
     let per_round = check_anneal("--reads", opts.reads, opts.sweeps, fixed.n)?;
     while report.sweeps.saturating_add(per_round) <= opts.max_sweeps.max(per_round) {
-        let results = annealer
-            .anneal(
-                &fixed,
-                &[],
-                &pages,
-                round_seed(opts.seed, report.rounds),
-                opts.reads,
-            )
-            .map_err(SatError::Backend)?;
+        let results = crate::anneal::anneal_reads(
+            backend,
+            &fixed,
+            &[],
+            &pages,
+            round_seed(opts.seed, report.rounds),
+            opts.reads,
+        )?;
         report.sweeps += per_round;
         report.rounds += 1;
         for r in &results {

@@ -17,12 +17,13 @@
 //! sweeps to solution 14× at 14 bits, and the 16-bit p95 from 137M to 2.6M sweeps; every
 //! semiprime below 2^16 factors with the defaults.
 
-use crate::anneal::{round_seed, Annealer};
+use crate::anneal::round_seed;
 use crate::arith::{add_multiplier, MultiplierWeights};
 use crate::circuit::{Circuit, CircuitError, Compiled, Direction, Signal};
 use pbit_model::limits::{check_anneal, LimitError};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
+use pbit_model::Backend;
 use pbit_model::{FixedIsing, QuantiseError, Scaling, Schedule};
 use pbit_spec::BetaError;
 use serde::Serialize;
@@ -55,7 +56,7 @@ pub enum FactorError {
     #[error(transparent)]
     Beta(#[from] BetaError),
     #[error("backend: {0}")]
-    Backend(String),
+    Backend(#[from] pbit_model::BackendError),
 }
 
 /// How to search.
@@ -291,9 +292,9 @@ pub fn read_pages(
     Ok(Pages::build(fixed, &schedule))
 }
 
-/// Factors `n` on `annealer`.
+/// Factors `n` on `backend`.
 pub fn factor(
-    annealer: &mut dyn Annealer,
+    backend: &mut dyn Backend,
     n: u64,
     opts: &FactorOptions,
 ) -> Result<FactorReport, FactorError> {
@@ -311,7 +312,7 @@ pub fn factor(
         return Err(FactorError::ClassBias(opts.class_bias));
     }
     let start = Instant::now();
-    let format = annealer.format();
+    let format = backend.format();
     // one (problem, clamps, pages, widths) per class the search visits
     let mut problems = Vec::new();
     if opts.classes {
@@ -351,15 +352,14 @@ pub fn factor(
             .expect("at least one class");
         visits[c] += 1;
         let (compiled, clamps, w, fixed, pages) = &machines[c];
-        let results = annealer
-            .anneal(
-                fixed,
-                clamps,
-                pages,
-                round_seed(opts.seed, round),
-                opts.reads,
-            )
-            .map_err(FactorError::Backend)?;
+        let results = crate::anneal::anneal_reads(
+            backend,
+            fixed,
+            clamps,
+            pages,
+            round_seed(opts.seed, round),
+            opts.reads,
+        )?;
         sweeps += per_round;
         round += 1;
         for r in &results {
@@ -375,7 +375,7 @@ pub fn factor(
                     widths: *w,
                     rounds: round,
                     reads: opts.reads,
-                    backend: annealer.name(),
+                    backend: backend.name(),
                     seed: opts.seed,
                 });
             }

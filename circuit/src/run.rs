@@ -5,11 +5,11 @@
 //! state is the sample. Samples where every gate is consistent are counted by the values of the
 //! unclamped ports; the most frequent assignment is the answer.
 
-use crate::anneal::Annealer;
 use crate::circuit::{CircuitError, Compiled};
 use pbit_model::limits::{check_anneal, LimitError};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
+use pbit_model::Backend;
 use pbit_model::{FixedIsing, QuantiseError, Scaling, Schedule};
 use pbit_spec::BetaError;
 use serde::Serialize;
@@ -28,7 +28,7 @@ pub enum RunError {
     #[error(transparent)]
     Limit(#[from] LimitError),
     #[error("backend: {0}")]
-    Backend(String),
+    Backend(#[from] pbit_model::BackendError),
 }
 
 /// How to run.
@@ -86,7 +86,7 @@ pub struct RunReport {
 
 /// Runs `compiled` with the ports in `clamps` (`name=value,…`) held.
 pub fn run(
-    annealer: &mut dyn Annealer,
+    backend: &mut dyn Backend,
     compiled: &Compiled,
     clamps: &str,
     opts: &RunOptions,
@@ -95,7 +95,7 @@ pub fn run(
     let start = Instant::now();
     let values = crate::circuit::parse_assignments(clamps)?;
     let clamp_list = compiled.clamps_from_text(clamps)?;
-    let format = annealer.format();
+    let format = backend.format();
     let fixed = FixedIsing::new(&compiled.ising, format, Scaling::Exact)?;
     let schedule = Schedule::anneal(
         opts.beta_start / compiled.scale,
@@ -105,9 +105,14 @@ pub fn run(
         MAX_STEPS,
     )?;
     let pages = Pages::build(&fixed, &schedule);
-    let results = annealer
-        .anneal(&fixed, &clamp_list, &pages, opts.seed, opts.samples)
-        .map_err(RunError::Backend)?;
+    let results = crate::anneal::anneal_reads(
+        backend,
+        &fixed,
+        &clamp_list,
+        &pages,
+        opts.seed,
+        opts.samples,
+    )?;
     let free: Vec<&str> = compiled
         .circuit
         .ports()
@@ -145,6 +150,6 @@ pub fn run(
         gates: compiled.circuit.gates().len(),
         sweeps: opts.samples * opts.sweeps,
         seconds: start.elapsed().as_secs_f64(),
-        backend: annealer.name(),
+        backend: backend.name(),
     })
 }

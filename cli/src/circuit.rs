@@ -1,6 +1,5 @@
 //! `pbit circuit`: run a yosys JSON netlist with some ports clamped.
 
-use crate::factor::Via;
 use crate::{backend, print_json, MachineArgs};
 use anyhow::Result;
 use clap::Args;
@@ -40,7 +39,7 @@ pub fn run(m: &MachineArgs, a: &CircuitArgs) -> Result<()> {
         sweeps: a.sweeps,
         ..RunOptions::default()
     };
-    let report = run::run(&mut Via(b.as_mut()), &compiled, &a.clamp, &opts)?;
+    let report = run::run(b.as_mut(), &compiled, &a.clamp, &opts)?;
     if a.json {
         print_json(&report)?;
         return Ok(());

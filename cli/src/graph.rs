@@ -4,7 +4,8 @@
 use crate::{print_json, BackendKind, LoadArgs, MachineArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use pbit_host::backend::Backend;
+use pbit_host::cost::MeteredBackend;
+use pbit_model::Backend;
 use pbit_host::jobs::{self, Meaning};
 use pbit_host::sparse_backend::{machine_for, SparseModelBackend, Sparsifying};
 use pbit_model::colour::{self, Colouring};
@@ -24,7 +25,7 @@ pub fn graph_file(m: &MachineArgs) -> Result<Option<(SparseGraph, Colouring)>> {
 
 /// The sparse machine's backend: the model (fast chromatic kernel), wrapped to sparsify
 /// optimisation jobs when a maximum degree is given without a fixed graph.
-pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
+pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
     match m.backend.unwrap_or(BackendKind::Model) {
         BackendKind::Model => {}
         other => bail!(

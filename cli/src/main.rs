@@ -24,7 +24,8 @@ mod sim;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pbit_host::backend::{Backend, ModelBackend};
+use pbit_host::cost::MeteredBackend;
+use pbit_model::{Backend, ModelBackend};
 use pbit_host::jobs::{self, Loaded, Meaning};
 use pbit_host::serial::DEFAULT_BAUD;
 use pbit_model::Scaling;
@@ -177,7 +178,7 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// The backend the flags choose.
-pub fn backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
+pub fn backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
     if m.machine == MachineKind::Sparse {
         return graph::sparse_backend(m);
     }
@@ -197,7 +198,7 @@ pub fn backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
         }
         #[cfg(feature = "verilator")]
         BackendKind::Verilator => Ok(Box::new(
-            pbit_host::verilator::VerilatorBackend::new(m.machine_n)?,
+            pbit_host::verilator::VerilatorBackend::with_machine_n(m.machine_n)?,
         )),
         #[cfg(feature = "serial")]
         BackendKind::Serial => Ok(Box::new(pbit_host::serial::SerialBackend::open(

@@ -1,6 +1,5 @@
 //! `pbit sat`: DIMACS CNF in, SAT-competition output out.
 
-use crate::factor::Via;
 use crate::{backend, print_json, MachineArgs};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -37,7 +36,7 @@ pub fn run(m: &MachineArgs, a: &SatArgs) -> Result<()> {
         reads: a.reads,
         ..SatOptions::default()
     };
-    let report = cnf::solve(&mut Via(b.as_mut()), &formula, &opts)?;
+    let report = cnf::solve(b.as_mut(), &formula, &opts)?;
     // never print an assignment that has not been checked against every clause
     if let Some(assignment) = &report.assignment {
         if let Some(c) = formula.first_violated(assignment) {

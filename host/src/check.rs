@@ -13,9 +13,8 @@
 //! hash, clock, baud) and the link's measured payload throughput: J rows written and read back
 //! in whole requests, timed on the host's clock (the read-back must equal what was written).
 
-use crate::backend::{
-    AnnealJob, Backend, BackendError, ModelBackend, RelaxJob, RelaxWant, SampleJob,
-};
+use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, SampleJob};
+use pbit_model::{Backend, BackendError, ModelBackend};
 use crate::link::{Link, LinkError};
 use crate::serial::SerialBackend;
 use crate::transport::Transport;
@@ -404,7 +403,7 @@ impl Jobs {
 /// Runs the check on the device behind a connected `link`.
 pub fn check<T: Transport>(link: Link<T>, opts: &CheckOptions) -> Result<CheckReport, CheckError> {
     let mut device = SerialBackend::from_link(link)?;
-    let hello = device.device();
+    let hello = device.hello();
     let device_n = hello.n as usize;
     let n = opts.n.unwrap_or(device_n.min(DEFAULT_MAX_N));
     if !(2..=device_n).contains(&n) {
@@ -477,7 +476,7 @@ fn measure_throughput<T: Transport>(
     device: &mut SerialBackend<T>,
     rounds: usize,
 ) -> Result<Throughput, CheckError> {
-    let hello = device.device();
+    let hello = device.hello();
     let words = (hello.n as usize).min(MAX_WORDS);
     let at = mm::region_addr(mm::REGION_RNG, 0);
     let link = device.link();

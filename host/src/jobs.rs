@@ -1,6 +1,7 @@
 //! Jobs on a backend, from an instance file to a report.
 
-use crate::backend::{AnnealJob, Backend, BackendError, SampleJob};
+use pbit_model::jobs::{AnnealJob, SampleJob};
+use pbit_model::{Backend, BackendError};
 use crate::clamp::{parse_clamps, ClampError};
 use pbit_model::fixed::Rescaling;
 use pbit_model::limits::{

@@ -48,8 +48,9 @@
 //! hidden unit sums out to 2·cosh(β·I)), else by full enumeration with
 //! [`pbit_model::exact::boltzmann_distribution`] (V + H ≤ 20).
 
-use crate::backend::{Backend, BackendError, RelaxJob, RelaxWant, Relaxed};
-use crate::link::{Projection, Usage};
+use crate::cost::{LinkUse, Metered, StepUse, Usage};
+use pbit_model::backend::{Backend, BackendError};
+use pbit_model::jobs::{RelaxJob, RelaxWant, Relaxed};
 use pbit_model::exact::{boltzmann_distribution, ExactError, MAX_DISTRIBUTION_N};
 use pbit_model::run::correlation_sums;
 use pbit_model::limits::{
@@ -351,102 +352,6 @@ pub struct Timing {
     pub total: f64,
 }
 
-/// Link traffic of some learning steps on a device backend, per step (means over `steps`).
-#[derive(Clone, Debug, Serialize)]
-pub struct StepUse {
-    pub steps: u64,
-    /// Round trips (requests answered), frames and bytes on the wire each way, per step.
-    pub round_trips: f64,
-    pub frames_out: f64,
-    pub frames_in: f64,
-    pub bytes_out: f64,
-    pub bytes_in: f64,
-    /// The machine's busy clocks per step.
-    pub machine_clocks: f64,
-    /// Words the driver's cache did not send (the device held them), per step.
-    pub words_skipped: f64,
-    /// Per kind of request: requests, frames and bytes each way, words, per step.
-    pub kinds: std::collections::BTreeMap<&'static str, KindMean>,
-    /// Wall time per step inside the backend's relax jobs, measured on this host.
-    pub sampling_wall_ms: f64,
-    /// The same traffic and clocks projected onto a board (see [`Usage::project`]).
-    pub projected: Vec<Projection>,
-}
-
-/// One kind's traffic per step.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct KindMean {
-    pub requests: f64,
-    pub bytes_out: f64,
-    pub bytes_in: f64,
-    pub words: f64,
-}
-
-/// Baud rates and round-trip latencies the learn report projects onto: the device's own baud
-/// and 3 Mbaud; an ideal line, a USB-serial bridge at 1 ms, an FTDI chip's default 16 ms.
-pub const PROJECT_BAUDS: [u32; 2] = [1_000_000, 3_000_000];
-pub const PROJECT_LATENCIES: [f64; 3] = [0.0, 1e-3, 16e-3];
-
-impl StepUse {
-    fn new(u: &Usage, steps: u64, sampling_s: f64) -> StepUse {
-        let per = 1.0 / steps.max(1) as f64;
-        let t = u.traffic.total();
-        let mut bauds = vec![u.baud];
-        bauds.extend(PROJECT_BAUDS.iter().filter(|&&b| b != u.baud));
-        let projected = bauds
-            .iter()
-            .flat_map(|&b| {
-                PROJECT_LATENCIES.iter().map(move |&l| {
-                    let mut p = u.project(b, l, u.clock_hz);
-                    p.wire_ms *= per;
-                    p.latency_total_ms *= per;
-                    p.machine_ms *= per;
-                    p.total_ms *= per;
-                    p
-                })
-            })
-            .collect();
-        StepUse {
-            steps,
-            round_trips: u.traffic.round_trips() as f64 * per,
-            frames_out: t.frames_out as f64 * per,
-            frames_in: t.frames_in as f64 * per,
-            bytes_out: t.bytes_out as f64 * per,
-            bytes_in: t.bytes_in as f64 * per,
-            machine_clocks: u.machine_clocks as f64 * per,
-            words_skipped: u.words_skipped as f64 * per,
-            kinds: u
-                .traffic
-                .by_name()
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        k,
-                        KindMean {
-                            requests: v.requests as f64 * per,
-                            bytes_out: v.bytes_out as f64 * per,
-                            bytes_in: v.bytes_in as f64 * per,
-                            words: v.words as f64 * per,
-                        },
-                    )
-                })
-                .collect(),
-            sampling_wall_ms: sampling_s * 1e3 * per,
-            projected,
-        }
-    }
-}
-
-/// Where a device backend's time went while learning: the first step (it loads the pages,
-/// the schedule and all of J) and the mean of the later ones.
-#[derive(Clone, Debug, Serialize)]
-pub struct LinkUse {
-    pub baud: u32,
-    pub clock_hz: u32,
-    pub first_step: StepUse,
-    pub later_steps: Option<StepUse>,
-}
-
 /// The result of a learning run (`pbit learn --json`).
 #[derive(Clone, Debug, Serialize)]
 pub struct LearnReport {
@@ -696,8 +601,8 @@ pub fn kl_divergence(data: &[f64], model_log_p: &[f64]) -> f64 {
 }
 
 /// Runs a relax job for its final states and/or sums, checking the backend's answer.
-fn relax(
-    backend: &mut dyn Backend,
+fn relax<B: Backend + ?Sized>(
+    backend: &mut B,
     job: &RelaxJob,
     finals: bool,
     sums: bool,
@@ -709,8 +614,9 @@ fn relax(
 }
 
 /// Trains a Boltzmann machine on `data` with samples from `backend`; `progress` sees each epoch.
-pub fn learn(
-    backend: &mut dyn Backend,
+/// A [`Metered`] device backend's link traffic is reported ([`LearnReport::link`]).
+pub fn learn<B: Backend + Metered + ?Sized>(
+    backend: &mut B,
     data: &Data,
     opts: &LearnOptions,
     progress: &mut dyn FnMut(&EpochReport),
@@ -981,7 +887,7 @@ pub fn learn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::ModelBackend;
+    use pbit_model::ModelBackend;
 
     fn err(text: &str) -> DataError {
         Data::parse(text, "d.txt").unwrap_err()
@@ -1284,6 +1190,8 @@ mod tests {
         jobs: Vec<Seen>,
     }
 
+    impl Metered for Recorder {}
+
     impl Backend for Recorder {
         fn name(&self) -> &'static str {
             "recorder"
@@ -1296,14 +1204,14 @@ mod tests {
         }
         fn sample(
             &mut self,
-            job: &crate::backend::SampleJob,
+            job: &pbit_model::jobs::SampleJob,
             record: &mut dyn FnMut(&[bool], i64),
         ) -> Result<(), BackendError> {
             self.inner.sample(job, record)
         }
         fn anneal(
             &mut self,
-            job: &crate::backend::AnnealJob,
+            job: &pbit_model::jobs::AnnealJob,
             progress: &(dyn Fn(u64) + Sync),
         ) -> Result<Vec<pbit_model::run::ReadResult>, BackendError> {
             self.inner.anneal(job, progress)
@@ -1433,6 +1341,7 @@ mod tests {
     fn a_misbehaving_backend_is_an_error_not_a_panic() {
         /// Returns states one p-bit short.
         struct Short(Recorder);
+        impl Metered for Short {}
         impl Backend for Short {
             fn name(&self) -> &'static str {
                 "short"
@@ -1445,14 +1354,14 @@ mod tests {
             }
             fn sample(
                 &mut self,
-                job: &crate::backend::SampleJob,
+                job: &pbit_model::jobs::SampleJob,
                 record: &mut dyn FnMut(&[bool], i64),
             ) -> Result<(), BackendError> {
                 self.0.sample(job, record)
             }
             fn anneal(
                 &mut self,
-                job: &crate::backend::AnnealJob,
+                job: &pbit_model::jobs::AnnealJob,
                 progress: &(dyn Fn(u64) + Sync),
             ) -> Result<Vec<pbit_model::run::ReadResult>, BackendError> {
                 self.0.anneal(job, progress)

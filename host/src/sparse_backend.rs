@@ -10,7 +10,9 @@
 //!   copies, ties to the first). Sampling and relax jobs (which must sample the instance's own
 //!   distribution) refuse such an instance with an error naming D.
 
-use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, SampleJob};
+use crate::cost::{Metered, MeteredBackend, Usage};
+use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, Relaxed, SampleJob};
+use pbit_model::{Backend, BackendError};
 use pbit_model::colour::{self, Colouring};
 use pbit_model::run::ReadResult;
 use pbit_model::sparse::sparsify::Sparsified;
@@ -111,6 +113,8 @@ impl SparseModelBackend {
         Ok(phases)
     }
 }
+
+impl Metered for SparseModelBackend {}
 
 impl Backend for SparseModelBackend {
     fn name(&self) -> &'static str {
@@ -219,7 +223,7 @@ impl std::fmt::Display for SparsifyInfo {
 /// A sparse backend of maximum degree D for optimisation commands: instances beyond D run with
 /// copy p-bits; sampling and relax jobs refuse them.
 pub struct Sparsifying {
-    pub inner: Box<dyn Backend>,
+    pub inner: Box<dyn MeteredBackend>,
     pub max_degree: usize,
     /// Copy strength in raw units (None: the default, see `pbit_model::sparse::sparsify`).
     pub strength_raw: Option<i64>,
@@ -331,13 +335,17 @@ impl Backend for Sparsifying {
     fn relax_batch(
         &mut self,
         job: &RelaxJob,
-        want: crate::backend::RelaxWant,
-    ) -> Result<crate::backend::Relaxed, BackendError> {
+        want: RelaxWant,
+    ) -> Result<Relaxed, BackendError> {
         self.too_high(job.problem, "learning")?;
         self.inner.check_fits(job.problem.n)?;
         self.inner.relax_batch(job, want)
     }
-    fn usage(&self) -> Option<crate::link::Usage> {
+}
+
+/// The inner backend's link, if it has one.
+impl Metered for Sparsifying {
+    fn usage(&self) -> Option<Usage> {
         self.inner.usage()
     }
 }

@@ -1,12 +1,11 @@
-//! The Verilated machine: its bus port (one word per clock), a [`pbit_driver::Bus`] over it,
-//! and the model's jobs run by [`pbit_driver::Machine`] (the same programming sequence a
-//! board gets over its UART link).
+//! The Verilated machine: its bus port (one word per clock) and a [`pbit_driver::Bus`] over it;
+//! the model's jobs run on it through [`VerilatedMachine::driver`] (the same programming
+//! sequence a board gets over its UART link).
 
 use crate::build::symbol;
 use crate::SimError;
 use libloading::Library;
 use pbit_driver::{Bus, DriverError, Machine};
-use pbit_model::run::{Pages, ReadResult, SampleSpec};
 use pbit_model::FixedIsing;
 use pbit_spec::memory_map as mm;
 use pbit_spec::{Format, ThresholdPage};
@@ -164,133 +163,12 @@ impl VerilatedMachine {
         hi << 32 | lo
     }
 
-    /// The machine as a [`pbit_driver::Machine`] over this port.
-    fn driver(&mut self) -> Machine<&mut VerilatedMachine> {
+    /// The machine programmed by [`pbit_driver::Machine`] over this port: every job (load an
+    /// instance, sample, anneal, relax, batches) is the driver's, the same sequence a board
+    /// gets over its UART link.
+    pub fn driver(&mut self) -> Machine<&mut VerilatedMachine> {
         let (n, format) = (self.n, self.format);
         Machine::new(self, n, format)
-    }
-
-    /// Writes the instance: the active count n, J (the n×n block) and h. Marks the fields
-    /// stale (they are recomputed when the next run starts).
-    pub fn load_problem(&mut self, problem: &FixedIsing) -> Result<(), SimError> {
-        self.driver().load_problem(problem).map_err(sim_error)
-    }
-
-    /// Writes the generators of read `read` (`pbit_seed(seed, read, i)`), the state
-    /// `spins` (the first n p-bits) and the clamp mask (`clamped[i]`); clamped p-bits keep the
-    /// value `spins` gives them.
-    pub fn load_chain(&mut self, n: usize, seed: u64, read: u64, spins: &[bool], clamped: &[bool]) {
-        // the direct port cannot fail
-        let _ = self.driver().load_chain(n, seed, read, spins, clamped);
-    }
-
-    /// Writes the generators and state of (seed, read) and the clamps: with the instance
-    /// loaded, the machine is then in the state of the model's `Machine::new(problem, seed,
-    /// read)` followed by `set_clamps(clamps)`.
-    pub fn load_read(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        seed: u64,
-        read: u64,
-    ) -> Result<(), SimError> {
-        self.driver()
-            .load_read(problem, clamps, seed, read)
-            .map_err(sim_error)
-    }
-
-    /// [`Self::load_problem`] then [`Self::load_read`].
-    pub fn load_instance(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        seed: u64,
-        read: u64,
-    ) -> Result<(), SimError> {
-        self.driver()
-            .load_instance(problem, clamps, seed, read)
-            .map_err(sim_error)
-    }
-
-    /// Writes page `slot`: the upper half of `page`, clipped to the machine's field range
-    /// (a clipped threshold lies beyond every field an instance of ≤ N p-bits reaches, so
-    /// clipping never changes a decision).
-    pub fn write_page(&mut self, slot: u32, page: &ThresholdPage) -> Result<(), SimError> {
-        self.driver().write_page(slot, page).map_err(sim_error)
-    }
-
-    /// Writes the schedule: step s runs `sweeps` sweeps at page slot `page`.
-    pub fn write_schedule(&mut self, steps: &[(u32, u64)]) -> Result<(), SimError> {
-        self.driver().write_schedule(steps).map_err(sim_error)
-    }
-
-    /// [`pbit_model::run::sample`] on the machine: one chain (read 0) at one page; calls
-    /// `record(spins, energy_raw)` for each recorded sample. Returns the clocks run.
-    pub fn sample(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        page: &ThresholdPage,
-        seed: u64,
-        spec: SampleSpec,
-        mut record: impl FnMut(&[bool], i64),
-    ) -> Result<u64, SimError> {
-        self.driver()
-            .sample(problem, clamps, page, seed, spec, &mut record)
-            .map_err(sim_error)
-    }
-
-    /// [`pbit_model::run::anneal_read`] on the machine. Returns the result and the clocks run.
-    pub fn anneal_read(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        pages: &Pages,
-        seed: u64,
-        read: u64,
-    ) -> Result<(ReadResult, u64), SimError> {
-        self.driver()
-            .anneal_read(problem, clamps, pages, seed, read)
-            .map_err(sim_error)
-    }
-
-    /// `anneal_read` for reads `0..reads`, in read order, loading J, h and the pages once;
-    /// `progress(k)` reports k more sweeps done. Returns the results and the clocks run.
-    pub fn anneal(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        pages: &Pages,
-        seed: u64,
-        reads: u64,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(Vec<ReadResult>, u64), SimError> {
-        self.driver()
-            .anneal(problem, clamps, pages, seed, reads, progress)
-            .map_err(sim_error)
-    }
-
-    /// The host's relax job: for each chain c, generators of read `first_read + c`, clamps on
-    /// `clamped` (to chain c's values), state `initial[c]`, `sweeps` sweeps at `page`; calls
-    /// `out(c, final_state)`. Equals `Machine::new`, `set_clamps`, `set_spins`, `sweep`×k of
-    /// the model. Returns the clocks run.
-    #[allow(clippy::too_many_arguments)]
-    pub fn relax(
-        &mut self,
-        problem: &FixedIsing,
-        clamped: &[usize],
-        page: &ThresholdPage,
-        seed: u64,
-        first_read: u64,
-        initial: &[Vec<bool>],
-        sweeps: u64,
-        mut out: impl FnMut(usize, &[bool]),
-    ) -> Result<u64, SimError> {
-        self.driver()
-            .relax(
-                problem, clamped, page, seed, first_read, initial, sweeps, &mut out,
-            )
-            .map_err(sim_error)
     }
 
     /// The current state of the first `n` p-bits.
@@ -337,9 +215,14 @@ impl VerilatedMachine {
             &self.format,
             pbit_spec::Beta::from_f64(1.0).expect("1.0 is a valid beta"),
         );
-        self.load_instance(&problem, &[], 1, 0)?;
-        self.write_page(0, &page)?;
-        self.write_schedule(&[(0, sweeps)])?;
+        let mut m = self.driver();
+        m.load_instance(&problem, &[], 1, 0)
+            .and_then(|()| m.write_page(0, &page))
+            .and_then(|()| m.write_schedule(&[(0, sweeps)]))
+            .map_err(|e| match e {
+                DriverError::Bus(e) => e,
+                e => SimError::Io(e.to_string()),
+            })?;
         Bus::write(self, mm::reg(mm::REG_BURN_IN), &[0, 0])?;
         let c0 = self.sim_clocks();
         let cpu0 = thread_cpu_seconds();
@@ -406,28 +289,6 @@ impl Bus for VerilatedMachine {
                 }
             }
         }
-    }
-}
-
-/// A driver error on the direct port, as the sim's error.
-fn sim_error(e: DriverError<SimError>) -> SimError {
-    match e {
-        DriverError::Bus(e) => e,
-        DriverError::BadDevice { magic, n } => SimError::BadDevice {
-            got: magic,
-            n,
-            want: n as usize,
-        },
-        DriverError::TooLarge { n, machine_n } => SimError::TooLarge { n, machine_n },
-        DriverError::FormatMismatch { got, want } => SimError::FormatMismatch { got, want },
-        DriverError::Limit { what, value, max } => SimError::Limit { what, value, max },
-        DriverError::BadClamp { index, n } => SimError::BadClamp { index, n },
-        e @ (DriverError::SampleGap { .. }
-        | DriverError::ShortSample { .. }
-        | DriverError::Desync { .. }
-        | DriverError::FinalSample { .. }
-        | DriverError::BatchIncomplete { .. }
-        | DriverError::BatchTimeout { .. }) => SimError::Io(e.to_string()),
     }
 }
 
