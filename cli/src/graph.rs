@@ -75,14 +75,12 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
                 inner: Box::new(b),
                 max_degree: d,
                 strength_raw,
-                // once per sparsified machine (factor runs several rounds on each)
+                // once per sparsified machine (factor runs many rounds over a few circuits)
                 on_sparsify: Some(Box::new({
-                    let last = std::sync::Mutex::new(None);
+                    let seen = std::sync::Mutex::new(std::collections::HashSet::new());
                     move |info| {
-                        let key = Some((info.original_n, info.n, info.strength_raw));
-                        let mut last = last.lock().unwrap();
-                        if *last != key {
-                            *last = key;
+                        let key = (info.original_n, info.n, info.strength_raw);
+                        if seen.lock().unwrap().insert(key) {
                             eprintln!("note: {info}");
                         }
                     }

@@ -82,9 +82,9 @@ pub struct SparseModelBackend {
     /// The built machine's graph (None: built for each instance from its own graph).
     pub graph: Option<SparseGraph>,
     pub isa: kernel::Isa,
-    /// Called with the machine of each job whose graph differs from the last one's.
+    /// Called with the machine of the first job on each graph.
     pub on_machine: Option<Box<dyn Fn(&SparseMachineInfo) + Send>>,
-    last_hash: Mutex<Option<u64>>,
+    seen: Mutex<std::collections::HashSet<u64>>,
 }
 
 impl SparseModelBackend {
@@ -95,7 +95,7 @@ impl SparseModelBackend {
             graph,
             isa: kernel::Isa::Auto,
             on_machine: None,
-            last_hash: Mutex::new(None),
+            seen: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -103,9 +103,8 @@ impl SparseModelBackend {
     fn phases(&self, problem: &FixedIsing) -> Result<Phases, BackendError> {
         let (g, info) = machine_for(problem, self.graph.as_ref(), self.max_degree)?;
         let phases = Phases::new(problem, &g).map_err(|e| BackendError::Other(e.to_string()))?;
-        let mut last = self.last_hash.lock().unwrap();
-        if *last != Some(info.graph_hash) {
-            *last = Some(info.graph_hash);
+        // once per graph (factor alternates between a few circuits)
+        if self.seen.lock().unwrap().insert(info.graph_hash) {
             if let Some(f) = &self.on_machine {
                 f(&info);
             }
