@@ -338,6 +338,10 @@ pub struct EpochReport {
     pub lr: f64,
     /// Clip events so far.
     pub clipped_updates: u64,
+    /// The quantised machine after this epoch (what the file would hold), for callers that
+    /// evaluate it themselves (e.g. classification accuracy per epoch).
+    #[serde(skip)]
+    pub ising: Ising,
 }
 
 /// Where the time went, in seconds.
@@ -816,6 +820,7 @@ pub fn learn<B: Backend + Metered + ?Sized>(
             kl,
             lr,
             clipped_updates,
+            ising: image.clone(),
         });
     }
 
