@@ -35,7 +35,7 @@ pub struct LearnArgs {
     threshold: u64,
     /// CSV: add label p-bits for K classes (labels 0..K−1, one-hot), after the pixels. With
     /// labels the defaults are the digits' (docs/learning.md): --hidden 128 --topology rbm
-    /// --method pcd --epochs 30 --lr 0.05 --batch 20 --chains 1 --init 0.05.
+    /// --method cd --epochs 20 --lr 0.1 --batch 20 --chains 1 --init 0.05.
     #[arg(long)]
     classes: Option<usize>,
     /// Label p-bits per class (copies of the one-hot label; with --classes).
@@ -54,17 +54,17 @@ pub struct LearnArgs {
     /// Which pairs are coupled (default: full with no hidden units, semi with some).
     #[arg(long, value_enum)]
     topology: Option<TopologyArg>,
-    /// Default cd (pcd with --classes).
+    /// Default cd.
     #[arg(long, value_enum)]
     method: Option<MethodArg>,
     /// Sweeps per negative phase (and per positive phase when hidden units couple; 1 to
     /// 2^32 − 1).
     #[arg(long, default_value_t = 1)]
     k: u64,
-    /// Passes over the data (1 to 2^32 − 1; default 1000, 30 with --classes).
+    /// Passes over the data (1 to 2^32 − 1; default 1000, 20 with --classes).
     #[arg(long)]
     epochs: Option<u64>,
-    /// Learning rate (per unit of ⟨m_i m_j⟩ difference; default 0.5, 0.05 with --classes).
+    /// Learning rate (per unit of ⟨m_i m_j⟩ difference; default 0.5, 0.1 with --classes).
     #[arg(long)]
     lr: Option<f64>,
     /// The learning rate falls linearly to lr × this at the last epoch.
@@ -149,17 +149,17 @@ pub fn run(m: &MachineArgs, a: &LearnArgs) -> Result<()> {
         None if hidden == 0 => Topology::Full,
         None => Topology::Semi,
     };
-    let epochs = a.epochs.unwrap_or(pick(labelled, 1000, 30));
+    let epochs = a.epochs.unwrap_or(pick(labelled, 1000, 20));
     let opts = LearnOptions {
         hidden,
         topology,
-        method: match a.method.unwrap_or(pick(labelled, MethodArg::Cd, MethodArg::Pcd)) {
+        method: match a.method.unwrap_or(MethodArg::Cd) {
             MethodArg::Cd => Method::Cd,
             MethodArg::Pcd => Method::Pcd,
         },
         k: a.k,
         epochs,
-        lr: a.lr.unwrap_or(pick(labelled, 0.5, 0.05)),
+        lr: a.lr.unwrap_or(pick(labelled, 0.5, 0.1)),
         lr_final: a.lr_final,
         batch: a.batch.or(labelled.then_some(20)),
         chains_per_vector: a.chains.unwrap_or(pick(labelled, 32, 1)),

@@ -9,8 +9,10 @@ mod anneal;
 #[cfg(feature = "serial")]
 mod check;
 mod circuit;
+mod classify;
 mod exact;
 mod factor;
+mod generate;
 mod graph;
 mod hdl;
 #[cfg(feature = "serial")]
@@ -135,6 +137,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
     Learn(learn::LearnArgs),
+    /// Classify labelled images by clamping their pixels and sampling the label p-bits.
+    Classify(classify::ClassifyArgs),
+    /// Generate images of a class by clamping its label p-bits and sampling the pixels.
+    Generate(generate::GenerateArgs),
     /// The sparse machine an instance (or graph file) gets: n, degree, colours, graph hash.
     Graph(graph::GraphArgs),
     /// The simulated board: `pbit sim serve` runs it behind a pseudo-terminal.
@@ -174,6 +180,8 @@ fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "verilator")]
         Command::Sim(c) => sim::run(m, c),
         Command::Graph(a) => graph::run(m, a),
+        Command::Classify(a) => classify::run(m, a),
+        Command::Generate(a) => generate::run(m, a),
     }
 }
 
@@ -262,4 +270,13 @@ pub fn progress_bar(json: bool, total: u64) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// Plots are drawn by pbit-host's plot module once it lands; until then, a clear error.
+pub fn plot_confusion(path: &std::path::Path, _r: &pbit_host::digits::ClassifyReport) -> Result<()> {
+    bail!("{}: --plot is not available in this build", path.display())
+}
+
+pub fn plot_images(path: &std::path::Path, _images: &[Vec<bool>], _width: usize) -> Result<()> {
+    bail!("{}: --plot is not available in this build", path.display())
 }

@@ -20,7 +20,7 @@
 //! * [`jobs`]: sampling, annealing and Max-Cut runs on a backend, with their reports.
 //! * [`learn`]: Boltzmann-machine learning (CD/PCD) with the backend's samples.
 //! * [`digits`]: labelled images (CSV), label p-bits, classification and generation by
-//!   sampling.
+//!   sampling; [`judge`]: a softmax-regression judge of generated images.
 //!
 //! Features: `verilator` (the Verilated gateware as a backend, the simulated board as a
 //! transport: pbit-sim) and `serial` (serial ports: the serialport crate). Without them the
@@ -35,6 +35,7 @@ pub mod device;
 pub mod digits;
 pub mod fake_device;
 pub mod jobs;
+pub mod judge;
 pub mod learn;
 pub mod link;
 pub mod serial;
