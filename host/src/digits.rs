@@ -17,7 +17,8 @@
 //! p(label | image) analytically. [`generate`] clamps a class's label p-bits and keeps the
 //! pixels of the chain's last sweep.
 
-use crate::backend::{Backend, BackendError, SampleJob};
+use pbit_model::jobs::SampleJob;
+use pbit_model::{Backend, BackendError};
 use crate::learn::Data;
 use pbit_model::run::SampleSpec;
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
