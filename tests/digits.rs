@@ -107,6 +107,32 @@ fn a_short_run_classifies_well_above_chance_and_generates_images() {
         "--seed", "2", "--out", again.to_str().unwrap(),
     ]);
     assert_eq!(s, std::fs::read_to_string(&again).unwrap());
+    // plots: a PNG of the generated grid and an SVG confusion matrix decode as images of a
+    // plausible size with something drawn (pixels are never compared)
+    let grid = tmp("grid.png");
+    ok(&[
+        "generate", model.to_str().unwrap(), "--label", "3", "--count", "4", "--sweeps", "5",
+        "--out", samples.to_str().unwrap(), "--plot", grid.to_str().unwrap(),
+    ]);
+    let png = std::fs::read(&grid).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    assert_eq!(&png[12..16], b"IHDR");
+    let (w, h) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert!((100..2000).contains(&w) && (100..2000).contains(&h), "{w}×{h}");
+    // compressed size well above a blank image's few hundred bytes: something is drawn
+    assert!(png.len() > 1000, "{} bytes", png.len());
+    let svg = tmp("confusion.svg");
+    ok(&[
+        "classify", model.to_str().unwrap(), &dataset("valid.csv"), "--sweeps", "5",
+        "--plot", svg.to_str().unwrap(),
+    ]);
+    let t = std::fs::read_to_string(&svg).unwrap();
+    assert!(t.contains("<svg") && t.contains("<text") && t.matches("<rect").count() >= 100);
+    let bad = pbit(&["classify", model.to_str().unwrap(), &dataset("valid.csv"), "--plot", "x.jpg"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("x.jpg: --plot writes .png or .svg"));
     // a label beyond the classes is an error
     let e = pbit(&["generate", model.to_str().unwrap(), "--label", "10"]);
     assert!(!e.status.success());

@@ -30,6 +30,9 @@ pub struct ClassifyArgs {
 }
 
 pub fn run(m: &MachineArgs, a: &ClassifyArgs) -> Result<()> {
+    if let Some(p) = &a.plot {
+        pbit_host::plot::check_path(p)?;
+    }
     let mut b = backend(m)?;
     let machine = LabelledMachine::read(&a.model, b.as_ref())?;
     let l = &machine.layout;

@@ -44,6 +44,9 @@ pub fn run(m: &MachineArgs, a: &GenerateArgs) -> Result<()> {
     if a.json && (a.out.is_none() || a.judge.is_none()) {
         anyhow::bail!("--json prints the judge's verdict: give --judge TRAIN.csv and --out FILE for the images");
     }
+    if let Some(p) = &a.plot {
+        pbit_host::plot::check_path(p)?;
+    }
     let mut b = backend(m)?;
     let machine = LabelledMachine::read(&a.model, b.as_ref())?;
     let images = digits::generate(b.as_mut(), &machine, a.label, a.count, a.sweeps, a.seed)?;
@@ -72,7 +75,12 @@ pub fn run(m: &MachineArgs, a: &GenerateArgs) -> Result<()> {
         }
     }
     if let Some(path) = &a.plot {
-        crate::plot_images(path, &images, machine.layout.width)?;
+        crate::plot_images(
+            path,
+            format!("label {}: {} images, {} sweeps each", a.label, images.len(), a.sweeps),
+            &images,
+            machine.layout.width,
+        )?;
     }
     Ok(())
 }

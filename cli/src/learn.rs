@@ -91,6 +91,10 @@ pub struct LearnArgs {
     /// Write the learned machine here (instance format; visible p-bits 1..V, hidden after).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Draw the learning curve (PNG or SVG by extension): the sampled --valid accuracy per
+    /// epoch with --valid, else the exact KL per epoch where it is computed.
+    #[arg(long)]
+    plot: Option<PathBuf>,
     /// Print a JSON report instead of per-epoch lines.
     #[arg(long)]
     json: bool,
@@ -136,6 +140,9 @@ fn load_data(a: &LearnArgs) -> Result<Loaded> {
 }
 
 pub fn run(m: &MachineArgs, a: &LearnArgs) -> Result<()> {
+    if let Some(p) = &a.plot {
+        pbit_host::plot::check_path(p)?;
+    }
     let mut b = backend(m)?;
     let Loaded { data, images } = load_data(a)?;
     // labelled images get the digits' defaults (docs/learning.md)
@@ -227,6 +234,33 @@ pub fn run(m: &MachineArgs, a: &LearnArgs) -> Result<()> {
         return Err(e.context("classifying --valid after an epoch"));
     }
     let r = &learned.report;
+    if let Some(path) = &a.plot {
+        let (y, curve) = if valid.is_some() {
+            (
+                format!("valid accuracy ({} sweeps per image)", a.valid_sweeps),
+                &accuracy_per_epoch,
+            )
+        } else {
+            ("exact KL(data || model)".to_string(), &r.kl_per_epoch)
+        };
+        let points: Vec<(f64, f64)> = curve
+            .iter()
+            .enumerate()
+            .filter_map(|(e, v)| v.map(|v| ((e + 1) as f64, v)))
+            .collect();
+        if points.is_empty() {
+            anyhow::bail!("{}: no curve to draw (KL too large to compute: give --valid with --classes)", path.display());
+        }
+        pbit_host::plot::write(
+            path,
+            &pbit_host::plot::Lines {
+                title: format!("pbit learn {}", r.data),
+                x_label: "epoch".into(),
+                y_label: y,
+                series: vec![(String::new(), points)],
+            },
+        )?;
+    }
     if let Some(path) = &a.out {
         let fmt_kl = |k: Option<f64>| k.map_or("not computed".to_string(), |k| format!("{k}"));
         let mut comments = vec![

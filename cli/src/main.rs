@@ -272,11 +272,32 @@ pub fn progress_bar(json: bool, total: u64) -> ProgressBar {
     bar
 }
 
-/// Plots are drawn by pbit-host's plot module once it lands; until then, a clear error.
-pub fn plot_confusion(path: &std::path::Path, _r: &pbit_host::digits::ClassifyReport) -> Result<()> {
-    bail!("{}: --plot is not available in this build", path.display())
+/// `classify --plot`: the confusion matrix.
+pub fn plot_confusion(path: &std::path::Path, r: &pbit_host::digits::ClassifyReport) -> Result<()> {
+    use pbit_host::plot;
+    plot::write(
+        path,
+        &plot::Matrix {
+            title: format!(
+                "confusion: accuracy {:.3} of {}, {} sweeps per image",
+                r.accuracy, r.n, r.sweeps_per_image
+            ),
+            cells: r.confusion.clone(),
+        },
+    )?;
+    Ok(())
 }
 
-pub fn plot_images(path: &std::path::Path, _images: &[Vec<bool>], _width: usize) -> Result<()> {
-    bail!("{}: --plot is not available in this build", path.display())
+/// `generate --plot`: the images in a grid.
+pub fn plot_images(path: &std::path::Path, title: String, images: &[Vec<bool>], width: usize) -> Result<()> {
+    use pbit_host::plot;
+    plot::write(
+        path,
+        &plot::ImageGrid {
+            title,
+            images: images.to_vec(),
+            width,
+        },
+    )?;
+    Ok(())
 }

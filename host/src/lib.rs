@@ -21,6 +21,7 @@
 //! * [`learn`]: Boltzmann-machine learning (CD/PCD) with the backend's samples.
 //! * [`digits`]: labelled images (CSV), label p-bits, classification and generation by
 //!   sampling; [`judge`]: a softmax-regression judge of generated images.
+//! * [`plot`]: `--plot` pictures (PNG or SVG) with plotters and an embedded font.
 //!
 //! Features: `verilator` (the Verilated gateware as a backend, the simulated board as a
 //! transport: pbit-sim) and `serial` (serial ports: the serialport crate). Without them the
@@ -38,6 +39,7 @@ pub mod jobs;
 pub mod judge;
 pub mod learn;
 pub mod link;
+pub mod plot;
 pub mod serial;
 pub mod sparse_backend;
 pub mod transport;
