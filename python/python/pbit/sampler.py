@@ -28,14 +28,17 @@ DEFAULT_BAUD = 1_000_000
 _U64 = 1 << 64
 
 
-def _ising_arrays(bqm: dimod.BinaryQuadraticModel):
-    """The BQM as a SPIN model in arrays, in ``bqm.variables`` order:
-    (variables, h, irow, icol, J, offset)."""
+def _ising_arrays(bqm: dimod.BinaryQuadraticModel, variable_order=None):
+    """The BQM as a SPIN model in arrays, in ``bqm.variables`` order (or ``variable_order``, a
+    permutation of them): (variables, h, irow, icol, J, offset)."""
     variables = list(bqm.variables)
+    if variable_order is not None:
+        order = list(variable_order)
+        if len(order) != len(variables) or set(order) != set(variables):
+            raise ValueError("variable_order must list every variable of the BQM exactly once")
+        variables = order
     spin = bqm.spin if bqm.vartype is dimod.BINARY else bqm
-    h, (irow, icol, jv), offset = spin.to_numpy_vectors(
-        variable_order=variables, dtype=np.float64, index_dtype=np.int64
-    )
+    h, (irow, icol, jv), offset = spin.to_numpy_vectors(variable_order=variables)
     return (
         variables,
         np.ascontiguousarray(h, dtype=np.float64),
@@ -159,6 +162,7 @@ class PBitSampler(dimod.Sampler, dimod.Initialized):
             "baud": [],
             "machine_n": [],
             "first_read": [],
+            "variable_order": [],
         }
 
     @property
@@ -191,6 +195,7 @@ class PBitSampler(dimod.Sampler, dimod.Initialized):
         baud: int | None = None,
         machine_n: int | None = None,
         first_read: int = 0,
+        variable_order=None,
         **kwargs,
     ) -> dimod.SampleSet:
         """Anneals ``num_reads`` reads of ``bqm`` and returns the best state each read saw.
@@ -217,9 +222,12 @@ class PBitSampler(dimod.Sampler, dimod.Initialized):
             first_read: read numbers are ``first_read .. first_read + num_reads − 1``: calls
                 with disjoint ranges (and no explicit initial states) together return exactly
                 the reads of one big call (for spreading reads over processes or a cluster).
+            variable_order: the variables in p-bit order (default: ``bqm.variables``). Pickling
+                a dimod BQM may reorder its variables, so code that ships a BQM to other
+                processes and wants their reads to match passes the order explicitly.
 
         Returns:
-            A SampleSet over ``bqm.variables`` in their order, one row per read in read order,
+            A SampleSet over ``bqm.variables`` in their order (or ``variable_order``), one row per read in read order,
             energies from ``bqm`` in floating point, and ``info`` with ``beta_schedule``
             ([(β, sweeps)] as run, β in the BQM's units after the machine's rounding),
             ``beta_range``, ``quantization``, ``timing``, ``seed``, ``backend``, ``machine``.
@@ -276,12 +284,13 @@ class PBitSampler(dimod.Sampler, dimod.Initialized):
             )
             num_reads = parsed.num_reads
             states = parsed.initial_states
-            order = [states.variables.index(v) for v in bqm.variables]
+            wanted = bqm.variables if variable_order is None else variable_order
+            order = [states.variables.index(v) for v in wanted]
             initial = np.ascontiguousarray(states.record.sample[:, order], dtype=np.int8)
             if bqm.vartype is dimod.BINARY:
                 initial = np.ascontiguousarray(2 * initial - 1, dtype=np.int8)
 
-        variables, h, irow, icol, jv, offset = _ising_arrays(bqm)
+        variables, h, irow, icol, jv, offset = _ising_arrays(bqm, variable_order)
         n = len(variables)
         if beta_schedule_type != "custom":
             if beta_range is None:
@@ -346,7 +355,7 @@ class PBitSampler(dimod.Sampler, dimod.Initialized):
             sort_labels=False,
         )
         t3 = time.perf_counter()
-        info["timing"] = {
+        sampleset.info["timing"] = {
             "sampling_s": out["seconds"],
             "rust_call_s": t2 - t1,
             "preprocessing_s": t1 - t0,
