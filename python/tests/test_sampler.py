@@ -301,3 +301,40 @@ def test_verilator_backend_gives_the_models_samples():
         rows(PBitSampler(backend="verilator").sample(bqm, **kwargs)),
         rows(PBitSampler().sample(bqm, **kwargs)),
     )
+
+
+def pbit_binary():
+    from conftest import REPO
+
+    path = os.environ.get("PBIT_BIN") or str(REPO / "target" / "release" / "pbit")
+    return path if os.path.exists(path) else None
+
+
+@pytest.mark.skipif(
+    not verilator_available() or pbit_binary() is None,
+    reason="needs verilator, g++ and the pbit binary (target/release/pbit or $PBIT_BIN)",
+)
+def test_serial_backend_on_the_simulated_board_gives_the_models_samples():
+    # `pbit sim serve`: the Verilated core top behind a pty, spoken to over the wire protocol
+    p = subprocess.Popen(
+        [pbit_binary(), "sim", "serve", "--n", "32"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        port = p.stdout.readline().strip()
+        assert port.startswith("/dev/"), port
+        bqm = random_bqm(10, 0.6, 14)
+        kwargs = dict(num_reads=2, num_sweeps=15, seed=8, first_read=3)
+        board = PBitSampler(backend="serial", port=port).sample(bqm, **kwargs)
+        assert board.info["backend"] == "serial"
+        np.testing.assert_array_equal(rows(board), rows(PBitSampler().sample(bqm, **kwargs)))
+        # an instance larger than the device: the device's limit, as a RuntimeError
+        with pytest.raises(RuntimeError, match="33 p-bits"):
+            PBitSampler(backend="serial", port=port).sample(random_bqm(33, 0.1, 1), num_reads=1)
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
