@@ -5,6 +5,7 @@
 use crate::anneal::{ising_from_arrays, MachineKind, Reads, CANCELLED};
 use crate::{run_interruptible, runtime_error, threads_or_all, value_error};
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pbit_model::backend::{Backend, BackendError};
 use pbit_model::run::{Pages, ReadResult};
 use pbit_model::FixedIsing;
 use pbit_spec::Format;
@@ -278,38 +279,56 @@ pub(crate) fn meanfield<'py>(
     Ok(d)
 }
 
-/// A device as the circuit crate's annealer (reads from 0, the model's fast kernel or a
-/// device), stopping when the cancel flag is set.
+/// A device as a [`Backend`] for the circuit crate's searches (annealing jobs from read 0 on
+/// the model's fast kernel or a device), stopping when the cancel flag is set.
 struct Via<'a> {
     device: &'a Device,
     threads: usize,
     cancel: &'a AtomicBool,
 }
 
-impl pbit_circuit::anneal::Annealer for Via<'_> {
+impl Backend for Via<'_> {
     fn name(&self) -> &'static str {
         self.device.name()
     }
     fn format(&self) -> Format {
         self.device.format(MachineKind::Dense)
     }
+    fn capacity(&self) -> Option<usize> {
+        None
+    }
+    fn sample(
+        &mut self,
+        _: &pbit_model::jobs::SampleJob,
+        _: &mut dyn FnMut(&[bool], i64),
+    ) -> Result<(), BackendError> {
+        Err(BackendError::Unsupported {
+            backend: self.name(),
+            job: "sample (from the toolbox)",
+        })
+    }
     fn anneal(
         &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        pages: &Pages,
-        seed: u64,
-        reads: u64,
-    ) -> Result<Vec<ReadResult>, String> {
+        job: &pbit_model::jobs::AnnealJob,
+        _progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<ReadResult>, BackendError> {
         let r = Reads {
-            seed,
+            seed: job.seed,
             first_read: 0,
-            count: reads,
+            count: job.reads,
             threads: self.threads,
             initial: None,
         };
         self.device
-            .anneal(MachineKind::Dense, problem, clamps, pages, &r, self.cancel)
+            .anneal(
+                MachineKind::Dense,
+                job.problem,
+                job.clamps,
+                job.pages,
+                &r,
+                self.cancel,
+            )
+            .map_err(BackendError::Other)
     }
 }
 
@@ -488,7 +507,7 @@ pub(crate) fn learn<'py>(
     };
     let threads = threads_or_all(threads)?;
     let learned = run_interruptible(py, |cancel| {
-        let mut backend = pbit_host::backend::ModelBackend {
+        let mut backend = pbit_model::backend::ModelBackend {
             threads,
             ..Default::default()
         };
