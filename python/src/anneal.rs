@@ -335,6 +335,7 @@ pub(crate) fn anneal<'py>(
     baud: u32,
     machine_n: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let entered = Instant::now();
     let slice = |what: &str| value_error(format!("{what} must be a contiguous array"));
     let ising = ising_from_arrays(
         n,
@@ -395,6 +396,7 @@ pub(crate) fn anneal<'py>(
         initial: initial.as_deref(),
     };
     let started = Instant::now();
+    let prepare_seconds = (started - entered).as_secs_f64();
     let result = run_interruptible(py, |cancel| device.anneal(kind, &p, &[], &pages, &reads, cancel))?;
     let seconds = started.elapsed().as_secs_f64();
     let results = result.map_err(crate::runtime_error)?;
@@ -417,6 +419,7 @@ pub(crate) fn anneal<'py>(
     out.set_item("scale", scale)?;
     out.set_item("max_abs_error", max_abs_error)?;
     out.set_item("seconds", seconds)?;
+    out.set_item("prepare_seconds", prepare_seconds)?;
     out.set_item("backend", device.name())?;
     out.set_item("machine", machine)?;
     Ok(out)

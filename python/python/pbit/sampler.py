@@ -357,6 +357,7 @@ class PBitSampler(dimod.Sampler, dimod.Initialized):
         t3 = time.perf_counter()
         sampleset.info["timing"] = {
             "sampling_s": out["seconds"],
+            "quantising_s": out["prepare_seconds"],
             "rust_call_s": t2 - t1,
             "preprocessing_s": t1 - t0,
             "postprocessing_s": t3 - t2,
