@@ -4,10 +4,10 @@
 //! batch's size (split at the buffer's capacity), n (sums on or off the device) or what is
 //! read back. Needs verilator and g++ (scripts/test-all.sh installs them).
 
-use pbit_tests::instance;
 use pbit_driver::{Bus, Cached, Machine};
 use pbit_model::jobs::{relax_chain, RelaxJob};
 use pbit_model::run::correlation_sums;
+use pbit_tests::instance;
 
 use pbit_sim::VerilatedMachine;
 use pbit_spec::memory_map as mm;

@@ -133,10 +133,16 @@ fn assert_sample_stream_is_the_models(
         want.push((s.to_vec(), e))
     });
     let mut got = Vec::new();
-    m.driver().sample(&case.problem, &case.clamps, page, seed, spec, &mut |s, e| {
-        got.push((s.to_vec(), e))
-    })
-    .unwrap();
+    m.driver()
+        .sample(
+            &case.problem,
+            &case.clamps,
+            page,
+            seed,
+            spec,
+            &mut |s, e| got.push((s.to_vec(), e)),
+        )
+        .unwrap();
     assert_eq!(got, want, "{}", case.desc);
 }
 
@@ -160,9 +166,15 @@ fn sample_cases(m: &mut VerilatedMachine, first_case: u64, cases: u64) -> (usize
         });
         let mut got: Vec<(Vec<bool>, i64)> = Vec::new();
         clocks += m
-            .driver().sample(&case.problem, &case.clamps, &page, seed, spec, &mut |s, e| {
-                got.push((s.to_vec(), e))
-            })
+            .driver()
+            .sample(
+                &case.problem,
+                &case.clamps,
+                &page,
+                seed,
+                spec,
+                &mut |s, e| got.push((s.to_vec(), e)),
+            )
             .unwrap_or_else(|e| panic!("case {case_seed:#x}: {e}"));
         if let Some(k) = (0..want.len().max(got.len())).find(|&k| want.get(k) != got.get(k)) {
             panic!(
@@ -216,7 +228,8 @@ fn cosim_anneal_matches_model() {
         let pages = Pages::build(&case.problem, &schedule);
         let want = run::anneal_read(&case.problem, &case.clamps, &pages, seed, read, &|_| {});
         let (got, clocks) = m
-            .driver().anneal_read(&case.problem, &case.clamps, &pages, seed, read)
+            .driver()
+            .anneal_read(&case.problem, &case.clamps, &pages, seed, read)
             .unwrap_or_else(|e| panic!("case {case_seed:#x}: {e}"));
         assert_eq!(
             got,
@@ -267,7 +280,8 @@ fn out_of_range_writes_are_ignored() {
     });
     // a first run writes the instance; junk follows; the second run must be unchanged
     let before = m.samples_emitted();
-    m.driver().sample(&case.problem, &case.clamps, &page, 5, spec, &mut |_, _| {})
+    m.driver()
+        .sample(&case.problem, &case.clamps, &page, 5, spec, &mut |_, _| {})
         .unwrap();
     let junk = 0x5555_5555;
     let n = N as u32;
@@ -281,10 +295,11 @@ fn out_of_range_writes_are_ignored() {
     m.write(mm::schedule_sweeps_addr(mm::MAX_STEPS), junk);
     m.write(mm::schedule_page_addr(mm::MAX_STEPS), junk);
     let mut got: Vec<(Vec<bool>, i64)> = Vec::new();
-    m.driver().sample(&case.problem, &case.clamps, &page, 5, spec, &mut |s, e| {
-        got.push((s.to_vec(), e))
-    })
-    .unwrap();
+    m.driver()
+        .sample(&case.problem, &case.clamps, &page, 5, spec, &mut |s, e| {
+            got.push((s.to_vec(), e))
+        })
+        .unwrap();
     assert_eq!(got, want, "{}", case.desc);
     assert_eq!(m.samples_emitted() - before, 2 * want.len() as u32);
 }
@@ -303,7 +318,8 @@ fn cosim_anneal_reads_match_model() {
             .map(|r| run::anneal_read(&case.problem, &case.clamps, &pages, c, r, &|_| {}))
             .collect();
         let (got, _) = m
-            .driver().anneal(&case.problem, &case.clamps, &pages, c, reads, &|_| {})
+            .driver()
+            .anneal(&case.problem, &case.clamps, &pages, c, reads, &|_| {})
             .unwrap();
         assert_eq!(got, want, "case seed {case_seed:#x} ({})", case.desc);
     }
@@ -326,17 +342,18 @@ fn cosim_relax_matches_model() {
         let first_read = g.below(100);
         let page = ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
         let mut got = Vec::new();
-        m.driver().relax(
-            &case.problem,
-            &clamped,
-            &page,
-            c,
-            first_read,
-            &initial,
-            sweeps,
-            &mut |k, s| got.push((k, s.to_vec())),
-        )
-        .unwrap();
+        m.driver()
+            .relax(
+                &case.problem,
+                &clamped,
+                &page,
+                c,
+                first_read,
+                &initial,
+                sweeps,
+                &mut |k, s| got.push((k, s.to_vec())),
+            )
+            .unwrap();
         for (k, init) in initial.iter().enumerate() {
             let mut model = pbit_model::Machine::new(&case.problem, c, first_read + k as u64);
             let clamps: Vec<(usize, bool)> = clamped.iter().map(|&i| (i, init[i])).collect();
@@ -370,17 +387,24 @@ fn empty_instance_matches_model() {
         want.push((s.to_vec(), e))
     });
     let mut got = Vec::new();
-    m.driver().sample(&problem, &[], &page, 1, spec, &mut |s, e| {
-        got.push((s.to_vec(), e))
-    })
-    .unwrap();
+    m.driver()
+        .sample(&problem, &[], &page, 1, spec, &mut |s, e| {
+            got.push((s.to_vec(), e))
+        })
+        .unwrap();
     assert_eq!(got, want);
     let pages = Pages::build(
         &problem,
         &Schedule::constant(Beta::from_f64(1.0).unwrap(), 5),
     );
     let want = run::anneal_read(&problem, &[], &pages, 1, 3, &|_| {});
-    assert_eq!(m.driver().anneal_read(&problem, &[], &pages, 1, 3).unwrap().0, want);
+    assert_eq!(
+        m.driver()
+            .anneal_read(&problem, &[], &pages, 1, 3)
+            .unwrap()
+            .0,
+        want
+    );
 }
 
 /// `CTRL_STOP` ends a run at once; the machine then runs the next job like the model.
@@ -390,7 +414,9 @@ fn stop_ends_a_run_and_the_next_job_is_exact() {
     let mut m = machine().lock().unwrap();
     let case = random_case(0x5709_0001, N);
     let page = ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
-    m.driver().load_instance(&case.problem, &case.clamps, 3, 0).unwrap();
+    m.driver()
+        .load_instance(&case.problem, &case.clamps, 3, 0)
+        .unwrap();
     m.driver().write_page(0, &page).unwrap();
     m.driver().write_schedule(&[(0, 1_000_000)]).unwrap();
     // a sample every sweep, never read: the machine stalls on the first, then is stopped

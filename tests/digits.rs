@@ -28,7 +28,11 @@ fn dataset(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/datasets/digits8x8")
         .join(name);
-    assert!(p.exists(), "{} is missing: the digits live in shared/", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: the digits live in shared/",
+        p.display()
+    );
     p.display().to_string()
 }
 
@@ -43,8 +47,20 @@ fn tmp(name: &str) -> PathBuf {
 fn short_model() -> PathBuf {
     let model = tmp("short.model");
     ok(&[
-        "--threads", "1", "learn", &dataset("train.csv"), "--classes", "10", "--hidden", "64",
-        "--epochs", "2", "--seed", "1", "--out", model.to_str().unwrap(),
+        "--threads",
+        "1",
+        "learn",
+        &dataset("train.csv"),
+        "--classes",
+        "10",
+        "--hidden",
+        "64",
+        "--epochs",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        model.to_str().unwrap(),
     ]);
     model
 }
@@ -60,11 +76,24 @@ fn a_short_run_classifies_well_above_chance_and_generates_images() {
         &text[..400.min(text.len())]
     );
     // every other command reads it as an instance
-    ok(&["sample", model.to_str().unwrap(), "--beta", "1", "--sweeps", "2"]);
+    ok(&[
+        "sample",
+        model.to_str().unwrap(),
+        "--beta",
+        "1",
+        "--sweeps",
+        "2",
+    ]);
 
     let out = ok(&[
-        "classify", model.to_str().unwrap(), &dataset("valid.csv"), "--sweeps", "50",
-        "--seed", "1", "--json",
+        "classify",
+        model.to_str().unwrap(),
+        &dataset("valid.csv"),
+        "--sweeps",
+        "50",
+        "--seed",
+        "1",
+        "--json",
     ]);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let acc = r["accuracy"].as_f64().unwrap();
@@ -90,8 +119,18 @@ fn a_short_run_classifies_well_above_chance_and_generates_images() {
     // generate: one line of 64 `1`/`0` per image
     let samples = tmp("samples.txt");
     ok(&[
-        "generate", model.to_str().unwrap(), "--label", "3", "--count", "5", "--sweeps", "20",
-        "--seed", "2", "--out", samples.to_str().unwrap(),
+        "generate",
+        model.to_str().unwrap(),
+        "--label",
+        "3",
+        "--count",
+        "5",
+        "--sweeps",
+        "20",
+        "--seed",
+        "2",
+        "--out",
+        samples.to_str().unwrap(),
     ]);
     let s = std::fs::read_to_string(&samples).unwrap();
     let lines: Vec<&str> = s.lines().collect();
@@ -103,16 +142,36 @@ fn a_short_run_classifies_well_above_chance_and_generates_images() {
     // reproducible with the seed
     let again = tmp("samples2.txt");
     ok(&[
-        "generate", model.to_str().unwrap(), "--label", "3", "--count", "5", "--sweeps", "20",
-        "--seed", "2", "--out", again.to_str().unwrap(),
+        "generate",
+        model.to_str().unwrap(),
+        "--label",
+        "3",
+        "--count",
+        "5",
+        "--sweeps",
+        "20",
+        "--seed",
+        "2",
+        "--out",
+        again.to_str().unwrap(),
     ]);
     assert_eq!(s, std::fs::read_to_string(&again).unwrap());
     // plots: a PNG of the generated grid and an SVG confusion matrix decode as images of a
     // plausible size with something drawn (pixels are never compared)
     let grid = tmp("grid.png");
     ok(&[
-        "generate", model.to_str().unwrap(), "--label", "3", "--count", "4", "--sweeps", "5",
-        "--out", samples.to_str().unwrap(), "--plot", grid.to_str().unwrap(),
+        "generate",
+        model.to_str().unwrap(),
+        "--label",
+        "3",
+        "--count",
+        "4",
+        "--sweeps",
+        "5",
+        "--out",
+        samples.to_str().unwrap(),
+        "--plot",
+        grid.to_str().unwrap(),
     ]);
     let png = std::fs::read(&grid).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
@@ -121,17 +180,31 @@ fn a_short_run_classifies_well_above_chance_and_generates_images() {
         u32::from_be_bytes(png[16..20].try_into().unwrap()),
         u32::from_be_bytes(png[20..24].try_into().unwrap()),
     );
-    assert!((100..2000).contains(&w) && (100..2000).contains(&h), "{w}×{h}");
+    assert!(
+        (100..2000).contains(&w) && (100..2000).contains(&h),
+        "{w}×{h}"
+    );
     // compressed size well above a blank image's few hundred bytes: something is drawn
     assert!(png.len() > 1000, "{} bytes", png.len());
     let svg = tmp("confusion.svg");
     ok(&[
-        "classify", model.to_str().unwrap(), &dataset("valid.csv"), "--sweeps", "5",
-        "--plot", svg.to_str().unwrap(),
+        "classify",
+        model.to_str().unwrap(),
+        &dataset("valid.csv"),
+        "--sweeps",
+        "5",
+        "--plot",
+        svg.to_str().unwrap(),
     ]);
     let t = std::fs::read_to_string(&svg).unwrap();
     assert!(t.contains("<svg") && t.contains("<text") && t.matches("<rect").count() >= 100);
-    let bad = pbit(&["classify", model.to_str().unwrap(), &dataset("valid.csv"), "--plot", "x.jpg"]);
+    let bad = pbit(&[
+        "classify",
+        model.to_str().unwrap(),
+        &dataset("valid.csv"),
+        "--plot",
+        "x.jpg",
+    ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("x.jpg: --plot writes .png or .svg"));
     // a label beyond the classes is an error
     let e = pbit(&["generate", model.to_str().unwrap(), "--label", "10"]);
@@ -142,14 +215,33 @@ fn a_short_run_classifies_well_above_chance_and_generates_images() {
 #[test]
 fn bad_csv_files_are_errors_naming_file_line_and_field() {
     let cases = [
-        ("letter.csv", "0,1,2\n0,a,1\n", ":2: field 2: `a` is not a non-negative integer"),
-        ("ragged.csv", "0,1,2\n0,1\n", ":2: 2 fields, but line 1 has 3"),
-        ("label.csv", "# c\n0,1,12\n", ":2: field 3: label 12 is not a class 0..10"),
+        (
+            "letter.csv",
+            "0,1,2\n0,a,1\n",
+            ":2: field 2: `a` is not a non-negative integer",
+        ),
+        (
+            "ragged.csv",
+            "0,1,2\n0,1\n",
+            ":2: 2 fields, but line 1 has 3",
+        ),
+        (
+            "label.csv",
+            "# c\n0,1,12\n",
+            ":2: field 3: label 12 is not a class 0..10",
+        ),
     ];
     for (name, text, want) in cases {
         let path = tmp(name);
         std::fs::write(&path, text).unwrap();
-        let out = pbit(&["learn", path.to_str().unwrap(), "--classes", "10", "--epochs", "1"]);
+        let out = pbit(&[
+            "learn",
+            path.to_str().unwrap(),
+            "--classes",
+            "10",
+            "--epochs",
+            "1",
+        ]);
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(

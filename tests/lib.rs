@@ -43,7 +43,10 @@ pub fn pbit_bin() -> &'static Path {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build the pbit binary: {e}"));
-        assert!(status.success(), "building the pbit binary failed ({status})");
+        assert!(
+            status.success(),
+            "building the pbit binary failed ({status})"
+        );
         profile_dir.join(format!("pbit{}", std::env::consts::EXE_SUFFIX))
     })
 }
@@ -54,7 +57,6 @@ pub fn example(name: &str) -> PathBuf {
         .join("../examples")
         .join(name)
 }
-
 
 /// A random instance on the grid (a third of the couplings set), from a fixed generator.
 pub fn instance(n: usize, seed: u64) -> FixedIsing {

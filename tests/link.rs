@@ -475,8 +475,8 @@ fn the_client_talks_to_the_fake_across_a_pty_at_1_mbaud() {
 #[test]
 fn the_serial_backend_identifies_the_device_and_runs_a_job_through_the_driver() {
     use pbit_model::jobs::SampleJob;
-    use pbit_model::Backend;
     use pbit_model::run::SampleSpec;
+    use pbit_model::Backend;
     let mut dev = device();
     dev.runs = [RunScript {
         samples: 4,

@@ -5,17 +5,17 @@
 //! next command. Needs verilator and g++ (scripts/test-all.sh installs them); without them the
 //! board's error names the install command and these tests fail saying so.
 
-use pbit_tests::instance;
-use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, SampleJob};
-use pbit_model::{Backend, ModelBackend};
 use pbit_host::link::{Link, LinkError};
 use pbit_host::serial::SerialBackend;
 use pbit_host::transport::{Faults, FaultyTransport, SerialTransport, Transport};
+use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, SampleJob};
 use pbit_model::run::{Pages, SampleSpec};
 use pbit_model::schedule::Shape;
 use pbit_model::Schedule;
+use pbit_model::{Backend, ModelBackend};
 use pbit_sim::board::{serve, ServeOptions, DEFAULT_CLOCK_HZ};
 use pbit_spec::{Beta, Format, ThresholdPage};
+use pbit_tests::instance;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};

@@ -269,7 +269,17 @@ fn factoring_runs_sparsified_below_the_multipliers_degree() {
         star.push_str(&format!("1 {j} 15\n"));
     }
     let star = write("star.txt", &star);
-    let v = ok_json(&["--machine", "sparse", "--max-degree", "4", "anneal", &star, "--sweeps", "500", "--json"]);
+    let v = ok_json(&[
+        "--machine",
+        "sparse",
+        "--max-degree",
+        "4",
+        "anneal",
+        &star,
+        "--sweeps",
+        "500",
+        "--json",
+    ]);
     assert_eq!(v["best_energy"], -300.0);
     let s = v["best_state"].as_str().unwrap();
     assert!(s == "1".repeat(21) || s == "0".repeat(21), "{s}");
@@ -295,7 +305,16 @@ fn sparse_errors_name_the_problem() {
         "maximum degree D = 3",
     );
     fails_with(
-        &["--machine", "sparse", "--max-degree", "2", "learn", &example("learn/full_adder.txt"), "--epochs", "2"],
+        &[
+            "--machine",
+            "sparse",
+            "--max-degree",
+            "2",
+            "learn",
+            &example("learn/full_adder.txt"),
+            "--epochs",
+            "2",
+        ],
         "maximum degree D = 2",
     );
     // a coupling on a non-edge of the built graph (path 1-2-3; the instance couples 1 and 3)

@@ -16,8 +16,8 @@
 //! as NOT FOUND and left out of the percentiles (counted below the table). The variables
 //! FACTOR_SWEEPS, FACTOR_READS, FACTOR_B0, FACTOR_B1 and FACTOR_BIAS override the defaults for
 //! exploration; the benchmark sets none.
-use pbit_model::ModelBackend;
 use pbit_circuit::factor::{factor, is_prime, FactorError, FactorOptions};
+use pbit_model::ModelBackend;
 
 fn cpu_seconds() -> f64 {
     // utime + stime of this process, in clock ticks (fields 14 and 15 of /proc/self/stat)

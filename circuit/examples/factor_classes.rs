@@ -2,8 +2,8 @@
 //! exploration for the class schedule, not the benchmark).
 //! cargo run --release -p pbit-circuit --example factor_classes -- BITS COUNT SWEEPS READS B0 B1 [CAP]
 use pbit_circuit::anneal::{anneal_reads, round_seed};
-use pbit_model::ModelBackend;
 use pbit_circuit::factor::{class_problem, is_prime, read_pages, FactorOptions};
+use pbit_model::ModelBackend;
 use pbit_model::{FixedIsing, Scaling};
 
 fn main() {

@@ -1,9 +1,9 @@
 //! Parameter exploration for factoring (not the benchmark): median and mean sweeps-to-solution
 //! over odd semiprimes spread evenly over one bit width, for given schedule parameters.
 //! cargo run --release -p pbit-circuit --example factor_tune -- BITS COUNT SWEEPS READS B0 B1 [AND_W ADD_W]
-use pbit_model::ModelBackend;
 use pbit_circuit::arith::MultiplierWeights;
 use pbit_circuit::factor::{factor, is_prime, FactorOptions};
+use pbit_model::ModelBackend;
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();

@@ -2,8 +2,8 @@
 //! on the model backend. Prints per-instance sweeps and seconds, then the median and maximum.
 //!
 //!     cargo run --release -p pbit-circuit --example sat_bench -- [INSTANCES] [SWEEPS READS B0 B1]
-use pbit_model::ModelBackend;
 use pbit_circuit::cnf::{planted_3sat, solve, SatOptions, SatStatus};
+use pbit_model::ModelBackend;
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();

@@ -1,7 +1,6 @@
 //! Composed circuits: ground states by exhaustive enumeration, value ranges, yosys netlists
 //! run forwards and backwards, SAT and factoring on the model.
 
-use pbit_model::ModelBackend;
 use pbit_circuit::arith::{adder, multiplier, MultiplierWeights};
 use pbit_circuit::circuit::{Circuit, CircuitError, Compiled, Direction, Signal};
 use pbit_circuit::cnf::{planted_3sat, solve, SatOptions, SatStatus};
@@ -11,6 +10,7 @@ use pbit_circuit::{yosys, GateKind};
 use pbit_model::exact::{exact, state_energies};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
+use pbit_model::ModelBackend;
 use pbit_model::{FixedIsing, Scaling, Schedule};
 use pbit_spec::Format;
 use std::path::Path;

@@ -77,7 +77,12 @@ pub fn run(m: &MachineArgs, a: &GenerateArgs) -> Result<()> {
     if let Some(path) = &a.plot {
         crate::plot_images(
             path,
-            format!("label {}: {} images, {} sweeps each", a.label, images.len(), a.sweeps),
+            format!(
+                "label {}: {} images, {} sweeps each",
+                a.label,
+                images.len(),
+                a.sweeps
+            ),
             &images,
             machine.layout.width,
         )?;

@@ -182,7 +182,11 @@ pub fn run(m: &MachineArgs, a: &LearnArgs) -> Result<()> {
         hidden,
         threshold: a.threshold,
         beta: a.beta,
-        width: if im.pixel_count() == 64 { 8 } else { im.pixel_count() },
+        width: if im.pixel_count() == 64 {
+            8
+        } else {
+            im.pixel_count()
+        },
     });
     // the learning curve: sampled classification accuracy on --valid after every epoch
     let mut valid = match (&a.valid, &layout) {
@@ -249,7 +253,10 @@ pub fn run(m: &MachineArgs, a: &LearnArgs) -> Result<()> {
             .filter_map(|(e, v)| v.map(|v| ((e + 1) as f64, v)))
             .collect();
         if points.is_empty() {
-            anyhow::bail!("{}: no curve to draw (KL too large to compute: give --valid with --classes)", path.display());
+            anyhow::bail!(
+                "{}: no curve to draw (KL too large to compute: give --valid with --classes)",
+                path.display()
+            );
         }
         pbit_host::plot::write(
             path,

@@ -27,10 +27,10 @@ use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pbit_host::cost::MeteredBackend;
-use pbit_model::{Backend, ModelBackend};
 use pbit_host::jobs::{self, Loaded, Meaning};
 use pbit_host::serial::DEFAULT_BAUD;
 use pbit_model::Scaling;
+use pbit_model::{Backend, ModelBackend};
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -289,7 +289,12 @@ pub fn plot_confusion(path: &std::path::Path, r: &pbit_host::digits::ClassifyRep
 }
 
 /// `generate --plot`: the images in a grid.
-pub fn plot_images(path: &std::path::Path, title: String, images: &[Vec<bool>], width: usize) -> Result<()> {
+pub fn plot_images(
+    path: &std::path::Path,
+    title: String,
+    images: &[Vec<bool>],
+    width: usize,
+) -> Result<()> {
     use pbit_host::plot;
     plot::write(
         path,

@@ -186,4 +186,3 @@ pub struct LinkUse {
     pub first_step: StepUse,
     pub later_steps: Option<StepUse>,
 }
-

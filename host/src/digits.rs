@@ -17,10 +17,10 @@
 //! p(label | image) analytically. [`generate`] clamps a class's label p-bits and keeps the
 //! pixels of the chain's last sweep.
 
-use pbit_model::jobs::SampleJob;
-use pbit_model::{Backend, BackendError};
 use crate::learn::Data;
+use pbit_model::jobs::SampleJob;
 use pbit_model::run::SampleSpec;
+use pbit_model::{Backend, BackendError};
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
 use pbit_spec::rng::splitmix64;
 use pbit_spec::{Beta, BetaError, ThresholdPage};
@@ -58,7 +58,9 @@ pub enum CsvError {
         expected: usize,
         first_line: usize,
     },
-    #[error("{source_name}:{line}: {found} field(s): an image needs at least one pixel and a label")]
+    #[error(
+        "{source_name}:{line}: {found} field(s): an image needs at least one pixel and a label"
+    )]
     TooShort {
         source_name: String,
         line: usize,
@@ -153,7 +155,9 @@ impl Images {
                     });
                 }
             }
-            images.pixels.push(values.iter().map(|&v| v >= threshold).collect());
+            images
+                .pixels
+                .push(values.iter().map(|&v| v >= threshold).collect());
             images.labels.push(label.min(usize::MAX as u64) as usize);
         }
         if images.pixels.is_empty() {
@@ -165,11 +169,7 @@ impl Images {
     }
 
     /// Reads and parses a CSV file.
-    pub fn read(
-        path: &Path,
-        threshold: u64,
-        classes: Option<usize>,
-    ) -> Result<Images, CsvError> {
+    pub fn read(path: &Path, threshold: u64, classes: Option<usize>) -> Result<Images, CsvError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| CsvError::Io {
             source_name: name.clone(),
@@ -473,7 +473,12 @@ pub fn classify(
     if sweeps == 0 {
         return Err(DigitsError::Other("--sweeps must be at least 1".into()));
     }
-    if let Some((i, &y)) = images.labels.iter().enumerate().find(|(_, &y)| y >= l.classes) {
+    if let Some((i, &y)) = images
+        .labels
+        .iter()
+        .enumerate()
+        .find(|(_, &y)| y >= l.classes)
+    {
         return Err(DigitsError::Other(format!(
             "{}: image {} has label {y}, the machine {} classes",
             images.source,
@@ -500,9 +505,7 @@ pub fn classify(
         };
         backend.sample(&job, &mut |s, _| {
             for (class, count) in counts.iter_mut().enumerate() {
-                *count += (0..l.copies)
-                    .filter(|&c| s[l.label_pbit(class, c)])
-                    .count() as u64;
+                *count += (0..l.copies).filter(|&c| s[l.label_pbit(class, c)]).count() as u64;
             }
         })?;
         // argmax, ties to the lower class
@@ -642,12 +645,18 @@ mod tests {
         let text = format!("# learned\n# {h}\n184 0\n");
         assert_eq!(Layout::parse(&text, "m", 184).unwrap(), l);
         let e = Layout::parse(&text, "m", 185).unwrap_err().to_string();
-        assert_eq!(e, "m:2: layout header: it names 184 p-bits, the instance has 185");
+        assert_eq!(
+            e,
+            "m:2: layout header: it names 184 p-bits, the instance has 185"
+        );
         let e = Layout::parse("3 0\n", "m", 3).unwrap_err();
         assert!(matches!(e, LayoutError::Missing(_)));
         let bad = text.replace("copies 2", "copies 3");
         let e = Layout::parse(&bad, "m", 184).unwrap_err().to_string();
-        assert!(e.contains("20 label p-bits, but classes 10 × copies 3"), "{e}");
+        assert!(
+            e.contains("20 label p-bits, but classes 10 × copies 3"),
+            "{e}"
+        );
         let bad = text.replace("labels 65-84", "labels 66-84");
         assert!(Layout::parse(&bad, "m", 184).is_err());
         let none = Layout { hidden: 0, ..l };

@@ -92,7 +92,9 @@ pub fn write<P: Plot>(path: &Path, plot: &P) -> Result<(), PlotError> {
 fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -260,7 +262,10 @@ const GAP: u32 = 6;
 impl ImageGrid {
     fn layout(&self) -> (u32, u32, u32, u32) {
         let w = self.width.max(1) as u32;
-        let h = self.images.first().map_or(1, |i| i.len().div_ceil(self.width.max(1))) as u32;
+        let h = self
+            .images
+            .first()
+            .map_or(1, |i| i.len().div_ceil(self.width.max(1))) as u32;
         let cols = (self.images.len() as f64).sqrt().ceil().max(1.0) as u32;
         let rows = (self.images.len() as u32).div_ceil(cols).max(1);
         (w, h, cols, rows)
@@ -277,14 +282,21 @@ impl Plot for ImageGrid {
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let (w, h, cols, _) = self.layout();
-        root.draw(&Text::new(self.title.clone(), (GAP as i32, 6), (FAMILY, 16)))
-            .map_err(draw_err)?;
+        root.draw(&Text::new(
+            self.title.clone(),
+            (GAP as i32, 6),
+            (FAMILY, 16),
+        ))
+        .map_err(draw_err)?;
         for (k, im) in self.images.iter().enumerate() {
             let (c, r) = (k as u32 % cols, k as u32 / cols);
             let x0 = (GAP + c * (w * CELL + GAP)) as i32;
             let y0 = (30 + GAP + r * (h * CELL + GAP)) as i32;
             root.draw(&Rectangle::new(
-                [(x0 - 1, y0 - 1), (x0 + (w * CELL) as i32, y0 + (h * CELL) as i32)],
+                [
+                    (x0 - 1, y0 - 1),
+                    (x0 + (w * CELL) as i32, y0 + (h * CELL) as i32),
+                ],
                 BLACK.mix(0.3),
             ))
             .map_err(draw_err)?;

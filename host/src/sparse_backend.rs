@@ -11,13 +11,13 @@
 //!   distribution) refuse such an instance with an error naming D.
 
 use crate::cost::{Metered, MeteredBackend, Usage};
-use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, Relaxed, SampleJob};
-use pbit_model::{Backend, BackendError};
 use pbit_model::colour::{self, Colouring};
+use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, Relaxed, SampleJob};
 use pbit_model::run::ReadResult;
 use pbit_model::sparse::sparsify::Sparsified;
 use pbit_model::sparse::{check_degree, kernel, Phases, MODEL_FORMAT};
 use pbit_model::FixedIsing;
+use pbit_model::{Backend, BackendError};
 use pbit_spec::sparse::SparseGraph;
 use pbit_spec::Format;
 use std::sync::Mutex;
@@ -331,11 +331,7 @@ impl Backend for Sparsifying {
         self.inner.check_fits(job.problem.n)?;
         self.inner.relax(job, out)
     }
-    fn relax_batch(
-        &mut self,
-        job: &RelaxJob,
-        want: RelaxWant,
-    ) -> Result<Relaxed, BackendError> {
+    fn relax_batch(&mut self, job: &RelaxJob, want: RelaxWant) -> Result<Relaxed, BackendError> {
         self.too_high(job.problem, "learning")?;
         self.inner.check_fits(job.problem.n)?;
         self.inner.relax_batch(job, want)

@@ -108,9 +108,7 @@ impl Relaxed {
     /// The results from the final states, the sums formed on the host.
     pub fn from_finals(finals: Vec<Vec<bool>>, n: usize, want: RelaxWant) -> Relaxed {
         Relaxed {
-            sums: want
-                .sums
-                .then(|| crate::run::correlation_sums(&finals, n)),
+            sums: want.sums.then(|| crate::run::correlation_sums(&finals, n)),
             finals: want.finals.then_some(finals),
         }
     }
@@ -149,4 +147,3 @@ impl Relaxed {
         }
     }
 }
-

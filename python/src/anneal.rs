@@ -91,7 +91,8 @@ impl Quantization {
 /// unscaled. With [`Quantization::Error`], a value off the grid after scaling is a `ValueError`
 /// naming it.
 pub(crate) fn quantise(ising: &Ising, format: Format, q: Quantization) -> PyResult<FixedIsing> {
-    let all_zero = ising.h.iter().all(|&v| v == 0.0) && ising.couplings.iter().all(|c| c.value == 0.0);
+    let all_zero =
+        ising.h.iter().all(|&v| v == 0.0) && ising.couplings.iter().all(|c| c.value == 0.0);
     let scaling = if all_zero {
         Scaling::Exact
     } else {
@@ -111,7 +112,10 @@ pub(crate) fn quantise(ising: &Ising, format: Format, q: Quantization) -> PyResu
                     c.i, c.j, -c.value
                 )
             } else if let Some((k, v)) = ising.h.iter().enumerate().find(|(_, &v)| off(v)) {
-                format!("the linear bias of variable {k} (0-based, the BQM's order), {}", -v)
+                format!(
+                    "the linear bias of variable {k} (0-based, the BQM's order), {}",
+                    -v
+                )
             } else {
                 "a value".into()
             };
@@ -148,7 +152,9 @@ fn schedule(
 ) -> PyResult<Schedule> {
     let beta = |b: f64, what: &str| {
         if !(b.is_finite() && b > 0.0) {
-            return Err(value_error(format!("{what} {b} must be finite and positive")));
+            return Err(value_error(format!(
+                "{what} {b} must be finite and positive"
+            )));
         }
         Beta::from_f64(p.machine_beta(b)).map_err(|_| {
             value_error(format!(
@@ -278,8 +284,7 @@ pub(crate) fn anneal_model(
         ),
         MachineKind::Sparse => {
             let (graph, _) = pbit_model::colour::build_graph(p);
-            let phases =
-                pbit_model::sparse::Phases::new(p, &graph).map_err(|e| e.to_string())?;
+            let phases = pbit_model::sparse::Phases::new(p, &graph).map_err(|e| e.to_string())?;
             pbit_model::sparse::kernel::anneal_reads_from(
                 p,
                 &phases,
@@ -379,7 +384,12 @@ pub(crate) fn anneal<'py>(
                     "initial states must be ±1 spins, found {v}"
                 )));
             }
-            Some(flat.chunks(n.max(1)).take(num_reads as usize).map(|row| row.iter().map(|&v| v == 1).collect()).collect())
+            Some(
+                flat.chunks(n.max(1))
+                    .take(num_reads as usize)
+                    .map(|row| row.iter().map(|&v| v == 1).collect())
+                    .collect(),
+            )
         }
     };
     let initial = match (&initial, n) {
@@ -397,7 +407,9 @@ pub(crate) fn anneal<'py>(
     };
     let started = Instant::now();
     let prepare_seconds = (started - entered).as_secs_f64();
-    let result = run_interruptible(py, |cancel| device.anneal(kind, &p, &[], &pages, &reads, cancel))?;
+    let result = run_interruptible(py, |cancel| {
+        device.anneal(kind, &p, &[], &pages, &reads, cancel)
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let results = result.map_err(crate::runtime_error)?;
     let mut samples = Vec::with_capacity(num_reads as usize * n);

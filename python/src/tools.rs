@@ -17,9 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub(crate) enum Device {
     Model,
     #[cfg(feature = "verilator")]
-    Verilator { machine_n: Option<usize> },
+    Verilator {
+        machine_n: Option<usize>,
+    },
     #[cfg(feature = "serial")]
-    Serial { port: String, baud: u32 },
+    Serial {
+        port: String,
+        baud: u32,
+    },
 }
 
 impl Device {
@@ -159,7 +164,10 @@ where
     let mut out = Vec::with_capacity(r.count as usize);
     if n == 0 {
         for k in 0..r.count {
-            out.push(m.read_result(0, r.first_read + k).map_err(|e| e.to_string())?);
+            out.push(
+                m.read_result(0, r.first_read + k)
+                    .map_err(|e| e.to_string())?,
+            );
         }
         return Ok(out);
     }
@@ -226,8 +234,8 @@ pub(crate) fn exact<'py>(
     beta: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let ising = ising_arg(n, &h, &irow, &icol, &jv)?;
-    let r = run_interruptible(py, |_| pbit_model::exact::exact(&ising, beta))?
-        .map_err(value_error)?;
+    let r =
+        run_interruptible(py, |_| pbit_model::exact::exact(&ising, beta))?.map_err(value_error)?;
     let d = PyDict::new(py);
     d.set_item("log_z", r.log_z)?;
     d.set_item("free_energy", r.free_energy)?;
@@ -237,7 +245,10 @@ pub(crate) fn exact<'py>(
     d.set_item("ground_states", r.ground_states)?;
     d.set_item(
         "ground_state",
-        r.ground_state.iter().map(|&b| if b { 1i8 } else { -1 }).collect::<Vec<_>>(),
+        r.ground_state
+            .iter()
+            .map(|&b| if b { 1i8 } else { -1 })
+            .collect::<Vec<_>>(),
     )?;
     d.set_item("marginals", PyArray1::from_vec(py, r.marginals))?;
     Ok(d)
@@ -267,8 +278,10 @@ pub(crate) fn meanfield<'py>(
         damping,
         start,
     };
-    let r = run_interruptible(py, |_| pbit_model::meanfield::mean_field(&ising, beta, &opts))?
-        .map_err(value_error)?;
+    let r = run_interruptible(py, |_| {
+        pbit_model::meanfield::mean_field(&ising, beta, &opts)
+    })?
+    .map_err(value_error)?;
     let d = PyDict::new(py);
     d.set_item("marginals", PyArray1::from_vec(py, r.marginals))?;
     d.set_item("free_energy", r.free_energy)?;
@@ -488,7 +501,11 @@ pub(crate) fn learn<'py>(
     let method = match method {
         "cd" => Method::Cd,
         "pcd" => Method::Pcd,
-        m => return Err(value_error(format!("method must be 'cd' or 'pcd', not {m:?}"))),
+        m => {
+            return Err(value_error(format!(
+                "method must be 'cd' or 'pcd', not {m:?}"
+            )))
+        }
     };
     let opts = LearnOptions {
         hidden,
