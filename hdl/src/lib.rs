@@ -52,6 +52,7 @@ pub mod machine;
 pub mod memories;
 pub mod ram;
 pub mod scheduler;
+pub mod sparse;
 pub mod splitmix;
 pub mod uart;
 

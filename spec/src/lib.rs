@@ -18,6 +18,7 @@ pub mod memory_map;
 pub mod protocol;
 pub mod rng;
 pub mod sparse;
+pub mod sparse_map;
 pub mod table;
 
 pub use format::{Format, FormatError};
