@@ -10,6 +10,8 @@
 use pbit_model::run::{Pages, ReadResult, SampleSpec};
 use pbit_model::FixedIsing;
 use pbit_spec::memory_map as mm;
+use pbit_spec::sparse::{MachineKind, SparseGraph};
+use pbit_spec::sparse_map as sm;
 use pbit_spec::{initial_spin, pbit_seed, Format, ThresholdPage};
 
 /// What carries the machine's bus.
@@ -310,6 +312,10 @@ pub enum DriverError<E: std::error::Error + 'static> {
     BatchIncomplete { chains: u32, done: u32 },
     #[error("a batch of {chains} chains was still busy after {polls} status polls")]
     BatchTimeout { chains: u32, polls: u64 },
+    #[error("{0}")]
+    Sparse(#[from] pbit_model::sparse::SparseError),
+    #[error("{0}")]
+    Mismatch(#[from] pbit_spec::sparse::MachineMismatch),
     #[error("sample {number} has {words} state words; {n} p-bits need {need}")]
     ShortSample {
         number: u32,
@@ -377,6 +383,34 @@ pub struct Machine<B> {
     bus: B,
     n: usize,
     format: Format,
+    /// The built graph of a sparse machine: J goes to its edge region
+    /// ([`pbit_spec::sparse_map::REGION_EDGES`]), and an instance must fit the graph.
+    graph: Option<SparseGraph>,
+}
+
+/// What a sparse device reports beyond [`Identity`]: its kind, colours, maximum degree and graph
+/// hash ([`pbit_spec::sparse_map`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SparseIdentity {
+    pub kind: MachineKind,
+    pub colours: u32,
+    pub max_degree: u32,
+    pub graph_hash: u64,
+}
+
+/// Reads the sparse identity registers (a dense machine reads kind dense, hash 0).
+pub fn identify_sparse<B: Bus>(bus: &mut B) -> Result<SparseIdentity, DriverError<B::Error>> {
+    let r = bus
+        .read(mm::reg(sm::REG_MACHINE), 3)
+        .map_err(DriverError::Bus)?;
+    let (kind, colours, max_degree) =
+        sm::decode_machine_word(r[0]).unwrap_or((MachineKind::Dense, 0, 0));
+    Ok(SparseIdentity {
+        kind,
+        colours,
+        max_degree,
+        graph_hash: (r[2] as u64) << 32 | r[1] as u64,
+    })
 }
 
 /// Packs the first `n` spins into state words (bit b of word w = p-bit 32w+b).
@@ -423,7 +457,25 @@ pub fn identify<B: Bus>(bus: &mut B) -> Result<Identity, DriverError<B::Error>> 
 impl<B: Bus> Machine<B> {
     /// A machine of `n` p-bits in `format` behind `bus` (as the device reports them).
     pub fn new(bus: B, n: usize, format: Format) -> Self {
-        Machine { bus, n, format }
+        Machine {
+            bus,
+            n,
+            format,
+            graph: None,
+        }
+    }
+    /// A sparse machine built for `graph`, in `format` (as the device reports it).
+    pub fn sparse(bus: B, graph: SparseGraph, format: Format) -> Self {
+        Machine {
+            bus,
+            n: graph.n(),
+            format,
+            graph: Some(graph),
+        }
+    }
+    /// The built graph of a sparse machine.
+    pub fn graph(&self) -> Option<&SparseGraph> {
+        self.graph.as_ref()
     }
     pub fn n(&self) -> usize {
         self.n
@@ -525,6 +577,29 @@ impl<B: Bus> Machine<B> {
     pub fn load_problem(&mut self, problem: &FixedIsing) -> Result<(), DriverError<B::Error>> {
         self.check_problem(problem, &[])?;
         let n = problem.n;
+        if let Some(graph) = &self.graph {
+            // size and couplings only on edges, each named in the error
+            pbit_model::sparse::Phases::new(problem, graph)?;
+            // every edge, those outside the instance 0: no coupling of an earlier instance stays
+            let mut edges = vec![0u32; graph.edges().len()];
+            for i in 0..n {
+                let (nb, jv) = problem.row(i);
+                for (&j, &v) in nb.iter().zip(jv) {
+                    if (j as usize) > i {
+                        let e = graph
+                            .edge_index(i as u32, j)
+                            .expect("Phases::new checked every coupling is an edge");
+                        edges[e] = v as u32;
+                    }
+                }
+            }
+            self.write_reg(mm::REG_N_ACTIVE, n as u32)?;
+            if !edges.is_empty() {
+                self.write(sm::edge_addr(0), &edges)?;
+            }
+            let h: Vec<u32> = problem.h_raw[..n].iter().map(|&v| v as u32).collect();
+            return self.write(mm::region_addr(mm::REGION_H, 0), &h);
+        }
         self.write_reg(mm::REG_N_ACTIVE, n as u32)?;
         let mut row = vec![0u32; n];
         for i in 0..n {
