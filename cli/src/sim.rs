@@ -37,6 +37,7 @@ pub fn run(m: &MachineArgs, c: &SimCommand) -> Result<()> {
                 baud: m.baud,
                 clock_hz: *clock_hz,
                 batch: !*no_batch_engine,
+                sparse: None,
             };
             eprintln!(
                 "building the simulated board (N = {n}, {clock_hz} Hz, {} baud, {})…",

@@ -50,9 +50,12 @@ pub const REPLY_BASE: u32 = 0;
 pub const ERROR_BASE: u32 = 1024;
 pub const SAMPLE_BASE: u32 = 1088;
 /// Bytes of the transmit RAM: up to the end of the longest SAMPLE message (opcode, seq, sample
-/// number, energy, W ≤ 8 state words). Not the full 2^11: on the UP5K 1,130 bytes take 3 RAM4K
-/// (4 for 2^11), and that one frees the block RAM of the crossbar's biases.
-pub const TX_BYTES: usize = SAMPLE_BASE as usize + 2 + 4 * (2 + 8);
+/// number, energy, W ≤ 16 state words: 512 p-bits, the sparse machine's lattices). Not the full
+/// 2^11: on the UP5K 1,162 bytes take 3 RAM4K (4 for 2^11), and that one frees the block RAM of
+/// the crossbar's biases.
+pub const TX_BYTES: usize = SAMPLE_BASE as usize + 2 + 4 * (2 + MAX_W);
+/// The most state words a sample carries.
+pub const MAX_W: usize = 16;
 /// Length of an ERROR message: opcode, seq, code, detail u32.
 const ERROR_LEN: u32 = 7;
 
@@ -210,12 +213,22 @@ pub struct Link<const W: usize> {
 }
 
 impl<const W: usize> Link<W> {
+    /// The decoder of a sparse machine ([`crate::sparse`]): no batch engine; the edge region
+    /// ([`pbit_spec::sparse_map::REGION_EDGES`]) is writable and the last region it accepts
+    /// (the chains and sums regions between reach the machine, which ignores them).
+    pub fn new_sparse(hello: &[u8]) -> Self {
+        let mut link = Self::new(hello, false);
+        link.c_last_region = k!(pbit_spec::sparse_map::REGION_EDGES, 8);
+        link.c_wr_regions[7] = k!(pbit_spec::sparse_map::REGION_EDGES, 8);
+        link
+    }
+
     /// The decoder; `hello` is HELLO's reply payload ([`p::Hello::encode`]); `batch`: the core
     /// has the batch engine (the chains and sums regions and the batch registers are
     /// accepted; without it they are bad addresses, and their checks cost no logic).
     pub fn new(hello: &[u8], batch: bool) -> Self {
         assert_eq!(hello.len(), p::Hello::LEN);
-        assert!((1..=8).contains(&W));
+        assert!((1..=MAX_W).contains(&W));
         assert!(mm::WRITABLE_REGS.iter().all(|r| r.1 < 0x100) && mm::REG_CTRL < 0x100);
         // the executor writes these numbers as literals
         assert_eq!(
