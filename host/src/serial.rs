@@ -26,6 +26,9 @@ pub struct SerialBackend<T: Transport = Box<dyn Transport>> {
     batch_caps: Option<BatchCaps>,
     /// Clocks the machine ran for the jobs so far.
     pub clocks: u64,
+    /// A sparse device: its graph hash, and the graph it was built for if the host was given
+    /// it (`--graph`); else each instance's own graph, which must hash the same.
+    sparse: Option<(u64, Option<pbit_spec::sparse::SparseGraph>)>,
 }
 
 fn backend_error(e: DriverError<LinkError>) -> BackendError {
@@ -73,6 +76,7 @@ impl<T: Transport> SerialBackend<T> {
             hello,
             batch_caps: None,
             clocks: 0,
+            sparse: None,
         })
     }
 
@@ -102,6 +106,65 @@ impl<T: Transport> SerialBackend<T> {
         let (machine_n, format) = (self.hello.n as usize, self.hello.format());
         Ok(Machine::new(&mut self.bus, machine_n, format))
     }
+
+    /// Runs jobs as the sparse machine (`--machine sparse`): the device must be a sparse
+    /// machine, built for `graph` if given (else for each instance's own graph, checked per
+    /// job); an error names both graph hashes.
+    pub fn use_sparse(
+        &mut self,
+        graph: Option<pbit_spec::sparse::SparseGraph>,
+    ) -> Result<(), BackendError> {
+        let id = pbit_driver::identify_sparse(&mut self.bus).map_err(backend_error)?;
+        let expected = graph.as_ref();
+        pbit_spec::sparse::check_machine(
+            pbit_spec::sparse::MachineKind::Sparse,
+            expected,
+            id.kind,
+            Some(id.graph_hash),
+        )
+        .map_err(|e| BackendError::Other(format!("serial backend: {e}")))?;
+        if let Some(g) = &graph {
+            self.check_sparse_spec(g)?;
+        }
+        self.sparse = Some((id.graph_hash, graph));
+        Ok(())
+    }
+
+    /// The device's spec hash against the sparse machine of `graph` in the device's format.
+    fn check_sparse_spec(&self, graph: &pbit_spec::sparse::SparseGraph) -> Result<(), BackendError> {
+        let want = pbit_spec::sparse::sparse_spec_hash(&self.hello.format(), graph);
+        if want != self.hello.spec_hash {
+            return Err(BackendError::Other(format!(
+                "serial backend: the sparse device's spec hash {:016x} is not this host's {want:016x} for graph {:016x} (another update order, generator or activation)",
+                self.hello.spec_hash,
+                graph.hash()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The machine for a job's instance: the dense machine, or the sparse one with its graph.
+    fn machine_of(
+        &mut self,
+        problem: &pbit_model::FixedIsing,
+    ) -> Result<Machine<&mut Cached<Link<T>>>, BackendError> {
+        let Some((hash, graph)) = &self.sparse else {
+            return self.machine(problem.n);
+        };
+        let (g, _) = crate::sparse_backend::machine_for(problem, graph.as_ref(), None)?;
+        if g.hash() != *hash {
+            return Err(BackendError::Other(format!(
+                "serial backend: {}",
+                pbit_spec::sparse::MachineMismatch::Graph {
+                    expected: g.hash(),
+                    found: *hash
+                }
+            )));
+        }
+        self.check_sparse_spec(&g)?;
+        let format = self.hello.format();
+        Ok(Machine::sparse(&mut self.bus, g, format))
+    }
 }
 
 impl<T: Transport> Backend for SerialBackend<T> {
@@ -126,7 +189,7 @@ impl<T: Transport> Backend for SerialBackend<T> {
         record: &mut dyn FnMut(&[bool], i64),
     ) -> Result<(), BackendError> {
         let clocks = self
-            .machine(job.problem.n)?
+            .machine_of(job.problem)?
             .sample(
                 job.problem,
                 job.clamps,
@@ -145,7 +208,7 @@ impl<T: Transport> Backend for SerialBackend<T> {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<ReadResult>, BackendError> {
         let (results, clocks) = self
-            .machine(job.problem.n)?
+            .machine_of(job.problem)?
             .anneal(
                 job.problem,
                 job.clamps,
@@ -181,7 +244,7 @@ impl<T: Transport> Backend for SerialBackend<T> {
                 *self.batch_caps.insert(c)
             }
         };
-        let r = device_relax_batch(&mut self.machine(job.problem.n)?, caps, job, want)
+        let r = device_relax_batch(&mut self.machine_of(job.problem)?, caps, job, want)
             .map_err(backend_error)?;
         self.clocks += r.clocks;
         Ok(r.into())
@@ -193,7 +256,7 @@ impl<T: Transport> Backend for SerialBackend<T> {
     ) -> Result<(), BackendError> {
         job.validate()?;
         let clocks =
-            device_relax(&mut self.machine(job.problem.n)?, job, out).map_err(backend_error)?;
+            device_relax(&mut self.machine_of(job.problem)?, job, out).map_err(backend_error)?;
         self.clocks += clocks;
         Ok(())
     }

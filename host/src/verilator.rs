@@ -143,3 +143,120 @@ impl Backend for VerilatorBackend {
         Ok(())
     }
 }
+
+/// The Verilated sparse machine as a backend (`--machine sparse --backend verilator`): built
+/// for the graph given, else for each instance's own graph (coloured as the model backend
+/// colours it, [`crate::sparse_backend::machine_for`]), at the maximum degree given, else the
+/// graph's; a new graph is a new build (cached by its Verilog, so by graph hash).
+pub struct SparseVerilatorBackend {
+    pub max_degree: Option<usize>,
+    pub graph: Option<pbit_spec::sparse::SparseGraph>,
+    machine: Option<VerilatedMachine>,
+    /// Clocks the machine ran for the jobs so far.
+    pub clocks: u64,
+    /// Called with the machine of each job whose graph differs from the last one's.
+    pub on_machine: Option<Box<dyn Fn(&crate::sparse_backend::SparseMachineInfo) + Send>>,
+}
+
+impl SparseVerilatorBackend {
+    pub fn new(max_degree: Option<usize>, graph: Option<pbit_spec::sparse::SparseGraph>) -> Self {
+        SparseVerilatorBackend {
+            max_degree,
+            graph,
+            machine: None,
+            clocks: 0,
+            on_machine: None,
+        }
+    }
+
+    fn machine_for(
+        &mut self,
+        problem: &pbit_model::FixedIsing,
+    ) -> Result<&mut VerilatedMachine, BackendError> {
+        let (g, info) =
+            crate::sparse_backend::machine_for(problem, self.graph.as_ref(), self.max_degree)?;
+        let built = self.machine.as_ref().and_then(|m| m.graph()).map(|x| x.hash());
+        if built != Some(g.hash()) {
+            let d = self.max_degree.unwrap_or_else(|| g.max_degree()).max(1);
+            if let Some(f) = &self.on_machine {
+                f(&info);
+            }
+            self.machine = Some(VerilatedMachine::build_sparse(&g, d)?);
+        }
+        Ok(self.machine.as_mut().expect("built above"))
+    }
+}
+
+impl Backend for SparseVerilatorBackend {
+    fn name(&self) -> &'static str {
+        "verilator"
+    }
+    /// As the sparse model backend's: the device format of the degree bound if one is known,
+    /// else 32-bit fields (decisions are the same: pages are clipped to the machine's fields).
+    fn format(&self) -> Format {
+        let d = self
+            .max_degree
+            .or_else(|| self.graph.as_ref().map(|g| g.max_degree()));
+        match d {
+            Some(d) => pbit_spec::sparse::sparse_format(d),
+            None => pbit_model::sparse::MODEL_FORMAT,
+        }
+    }
+    fn capacity(&self) -> Option<usize> {
+        self.graph.as_ref().map(|g| g.n())
+    }
+    fn sample(
+        &mut self,
+        job: &SampleJob,
+        record: &mut dyn FnMut(&[bool], i64),
+    ) -> Result<(), BackendError> {
+        let m = self.machine_for(job.problem)?;
+        let clocks = m.sample(
+            job.problem,
+            job.clamps,
+            job.page,
+            job.seed,
+            job.spec,
+            record,
+        )?;
+        self.clocks += clocks;
+        Ok(())
+    }
+    fn anneal(
+        &mut self,
+        job: &AnnealJob,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let m = self.machine_for(job.problem)?;
+        let (results, clocks) = m.anneal(
+            job.problem,
+            job.clamps,
+            job.pages,
+            job.seed,
+            job.reads,
+            progress,
+        )?;
+        self.clocks += clocks;
+        Ok(results)
+    }
+    fn relax(
+        &mut self,
+        job: &RelaxJob,
+        out: &mut dyn FnMut(usize, &[bool]),
+    ) -> Result<(), BackendError> {
+        job.validate()?;
+        let m = self.machine_for(job.problem)?;
+        let clocks = m.relax(
+            job.problem,
+            job.clamped,
+            job.page,
+            job.seed,
+            job.first_read,
+            job.initial,
+            job.sweeps,
+            |c, s| out(c, s),
+        )?;
+        self.clocks += clocks;
+        Ok(())
+    }
+}

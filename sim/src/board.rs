@@ -298,7 +298,7 @@ fn build_board_object(verilog: &str) -> Result<PathBuf, SimError> {
 }
 
 /// What [`serve`] serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServeOptions {
     /// p-bits of the machine (a [`pbit_hdl::SUPPORTED_N`] size).
     pub n: usize,
