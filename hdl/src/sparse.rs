@@ -293,8 +293,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    reg [4:0] sched_page [0:31];");
     w!("    reg [{}:0] pmem [0:4095];", f - 1);
     w!("    reg [{}:0] pmem_q;", f - 1);
-    w!("    reg [{}:0] spins = {n}'d0, clamps = {n}'d0, bstate = {n}'d0, sstate = {n}'d0, espins = {n}'d0;", n - 1);
-    w!("    reg [{}:0] act = {n}'d0;", n - 1);
+    // per-node registers in per-node always blocks (one huge block over n-bit vectors makes
+    // yosys's proc/opt passes slow); the vectors are wires over them
+    w!("    reg [{}:0] bstate = {n}'d0, sstate = {n}'d0, espins = {n}'d0;", n - 1);
+    w!("    wire [{}:0] spins, clamps, act;", n - 1);
     // ---- bus decode
     w!("    wire [7:0] w_region = write_addr[31:24];");
     w!("    wire [23:0] w_index = write_addr[23:0];");
@@ -314,6 +316,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    assign whi[{k}] = (w_index[23:5] == 19'd{k});");
     }
     let _ = hi_bits;
+    w!("    wire [{}:0] wword;", words - 1);
+    for k in 0..words {
+        w!("    assign wword[{k}] = (w_index == 24'd{k});");
+    }
     w!("    wire wr_rng = wr & (w_region == 8'd{});", mm::REGION_RNG);
     w!("    wire wr_h = wr & (w_region == 8'd{});", mm::REGION_H);
     w!("    wire wr_edge = wr & (w_region == 8'd{});", sm::REGION_EDGES);
@@ -449,38 +455,27 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     }
     w!("    end");
 
-    // ---- sequential logic of the nodes
-    w!("    always @(posedge clock) begin");
-    w!("        act <= {{");
-    // act[i] = n_active > i, i = 32w + b
-    let mut acts = Vec::new();
-    for i in (0..n).rev() {
-        let (wd, b) = (i / 32, i % 32);
-        acts.push(format!(
-            "((n_active[31:5] > 27'd{wd}) | ((n_active[31:5] == 27'd{wd}) & (n_active[4:0] > 5'd{b})))"
-        ));
-    }
-    w!("            {}", acts.join(",\n            "));
-    w!("        }};");
+    // ---- sequential logic of the nodes, one always block each
     for i in 0..n {
         let (wd, b) = (i / 32, i % 32);
-        w!("        if (en_{i}) begin rng_{i} <= rs_{i}; spins[{i}] <= mnew_{i}; end");
+        w!("    reg spin_{i} = 1'b0, clamp_{i} = 1'b0, act_{i} = 1'b0;");
+        w!("    assign spins[{i}] = spin_{i}; assign clamps[{i}] = clamp_{i}; assign act[{i}] = act_{i};");
+        w!("    always @(posedge clock) begin");
+        // act_i = n_active > i, i = 32w + b
+        w!("        act_{i} <= (n_active[31:5] > 27'd{wd}) | ((n_active[31:5] == 27'd{wd}) & (n_active[4:0] > 5'd{b}));");
+        w!("        if (en_{i}) begin rng_{i} <= rs_{i}; spin_{i} <= mnew_{i}; end");
         w!("        else if (wr_rng & whi[{wd}] & wlo[{b}]) rng_{i} <= write_data;");
-        w!("        if (en_{i}) d_{i} <= (mnew_{i} != spins[{i}]) ? (mnew_{i} ? -{{fx_{i}[{}:0], 1'b0}} : {{fx_{i}[{}:0], 1'b0}}) : {dw}'d0;", dw - 2, dw - 2);
-        w!("        else if (recomp_clk & act[{i}]) d_{i} <= spins[{i}] ? -ihx_{i} : ihx_{i};");
+        w!("        if (wr_state & wword[{wd}]) spin_{i} <= write_data[{b}];");
+        w!("        if (wr_clamp & wword[{wd}]) clamp_{i} <= write_data[{b}];");
+        w!("        if (en_{i}) d_{i} <= (mnew_{i} != spin_{i}) ? (mnew_{i} ? -{{fx_{i}[{}:0], 1'b0}} : {{fx_{i}[{}:0], 1'b0}}) : {dw}'d0;", dw - 2, dw - 2);
+        w!("        else if (recomp_clk & act_{i}) d_{i} <= spin_{i} ? -ihx_{i} : ihx_{i};");
         w!("        else d_{i} <= {dw}'d0;");
         w!("        if (wr_h & whi[{wd}] & wlo[{b}]) h_{i} <= write_data[{}:0];", hb - 1);
+        w!("    end");
     }
     for e in 0..ne {
-        w!("        if (wr_edge & whi[{}] & wlo[{}]) j_{e} <= write_data[{}:0];", e / 32, e % 32, jb - 1);
+        w!("    always @(posedge clock) if (wr_edge & whi[{}] & wlo[{}]) j_{e} <= write_data[{}:0];", e / 32, e % 32, jb - 1);
     }
-    for wd in 0..words {
-        let hi = (32 * wd + 31).min(n - 1);
-        let width = hi - 32 * wd + 1;
-        w!("        if (wr_state & (w_index == 24'd{wd})) spins[{hi}:{}] <= write_data[{}:0];", 32 * wd, width - 1);
-        w!("        if (wr_clamp & (w_index == 24'd{wd})) clamps[{hi}:{}] <= write_data[{}:0];", 32 * wd, width - 1);
-    }
-    w!("    end");
 
     // ---- pages, schedule, registers
     w!("    always @(posedge clock) begin");
