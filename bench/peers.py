@@ -6,6 +6,10 @@ p-bit rule) and OpenJij's SASampler (Metropolis), on pbit's instance files.
   peers.py run FILE --solver dwave|openjij --sweeps K --reads R --beta-start A --beta-end B
            [--maxcut] [--repeat k] [--seed s]  one JSON line like pbit's bench example
   peers.py table RESULTS.jsonl                 markdown table with ratios
+  peers.py process FILE --pbit BIN --sweeps K --reads R [--maxcut] [--threads T]
+           [--beta-start A --beta-end B] [--repeat k]
+                                               whole-process CPU and wall time of `pbit anneal`
+                                               (or `pbit maxcut`), best of k, one JSON line
 
 Energies use pbit's convention E = -sum J m m - sum h m (for Max-Cut J = -w); dimod's Ising
 convention is E = sum h s + sum J s s, so h and J are passed negated.
@@ -136,6 +140,48 @@ def run(args):
     print(json.dumps(out))
 
 
+def process(args):
+    """Runs the pbit CLI as a user does and takes the child's whole-process CPU time (user + sys,
+    every thread, startup and parsing included) from getrusage(RUSAGE_CHILDREN)."""
+    import resource
+    import subprocess
+
+    cmd = [args.pbit]
+    if args.threads is not None:
+        cmd += ["--threads", str(args.threads)]
+    cmd += ["maxcut" if args.maxcut else "anneal", args.file, "--sweeps", str(args.sweeps),
+            "--reads", str(args.reads), "--json"]
+    if args.beta_start is not None:
+        cmd += ["--beta-start", str(args.beta_start), "--beta-end", str(args.beta_end)]
+    best_cpu = best_wall = float("inf")
+    report = None
+    for _ in range(max(1, args.repeat)):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        best_cpu, best_wall = min(best_cpu, cpu), min(best_wall, wall)
+        report = json.loads(out)
+    n = report["n"]
+    print(json.dumps({
+        "solver": "pbit-process",
+        "command": " ".join(cmd[1:]),
+        "instance": os.path.basename(args.file),
+        "n": n,
+        "sweeps": args.sweeps,
+        "reads": args.reads,
+        "threads": args.threads,
+        "beta_start": report["beta_start"],
+        "beta_end": report["beta_end"],
+        "wall_s": best_wall,
+        "cpu_s": best_cpu,
+        "updates_per_cpu_s": n * args.sweeps * args.reads / best_cpu,
+        "mean_best_energy": sum(report["energies"]) / len(report["energies"]),
+    }))
+
+
 def table(args):
     rows = [json.loads(l) for l in open(args.results) if l.strip()]
     key = lambda r: (r["instance"], r["reads"])
@@ -193,10 +239,20 @@ def main():
     r.add_argument("--maxcut", action="store_true")
     r.add_argument("--repeat", type=int, default=3)
     r.add_argument("--seed", type=int, default=1)
+    pr = sub.add_parser("process")
+    pr.add_argument("file")
+    pr.add_argument("--pbit", required=True)
+    pr.add_argument("--sweeps", type=int, default=1000)
+    pr.add_argument("--reads", type=int, default=8)
+    pr.add_argument("--threads", type=int)
+    pr.add_argument("--beta-start", type=float)
+    pr.add_argument("--beta-end", type=float)
+    pr.add_argument("--maxcut", action="store_true")
+    pr.add_argument("--repeat", type=int, default=5)
     t = sub.add_parser("table")
     t.add_argument("results")
     args = ap.parse_args()
-    {"beta-range": beta_range, "run": run, "table": table}[args.cmd](args)
+    {"beta-range": beta_range, "run": run, "process": process, "table": table}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 //! The batch engine on the Verilated gateware: relax jobs run as device batches (on-chip
 //! seeding, the chain buffer, the correlation sums) give exactly the model's final states and
-//! sums — `pbit_host::backend::relax_chain`, the relax contract, chain by chain — whatever the
+//! sums — `pbit_model::jobs::relax_chain`, the relax contract, chain by chain — whatever the
 //! batch's size (split at the buffer's capacity), n (sums on or off the device) or what is
 //! read back. Needs verilator and g++ (scripts/test-all.sh installs them).
 
 use pbit_tests::instance;
 use pbit_driver::{Bus, Cached, Machine};
-use pbit_host::backend::{relax_chain, RelaxJob};
+use pbit_model::jobs::{relax_chain, RelaxJob};
 use pbit_model::run::correlation_sums;
 
 use pbit_sim::VerilatedMachine;

@@ -133,7 +133,7 @@ fn assert_sample_stream_is_the_models(
         want.push((s.to_vec(), e))
     });
     let mut got = Vec::new();
-    m.sample(&case.problem, &case.clamps, page, seed, spec, |s, e| {
+    m.driver().sample(&case.problem, &case.clamps, page, seed, spec, &mut |s, e| {
         got.push((s.to_vec(), e))
     })
     .unwrap();
@@ -160,7 +160,7 @@ fn sample_cases(m: &mut VerilatedMachine, first_case: u64, cases: u64) -> (usize
         });
         let mut got: Vec<(Vec<bool>, i64)> = Vec::new();
         clocks += m
-            .sample(&case.problem, &case.clamps, &page, seed, spec, |s, e| {
+            .driver().sample(&case.problem, &case.clamps, &page, seed, spec, &mut |s, e| {
                 got.push((s.to_vec(), e))
             })
             .unwrap_or_else(|e| panic!("case {case_seed:#x}: {e}"));
@@ -216,7 +216,7 @@ fn cosim_anneal_matches_model() {
         let pages = Pages::build(&case.problem, &schedule);
         let want = run::anneal_read(&case.problem, &case.clamps, &pages, seed, read, &|_| {});
         let (got, clocks) = m
-            .anneal_read(&case.problem, &case.clamps, &pages, seed, read)
+            .driver().anneal_read(&case.problem, &case.clamps, &pages, seed, read)
             .unwrap_or_else(|e| panic!("case {case_seed:#x}: {e}"));
         assert_eq!(
             got,
@@ -267,7 +267,7 @@ fn out_of_range_writes_are_ignored() {
     });
     // a first run writes the instance; junk follows; the second run must be unchanged
     let before = m.samples_emitted();
-    m.sample(&case.problem, &case.clamps, &page, 5, spec, |_, _| {})
+    m.driver().sample(&case.problem, &case.clamps, &page, 5, spec, &mut |_, _| {})
         .unwrap();
     let junk = 0x5555_5555;
     let n = N as u32;
@@ -281,7 +281,7 @@ fn out_of_range_writes_are_ignored() {
     m.write(mm::schedule_sweeps_addr(mm::MAX_STEPS), junk);
     m.write(mm::schedule_page_addr(mm::MAX_STEPS), junk);
     let mut got: Vec<(Vec<bool>, i64)> = Vec::new();
-    m.sample(&case.problem, &case.clamps, &page, 5, spec, |s, e| {
+    m.driver().sample(&case.problem, &case.clamps, &page, 5, spec, &mut |s, e| {
         got.push((s.to_vec(), e))
     })
     .unwrap();
@@ -303,7 +303,7 @@ fn cosim_anneal_reads_match_model() {
             .map(|r| run::anneal_read(&case.problem, &case.clamps, &pages, c, r, &|_| {}))
             .collect();
         let (got, _) = m
-            .anneal(&case.problem, &case.clamps, &pages, c, reads, &|_| {})
+            .driver().anneal(&case.problem, &case.clamps, &pages, c, reads, &|_| {})
             .unwrap();
         assert_eq!(got, want, "case seed {case_seed:#x} ({})", case.desc);
     }
@@ -326,7 +326,7 @@ fn cosim_relax_matches_model() {
         let first_read = g.below(100);
         let page = ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
         let mut got = Vec::new();
-        m.relax(
+        m.driver().relax(
             &case.problem,
             &clamped,
             &page,
@@ -334,7 +334,7 @@ fn cosim_relax_matches_model() {
             first_read,
             &initial,
             sweeps,
-            |k, s| got.push((k, s.to_vec())),
+            &mut |k, s| got.push((k, s.to_vec())),
         )
         .unwrap();
         for (k, init) in initial.iter().enumerate() {
@@ -370,7 +370,7 @@ fn empty_instance_matches_model() {
         want.push((s.to_vec(), e))
     });
     let mut got = Vec::new();
-    m.sample(&problem, &[], &page, 1, spec, |s, e| {
+    m.driver().sample(&problem, &[], &page, 1, spec, &mut |s, e| {
         got.push((s.to_vec(), e))
     })
     .unwrap();
@@ -380,7 +380,7 @@ fn empty_instance_matches_model() {
         &Schedule::constant(Beta::from_f64(1.0).unwrap(), 5),
     );
     let want = run::anneal_read(&problem, &[], &pages, 1, 3, &|_| {});
-    assert_eq!(m.anneal_read(&problem, &[], &pages, 1, 3).unwrap().0, want);
+    assert_eq!(m.driver().anneal_read(&problem, &[], &pages, 1, 3).unwrap().0, want);
 }
 
 /// `CTRL_STOP` ends a run at once; the machine then runs the next job like the model.
@@ -390,9 +390,9 @@ fn stop_ends_a_run_and_the_next_job_is_exact() {
     let mut m = machine().lock().unwrap();
     let case = random_case(0x5709_0001, N);
     let page = ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
-    m.load_instance(&case.problem, &case.clamps, 3, 0).unwrap();
-    m.write_page(0, &page).unwrap();
-    m.write_schedule(&[(0, 1_000_000)]).unwrap();
+    m.driver().load_instance(&case.problem, &case.clamps, 3, 0).unwrap();
+    m.driver().write_page(0, &page).unwrap();
+    m.driver().write_schedule(&[(0, 1_000_000)]).unwrap();
     // a sample every sweep, never read: the machine stalls on the first, then is stopped
     m.write(mm::reg(mm::REG_EVERY), 1);
     m.write(mm::reg(mm::REG_CTRL), mm::CTRL_RUN);
@@ -488,9 +488,9 @@ mod batch {
         k: u64,
         clamped: &[usize],
     ) {
-        m.load_problem(p).unwrap();
-        m.write_page(3, page).unwrap();
-        m.write_schedule(&[(3, k)]).unwrap();
+        m.driver().load_problem(p).unwrap();
+        m.driver().write_page(3, page).unwrap();
+        m.driver().write_schedule(&[(3, k)]).unwrap();
         m.write(mm::reg(mm::REG_EVERY), 0);
         let mask: Vec<bool> = (0..m.n()).map(|i| clamped.contains(&i)).collect();
         for (w, &x) in pack_bits(&mask, m.n() / 32).iter().enumerate() {
@@ -582,7 +582,7 @@ mod batch {
         check(&m, n, &b, &want, "second batch");
         // one sweep per chain, for the clocks per chain
         b.k = 1;
-        m.write_schedule(&[(3, 1)]).unwrap();
+        m.driver().write_schedule(&[(3, 1)]).unwrap();
         let want = model_batch(&p, &page, &b);
         let clocks = run(&mut m, n, &b, false);
         check(&m, n, &b, &want, "k = 1");

@@ -474,7 +474,8 @@ fn the_client_talks_to_the_fake_across_a_pty_at_1_mbaud() {
 
 #[test]
 fn the_serial_backend_identifies_the_device_and_runs_a_job_through_the_driver() {
-    use pbit_host::backend::{Backend, SampleJob};
+    use pbit_model::jobs::SampleJob;
+    use pbit_model::Backend;
     use pbit_model::run::SampleSpec;
     let mut dev = device();
     dev.runs = [RunScript {

@@ -6,7 +6,8 @@
 //! board's error names the install command and these tests fail saying so.
 
 use pbit_tests::instance;
-use pbit_host::backend::{AnnealJob, Backend, ModelBackend, RelaxJob, RelaxWant, SampleJob};
+use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, SampleJob};
+use pbit_model::{Backend, ModelBackend};
 use pbit_host::link::{Link, LinkError};
 use pbit_host::serial::SerialBackend;
 use pbit_host::transport::{Faults, FaultyTransport, SerialTransport, Transport};
@@ -97,7 +98,7 @@ fn samples(b: &mut dyn Backend, job: &SampleJob) -> Result<Vec<(Vec<bool>, i64)>
 /// Sample (with clamps), anneal and relax jobs on the board equal the model's.
 fn jobs_match_the_model(server: &Server, n: usize, seed: u64) {
     let mut board = server.backend();
-    assert!(board.device().n as usize >= n);
+    assert!(board.hello().n as usize >= n);
     let mut model = ModelBackend::default();
     let p = instance(n, seed);
     let page = ThresholdPage::build(&p.format, Beta::from_f64(0.6).unwrap());
@@ -521,12 +522,12 @@ fn learn_on_board_clock(
     (learned.report, seconds)
 }
 
-/// The line-and-clocks model of a learning step ([`pbit_host::link::Usage::project`] with no
+/// The line-and-clocks model of a learning step ([`pbit_host::cost::Usage::project`] with no
 /// round-trip latency) against the simulated board's own clock, which also counts the
 /// device's handling of each request: returns (projected, simulated) seconds.
 fn projected_vs_simulated(r: &pbit_host::learn::LearnReport, simulated: f64) -> (f64, f64) {
     let link = r.link.as_ref().expect("a link report");
-    let ideal = |s: &pbit_host::learn::StepUse| {
+    let ideal = |s: &pbit_host::cost::StepUse| {
         let p = &s.projected[0];
         assert_eq!((p.baud, p.latency_ms), (link.baud, 0.0));
         p.total_ms * s.steps as f64 / 1e3

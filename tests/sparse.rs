@@ -179,10 +179,11 @@ fn sparse_machines_match_the_model() {
                 want.push((s.to_vec(), e))
             });
             let mut got = Vec::new();
-            m.sample(&problem, &clamps, &page, seed, spec, |s, e| {
-                got.push((s.to_vec(), e))
-            })
-            .unwrap();
+            m.driver()
+                .sample(&problem, &clamps, &page, seed, spec, &mut |s, e| {
+                    got.push((s.to_vec(), e))
+                })
+                .unwrap();
             let ctx = format!(
                 "machine {name} (graph {:016x}), configuration {k}, seed {seed:#x}, n = {n}, clamps {clamps:?}, {spec:?}",
                 graph.hash()
@@ -216,7 +217,10 @@ fn sparse_machines_match_the_model() {
                 let pages = Pages { steps };
                 for read in 0..2 {
                     let want = run::anneal_read(&problem, &phases, &clamps, &pages, seed, read);
-                    let (got, _) = m.anneal_read(&problem, &clamps, &pages, seed, read).unwrap();
+                    let (got, _) = m
+                        .driver()
+                        .anneal_read(&problem, &clamps, &pages, seed, read)
+                        .unwrap();
                     assert_eq!(got, want, "{ctx}: anneal read {read}");
                 }
             }
@@ -264,7 +268,10 @@ fn updates_per_clock_from_the_busy_counter() {
                 sweeps,
                 every: sweeps,
             };
-            let c = m.sample(&problem, &[], &page, 3, spec, |_, _| {}).unwrap();
+            let c = m
+                .driver()
+                .sample(&problem, &[], &page, 3, spec, &mut |_, _| {})
+                .unwrap();
             clocks.push(c);
         }
         let per_sweep = (info.colours * info.clocks_per_phase) as u64;

@@ -16,7 +16,7 @@
 //! as NOT FOUND and left out of the percentiles (counted below the table). The variables
 //! FACTOR_SWEEPS, FACTOR_READS, FACTOR_B0, FACTOR_B1 and FACTOR_BIAS override the defaults for
 //! exploration; the benchmark sets none.
-use pbit_circuit::anneal::ModelAnnealer;
+use pbit_model::ModelBackend;
 use pbit_circuit::factor::{factor, is_prime, FactorError, FactorOptions};
 
 fn cpu_seconds() -> f64 {
@@ -105,7 +105,7 @@ fn main() {
         tuned.class_bias = v;
     }
     eprintln!("{tuned:?}");
-    let mut ann = ModelAnnealer::default();
+    let mut ann = ModelBackend::default();
     let mut rows: Vec<(u32, f64, f64, f64)> = Vec::new();
     let mut missed: Vec<(u32, u64)> = Vec::new();
     let total = std::time::Instant::now();

@@ -1,7 +1,8 @@
 //! Rounds to solution within the one width class that holds the factors (parameter
 //! exploration for the class schedule, not the benchmark).
 //! cargo run --release -p pbit-circuit --example factor_classes -- BITS COUNT SWEEPS READS B0 B1 [CAP]
-use pbit_circuit::anneal::{round_seed, Annealer, ModelAnnealer};
+use pbit_circuit::anneal::{anneal_reads, round_seed};
+use pbit_model::ModelBackend;
 use pbit_circuit::factor::{class_problem, is_prime, read_pages, FactorOptions};
 use pbit_model::{FixedIsing, Scaling};
 
@@ -21,8 +22,8 @@ fn main() {
     let cap: u64 = a.get(7).map_or(2000, |s| s.parse().unwrap());
     let lo = 1u64 << (bits - 1);
     let stride = lo / count;
-    let mut ann = ModelAnnealer::default();
-    let fmt = ann.format();
+    let mut ann = ModelBackend::default();
+    let fmt = ann.format;
     for k in 0..count {
         let n = (lo + k * stride..)
             .find(|&n| {
@@ -47,9 +48,15 @@ fn main() {
         let t = std::time::Instant::now();
         let mut rounds = 0;
         'outer: while rounds < cap {
-            let rs = ann
-                .anneal(&fixed, &clamps, &pages, round_seed(n, rounds), opts.reads)
-                .unwrap();
+            let rs = anneal_reads(
+                &mut ann,
+                &fixed,
+                &clamps,
+                &pages,
+                round_seed(n, rounds),
+                opts.reads,
+            )
+            .unwrap();
             rounds += 1;
             for r in &rs {
                 if c.port_value(&r.best_spins, "a").unwrap() == p {

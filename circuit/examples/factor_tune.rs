@@ -1,7 +1,7 @@
 //! Parameter exploration for factoring (not the benchmark): median and mean sweeps-to-solution
 //! over odd semiprimes spread evenly over one bit width, for given schedule parameters.
 //! cargo run --release -p pbit-circuit --example factor_tune -- BITS COUNT SWEEPS READS B0 B1 [AND_W ADD_W]
-use pbit_circuit::anneal::ModelAnnealer;
+use pbit_model::ModelBackend;
 use pbit_circuit::arith::MultiplierWeights;
 use pbit_circuit::factor::{factor, is_prime, FactorOptions};
 
@@ -38,7 +38,7 @@ fn main() {
                 .unwrap()
         })
         .collect();
-    let mut ann = ModelAnnealer::default();
+    let mut ann = ModelBackend::default();
     let mut sweeps = Vec::new();
     let mut secs = Vec::new();
     let t = std::time::Instant::now();

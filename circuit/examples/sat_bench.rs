@@ -2,7 +2,7 @@
 //! on the model backend. Prints per-instance sweeps and seconds, then the median and maximum.
 //!
 //!     cargo run --release -p pbit-circuit --example sat_bench -- [INSTANCES] [SWEEPS READS B0 B1]
-use pbit_circuit::anneal::ModelAnnealer;
+use pbit_model::ModelBackend;
 use pbit_circuit::cnf::{planted_3sat, solve, SatOptions, SatStatus};
 
 fn main() {
@@ -15,7 +15,7 @@ fn main() {
         opts.beta_start = a[4].parse().unwrap();
         opts.beta_end = a[5].parse().unwrap();
     }
-    let mut ann = ModelAnnealer::default();
+    let mut ann = ModelBackend::default();
     let mut secs = Vec::new();
     let mut sweeps = Vec::new();
     let mut unsolved = 0;

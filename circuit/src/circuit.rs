@@ -94,6 +94,12 @@ pub enum CircuitError {
     },
     #[error("port `{name}` is {width} bits wide; values wider than 64 bits are not supported")]
     PortTooWide { name: String, width: usize },
+    #[error("a state of {len} spins does not reach p-bit {index} of port `{name}`")]
+    ShortState {
+        name: String,
+        index: usize,
+        len: usize,
+    },
     #[error("clamp `{0}` must look like NAME=VALUE (VALUE a non-negative decimal integer)")]
     ClampSyntax(String),
     #[error("port `{0}` is clamped twice")]
@@ -482,13 +488,20 @@ fn port_value(port: &Port, spins: &[bool]) -> Result<u64, CircuitError> {
             width: port.bits.len(),
         });
     }
-    Ok(port.bits.iter().enumerate().fold(0u64, |acc, (k, s)| {
+    let mut value = 0u64;
+    for (k, s) in port.bits.iter().enumerate() {
+        // a state from a backend is checked here, not trusted: short is an error
         let b = match *s {
-            Signal::Net(n) => spins[n.0],
+            Signal::Net(n) => *spins.get(n.0).ok_or_else(|| CircuitError::ShortState {
+                name: port.name.clone(),
+                index: n.0,
+                len: spins.len(),
+            })?,
             Signal::Const(b) => b,
         };
-        acc | (b as u64) << k
-    }))
+        value |= (b as u64) << k;
+    }
+    Ok(value)
 }
 
 /// Parses `name=value,…` with non-negative decimal values.

@@ -12,12 +12,14 @@
 //! and every state costs at least the number of clauses it violates. Literals repeated in a
 //! clause are merged; a clause with x and ¬x is always true and dropped.
 
-use crate::anneal::{round_seed, Annealer};
+use crate::anneal::round_seed;
 use crate::circuit::{penalty_to_ising, CircuitError};
 use crate::gates::and_penalty;
 use crate::poly::{Affine, Poly};
+use pbit_model::limits::{check_anneal, LimitError, MAX_PBITS};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
+use pbit_model::Backend;
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling, Schedule};
 use pbit_spec::{BetaError, Format};
 use serde::Serialize;
@@ -33,6 +35,8 @@ pub enum CnfErrorKind {
     MissingHeader,
     #[error("problem line must be `p cnf VARIABLES CLAUSES`, found `{0}`")]
     BadHeader(String),
+    #[error("the problem line declares {vars} variables, more than the limit {max}")]
+    TooManyVariables { vars: usize, max: u64 },
     #[error("second problem line")]
     SecondHeader,
     #[error("`{0}` is not an integer literal")]
@@ -107,8 +111,14 @@ impl Cnf {
                 }
                 let v: usize = f[2].parse().map_err(|_| bad())?;
                 let c: usize = f[3].parse().map_err(|_| bad())?;
-                if v > i32::MAX as usize {
-                    return Err(bad());
+                if v as u64 > MAX_PBITS {
+                    return Err(err(
+                        line,
+                        CnfErrorKind::TooManyVariables {
+                            vars: v,
+                            max: MAX_PBITS,
+                        },
+                    ));
                 }
                 header = Some((v, c));
                 continue;
@@ -265,10 +275,10 @@ pub enum SatError {
     Quantise(#[from] QuantiseError),
     #[error(transparent)]
     Beta(#[from] BetaError),
-    #[error("{0} must be at least 1")]
-    Option(&'static str),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("backend: {0}")]
-    Backend(String),
+    Backend(#[from] pbit_model::BackendError),
 }
 
 /// How to search.
@@ -365,21 +375,16 @@ pub fn sat_ising(cnf: &Cnf, format: &Format) -> Result<(Ising, f64), SatError> {
     Ok((e.ising, e.scale))
 }
 
-/// Solves `cnf` on `annealer`: rounds of reads until a read's best state satisfies every
+/// Solves `cnf` on `backend`: rounds of reads until a read's best state satisfies every
 /// clause (checked here) or the budget is spent. An empty clause is unsatisfiable at once.
 pub fn solve(
-    annealer: &mut dyn Annealer,
+    backend: &mut dyn Backend,
     cnf: &Cnf,
     opts: &SatOptions,
 ) -> Result<SatReport, SatError> {
-    if opts.sweeps == 0 {
-        return Err(SatError::Option("--sweeps"));
-    }
-    if opts.reads == 0 {
-        return Err(SatError::Option("--reads"));
-    }
+    check_anneal("--reads", opts.reads, opts.sweeps, 0)?;
     let start = Instant::now();
-    let format = annealer.format();
+    let format = backend.format();
     let (ising, scale) = sat_ising(cnf, &format)?;
     let mut report = SatReport {
         status: SatStatus::Unknown,
@@ -391,7 +396,7 @@ pub fn solve(
         rounds: 0,
         seconds: 0.0,
         least_violated: cnf.clauses.len(),
-        backend: annealer.name(),
+        backend: backend.name(),
     };
     if cnf.clauses.iter().any(|c| c.is_empty()) {
         report.status = SatStatus::Unsatisfiable;
@@ -413,17 +418,16 @@ pub fn solve(
         MAX_STEPS,
     )?;
     let pages = Pages::build(&fixed, &schedule);
-    let per_round = opts.sweeps * opts.reads;
-    while report.sweeps + per_round <= opts.max_sweeps.max(per_round) {
-        let results = annealer
-            .anneal(
-                &fixed,
-                &[],
-                &pages,
-                round_seed(opts.seed, report.rounds),
-                opts.reads,
-            )
-            .map_err(SatError::Backend)?;
+    let per_round = check_anneal("--reads", opts.reads, opts.sweeps, fixed.n)?;
+    while report.sweeps.saturating_add(per_round) <= opts.max_sweeps.max(per_round) {
+        let results = crate::anneal::anneal_reads(
+            backend,
+            &fixed,
+            &[],
+            &pages,
+            round_seed(opts.seed, report.rounds),
+            opts.reads,
+        )?;
         report.sweeps += per_round;
         report.rounds += 1;
         for r in &results {
@@ -492,6 +496,16 @@ mod tests {
             (2, CnfErrorKind::WrongCount { .. })
         ));
         assert_eq!(kind(""), (0, CnfErrorKind::MissingHeader));
+        assert_eq!(
+            kind("c big\np cnf 1000000000000 1\n1 0\n"),
+            (
+                2,
+                CnfErrorKind::TooManyVariables {
+                    vars: 1_000_000_000_000,
+                    max: MAX_PBITS
+                }
+            )
+        );
         let e = Cnf::parse("p cnf 2 1\n1 -7 0\n", "f.cnf").unwrap_err();
         assert_eq!(
             e.to_string(),

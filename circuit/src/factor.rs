@@ -17,11 +17,13 @@
 //! sweeps to solution 14× at 14 bits, and the 16-bit p95 from 137M to 2.6M sweeps; every
 //! semiprime below 2^16 factors with the defaults.
 
-use crate::anneal::{round_seed, Annealer};
+use crate::anneal::round_seed;
 use crate::arith::{add_multiplier, MultiplierWeights};
 use crate::circuit::{Circuit, CircuitError, Compiled, Direction, Signal};
+use pbit_model::limits::{check_anneal, LimitError};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
+use pbit_model::Backend;
 use pbit_model::{FixedIsing, QuantiseError, Scaling, Schedule};
 use pbit_spec::BetaError;
 use serde::Serialize;
@@ -43,8 +45,8 @@ pub enum FactorError {
     },
     #[error("{0} is too large: this multiplier handles N < 2^62")]
     TooLarge(u64),
-    #[error("{0} must be at least 1")]
-    Option(&'static str),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("class bias must be between 0 and 4, got {0}")]
     ClassBias(f64),
     #[error(transparent)]
@@ -54,7 +56,7 @@ pub enum FactorError {
     #[error(transparent)]
     Beta(#[from] BetaError),
     #[error("backend: {0}")]
-    Backend(String),
+    Backend(#[from] pbit_model::BackendError),
 }
 
 /// How to search.
@@ -290,9 +292,9 @@ pub fn read_pages(
     Ok(Pages::build(fixed, &schedule))
 }
 
-/// Factors `n` on `annealer`.
+/// Factors `n` on `backend`.
 pub fn factor(
-    annealer: &mut dyn Annealer,
+    backend: &mut dyn Backend,
     n: u64,
     opts: &FactorOptions,
 ) -> Result<FactorReport, FactorError> {
@@ -305,17 +307,12 @@ pub fn factor(
     if n >= 1 << 62 {
         return Err(FactorError::TooLarge(n));
     }
-    if opts.sweeps == 0 {
-        return Err(FactorError::Option("--sweeps"));
-    }
-    if opts.reads == 0 {
-        return Err(FactorError::Option("--reads"));
-    }
+    check_anneal("--reads", opts.reads, opts.sweeps, 0)?;
     if !(opts.class_bias.is_finite() && (0.0..=4.0).contains(&opts.class_bias)) {
         return Err(FactorError::ClassBias(opts.class_bias));
     }
     let start = Instant::now();
-    let format = annealer.format();
+    let format = backend.format();
     // one (problem, clamps, pages, widths) per class the search visits
     let mut problems = Vec::new();
     if opts.classes {
@@ -334,7 +331,8 @@ pub fn factor(
         let pages = read_pages(&fixed, compiled.scale, opts)?;
         machines.push((compiled, clamps, w, fixed, pages));
     }
-    let per_round = opts.sweeps * opts.reads;
+    let pbits = machines.iter().map(|m| m.3.n).max().unwrap_or(0);
+    let per_round = check_anneal("--reads", opts.reads, opts.sweeps, pbits)?;
     let mut sweeps = 0u64;
     let mut round = 0u64;
     let weight: Vec<f64> = machines
@@ -342,7 +340,7 @@ pub fn factor(
         .map(|m| (opts.class_bias * (m.2[0] as f64 - 2.0)).exp2())
         .collect();
     let mut visits = vec![0u64; machines.len()];
-    while !machines.is_empty() && sweeps + per_round <= opts.max_sweeps.max(per_round) {
+    while !machines.is_empty() && sweeps.saturating_add(per_round) <= opts.max_sweeps.max(per_round) {
         // the class least visited for its weight (the first such on ties): one round each
         // first, then rounds in proportion to the weights
         let c = (0..machines.len())
@@ -354,15 +352,14 @@ pub fn factor(
             .expect("at least one class");
         visits[c] += 1;
         let (compiled, clamps, w, fixed, pages) = &machines[c];
-        let results = annealer
-            .anneal(
-                fixed,
-                clamps,
-                pages,
-                round_seed(opts.seed, round),
-                opts.reads,
-            )
-            .map_err(FactorError::Backend)?;
+        let results = crate::anneal::anneal_reads(
+            backend,
+            fixed,
+            clamps,
+            pages,
+            round_seed(opts.seed, round),
+            opts.reads,
+        )?;
         sweeps += per_round;
         round += 1;
         for r in &results {
@@ -378,7 +375,7 @@ pub fn factor(
                     widths: *w,
                     rounds: round,
                     reads: opts.reads,
-                    backend: annealer.name(),
+                    backend: backend.name(),
                     seed: opts.seed,
                 });
             }

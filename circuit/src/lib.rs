@@ -6,7 +6,7 @@
 //! * [`circuit`]: circuits by named nets (each net one p-bit), compiled to a
 //!   [`pbit_model::Ising`]; clamping ports by name.
 //! * [`arith`]: ripple adders and array multipliers of any width.
-//! * [`anneal`]: what the jobs need from a machine ([`anneal::Annealer`]), and the model's.
+//! * [`anneal`]: annealing rounds on a [`pbit_model::Backend`] (the one trait of every machine).
 //! * [`yosys`]: gate-level netlists in yosys' JSON format.
 //! * [`cnf`]: DIMACS CNF, planted 3-SAT, and solving SAT by annealing.
 //! * [`run`]: running a circuit with ports clamped (forwards, backwards).
@@ -15,7 +15,7 @@
 //! Build, compile, clamp, run:
 //!
 //! ```
-//! use pbit_circuit::anneal::ModelAnnealer;
+//! use pbit_model::ModelBackend;
 //! use pbit_circuit::arith::{multiplier, MultiplierWeights};
 //! use pbit_circuit::run::{run, RunOptions};
 //! use pbit_spec::Format;
@@ -26,7 +26,7 @@
 //! let clamps = c.clamps(&[("p", 35)])?;
 //! assert_eq!(clamps.len(), 6);
 //! // run it backwards on the model: the most frequent consistent a, b multiply to 35
-//! let report = run(&mut ModelAnnealer::default(), &c, "p=35", &RunOptions::default())?;
+//! let report = run(&mut ModelBackend::default(), &c, "p=35", &RunOptions::default())?;
 //! let best = report.best.unwrap();
 //! assert_eq!(best.values[0].1 * best.values[1].1, 35);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

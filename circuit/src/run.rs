@@ -5,10 +5,11 @@
 //! state is the sample. Samples where every gate is consistent are counted by the values of the
 //! unclamped ports; the most frequent assignment is the answer.
 
-use crate::anneal::Annealer;
 use crate::circuit::{CircuitError, Compiled};
+use pbit_model::limits::{check_anneal, LimitError};
 use pbit_model::run::Pages;
 use pbit_model::schedule::{Shape, MAX_STEPS};
+use pbit_model::Backend;
 use pbit_model::{FixedIsing, QuantiseError, Scaling, Schedule};
 use pbit_spec::BetaError;
 use serde::Serialize;
@@ -24,10 +25,10 @@ pub enum RunError {
     Quantise(#[from] QuantiseError),
     #[error(transparent)]
     Beta(#[from] BetaError),
-    #[error("{0} must be at least 1")]
-    Option(&'static str),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("backend: {0}")]
-    Backend(String),
+    Backend(#[from] pbit_model::BackendError),
 }
 
 /// How to run.
@@ -85,21 +86,16 @@ pub struct RunReport {
 
 /// Runs `compiled` with the ports in `clamps` (`name=value,…`) held.
 pub fn run(
-    annealer: &mut dyn Annealer,
+    backend: &mut dyn Backend,
     compiled: &Compiled,
     clamps: &str,
     opts: &RunOptions,
 ) -> Result<RunReport, RunError> {
-    if opts.samples == 0 {
-        return Err(RunError::Option("--samples"));
-    }
-    if opts.sweeps == 0 {
-        return Err(RunError::Option("--sweeps"));
-    }
+    check_anneal("--samples", opts.samples, opts.sweeps, compiled.ising.n)?;
     let start = Instant::now();
     let values = crate::circuit::parse_assignments(clamps)?;
     let clamp_list = compiled.clamps_from_text(clamps)?;
-    let format = annealer.format();
+    let format = backend.format();
     let fixed = FixedIsing::new(&compiled.ising, format, Scaling::Exact)?;
     let schedule = Schedule::anneal(
         opts.beta_start / compiled.scale,
@@ -109,9 +105,14 @@ pub fn run(
         MAX_STEPS,
     )?;
     let pages = Pages::build(&fixed, &schedule);
-    let results = annealer
-        .anneal(&fixed, &clamp_list, &pages, opts.seed, opts.samples)
-        .map_err(RunError::Backend)?;
+    let results = crate::anneal::anneal_reads(
+        backend,
+        &fixed,
+        &clamp_list,
+        &pages,
+        opts.seed,
+        opts.samples,
+    )?;
     let free: Vec<&str> = compiled
         .circuit
         .ports()
@@ -149,6 +150,6 @@ pub fn run(
         gates: compiled.circuit.gates().len(),
         sweeps: opts.samples * opts.sweeps,
         seconds: start.elapsed().as_secs_f64(),
-        backend: annealer.name(),
+        backend: backend.name(),
     })
 }

@@ -1,7 +1,7 @@
 //! Composed circuits: ground states by exhaustive enumeration, value ranges, yosys netlists
 //! run forwards and backwards, SAT and factoring on the model.
 
-use pbit_circuit::anneal::ModelAnnealer;
+use pbit_model::ModelBackend;
 use pbit_circuit::arith::{adder, multiplier, MultiplierWeights};
 use pbit_circuit::circuit::{Circuit, CircuitError, Compiled, Direction, Signal};
 use pbit_circuit::cnf::{planted_3sat, solve, SatOptions, SatStatus};
@@ -201,8 +201,8 @@ fn forward_direction_reads_the_product() {
     assert!(right >= 970, "{right} of 1000");
 }
 
-fn model() -> ModelAnnealer {
-    ModelAnnealer::default()
+fn model() -> ModelBackend {
+    ModelBackend::default()
 }
 
 /// The yosys adder (`assign {c, s} = a + b`, 4 bits) run backwards: clamp {c, s} = 25 and

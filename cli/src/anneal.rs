@@ -10,8 +10,10 @@ use pbit_model::schedule::Shape;
 pub struct AnnealArgs {
     #[command(flatten)]
     load: LoadArgs,
+    /// Sweeps per read (1 to 2^32 − 1).
     #[arg(long, default_value_t = 1000)]
     sweeps: u64,
+    /// Independent reads (1 to 2^20; reads × p-bits at most 2^28).
     #[arg(long, default_value_t = 8)]
     reads: u64,
     #[arg(long, default_value_t = 0)]

@@ -1,6 +1,5 @@
 //! `pbit circuit`: run a yosys JSON netlist with some ports clamped.
 
-use crate::factor::Via;
 use crate::{backend, print_json, MachineArgs};
 use anyhow::Result;
 use clap::Args;
@@ -18,10 +17,10 @@ pub struct CircuitArgs {
     /// The module to run (default: the one marked top, or the only one).
     #[arg(long)]
     top: Option<String>,
-    /// Samples (independent annealing reads).
+    /// Samples (independent annealing reads; 1 to 2^20).
     #[arg(long, default_value_t = RunOptions::default().samples)]
     samples: u64,
-    /// Sweeps per sample.
+    /// Sweeps per sample (1 to 2^32 − 1).
     #[arg(long, default_value_t = RunOptions::default().sweeps)]
     sweeps: u64,
     #[arg(long, default_value_t = 0)]
@@ -40,7 +39,7 @@ pub fn run(m: &MachineArgs, a: &CircuitArgs) -> Result<()> {
         sweeps: a.sweeps,
         ..RunOptions::default()
     };
-    let report = run::run(&mut Via(b.as_mut()), &compiled, &a.clamp, &opts)?;
+    let report = run::run(b.as_mut(), &compiled, &a.clamp, &opts)?;
     if a.json {
         print_json(&report)?;
         return Ok(());

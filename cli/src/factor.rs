@@ -3,12 +3,7 @@
 use crate::{backend, print_json, MachineArgs};
 use anyhow::Result;
 use clap::Args;
-use pbit_circuit::anneal::Annealer;
 use pbit_circuit::factor::{self, FactorOptions};
-use pbit_host::backend::{AnnealJob, Backend};
-use pbit_model::run::{Pages, ReadResult};
-use pbit_model::FixedIsing;
-use pbit_spec::Format;
 
 #[derive(Args)]
 pub struct FactorArgs {
@@ -19,10 +14,11 @@ pub struct FactorArgs {
     /// Budget: total sweeps over all reads and restarts.
     #[arg(long, default_value_t = FactorOptions::default().max_sweeps)]
     max_sweeps: u64,
-    /// Sweeps per read.
+    /// Sweeps per read (1 to 2^32 − 1).
     #[arg(long, default_value_t = FactorOptions::default().sweeps)]
     sweeps: u64,
-    /// Reads per round (each round restarts with a new seed, on the next width class).
+    /// Reads per round (each round restarts with a new seed, on the next width class; 1 to
+    /// 2^20).
     #[arg(long, default_value_t = FactorOptions::default().reads)]
     reads: u64,
     /// β at the start of each read (gate energy gap 1).
@@ -39,36 +35,6 @@ pub struct FactorArgs {
     json: bool,
 }
 
-/// A backend seen as the circuit crate's [`Annealer`].
-pub struct Via<'a>(pub &'a mut dyn Backend);
-
-impl Annealer for Via<'_> {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn format(&self) -> Format {
-        self.0.format()
-    }
-    fn anneal(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        pages: &Pages,
-        seed: u64,
-        reads: u64,
-    ) -> Result<Vec<ReadResult>, String> {
-        self.0.check_fits(problem.n).map_err(|e| e.to_string())?;
-        let job = AnnealJob {
-            problem,
-            clamps,
-            pages,
-            seed,
-            reads,
-        };
-        self.0.anneal(&job, &|_| {}).map_err(|e| e.to_string())
-    }
-}
-
 pub fn run(m: &MachineArgs, a: &FactorArgs) -> Result<()> {
     let mut b = backend(m)?;
     let opts = FactorOptions {
@@ -81,7 +47,7 @@ pub fn run(m: &MachineArgs, a: &FactorArgs) -> Result<()> {
         class_bias: a.class_bias,
         ..FactorOptions::default()
     };
-    let report = factor::factor(&mut Via(b.as_mut()), a.n, &opts)?;
+    let report = factor::factor(b.as_mut(), a.n, &opts)?;
     if a.json {
         print_json(&report)?;
     } else {

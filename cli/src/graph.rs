@@ -4,7 +4,8 @@
 use crate::{print_json, BackendKind, LoadArgs, MachineArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use pbit_host::backend::Backend;
+use pbit_host::cost::MeteredBackend;
+use pbit_model::Backend;
 use pbit_host::jobs::{self, Meaning};
 use pbit_host::sparse_backend::{machine_for, SparseModelBackend, Sparsifying};
 use pbit_model::colour::{self, Colouring};
@@ -24,7 +25,13 @@ pub fn graph_file(m: &MachineArgs) -> Result<Option<(SparseGraph, Colouring)>> {
 
 /// The sparse machine's backend: the model (fast chromatic kernel), wrapped to sparsify
 /// optimisation jobs when a maximum degree is given without a fixed graph.
-pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
+pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
+    match m.backend.unwrap_or(BackendKind::Model) {
+        BackendKind::Model => {}
+        other => bail!(
+            "--machine sparse runs on --backend model in this build; the {other:?} backend of the sparse machine is not available"
+        ),
+    }
     let threads = match m.threads {
         Some(0) => bail!("--threads must be at least 1"),
         Some(t) => t,
@@ -45,30 +52,8 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
         })?;
     }
     let fixed_graph = graph.is_some();
-    let note = |info: &pbit_host::sparse_backend::SparseMachineInfo| eprintln!("note: {info}");
-    let b: Box<dyn Backend> = match m.backend.unwrap_or(BackendKind::Model) {
-        BackendKind::Model => {
-            let mut b = SparseModelBackend::new(threads, m.max_degree, graph);
-            b.on_machine = Some(Box::new(note));
-            Box::new(b)
-        }
-        // the Verilated sparse machine, generated from the graph (a new graph is a new build)
-        #[cfg(feature = "verilator")]
-        BackendKind::Verilator => {
-            let mut b = pbit_host::verilator::SparseVerilatorBackend::new(m.max_degree, graph);
-            b.on_machine = Some(Box::new(note));
-            Box::new(b)
-        }
-        // a sparse device: it reports its graph hash, checked against the graph of each job
-        #[cfg(feature = "serial")]
-        BackendKind::Serial => {
-            let mut b = pbit_host::serial::SerialBackend::open(&crate::port(m)?, m.baud)?;
-            b.use_sparse(graph)?;
-            Box::new(b)
-        }
-        #[allow(unreachable_patterns)]
-        kind => bail!("this pbit was built without the {kind:?} backend (cargo feature `verilator` or `serial` of pbit-cli)"),
-    };
+    let mut b = SparseModelBackend::new(threads, m.max_degree, graph);
+    b.on_machine = Some(Box::new(|info| eprintln!("note: {info}")));
     match m.max_degree {
         // a fixed graph's machine cannot add copies (they would need edges it lacks)
         Some(d) if !fixed_graph => {
@@ -87,17 +72,26 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
                 }
             };
             Ok(Box::new(Sparsifying {
-                inner: b,
+                inner: Box::new(b),
                 max_degree: d,
                 strength_raw,
-                on_sparsify: Some(Box::new(|info| eprintln!("note: {info}"))),
+                // once per sparsified machine (factor runs many rounds over a few circuits)
+                on_sparsify: Some(Box::new({
+                    let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+                    move |info| {
+                        let key = (info.original_n, info.n, info.strength_raw);
+                        if seen.lock().unwrap().insert(key) {
+                            eprintln!("note: {info}");
+                        }
+                    }
+                })),
             }))
         }
         _ => {
             if m.copy_strength.is_some() {
                 bail!("--copy-strength needs --max-degree (without --graph): only then are copies added");
             }
-            Ok(b)
+            Ok(Box::new(b))
         }
     }
 }

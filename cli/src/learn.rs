@@ -28,7 +28,8 @@ pub enum MethodArg {
 pub struct LearnArgs {
     /// Training vectors: one per line, `1`/`0` per visible unit (`#` comments, blank lines skipped).
     data: PathBuf,
-    /// Hidden p-bits (after the visible ones in the learned file).
+    /// Hidden p-bits (after the visible ones in the learned file; visible + hidden at most
+    /// 2^12, data vectors × chains × hidden at most 2^28).
     #[arg(long, default_value_t = 0)]
     hidden: usize,
     /// Which pairs are coupled (default: full with no hidden units, semi with some).
@@ -36,9 +37,11 @@ pub struct LearnArgs {
     topology: Option<TopologyArg>,
     #[arg(long, value_enum, default_value = "cd")]
     method: MethodArg,
-    /// Sweeps per negative phase (and per positive phase when hidden units couple).
+    /// Sweeps per negative phase (and per positive phase when hidden units couple; 1 to
+    /// 2^32 − 1).
     #[arg(long, default_value_t = 1)]
     k: u64,
+    /// Passes over the data (1 to 2^32 − 1).
     #[arg(long, default_value_t = 1000)]
     epochs: u64,
     /// Learning rate (per unit of ⟨m_i m_j⟩ difference).
@@ -47,7 +50,8 @@ pub struct LearnArgs {
     /// The learning rate falls linearly to lr × this at the last epoch.
     #[arg(long, default_value_t = 0.1)]
     lr_final: f64,
-    /// Data vectors per step (default: all of them).
+    /// Data vectors per step (default: all of them; batch × chains at most 2^20, and
+    /// batch × chains × p-bits at most 2^28).
     #[arg(long)]
     batch: Option<usize>,
     /// Chains per data vector in each phase.

@@ -6,6 +6,8 @@
 //! `serial` (`--backend serial`, `pbit info`), `boards` (`pbit hdl build`, `pbit hdl flash`).
 
 mod anneal;
+#[cfg(feature = "serial")]
+mod check;
 mod circuit;
 mod exact;
 mod factor;
@@ -22,7 +24,8 @@ mod sim;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pbit_host::backend::{Backend, ModelBackend};
+use pbit_host::cost::MeteredBackend;
+use pbit_model::{Backend, ModelBackend};
 use pbit_host::jobs::{self, Loaded, Meaning};
 use pbit_host::serial::DEFAULT_BAUD;
 use pbit_model::Scaling;
@@ -78,7 +81,7 @@ pub struct MachineArgs {
     #[arg(long, global = true)]
     pub graph: Option<PathBuf>,
     /// Sparse machine: the copy strength of sparsification chains, in the instance's units
-    /// (default: the largest field a copy's share of edges can produce, capped at J_max).
+    /// (default: twice the largest |J| at a split p-bit, capped at J_max).
     #[arg(long, global = true)]
     pub copy_strength: Option<f64>,
 }
@@ -125,6 +128,11 @@ enum Command {
     /// What the device on `--port` reports: protocol version, N, formats, spec hash, clock.
     #[cfg(feature = "serial")]
     Info(info::InfoArgs),
+    /// Check a board: a fixed set of jobs on the device and on the model, compared byte for
+    /// byte; prints PASS or the first difference, the device's identity and spec hash, and the
+    /// link's throughput (exit status 1 on a difference).
+    #[cfg(feature = "serial")]
+    Check(check::CheckArgs),
     /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
     Learn(learn::LearnArgs),
     /// The sparse machine an instance (or graph file) gets: n, degree, colours, graph hash.
@@ -161,6 +169,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Learn(a) => learn::run(m, a),
         #[cfg(feature = "serial")]
         Command::Info(a) => info::run(m, a),
+        #[cfg(feature = "serial")]
+        Command::Check(a) => check::run(m, a),
         #[cfg(feature = "verilator")]
         Command::Sim(c) => sim::run(m, c),
         Command::Graph(a) => graph::run(m, a),
@@ -168,7 +178,7 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// The backend the flags choose.
-pub fn backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
+pub fn backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
     if m.machine == MachineKind::Sparse {
         return graph::sparse_backend(m);
     }
@@ -188,7 +198,7 @@ pub fn backend(m: &MachineArgs) -> Result<Box<dyn Backend>> {
         }
         #[cfg(feature = "verilator")]
         BackendKind::Verilator => Ok(Box::new(
-            pbit_host::verilator::VerilatorBackend::new(m.machine_n)?,
+            pbit_host::verilator::VerilatorBackend::with_machine_n(m.machine_n)?,
         )),
         #[cfg(feature = "serial")]
         BackendKind::Serial => Ok(Box::new(pbit_host::serial::SerialBackend::open(
@@ -211,7 +221,8 @@ pub fn port(m: &MachineArgs) -> Result<String> {
 /// An instance file and how to load it for the machine.
 #[derive(Args)]
 pub struct LoadArgs {
-    /// Instance file: `N M`, M lines `i j value` (1-based), then `h i value` lines.
+    /// Instance file: `N M`, M lines `i j value` (1-based), then `h i value` lines (N at most
+    /// 2^24, M at most 2^28).
     pub file: PathBuf,
     /// Scale all values by a power of two (β compensated) and round to the machine's grid when
     /// the file's values are not exact in its fixed point; the scale and error are reported.

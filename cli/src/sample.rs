@@ -13,15 +13,15 @@ pub struct SampleArgs {
     /// Inverse temperature.
     #[arg(long, allow_negative_numbers = true)]
     beta: f64,
-    /// Sweeps after the burn-in.
+    /// Sweeps after the burn-in (1 to 2^32 − 1; burn-in + sweeps at most 2^32 − 1).
     #[arg(long)]
     sweeps: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Record the state after every k-th sweep.
+    /// Record the state after every k-th sweep (1 to 2^32 − 1).
     #[arg(long, default_value_t = 1)]
     every: u64,
-    /// Sweeps run and discarded first.
+    /// Sweeps run and discarded first (at most 2^32 − 1).
     #[arg(long, default_value_t = 0)]
     burn_in: u64,
     /// Clamp p-bits, 1-based: `3=+1,7=-1`.

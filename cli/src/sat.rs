@@ -1,6 +1,5 @@
 //! `pbit sat`: DIMACS CNF in, SAT-competition output out.
 
-use crate::factor::Via;
 use crate::{backend, print_json, MachineArgs};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -9,17 +8,17 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct SatArgs {
-    /// A DIMACS CNF file.
+    /// A DIMACS CNF file (at most 2^24 variables).
     file: PathBuf,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Budget: total sweeps over all reads and restarts; then `s UNKNOWN`.
     #[arg(long, default_value_t = SatOptions::default().max_sweeps)]
     max_sweeps: u64,
-    /// Sweeps per read.
+    /// Sweeps per read (1 to 2^32 − 1).
     #[arg(long, default_value_t = SatOptions::default().sweeps)]
     sweeps: u64,
-    /// Reads per round (each round restarts with a new seed).
+    /// Reads per round (each round restarts with a new seed; 1 to 2^20).
     #[arg(long, default_value_t = SatOptions::default().reads)]
     reads: u64,
     /// A JSON report instead of the competition output.
@@ -37,7 +36,7 @@ pub fn run(m: &MachineArgs, a: &SatArgs) -> Result<()> {
         reads: a.reads,
         ..SatOptions::default()
     };
-    let report = cnf::solve(&mut Via(b.as_mut()), &formula, &opts)?;
+    let report = cnf::solve(b.as_mut(), &formula, &opts)?;
     // never print an assignment that has not been checked against every clause
     if let Some(assignment) = &report.assignment {
         if let Some(c) = formula.first_violated(assignment) {

@@ -819,15 +819,27 @@ impl<B: Bus> Machine<B> {
                 max: u32::MAX as u64,
             });
         }
+        // one schedule step of burn-in + sweeps: the sum is checked, never wrapped (a wrapped
+        // sum would pass the step's u32 check as a tiny schedule)
+        let total = match spec.burn_in.checked_add(spec.sweeps) {
+            Some(t) if t <= u32::MAX as u64 => t,
+            _ => {
+                return Err(DriverError::Limit {
+                    what: "burn-in + sweeps (one schedule step)",
+                    value: spec.burn_in.saturating_add(spec.sweeps),
+                    max: u32::MAX as u64,
+                })
+            }
+        };
         // the counters first: if they moved since this host's last job, a caching bus drops
         // its copy before any write is elided
         let before = self.counters()?;
         self.load_instance(problem, clamps, seed, 0)?;
         self.write_page(0, page)?;
-        self.write_schedule(&[(0, spec.burn_in + spec.sweeps)])?;
+        self.write_schedule(&[(0, total)])?;
         self.write_sampling(spec.burn_in as u32, spec.every as u32)?;
         self.run_samples(problem.n, record)?;
-        self.finish_job(before, spec.burn_in + spec.sweeps)
+        self.finish_job(before, total)
     }
 
     /// Writes a schedule's pages (page s at slot s) and steps, with sampling off.

@@ -41,13 +41,13 @@ pub fn parse_clamps(text: &str, n: usize) -> Result<Vec<(usize, bool)>, ClampErr
                 })
             }
         };
-        let index = index as usize - 1;
-        if out.iter().any(|&(k, _)| k == index) {
-            return Err(ClampError::Duplicate(index + 1));
-        }
-        out.push((index, value));
+        out.push((index as usize - 1, value));
     }
+    // sorted, a duplicate is a neighbour: linear after the sort, however long the list
     out.sort_unstable();
+    if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(ClampError::Duplicate(w[0].0 + 1));
+    }
     Ok(out)
 }
 

@@ -1,8 +1,13 @@
 //! Jobs on a backend, from an instance file to a report.
 
-use crate::backend::{AnnealJob, Backend, BackendError, SampleJob};
+use pbit_model::jobs::{AnnealJob, SampleJob};
+use pbit_model::{Backend, BackendError};
 use crate::clamp::{parse_clamps, ClampError};
 use pbit_model::fixed::Rescaling;
+use pbit_model::limits::{
+    check_range, checked_product, checked_sum, LimitError, MAX_READS, MAX_RESULT_SPINS,
+    MAX_SWEEPS,
+};
 use pbit_model::run::{best_read, Pages, SampleSpec};
 use pbit_model::schedule::{Shape, MAX_STEPS};
 use pbit_model::{
@@ -27,6 +32,8 @@ pub enum JobError {
     Beta(#[from] BetaError),
     #[error(transparent)]
     Backend(#[from] BackendError),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("{0}")]
     Option(String),
     #[error("cannot write samples to {path}: {error}")]
@@ -80,12 +87,26 @@ fn rescaling_report(r: Option<Rescaling>) -> Option<RescalingReport> {
     })
 }
 
-/// Checks a count option.
-fn positive(name: &str, v: u64) -> Result<(), JobError> {
-    if v == 0 {
-        return Err(JobError::Option(format!("--{name} must be at least 1")));
+impl SampleOptions {
+    /// Checks the counts: sweeps and every in 1..=[`MAX_SWEEPS`], burn-in + sweeps too.
+    pub fn check(&self) -> Result<(), LimitError> {
+        check_range("--sweeps", self.sweeps, 1, MAX_SWEEPS)?;
+        check_range("--every", self.every, 1, MAX_SWEEPS)?;
+        check_range("--burn-in", self.burn_in, 0, MAX_SWEEPS)?;
+        checked_sum("--burn-in + --sweeps", self.burn_in, self.sweeps, MAX_SWEEPS)?;
+        Ok(())
     }
-    Ok(())
+}
+
+impl AnnealOptions {
+    /// Checks the counts for an instance of `n` p-bits: sweeps in 1..=[`MAX_SWEEPS`], reads in
+    /// 1..=[`MAX_READS`], reads × p-bits (the results kept) at most [`MAX_RESULT_SPINS`].
+    pub fn check(&self, n: usize) -> Result<(), LimitError> {
+        check_range("--sweeps", self.sweeps, 1, MAX_SWEEPS)?;
+        check_range("--reads", self.reads, 1, MAX_READS)?;
+        checked_product("--reads × p-bits", self.reads, n as u64, MAX_RESULT_SPINS)?;
+        Ok(())
+    }
 }
 
 /// Options of `pbit sample`.
@@ -126,9 +147,8 @@ pub fn sample(
     mut out: Option<(&mut dyn Write, &str)>,
 ) -> Result<SampleReport, JobError> {
     let p = &loaded.fixed;
+    opts.check()?;
     backend.check_fits(p.n)?;
-    positive("sweeps", opts.sweeps)?;
-    positive("every", opts.every)?;
     let clamps = parse_clamps(&opts.clamps, p.n)?;
     Beta::from_f64(opts.beta)?;
     let beta = Beta::from_f64(p.machine_beta(opts.beta))?;
@@ -261,9 +281,8 @@ pub fn anneal(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<AnnealReport, JobError> {
     let p = &loaded.fixed;
+    opts.check(p.n)?;
     backend.check_fits(p.n)?;
-    positive("sweeps", opts.sweeps)?;
-    positive("reads", opts.reads)?;
     let clamps = parse_clamps(&opts.clamps, p.n)?;
     let (default_start, default_end) = default_beta_range(p);
     let beta_start = opts.beta_start.unwrap_or(default_start);

@@ -48,10 +48,15 @@
 //! hidden unit sums out to 2·cosh(β·I)), else by full enumeration with
 //! [`pbit_model::exact::boltzmann_distribution`] (V + H ≤ 20).
 
-use crate::backend::{Backend, BackendError, RelaxJob, RelaxWant, Relaxed};
-use crate::link::{Projection, Usage};
+use crate::cost::{LinkUse, Metered, StepUse, Usage};
+use pbit_model::backend::{Backend, BackendError};
+use pbit_model::jobs::{RelaxJob, RelaxWant, Relaxed};
 use pbit_model::exact::{boltzmann_distribution, ExactError, MAX_DISTRIBUTION_N};
 use pbit_model::run::correlation_sums;
+use pbit_model::limits::{
+    check_range, checked_product, checked_sum, LimitError, MAX_EPOCHS, MAX_LEARN_PBITS,
+    MAX_RESULT_SPINS, MAX_SWEEPS,
+};
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
 use pbit_spec::memory_map as mm;
 use pbit_spec::rng::splitmix64;
@@ -249,6 +254,39 @@ pub struct LearnOptions {
     pub kl_every: u64,
 }
 
+/// The most read numbers a learning run uses, 2⁴³ steps × 2 phases × 2²⁰ chains
+/// ([`read_number`]): epochs × steps per epoch stays below 2⁴³ so they never wrap.
+pub const MAX_LEARN_STEPS: u64 = 1 << 43;
+
+impl LearnOptions {
+    /// Checks the counts against [`pbit_model::limits`] before anything is allocated, and
+    /// returns the p-bits (visible + hidden): epochs in 1..=2³² − 1, k ≤ 2³² − 1, visible +
+    /// hidden ≤ 2¹², batch × chains ≤ 2²⁰, chains × p-bits and the positive phase's hidden
+    /// states (vectors × chains × hidden) ≤ 2²⁸, epochs × steps < 2⁴³.
+    pub fn check_sizes(&self, data: &Data) -> Result<usize, LearnError> {
+        let d = data.vectors.len() as u64;
+        check_range("--epochs", self.epochs, 1, MAX_EPOCHS)?;
+        check_range("--k", self.k, 1, MAX_SWEEPS)?;
+        check_range("--kl-every", self.kl_every, 1, MAX_EPOCHS)?;
+        check_range("--chains", self.chains_per_vector as u64, 1, MAX_CHAINS as u64)?;
+        let n = checked_sum(
+            "visible units + --hidden",
+            data.visible as u64,
+            self.hidden as u64,
+            MAX_LEARN_PBITS,
+        )?;
+        let batch = self.batch.map_or(d, |b| b as u64);
+        let chains = checked_product("--batch × --chains", batch, self.chains_per_vector as u64, MAX_CHAINS as u64)?;
+        checked_product("--batch × --chains × p-bits", chains, n, MAX_RESULT_SPINS)?;
+        let kept = checked_product("data vectors × --chains", d, self.chains_per_vector as u64, u64::MAX)?;
+        checked_product("data vectors × --chains × --hidden", kept, self.hidden as u64, MAX_RESULT_SPINS)?;
+        if (1..=d).contains(&batch) {
+            checked_product("--epochs × steps per epoch", self.epochs, d.div_ceil(batch), MAX_LEARN_STEPS - 1)?;
+        }
+        Ok(n as usize)
+    }
+}
+
 impl Default for LearnOptions {
     fn default() -> Self {
         LearnOptions {
@@ -284,6 +322,8 @@ pub enum LearnError {
     Exact(#[from] ExactError),
     #[error("{0}")]
     Option(String),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 /// One epoch's outcome, as reported to the progress callback.
@@ -310,102 +350,6 @@ pub struct Timing {
     /// Everything else on the host: statistics, updates, quantisation, page building.
     pub host: f64,
     pub total: f64,
-}
-
-/// Link traffic of some learning steps on a device backend, per step (means over `steps`).
-#[derive(Clone, Debug, Serialize)]
-pub struct StepUse {
-    pub steps: u64,
-    /// Round trips (requests answered), frames and bytes on the wire each way, per step.
-    pub round_trips: f64,
-    pub frames_out: f64,
-    pub frames_in: f64,
-    pub bytes_out: f64,
-    pub bytes_in: f64,
-    /// The machine's busy clocks per step.
-    pub machine_clocks: f64,
-    /// Words the driver's cache did not send (the device held them), per step.
-    pub words_skipped: f64,
-    /// Per kind of request: requests, frames and bytes each way, words, per step.
-    pub kinds: std::collections::BTreeMap<&'static str, KindMean>,
-    /// Wall time per step inside the backend's relax jobs, measured on this host.
-    pub sampling_wall_ms: f64,
-    /// The same traffic and clocks projected onto a board (see [`Usage::project`]).
-    pub projected: Vec<Projection>,
-}
-
-/// One kind's traffic per step.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct KindMean {
-    pub requests: f64,
-    pub bytes_out: f64,
-    pub bytes_in: f64,
-    pub words: f64,
-}
-
-/// Baud rates and round-trip latencies the learn report projects onto: the device's own baud
-/// and 3 Mbaud; an ideal line, a USB-serial bridge at 1 ms, an FTDI chip's default 16 ms.
-pub const PROJECT_BAUDS: [u32; 2] = [1_000_000, 3_000_000];
-pub const PROJECT_LATENCIES: [f64; 3] = [0.0, 1e-3, 16e-3];
-
-impl StepUse {
-    fn new(u: &Usage, steps: u64, sampling_s: f64) -> StepUse {
-        let per = 1.0 / steps.max(1) as f64;
-        let t = u.traffic.total();
-        let mut bauds = vec![u.baud];
-        bauds.extend(PROJECT_BAUDS.iter().filter(|&&b| b != u.baud));
-        let projected = bauds
-            .iter()
-            .flat_map(|&b| {
-                PROJECT_LATENCIES.iter().map(move |&l| {
-                    let mut p = u.project(b, l, u.clock_hz);
-                    p.wire_ms *= per;
-                    p.latency_total_ms *= per;
-                    p.machine_ms *= per;
-                    p.total_ms *= per;
-                    p
-                })
-            })
-            .collect();
-        StepUse {
-            steps,
-            round_trips: u.traffic.round_trips() as f64 * per,
-            frames_out: t.frames_out as f64 * per,
-            frames_in: t.frames_in as f64 * per,
-            bytes_out: t.bytes_out as f64 * per,
-            bytes_in: t.bytes_in as f64 * per,
-            machine_clocks: u.machine_clocks as f64 * per,
-            words_skipped: u.words_skipped as f64 * per,
-            kinds: u
-                .traffic
-                .by_name()
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        k,
-                        KindMean {
-                            requests: v.requests as f64 * per,
-                            bytes_out: v.bytes_out as f64 * per,
-                            bytes_in: v.bytes_in as f64 * per,
-                            words: v.words as f64 * per,
-                        },
-                    )
-                })
-                .collect(),
-            sampling_wall_ms: sampling_s * 1e3 * per,
-            projected,
-        }
-    }
-}
-
-/// Where a device backend's time went while learning: the first step (it loads the pages,
-/// the schedule and all of J) and the mean of the later ones.
-#[derive(Clone, Debug, Serialize)]
-pub struct LinkUse {
-    pub baud: u32,
-    pub clock_hz: u32,
-    pub first_step: StepUse,
-    pub later_steps: Option<StepUse>,
 }
 
 /// The result of a learning run (`pbit learn --json`).
@@ -657,8 +601,8 @@ pub fn kl_divergence(data: &[f64], model_log_p: &[f64]) -> f64 {
 }
 
 /// Runs a relax job for its final states and/or sums, checking the backend's answer.
-fn relax(
-    backend: &mut dyn Backend,
+fn relax<B: Backend + ?Sized>(
+    backend: &mut B,
     job: &RelaxJob,
     finals: bool,
     sums: bool,
@@ -670,8 +614,9 @@ fn relax(
 }
 
 /// Trains a Boltzmann machine on `data` with samples from `backend`; `progress` sees each epoch.
-pub fn learn(
-    backend: &mut dyn Backend,
+/// A [`Metered`] device backend's link traffic is reported ([`LearnReport::link`]).
+pub fn learn<B: Backend + Metered + ?Sized>(
+    backend: &mut B,
     data: &Data,
     opts: &LearnOptions,
     progress: &mut dyn FnMut(&EpochReport),
@@ -679,11 +624,8 @@ pub fn learn(
     let t_start = Instant::now();
     let bad = |m: String| Err(LearnError::Option(m));
     let v = data.visible;
-    let n = v + opts.hidden;
+    let n = opts.check_sizes(data)?;
     backend.check_fits(n)?;
-    if opts.epochs == 0 || opts.k == 0 || opts.chains_per_vector == 0 || opts.kl_every == 0 {
-        return bad("--epochs, --k, --chains and --kl-every must be at least 1".into());
-    }
     let lr_ok = opts.lr > 0.0 && opts.lr.is_finite();
     let lr_final_ok = opts.lr_final >= 0.0 && opts.lr_final.is_finite();
     if !lr_ok || !lr_final_ok {
@@ -701,12 +643,6 @@ pub fn learn(
     if batch == 0 || batch > d {
         return bad(format!(
             "--batch must be between 1 and the number of vectors ({d}), got {batch}"
-        ));
-    }
-    let chains = batch * opts.chains_per_vector;
-    if chains > MAX_CHAINS {
-        return bad(format!(
-            "batch × chains per vector is {chains}, more than {MAX_CHAINS}"
         ));
     }
     let steps = d.div_ceil(batch) as u64;
@@ -772,7 +708,8 @@ pub fn learn(
         1
     };
 
-    let mut kl_per_epoch = Vec::with_capacity(opts.epochs as usize);
+    // grows as epochs run: a long run does not reserve its whole history up front
+    let mut kl_per_epoch = Vec::with_capacity(opts.epochs.min(1 << 16) as usize);
     let mut clipped_updates = 0u64;
     let mut sweeps = 0u64;
     let mut order: Vec<usize> = (0..d).collect();
@@ -822,7 +759,7 @@ pub fn learn(
                 let t = Instant::now();
                 let out = relax(backend, &job, true, false)?.finals.expect("checked");
                 timing.sampling += t.elapsed().as_secs_f64();
-                sweeps += k_positive * cs as u64;
+                sweeps = sweeps.saturating_add(k_positive * cs as u64);
                 positive = out;
                 for (c, s) in positive.iter().enumerate() {
                     pos_hidden[slot(c)].copy_from_slice(&s[v..]);
@@ -848,7 +785,7 @@ pub fn learn(
             let t = Instant::now();
             let negative = relax(backend, &job, pcd, true)?;
             timing.sampling += t.elapsed().as_secs_f64();
-            sweeps += opts.k * cs as u64;
+            sweeps = sweeps.saturating_add(opts.k * cs as u64);
 
             let (pc, pm) = statistics(&shadow.pairs, n, &correlation_sums(&positive, n), cs);
             let negative_sums = negative.sums.expect("checked");
@@ -950,7 +887,7 @@ pub fn learn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::ModelBackend;
+    use pbit_model::ModelBackend;
 
     fn err(text: &str) -> DataError {
         Data::parse(text, "d.txt").unwrap_err()
@@ -1220,6 +1157,21 @@ mod tests {
         ] {
             assert!(learn(&mut b, &data, &o, &mut |_| {}).is_err(), "{o:?}");
         }
+        // sizes are refused before anything is allocated or run, naming the option
+        let mut huge = |o: LearnOptions| match learn(&mut b, &data, &o, &mut |_| {}) {
+            Ok(_) => panic!("{o:?} ran"),
+            Err(e) => e.to_string(),
+        };
+        let e = huge(LearnOptions { epochs: 1 << 60, ..opts() });
+        assert!(e.starts_with("--epochs is 1152921504606846976, more than"), "{e}");
+        let e = huge(LearnOptions { hidden: usize::MAX, ..opts() });
+        assert!(e.starts_with("visible units + --hidden is"), "{e}");
+        let e = huge(LearnOptions { chains_per_vector: usize::MAX, ..opts() });
+        assert!(e.starts_with("--chains is"), "{e}");
+        let e = huge(LearnOptions { hidden: 4000, chains_per_vector: 1 << 16, ..opts() });
+        assert!(e.starts_with("--batch × --chains × p-bits is"), "{e}");
+        let e = huge(LearnOptions { k: 1 << 40, ..opts() });
+        assert!(e.starts_with("--k is"), "{e}");
     }
 
     /// One relax job as a backend saw it.
@@ -1238,6 +1190,8 @@ mod tests {
         jobs: Vec<Seen>,
     }
 
+    impl Metered for Recorder {}
+
     impl Backend for Recorder {
         fn name(&self) -> &'static str {
             "recorder"
@@ -1250,14 +1204,14 @@ mod tests {
         }
         fn sample(
             &mut self,
-            job: &crate::backend::SampleJob,
+            job: &pbit_model::jobs::SampleJob,
             record: &mut dyn FnMut(&[bool], i64),
         ) -> Result<(), BackendError> {
             self.inner.sample(job, record)
         }
         fn anneal(
             &mut self,
-            job: &crate::backend::AnnealJob,
+            job: &pbit_model::jobs::AnnealJob,
             progress: &(dyn Fn(u64) + Sync),
         ) -> Result<Vec<pbit_model::run::ReadResult>, BackendError> {
             self.inner.anneal(job, progress)
@@ -1387,6 +1341,7 @@ mod tests {
     fn a_misbehaving_backend_is_an_error_not_a_panic() {
         /// Returns states one p-bit short.
         struct Short(Recorder);
+        impl Metered for Short {}
         impl Backend for Short {
             fn name(&self) -> &'static str {
                 "short"
@@ -1399,14 +1354,14 @@ mod tests {
             }
             fn sample(
                 &mut self,
-                job: &crate::backend::SampleJob,
+                job: &pbit_model::jobs::SampleJob,
                 record: &mut dyn FnMut(&[bool], i64),
             ) -> Result<(), BackendError> {
                 self.0.sample(job, record)
             }
             fn anneal(
                 &mut self,
-                job: &crate::backend::AnnealJob,
+                job: &pbit_model::jobs::AnnealJob,
                 progress: &(dyn Fn(u64) + Sync),
             ) -> Result<Vec<pbit_model::run::ReadResult>, BackendError> {
                 self.0.anneal(job, progress)

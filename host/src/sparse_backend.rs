@@ -10,13 +10,15 @@
 //!   copies, ties to the first). Sampling and relax jobs (which must sample the instance's own
 //!   distribution) refuse such an instance with an error naming D.
 
-use crate::backend::{AnnealJob, Backend, BackendError, RelaxJob, SampleJob};
+use crate::cost::{Metered, MeteredBackend, Usage};
+use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, Relaxed, SampleJob};
+use pbit_model::{Backend, BackendError};
 use pbit_model::colour::{self, Colouring};
 use pbit_model::run::ReadResult;
 use pbit_model::sparse::sparsify::Sparsified;
 use pbit_model::sparse::{check_degree, kernel, Phases, MODEL_FORMAT};
 use pbit_model::FixedIsing;
-use pbit_spec::sparse::{sparse_format, SparseGraph};
+use pbit_spec::sparse::SparseGraph;
 use pbit_spec::Format;
 use std::sync::Mutex;
 
@@ -80,9 +82,9 @@ pub struct SparseModelBackend {
     /// The built machine's graph (None: built for each instance from its own graph).
     pub graph: Option<SparseGraph>,
     pub isa: kernel::Isa,
-    /// Called with the machine of each job whose graph differs from the last one's.
+    /// Called with the machine of the first job on each graph.
     pub on_machine: Option<Box<dyn Fn(&SparseMachineInfo) + Send>>,
-    last_hash: Mutex<Option<u64>>,
+    seen: Mutex<std::collections::HashSet<u64>>,
 }
 
 impl SparseModelBackend {
@@ -93,7 +95,7 @@ impl SparseModelBackend {
             graph,
             isa: kernel::Isa::Auto,
             on_machine: None,
-            last_hash: Mutex::new(None),
+            seen: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -101,9 +103,8 @@ impl SparseModelBackend {
     fn phases(&self, problem: &FixedIsing) -> Result<Phases, BackendError> {
         let (g, info) = machine_for(problem, self.graph.as_ref(), self.max_degree)?;
         let phases = Phases::new(problem, &g).map_err(|e| BackendError::Other(e.to_string()))?;
-        let mut last = self.last_hash.lock().unwrap();
-        if *last != Some(info.graph_hash) {
-            *last = Some(info.graph_hash);
+        // once per graph (factor alternates between a few circuits)
+        if self.seen.lock().unwrap().insert(info.graph_hash) {
             if let Some(f) = &self.on_machine {
                 f(&info);
             }
@@ -112,20 +113,17 @@ impl SparseModelBackend {
     }
 }
 
+impl Metered for SparseModelBackend {}
+
 impl Backend for SparseModelBackend {
     fn name(&self) -> &'static str {
         "model"
     }
-    /// With a degree bound D, the device's format (fields for D·J_max + h_max); without, 32-bit
-    /// fields. Decisions are the same either way (see `pbit_model::sparse::MODEL_FORMAT`).
+    /// 32-bit fields whatever D: field width never changes a decision (see
+    /// `pbit_model::sparse::MODEL_FORMAT`), and an instance beyond D must load before it is
+    /// sparsified (its fields may exceed `sparse_format(D)`'s; its copies' never do).
     fn format(&self) -> Format {
-        let d = self
-            .max_degree
-            .or_else(|| self.graph.as_ref().map(|g| g.max_degree()));
-        match d {
-            Some(d) => sparse_format(d),
-            None => MODEL_FORMAT,
-        }
+        MODEL_FORMAT
     }
     fn capacity(&self) -> Option<usize> {
         self.graph.as_ref().map(|g| g.n())
@@ -224,7 +222,7 @@ impl std::fmt::Display for SparsifyInfo {
 /// A sparse backend of maximum degree D for optimisation commands: instances beyond D run with
 /// copy p-bits; sampling and relax jobs refuse them.
 pub struct Sparsifying {
-    pub inner: Box<dyn Backend>,
+    pub inner: Box<dyn MeteredBackend>,
     pub max_degree: usize,
     /// Copy strength in raw units (None: the default, see `pbit_model::sparse::sparsify`).
     pub strength_raw: Option<i64>,
@@ -336,13 +334,17 @@ impl Backend for Sparsifying {
     fn relax_batch(
         &mut self,
         job: &RelaxJob,
-        want: crate::backend::RelaxWant,
-    ) -> Result<crate::backend::Relaxed, BackendError> {
+        want: RelaxWant,
+    ) -> Result<Relaxed, BackendError> {
         self.too_high(job.problem, "learning")?;
         self.inner.check_fits(job.problem.n)?;
         self.inner.relax_batch(job, want)
     }
-    fn usage(&self) -> Option<crate::link::Usage> {
+}
+
+/// The inner backend's link, if it has one.
+impl Metered for Sparsifying {
+    fn usage(&self) -> Option<Usage> {
         self.inner.usage()
     }
 }

@@ -9,6 +9,7 @@
 //! G-set/rudy files load as they are. Values are integers or decimals, read as IEEE doubles.
 //! E(m) = −Σ_{i<j} J_ij m_i m_j − Σ_i h_i m_i; positive J is ferromagnetic.
 
+use crate::limits::{MAX_COUPLINGS, MAX_PBITS};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -72,6 +73,14 @@ pub enum ParseErrorKind {
     WrongCount { expected: usize, found: usize },
     #[error("{field} is not finite: `{text}`")]
     NotFinite { field: &'static str, text: String },
+    #[error("{field} {value} is more than the limit {max}")]
+    TooLarge {
+        field: &'static str,
+        value: u64,
+        max: u64,
+    },
+    #[error("header promises {m} couplings, more than the {pairs} distinct pairs of {n} p-bits")]
+    TooManyCouplings { m: u64, n: u64, pairs: u64 },
 }
 
 /// A parse error with the file and the 1-based line it refers to (0: the file as a whole).
@@ -201,13 +210,31 @@ impl Ising {
         if fields.len() != 2 {
             return Err(bad_header());
         }
-        let n: usize = fields[0].parse().map_err(|_| bad_header())?;
-        let m: usize = fields[1].parse().map_err(|_| bad_header())?;
+        let n: u64 = fields[0].parse().map_err(|_| bad_header())?;
+        let m: u64 = fields[1].parse().map_err(|_| bad_header())?;
+        // sizes are checked before anything is allocated for them
+        let too_large = |field, value, max| err(header_line, ParseErrorKind::TooLarge { field, value, max });
+        if n > MAX_PBITS {
+            return Err(too_large("header N (p-bits)", n, MAX_PBITS));
+        }
+        if m > MAX_COUPLINGS {
+            return Err(too_large("header M (couplings)", m, MAX_COUPLINGS));
+        }
+        let pairs_max = n * n.saturating_sub(1) / 2; // n ≤ 2^24: no overflow
+        if m > pairs_max {
+            return Err(err(
+                header_line,
+                ParseErrorKind::TooManyCouplings { m, n, pairs: pairs_max },
+            ));
+        }
+        let (n, m) = (n as usize, m as usize);
 
         let mut ising = Ising::new(n);
         ising.source = source_name.to_string();
-        ising.couplings.reserve(m);
-        let mut pairs: HashMap<(usize, usize), usize> = HashMap::with_capacity(m);
+        // a header may promise more lines than the file has (an error found at its end)
+        let reserve = m.min(text.len() / 6);
+        ising.couplings.reserve(reserve);
+        let mut pairs: HashMap<(usize, usize), usize> = HashMap::with_capacity(reserve);
 
         let index = |line: usize, field: &'static str, text: &str| -> Result<usize, ParseError> {
             let v: i64 = text.parse().map_err(|_| {
@@ -494,6 +521,40 @@ mod tests {
             e.to_string(),
             "inst.txt:2: coupling index j 4 is out of range 1..=3"
         );
+    }
+
+    #[test]
+    fn sizes_are_refused_before_allocating() {
+        // 10^12 p-bits would be 16 TB of biases: refused at the header, named
+        let e = Ising::parse("1000000000000 1\n1 2 1\n", "big.txt").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "big.txt:1: header N (p-bits) 1000000000000 is more than the limit {}",
+                crate::limits::MAX_PBITS
+            )
+        );
+        assert!(matches!(
+            kind("4 1000000000000\n"),
+            (1, ParseErrorKind::TooLarge { field: "header M (couplings)", .. })
+        ));
+        // more couplings than pairs can never be a valid file
+        assert_eq!(
+            kind("3 4\n"),
+            (1, ParseErrorKind::TooManyCouplings { m: 4, n: 3, pairs: 3 })
+        );
+        assert_eq!(
+            kind("0 1\n"),
+            (1, ParseErrorKind::TooManyCouplings { m: 1, n: 0, pairs: 0 })
+        );
+        // a header promising many lines in a short file reserves nothing big and says so
+        assert!(matches!(
+            kind("100000 200000000\n1 2 1\n"),
+            (2, ParseErrorKind::WrongCount { expected: 200000000, found: 1 })
+        ));
+        // the limit itself is accepted (the biases are 2^24 zeros: 128 MiB, fine)
+        assert_eq!(Ising::parse("16777216 0\n", "t").unwrap().n, 1 << 24);
     }
 
     #[test]

@@ -681,19 +681,34 @@ fn lanes_for(k: usize) -> usize {
     }
 }
 
-/// Splits `count` reads into batches (start, len, lanes): enough batches to keep `threads`
-/// busy, each as wide as the ISA allows.
-fn plan(count: usize, threads: usize) -> Vec<(usize, usize, usize)> {
-    let share = count.div_ceil(threads.max(1)).max(1);
-    let chunk = share.min(MAX_LANES);
+/// Splits `count` reads into batches (start, len, lanes): every batch as wide as the ISA allows
+/// (all full but the last), whatever the thread count. Threads only take whole batches: cutting
+/// 8 reads into two half-empty batches for two cores costs ~2.5× the CPU time of one full batch
+/// and is no faster in wall time (measured: docs/benchmarks.md), so reads are never spread thinner
+/// to keep threads busy.
+fn plan(count: usize) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < count {
-        let len = chunk.min(count - start);
+        let len = MAX_LANES.min(count - start);
         out.push((start, len, lanes_for(len)));
         start += len;
     }
     out
+}
+
+/// Below this many p-bit updates per batch (~0.1 ms of work), a second thread costs more to start
+/// than it saves.
+const MIN_UPDATES_PER_THREAD: u64 = 1 << 16;
+
+/// How many threads run `batches`: at most `threads`, at most one per batch, and one when the
+/// batches are too small to pay for starting a thread.
+fn workers(batches: &[(usize, usize, usize)], threads: usize, n: usize, sweeps: u64) -> usize {
+    let per_batch = (n as u64).saturating_mul(sweeps).saturating_mul(MAX_LANES as u64);
+    if per_batch < MIN_UPDATES_PER_THREAD {
+        return 1;
+    }
+    threads.clamp(1, batches.len().max(1))
 }
 
 /// Anneals reads `reads` through `pages`; identical to [`crate::run::anneal_read`] for each
@@ -750,28 +765,31 @@ pub fn anneal_reads_isa(
         seed,
         progress,
     };
-    let batches = plan(reads.len(), threads);
+    let batches = plan(reads.len());
     let run = |b: usize| {
         let (start, len, lanes) = batches[b];
         run_batch_lanes(lanes, isa, &job, &reads[start..start + len])
     };
-    let workers = threads.max(1).min(batches.len());
+    let workers = workers(&batches, threads, problem.n, pages.total_sweeps());
     if workers == 1 {
         return (0..batches.len()).flat_map(run).collect();
     }
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<(usize, Vec<ReadResult>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let b = next.fetch_add(1, Ordering::Relaxed);
-                if b >= batches.len() {
-                    break;
-                }
-                let r = run(b);
-                done.lock().unwrap().push((b, r));
-            });
+    let work = || loop {
+        let b = next.fetch_add(1, Ordering::Relaxed);
+        if b >= batches.len() {
+            break;
         }
+        let r = run(b);
+        done.lock().unwrap().push((b, r));
+    };
+    std::thread::scope(|s| {
+        // this thread is one of the workers
+        for _ in 1..workers {
+            s.spawn(work);
+        }
+        work();
     });
     let mut done = done.into_inner().unwrap();
     done.sort_by_key(|d| d.0);
@@ -881,4 +899,36 @@ fn run_sweeps_isa(
     }
     let _ = isa;
     run_sweeps(st, p, layout, low, clamped, table, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_stay_full_whatever_the_threads() {
+        // every batch but the last holds MAX_LANES reads, and the batches cover the reads once
+        for count in 0..40 {
+            let b = plan(count);
+            assert_eq!(b.iter().map(|x| x.1).sum::<usize>(), count);
+            for (k, &(start, len, lanes)) in b.iter().enumerate() {
+                assert_eq!(start, k * MAX_LANES);
+                assert!(len <= lanes && lanes == lanes_for(len));
+                if k + 1 < b.len() {
+                    assert_eq!(len, MAX_LANES, "count {count}: batch {k} is not full");
+                }
+            }
+        }
+        // eight reads are one batch: one thread, whatever is asked
+        let b = plan(8);
+        assert_eq!(b, vec![(0, 8, 8)]);
+        assert_eq!(workers(&b, 2, 4096, 4000), 1);
+        // sixteen: two full batches, two threads when there are two
+        let b = plan(16);
+        assert_eq!(workers(&b, 2, 4096, 4000), 2);
+        assert_eq!(workers(&b, 1, 4096, 4000), 1);
+        assert_eq!(workers(&b, 64, 4096, 4000), 2);
+        // too little work to pay for a thread
+        assert_eq!(workers(&b, 2, 10, 10), 1);
+    }
 }

@@ -294,6 +294,7 @@ fn build_board_object(verilog: &str) -> Result<PathBuf, SimError> {
         verilog: &[("top.v", verilog)],
         shim: SHIM,
         flags: VERILATOR_FLAGS,
+        trace: None,
     })
 }
 

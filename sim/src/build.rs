@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SHIM: &str = include_str!("shim/shim.cpp");
+/// Waveform support any shim can include (compiled in only for traced builds).
+const TRACE_H: &str = include_str!("shim/trace.h");
 const WRAPPER: &str = include_str!("shim/wrapper.v");
 
 /// Verilator flags. `-Wno-fatal -Wno-WIDTH`: rust-hdl writes 32-bit literals into narrower
@@ -93,13 +95,87 @@ pub fn cache_root() -> PathBuf {
     std::env::temp_dir().join("pbit-verilator")
 }
 
+/// A waveform file's format, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceFormat {
+    /// Value change dump (text; any waveform viewer).
+    Vcd,
+    /// GTKWave's compressed format.
+    Fst,
+}
+
+impl TraceFormat {
+    fn verilator_flag(self) -> &'static str {
+        match self {
+            TraceFormat::Vcd => "--trace",
+            TraceFormat::Fst => "--trace-fst",
+        }
+    }
+    fn define(self) -> &'static str {
+        match self {
+            TraceFormat::Vcd => "-DPBIT_TRACE_VCD",
+            TraceFormat::Fst => "-DPBIT_TRACE_FST",
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            TraceFormat::Vcd => "vcd",
+            TraceFormat::Fst => "fst",
+        }
+    }
+}
+
+/// A waveform of a run: the file (`.vcd` or `.fst`) and how many clocks it covers from the
+/// machine's instantiation (bus cycles included). Traced machines are separate builds (their
+/// own cache entries): a machine built without a trace has no tracing code at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trace {
+    pub path: PathBuf,
+    pub format: TraceFormat,
+    pub clocks: u64,
+}
+
+impl Trace {
+    /// The format follows the extension of `path`: `.vcd` or `.fst`.
+    pub fn new(path: impl Into<PathBuf>, clocks: u64) -> Result<Trace, SimError> {
+        let path = path.into();
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("vcd") => TraceFormat::Vcd,
+            Some(e) if e.eq_ignore_ascii_case("fst") => TraceFormat::Fst,
+            _ => {
+                return Err(SimError::Io(format!(
+                    "trace file {}: the name must end in .vcd or .fst",
+                    path.display()
+                )))
+            }
+        };
+        if clocks == 0 {
+            return Err(SimError::Io("--trace-clocks must be at least 1".into()));
+        }
+        Ok(Trace {
+            path,
+            format,
+            clocks,
+        })
+    }
+}
+
 /// Builds (or finds in the cache) the shared object of the machine's `verilog`; returns its path.
 pub fn build_shared_object(verilog: &str) -> Result<PathBuf, SimError> {
+    build_shared_object_with(verilog, None)
+}
+
+/// [`build_shared_object`], with tracing in `trace` format compiled in (a separate cache entry).
+pub fn build_shared_object_with(
+    verilog: &str,
+    trace: Option<TraceFormat>,
+) -> Result<PathBuf, SimError> {
     build_cached(&Verilation {
         name: "machine",
         verilog: &[("wrapper.v", WRAPPER), ("top.v", verilog)],
         shim: SHIM,
         flags: VERILATOR_FLAGS,
+        trace,
     })
 }
 
@@ -110,28 +186,39 @@ pub(crate) struct Verilation<'a> {
     pub verilog: &'a [(&'a str, &'a str)],
     pub shim: &'a str,
     pub flags: &'a [&'a str],
+    /// Compile tracing in (Verilator `--trace`/`--trace-fst`, the shim's `trace.h` enabled).
+    pub trace: Option<TraceFormat>,
 }
 
 /// Builds (or finds in the cache) a shared object: the cache entry is keyed by the Verilog, the
 /// shim, the flags, the name and `verilator --version`.
 pub(crate) fn build_cached(b: &Verilation) -> Result<PathBuf, SimError> {
     let version = verilator_version()?;
+    let mut flags: Vec<&str> = b.flags.to_vec();
+    let name = match b.trace {
+        Some(t) => {
+            flags.push(t.verilator_flag());
+            format!("{}-trace-{}", b.name, t.name())
+        }
+        None => b.name.to_string(),
+    };
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     for (name, text) in b.verilog {
         fnv1a64(&mut h, name.as_bytes());
         fnv1a64(&mut h, text.as_bytes());
     }
     fnv1a64(&mut h, b.shim.as_bytes());
+    fnv1a64(&mut h, TRACE_H.as_bytes());
     fnv1a64(&mut h, version.as_bytes());
-    fnv1a64(&mut h, b.flags.join(" ").as_bytes());
-    fnv1a64(&mut h, b.name.as_bytes());
-    let dir = cache_root().join(format!("{}-{h:016x}", b.name));
-    let so = dir.join(format!("libpbit_{}.so", b.name));
+    fnv1a64(&mut h, flags.join(" ").as_bytes());
+    fnv1a64(&mut h, name.as_bytes());
+    let dir = cache_root().join(format!("{name}-{h:016x}"));
+    let so = dir.join(format!("libpbit_{name}.so"));
     if so.exists() {
         return Ok(so);
     }
     // build in a private directory, then rename it into place (concurrent builders race safely)
-    let tmp = cache_root().join(format!("{}-{h:016x}.tmp{}", b.name, std::process::id()));
+    let tmp = cache_root().join(format!("{name}-{h:016x}.tmp{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| SimError::Io(format!("{}: {e}", tmp.display())))?;
     let io = |p: &Path, e: std::io::Error| SimError::Io(format!("{}: {e}", p.display()));
@@ -143,10 +230,12 @@ pub(crate) fn build_cached(b: &Verilation) -> Result<PathBuf, SimError> {
     }
     let shim = tmp.join("shim.cpp");
     std::fs::write(&shim, b.shim).map_err(|e| io(&shim, e))?;
+    let trace_h = tmp.join("trace.h");
+    std::fs::write(&trace_h, TRACE_H).map_err(|e| io(&trace_h, e))?;
     let obj = tmp.join("obj");
     run_tool(
         Command::new("verilator")
-            .args(b.flags)
+            .args(&flags)
             .arg("--Mdir")
             .arg(&obj)
             .args(&files),
@@ -167,6 +256,12 @@ pub(crate) fn build_cached(b: &Verilation) -> Result<PathBuf, SimError> {
     sources.sort();
     sources.push(include.join("verilated.cpp"));
     sources.push(include.join("verilated_threads.cpp"));
+    match b.trace {
+        Some(TraceFormat::Vcd) => sources.push(include.join("verilated_vcd_c.cpp")),
+        // includes GTKWave's fstapi, lz4 and fastlz itself; needs zlib
+        Some(TraceFormat::Fst) => sources.push(include.join("verilated_fst_c.cpp")),
+        None => {}
+    }
     sources.push(shim.clone());
     // compile the units two at a time (the machines here have two cores), then link
     let mut objects = Vec::new();
@@ -175,6 +270,9 @@ pub(crate) fn build_cached(b: &Verilation) -> Result<PathBuf, SimError> {
         let o = tmp.join(format!("u{k}.o"));
         let child = Command::new("g++")
             .args(["-c", "-O2", "-fPIC", "-std=c++17", "-w"])
+            .args(b.trace.map(|t| [t.define(), "-DVM_TRACE=1"]).into_iter().flatten())
+            .arg("-I")
+            .arg(&tmp)
             .arg("-I")
             .arg(&obj)
             .arg("-I")
@@ -213,14 +311,15 @@ pub(crate) fn build_cached(b: &Verilation) -> Result<PathBuf, SimError> {
             }
         }
     }
-    let tmp_so = tmp.join(format!("libpbit_{}.so", b.name));
+    let tmp_so = tmp.join(format!("libpbit_{name}.so"));
     run_tool(
         Command::new("g++")
             .arg("-shared")
             .args(&objects)
             .arg("-o")
             .arg(&tmp_so)
-            .arg("-lpthread"),
+            .arg("-lpthread")
+            .args((b.trace == Some(TraceFormat::Fst)).then_some("-lz")),
         "g++",
     )?;
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;

@@ -1,12 +1,11 @@
-//! The Verilated machine: its bus port (one word per clock), a [`pbit_driver::Bus`] over it,
-//! and the model's jobs run by [`pbit_driver::Machine`] (the same programming sequence a
-//! board gets over its UART link).
+//! The Verilated machine: its bus port (one word per clock) and a [`pbit_driver::Bus`] over it;
+//! the model's jobs run on it through [`VerilatedMachine::driver`] (the same programming
+//! sequence a board gets over its UART link).
 
 use crate::build::symbol;
 use crate::SimError;
 use libloading::Library;
 use pbit_driver::{Bus, DriverError, Machine};
-use pbit_model::run::{Pages, ReadResult, SampleSpec};
 use pbit_model::FixedIsing;
 use pbit_spec::memory_map as mm;
 use pbit_hdl::sparse::{SparseInfo, SparseOptions};
@@ -23,6 +22,7 @@ type AckFn = unsafe extern "C" fn(*mut c_void);
 type RunFn = unsafe extern "C" fn(*mut c_void, u64) -> i32;
 type TickFn = unsafe extern "C" fn(*mut c_void, u64);
 type ClocksFn = unsafe extern "C" fn(*mut c_void) -> u64;
+type TraceOpenFn = unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char, u64) -> i32;
 
 struct Api {
     new: NewFn,
@@ -63,10 +63,18 @@ impl Drop for VerilatedMachine {
 impl VerilatedMachine {
     /// Builds (or takes from the cache) the machine of `n` p-bits and instantiates it.
     pub fn build(n: usize) -> Result<Self, SimError> {
+        Self::build_with(n, None)
+    }
+
+    /// [`Self::build`], writing a waveform of the machine's first `trace.clocks` clocks (from
+    /// its instantiation: bus cycles and runs alike) to `trace.path`. The traced machine is a
+    /// build of its own (Verilator `--trace`/`--trace-fst`, cached separately), so machines
+    /// built without a trace carry no tracing code.
+    pub fn build_with(n: usize, trace: Option<&crate::build::Trace>) -> Result<Self, SimError> {
         let format = pbit_hdl::machine_format(n);
         let verilog = pbit_hdl::emit_verilog(n, &format)?;
-        let so = crate::build::build_shared_object(&verilog)?;
-        Self::load(&so, n, format, None)
+        let so = crate::build::build_shared_object_with(&verilog, trace.map(|t| t.format))?;
+        Self::load(&so, n, format, trace, None)
     }
 
     /// Builds (or takes from the cache, keyed by the Verilog and so by the graph's hash) the
@@ -79,8 +87,11 @@ impl VerilatedMachine {
         };
         let (verilog, info) = pbit_hdl::sparse::emit_sparse_verilog(graph, &opts)?;
         let so = crate::build::build_shared_object(&verilog)?;
-        let mut m = Self::load(&so, graph.n(), info.format, Some(graph.clone()))?;
-        let id = pbit_driver::identify_sparse(&mut m).map_err(sim_error)?;
+        let mut m = Self::load(&so, graph.n(), info.format, None, Some(graph.clone()))?;
+        let id = pbit_driver::identify_sparse(&mut m).map_err(|e| match e {
+            pbit_driver::DriverError::Bus(e) => e,
+            e => SimError::Io(e.to_string()),
+        })?;
         if id.graph_hash != graph.hash() || id.kind != MachineKind::Sparse {
             return Err(SimError::Io(format!(
                 "the built sparse machine reports graph {:016x} ({}), not {:016x}",
@@ -106,6 +117,7 @@ impl VerilatedMachine {
         so: &std::path::Path,
         n: usize,
         format: Format,
+        trace: Option<&crate::build::Trace>,
         graph: Option<SparseGraph>,
     ) -> Result<Self, SimError> {
         let lib = crate::build::load_library(so)?;
@@ -120,6 +132,22 @@ impl VerilatedMachine {
             clocks: symbol(&lib, b"pbit_sim_clocks")?,
         };
         let handle = unsafe { (api.new)() };
+        if let Some(t) = trace {
+            let open: TraceOpenFn = symbol(&lib, b"pbit_sim_trace_open")?;
+            let path = std::ffi::CString::new(t.path.as_os_str().as_encoded_bytes())
+                .map_err(|_| SimError::Io(format!("trace file {}: NUL in the name", t.path.display())))?;
+            // SAFETY: `handle` is the model just created; the shim copies nothing it keeps
+            // beyond the call but the open file
+            let r = unsafe { open(handle, path.as_ptr(), t.clocks) };
+            if r != 0 {
+                unsafe { (api.free)(handle) };
+                return Err(SimError::Io(format!(
+                    "trace file {}: {}",
+                    t.path.display(),
+                    if r == 1 { "cannot be opened for writing" } else { "this build has no tracing" }
+                )));
+            }
+        }
         let m = VerilatedMachine {
             handle,
             api,
@@ -179,136 +207,15 @@ impl VerilatedMachine {
         hi << 32 | lo
     }
 
-    /// The machine as a [`pbit_driver::Machine`] over this port.
-    fn driver(&mut self) -> Machine<&mut VerilatedMachine> {
+    /// The machine programmed by [`pbit_driver::Machine`] over this port: every job (load an
+    /// instance, sample, anneal, relax, batches) is the driver's, the same sequence a board
+    /// gets over its UART link.
+    pub fn driver(&mut self) -> Machine<&mut VerilatedMachine> {
         let (n, format) = (self.n, self.format);
         match self.graph.clone() {
             Some(g) => Machine::sparse(self, g, format),
             None => Machine::new(self, n, format),
         }
-    }
-
-    /// Writes the instance: the active count n, J (the n×n block) and h. Marks the fields
-    /// stale (they are recomputed when the next run starts).
-    pub fn load_problem(&mut self, problem: &FixedIsing) -> Result<(), SimError> {
-        self.driver().load_problem(problem).map_err(sim_error)
-    }
-
-    /// Writes the generators of read `read` (`pbit_seed(seed, read, i)`), the state
-    /// `spins` (the first n p-bits) and the clamp mask (`clamped[i]`); clamped p-bits keep the
-    /// value `spins` gives them.
-    pub fn load_chain(&mut self, n: usize, seed: u64, read: u64, spins: &[bool], clamped: &[bool]) {
-        // the direct port cannot fail
-        let _ = self.driver().load_chain(n, seed, read, spins, clamped);
-    }
-
-    /// Writes the generators and state of (seed, read) and the clamps: with the instance
-    /// loaded, the machine is then in the state of the model's `Machine::new(problem, seed,
-    /// read)` followed by `set_clamps(clamps)`.
-    pub fn load_read(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        seed: u64,
-        read: u64,
-    ) -> Result<(), SimError> {
-        self.driver()
-            .load_read(problem, clamps, seed, read)
-            .map_err(sim_error)
-    }
-
-    /// [`Self::load_problem`] then [`Self::load_read`].
-    pub fn load_instance(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        seed: u64,
-        read: u64,
-    ) -> Result<(), SimError> {
-        self.driver()
-            .load_instance(problem, clamps, seed, read)
-            .map_err(sim_error)
-    }
-
-    /// Writes page `slot`: the upper half of `page`, clipped to the machine's field range
-    /// (a clipped threshold lies beyond every field an instance of ≤ N p-bits reaches, so
-    /// clipping never changes a decision).
-    pub fn write_page(&mut self, slot: u32, page: &ThresholdPage) -> Result<(), SimError> {
-        self.driver().write_page(slot, page).map_err(sim_error)
-    }
-
-    /// Writes the schedule: step s runs `sweeps` sweeps at page slot `page`.
-    pub fn write_schedule(&mut self, steps: &[(u32, u64)]) -> Result<(), SimError> {
-        self.driver().write_schedule(steps).map_err(sim_error)
-    }
-
-    /// [`pbit_model::run::sample`] on the machine: one chain (read 0) at one page; calls
-    /// `record(spins, energy_raw)` for each recorded sample. Returns the clocks run.
-    pub fn sample(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        page: &ThresholdPage,
-        seed: u64,
-        spec: SampleSpec,
-        mut record: impl FnMut(&[bool], i64),
-    ) -> Result<u64, SimError> {
-        self.driver()
-            .sample(problem, clamps, page, seed, spec, &mut record)
-            .map_err(sim_error)
-    }
-
-    /// [`pbit_model::run::anneal_read`] on the machine. Returns the result and the clocks run.
-    pub fn anneal_read(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        pages: &Pages,
-        seed: u64,
-        read: u64,
-    ) -> Result<(ReadResult, u64), SimError> {
-        self.driver()
-            .anneal_read(problem, clamps, pages, seed, read)
-            .map_err(sim_error)
-    }
-
-    /// `anneal_read` for reads `0..reads`, in read order, loading J, h and the pages once;
-    /// `progress(k)` reports k more sweeps done. Returns the results and the clocks run.
-    pub fn anneal(
-        &mut self,
-        problem: &FixedIsing,
-        clamps: &[(usize, bool)],
-        pages: &Pages,
-        seed: u64,
-        reads: u64,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(Vec<ReadResult>, u64), SimError> {
-        self.driver()
-            .anneal(problem, clamps, pages, seed, reads, progress)
-            .map_err(sim_error)
-    }
-
-    /// The host's relax job: for each chain c, generators of read `first_read + c`, clamps on
-    /// `clamped` (to chain c's values), state `initial[c]`, `sweeps` sweeps at `page`; calls
-    /// `out(c, final_state)`. Equals `Machine::new`, `set_clamps`, `set_spins`, `sweep`×k of
-    /// the model. Returns the clocks run.
-    #[allow(clippy::too_many_arguments)]
-    pub fn relax(
-        &mut self,
-        problem: &FixedIsing,
-        clamped: &[usize],
-        page: &ThresholdPage,
-        seed: u64,
-        first_read: u64,
-        initial: &[Vec<bool>],
-        sweeps: u64,
-        mut out: impl FnMut(usize, &[bool]),
-    ) -> Result<u64, SimError> {
-        self.driver()
-            .relax(
-                problem, clamped, page, seed, first_read, initial, sweeps, &mut out,
-            )
-            .map_err(sim_error)
     }
 
     /// The current state of the first `n` p-bits.
@@ -355,9 +262,14 @@ impl VerilatedMachine {
             &self.format,
             pbit_spec::Beta::from_f64(1.0).expect("1.0 is a valid beta"),
         );
-        self.load_instance(&problem, &[], 1, 0)?;
-        self.write_page(0, &page)?;
-        self.write_schedule(&[(0, sweeps)])?;
+        let mut m = self.driver();
+        m.load_instance(&problem, &[], 1, 0)
+            .and_then(|()| m.write_page(0, &page))
+            .and_then(|()| m.write_schedule(&[(0, sweeps)]))
+            .map_err(|e| match e {
+                DriverError::Bus(e) => e,
+                e => SimError::Io(e.to_string()),
+            })?;
         Bus::write(self, mm::reg(mm::REG_BURN_IN), &[0, 0])?;
         let c0 = self.sim_clocks();
         let cpu0 = thread_cpu_seconds();
@@ -424,30 +336,6 @@ impl Bus for VerilatedMachine {
                 }
             }
         }
-    }
-}
-
-/// A driver error on the direct port, as the sim's error.
-fn sim_error(e: DriverError<SimError>) -> SimError {
-    match e {
-        DriverError::Bus(e) => e,
-        DriverError::BadDevice { magic, n } => SimError::BadDevice {
-            got: magic,
-            n,
-            want: n as usize,
-        },
-        DriverError::TooLarge { n, machine_n } => SimError::TooLarge { n, machine_n },
-        DriverError::FormatMismatch { got, want } => SimError::FormatMismatch { got, want },
-        DriverError::Limit { what, value, max } => SimError::Limit { what, value, max },
-        DriverError::BadClamp { index, n } => SimError::BadClamp { index, n },
-        e @ (DriverError::SampleGap { .. }
-        | DriverError::ShortSample { .. }
-        | DriverError::Desync { .. }
-        | DriverError::FinalSample { .. }
-        | DriverError::BatchIncomplete { .. }
-        | DriverError::BatchTimeout { .. }
-        | DriverError::Mismatch(_)) => SimError::Io(e.to_string()),
-        DriverError::Sparse(e) => SimError::Sparse(e),
     }
 }
 

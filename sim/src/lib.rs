@@ -5,16 +5,16 @@
 //! ([`build::cache_root`]), and loads the shared object with `libloading`. Without Verilator it
 //! returns [`SimError::ToolMissing`] naming `apt-get install verilator`.
 //!
-//! The driver mirrors the model's jobs ([`pbit_model::run::sample`] and
-//! [`pbit_model::run::anneal_read`]) and must give bit-identical results for any instance of at
-//! most N p-bits (the machine runs `n` active p-bits; the rest never show).
+//! Jobs run on it through pbit-driver ([`VerilatedMachine::driver`]) and must give the model's
+//! results bit for bit ([`pbit_model::run::sample`], [`pbit_model::run::anneal_read`]) for any
+//! instance of at most N p-bits (the machine runs `n` active p-bits; the rest never show).
 
 pub mod board;
 pub mod build;
 mod driver;
 pub mod lint;
 
-pub use build::{cache_root, INSTALL_HINT};
+pub use build::{cache_root, Trace, TraceFormat, INSTALL_HINT};
 pub use driver::{Speed, VerilatedMachine};
 pub use lint::lint;
 pub use pbit_hdl::machine_size_for;
@@ -38,27 +38,10 @@ pub enum SimError {
     Emit(#[from] pbit_hdl::EmitError),
     #[error(transparent)]
     SparseEmit(#[from] pbit_hdl::sparse::SparseEmitError),
-    #[error(transparent)]
-    Sparse(pbit_model::sparse::SparseError),
     #[error(
         "the machine answered magic {got:#010x} and N = {n}, not a pbit machine of {want} p-bits"
     )]
     BadDevice { got: u32, n: u32, want: usize },
-    #[error("the instance has {n} p-bits; this machine has {machine_n}")]
-    TooLarge { n: usize, machine_n: usize },
-    #[error("the instance's format ({got}) does not run on this machine ({want}): J, h, frac and rng widths must match")]
-    FormatMismatch {
-        got: pbit_spec::Format,
-        want: pbit_spec::Format,
-    },
-    #[error("{what}: {value} is more than the machine's limit {max}")]
-    Limit {
-        what: &'static str,
-        value: u64,
-        max: u64,
-    },
-    #[error("clamp of p-bit {index} is outside the instance's {n} p-bits")]
-    BadClamp { index: usize, n: usize },
     #[error("the machine did not finish within {clocks} clocks")]
     Timeout { clocks: u64 },
 }

@@ -8,10 +8,14 @@
 //! are handed out in canonical order, each endpoint filling its copies in turn. The bias stays on
 //! the first copy.
 //!
-//! Copy strength (the chain coupling J_c): by default the largest field any copy's own share of
-//! edges and bias can produce, Σ|J| + |h| over the share, capped at the format's J_max. A copy
-//! then never gains by leaving its chain at zero temperature (an end copy with one chain bond
-//! pays 2·J_c to flip against it and gains at most 2·share). It is reported.
+//! Copy strength (the chain coupling J_c): by default twice the largest |J| on any edge of a split
+//! p-bit (the instance's own coupling scale there), capped at J_max. Stronger chains hold copies
+//! together more surely but freeze them into blocks that anneal slowly; weaker ones break. On a
+//! 3 × 3-bit multiplier run backwards (`circuit`, 1,000 sweeps) at D = 6, the share of
+//! consistent reads was 66% at J_c = 1 (its largest |J|), 41% at 2, 8% at 3 and 3% at 6; at
+//! D = 4, factoring 143 failed within 2·10⁹ sweeps at J_c = 1 and took 80,000 sweeps (as
+//! without copies) at 2, 3, 4 and 6. Majority vote absorbs the occasional broken chain. The
+//! strength is reported, and `--copy-strength` overrides it.
 //!
 //! Results: a state of the sparsified instance maps back to the original p-bits by majority over
 //! each p-bit's copies, ties going to the first copy ([`Sparsified::original_state`]); energies
@@ -127,7 +131,7 @@ impl Sparsified {
         }
         let mut h = vec![0i32; total];
         h[..n].copy_from_slice(&p.h_raw);
-        // default strength: the largest share field of any copy of a split p-bit
+        // default strength: twice the largest |J| on an edge of a split p-bit
         let jmax = p.format.j_max_raw();
         let strength = match strength_raw {
             Some(s) if s < 1 || s > jmax as i64 => {
@@ -135,19 +139,15 @@ impl Sparsified {
             }
             Some(s) => s as i32,
             None => {
-                let mut share = vec![0i64; total];
-                for &(a, b, v) in &edges {
-                    share[a as usize] += v.abs() as i64;
-                    share[b as usize] += v.abs() as i64;
-                }
-                let worst = copies
+                // a node of a split p-bit: an appended copy, or a first copy with others
+                let split = |v: u32| v as usize >= n || copies[v as usize].len() > 1;
+                let worst = edges
                     .iter()
-                    .filter(|c| c.len() > 1)
-                    .flat_map(|c| c.iter())
-                    .map(|&c| share[c as usize] + h[c as usize].abs() as i64)
+                    .filter(|&&(a, b, _)| split(a) || split(b))
+                    .map(|&(_, _, v)| v.abs())
                     .max()
                     .unwrap_or(1);
-                worst.clamp(1, jmax as i64) as i32
+                (2 * worst).clamp(1, jmax)
             }
         };
         for c in &copies {
@@ -293,8 +293,8 @@ mod tests {
                 assert_eq!(s.original_state(&ex), orig);
                 assert_eq!(s.broken_chains(&ex), 0);
             }
-            // default strength: the largest share field, here ≤ (D−1)·16 + 4
-            assert!(s.strength_raw >= 16 && s.strength_raw <= (d as i32) * 16 + 4);
+            // default strength: twice the largest |J| at the split p-bit (the star's 1.0)
+            assert_eq!(s.strength_raw, 32);
         }
     }
 

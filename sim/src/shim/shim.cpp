@@ -3,19 +3,23 @@
 // low, so the machine samples them at the next rising edge.
 #include "Vtop.h"
 #include "verilated.h"
+#include "trace.h"
 #include <cstdint>
 
 struct PbitSim {
     VerilatedContext* ctx;
     Vtop* top;
     uint64_t clocks;
+    PbitTrace trace;
 };
 
 static inline void tick(PbitSim* s) {
     s->top->clock = 0;
     s->top->eval();
+    pbit_trace_edge(s->trace);
     s->top->clock = 1;
     s->top->eval();
+    pbit_trace_edge(s->trace);
     s->clocks++;
 }
 
@@ -24,6 +28,7 @@ extern "C" {
 void* pbit_sim_new() {
     PbitSim* s = new PbitSim;
     s->ctx = new VerilatedContext;
+    if (pbit_trace_compiled()) s->ctx->traceEverOn(true);
     s->top = new Vtop{s->ctx, "top"};
     s->clocks = 0;
     s->top->clock = 0;
@@ -40,6 +45,7 @@ void* pbit_sim_new() {
 void pbit_sim_free(void* h) {
     PbitSim* s = static_cast<PbitSim*>(h);
     s->top->final();
+    pbit_trace_close(s->trace);
     delete s->top;
     delete s->ctx;
     delete s;
@@ -89,6 +95,13 @@ int pbit_sim_run(void* h, uint64_t max_clocks) {
 void pbit_sim_tick(void* h, uint64_t n) {
     PbitSim* s = static_cast<PbitSim*>(h);
     for (uint64_t i = 0; i < n; i++) tick(s);
+}
+
+// Starts a waveform of the next `clocks` clocks into `path`. 0: tracing; 1: the file could not
+// be opened; 2: this build has no tracing compiled in.
+int pbit_sim_trace_open(void* h, const char* path, uint64_t clocks) {
+    PbitSim* s = static_cast<PbitSim*>(h);
+    return pbit_trace_open(s->trace, s->top, path, clocks);
 }
 
 uint64_t pbit_sim_clocks(void* h) {
