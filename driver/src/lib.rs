@@ -102,6 +102,8 @@ pub struct Counters {
 pub enum DriverError<E: std::error::Error + 'static> {
     #[error(transparent)]
     Bus(E),
+    #[error("not sent: the machine would refuse it: {0}")]
+    Refused(pbit_spec::regmap::Refusal),
     #[error(
         "the device answered magic {magic:#010x} and N = {n}: not a pbit machine (magic {:#010x})",
         mm::MAGIC
@@ -184,6 +186,9 @@ pub struct Machine<B> {
     bus: B,
     n: usize,
     format: Format,
+    /// The batch engine's capabilities once known ([`Self::batch_caps`], or a batch's
+    /// `caps`): until then its registers and regions are not the host's to write.
+    caps: Option<BatchCaps>,
 }
 
 /// Packs the first `n` spins into state words (bit b of word w = p-bit 32w+b).
@@ -230,7 +235,31 @@ pub fn identify<B: Bus>(bus: &mut B) -> Result<Identity, DriverError<B::Error>> 
 impl<B: Bus> Machine<B> {
     /// A machine of `n` p-bits in `format` behind `bus` (as the device reports them).
     pub fn new(bus: B, n: usize, format: Format) -> Self {
-        Machine { bus, n, format }
+        Machine {
+            bus,
+            n,
+            format,
+            caps: None,
+        }
+    }
+
+    /// The machine's dimensions as far as the host knows them: what
+    /// [`pbit_spec::regmap::Geometry::check_write`] checks every write against before it is
+    /// sent (the host never sends a write the device would refuse).
+    pub fn geometry(&self) -> pbit_spec::regmap::Geometry {
+        pbit_spec::regmap::Geometry {
+            n: self.n as u32,
+            format: self.format,
+            pages: mm::MAX_PAGES,
+            steps: mm::MAX_STEPS,
+            batch: self
+                .caps
+                .filter(|c| c.present())
+                .map(|c| pbit_spec::regmap::BatchGeometry {
+                    chains: c.chains as u32,
+                    sums_n: c.sums_n as u32,
+                }),
+        }
     }
     pub fn n(&self) -> usize {
         self.n
@@ -246,6 +275,9 @@ impl<B: Bus> Machine<B> {
     }
 
     fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), DriverError<B::Error>> {
+        self.geometry()
+            .check_write(addr, words)
+            .map_err(DriverError::Refused)?;
         self.bus.write(addr, words).map_err(DriverError::Bus)
     }
     fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, DriverError<B::Error>> {
@@ -785,7 +817,9 @@ impl<B: Bus> Machine<B> {
     /// The batch engine's capabilities (one register read).
     pub fn batch_caps(&mut self) -> Result<BatchCaps, DriverError<B::Error>> {
         let v = self.read(mm::reg(mm::REG_BATCH_CAPS), 1)?[0];
-        Ok(BatchCaps::from_reg(v))
+        let caps = BatchCaps::from_reg(v);
+        self.caps = Some(caps);
+        Ok(caps)
     }
 
     /// A relax job ([`Self::relax`]'s arguments and chains, exactly) that returns the final
@@ -811,6 +845,7 @@ impl<B: Bus> Machine<B> {
         want_finals: bool,
         want_sums: bool,
     ) -> Result<BatchResult, DriverError<B::Error>> {
+        self.caps = Some(caps);
         let n = problem.n;
         let engine = caps.present() && n > 0 && sweeps > 0 && sweeps <= u32::MAX as u64;
         if !engine {

@@ -55,7 +55,7 @@ pub fn hello_of(n: usize, clock_hz: u32, baud: u32) -> Hello {
 /// wiring for [`CoreTop`] (the core with the batch engine) and [`MachineTop`] (the machine
 /// alone).
 macro_rules! core_top {
-    ($(#[$doc:meta])* $name:ident <$($g:ident),*>, $core:ty, $batch:expr) => {
+    ($(#[$doc:meta])* $name:ident <$($g:ident),*>, $core:ty, $batch:expr, $checks:expr) => {
         $(#[$doc])*
         #[derive(LogicBlock)]
         pub struct $name<$(const $g: usize),*> {
@@ -87,7 +87,7 @@ macro_rules! core_top {
                     led_overflow: Default::default(),
                     led_tx: Default::default(),
                     machine: <$core>::new(format),
-                    link: Link::new(&hello, $batch),
+                    link: Link::new(&hello, &crate::geometry(N, $batch), $checks),
                     receiver: UartRx::new(divisor),
                     transmitter: UartTx::new(divisor),
                 })
@@ -131,6 +131,7 @@ core_top!(
     /// Core (machine + batch engine) + UART + decoder (generics as [`Core`]'s, B = 1).
     CoreTop<N, A, W, F, P, K1, PA, S, BA, SN, SA>,
     Core<N, A, W, F, P, K1, PA, S, BA, SN, SA, 1>,
+    true,
     true
 );
 
@@ -141,8 +142,13 @@ core_top!(
     /// wrapper (the same logic; ABC's result depends on the netlist's shape).
     MachineTop<N, A, W, F, P, K1, PA, S>,
     Machine<N, A, W, F, P, K1, PA, S>,
-    false
+    false,
+    MACHINE_TOP_CHECKS
 );
+
+/// Whether the core top without the batch engine (the iCEBreaker's) has the link's per-word
+/// checks (indices beyond the machine, values; [`Link::new`]).
+pub const MACHINE_TOP_CHECKS: bool = true;
 
 fn verilog_of<B: Block>(mut uut: B) -> Result<String, CoreTopError> {
     uut.connect_all();
