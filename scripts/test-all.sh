@@ -34,3 +34,19 @@ export PBIT_YOWASP_VENV="$yowasp_venv"
 
 # Release mode: the statistical and co-simulation tests run millions of updates.
 cargo test --release --workspace
+
+# --- Python package (python/, issue 14) -------------------------------------------------------
+# A virtual environment of its own with what the tests need from PyPI (maturin, dimod, pytest,
+# numpy; dwave-samplers for the default β range; dask/distributed for the cluster example), the
+# package built and installed from ./python exactly as a user does, then pytest. numpy stays
+# below 2.5 (2.5 dropped Python 3.11). Any failure (pytest's exit code, or no tests collected)
+# fails the script.
+py_venv="${PBIT_PY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pbit/python-venv}"
+if [ ! -x "$py_venv/bin/python" ]; then
+  echo "creating the Python test environment in $py_venv"
+  python3 -m venv "$py_venv"
+fi
+"$py_venv/bin/pip" install -q --disable-pip-version-check \
+  "maturin>=1.16,<2" "dimod>=0.12.13" "numpy>=1.24,<2.5" pytest dwave-samplers "dask[distributed]"
+"$py_venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./python
+"$py_venv/bin/python" -m pytest -q -p no:cacheprovider python/tests

@@ -45,6 +45,19 @@ pub enum HdlCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the memory map of a machine of N p-bits (regions, registers, access, widths,
+    /// resets, value rules, capabilities), from the table in spec/src/regmap.rs.
+    Regmap {
+        /// p-bits of the machine (32, 64, 128, 256).
+        #[arg(long, default_value_t = 256)]
+        n: usize,
+        /// The machine without the batch engine (the iCEBreaker's core).
+        #[arg(long)]
+        no_batch_engine: bool,
+        /// Print JSON: {"revision", "spec_hash", "regions", "registers"}.
+        #[arg(long)]
+        json: bool,
+    },
     #[cfg(feature = "boards")]
     /// Program a board with openFPGALoader (SRAM by default: lost at power-off).
     Flash {
@@ -201,6 +214,24 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                     bail!("the design does not fit the {}", b.name);
                 }
                 Err(e) => return Err(e.into()),
+            }
+        }
+        HdlCommand::Regmap {
+            n,
+            no_batch_engine,
+            json,
+        } => {
+            if !pbit_hdl::SUPPORTED_N.contains(n) {
+                bail!(
+                    "the gateware is generated for N in {:?}, not {n}",
+                    pbit_hdl::SUPPORTED_N
+                );
+            }
+            let g = pbit_hdl::geometry(*n, !no_batch_engine);
+            if *json {
+                println!("{}", pbit_spec::regmap::to_json(&g));
+            } else {
+                print!("{}", pbit_spec::regmap::text_listing(&g));
             }
         }
         #[cfg(feature = "boards")]

@@ -9,8 +9,10 @@ mod anneal;
 #[cfg(feature = "serial")]
 mod check;
 mod circuit;
+mod classify;
 mod exact;
 mod factor;
+mod generate;
 mod graph;
 mod hdl;
 #[cfg(feature = "serial")]
@@ -135,6 +137,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Train a Boltzmann machine on data vectors with the machine's own samples (CD/PCD).
     Learn(learn::LearnArgs),
+    /// Classify labelled images by clamping their pixels and sampling the label p-bits.
+    Classify(classify::ClassifyArgs),
+    /// Generate images of a class by clamping its label p-bits and sampling the pixels.
+    Generate(generate::GenerateArgs),
     /// The sparse machine an instance (or graph file) gets: n, degree, colours, graph hash.
     Graph(graph::GraphArgs),
     /// The simulated board: `pbit sim serve` runs it behind a pseudo-terminal.
@@ -174,6 +180,8 @@ fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "verilator")]
         Command::Sim(c) => sim::run(m, c),
         Command::Graph(a) => graph::run(m, a),
+        Command::Classify(a) => classify::run(m, a),
+        Command::Generate(a) => generate::run(m, a),
     }
 }
 
@@ -262,4 +270,34 @@ pub fn progress_bar(json: bool, total: u64) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// `classify --plot`: the confusion matrix.
+pub fn plot_confusion(path: &std::path::Path, r: &pbit_host::digits::ClassifyReport) -> Result<()> {
+    use pbit_host::plot;
+    plot::write(
+        path,
+        &plot::Matrix {
+            title: format!(
+                "confusion: accuracy {:.3} of {}, {} sweeps per image",
+                r.accuracy, r.n, r.sweeps_per_image
+            ),
+            cells: r.confusion.clone(),
+        },
+    )?;
+    Ok(())
+}
+
+/// `generate --plot`: the images in a grid.
+pub fn plot_images(path: &std::path::Path, title: String, images: &[Vec<bool>], width: usize) -> Result<()> {
+    use pbit_host::plot;
+    plot::write(
+        path,
+        &plot::ImageGrid {
+            title,
+            images: images.to_vec(),
+            width,
+        },
+    )?;
+    Ok(())
 }

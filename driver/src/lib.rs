@@ -6,6 +6,16 @@
 //! give the model's results bit for bit. The Verilated machine (pbit-sim, a direct port) and a
 //! board on a UART link (pbit-host, the wire protocol) are both buses, so both run exactly the
 //! same sequence.
+//!
+//! Beside the jobs (this file): the cache policy ([`Cached`], `cache.rs`), the batch timing
+//! formula ([`batch_clocks`], `timing.rs`) and how a batch is waited for (`poll.rs`).
+
+mod cache;
+mod poll;
+mod timing;
+
+pub use cache::{CacheStats, Cached, MERGE_GAP};
+pub use timing::batch_clocks;
 
 use pbit_model::run::{Pages, ReadResult, SampleSpec};
 use pbit_model::FixedIsing;
@@ -78,197 +88,6 @@ impl<B: Bus + ?Sized> Bus for &mut B {
     }
 }
 
-/// Words of a gap between two changed runs of a cached write that are sent again rather than
-/// split into two requests: a request costs ~10 bytes of header and ~8 of reply on a UART link
-/// plus a round trip (≥ 1 ms through a USB-serial bridge), a word 4 bytes.
-pub const MERGE_GAP: usize = 8;
-
-/// What a [`Cached`] bus saved.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Words written to the device (through the cache or past it).
-    pub words_written: u64,
-    /// Words of cacheable writes not sent: the device already held them.
-    pub words_skipped: u64,
-    /// Write calls with nothing to send.
-    pub writes_skipped: u64,
-    /// Times the copy was dropped (errors, a device that changed behind the host's back).
-    pub invalidations: u64,
-}
-
-/// A bus that remembers what it wrote to the parts of the memory map that only the host
-/// changes — J, h, clamps, pages, schedule and the configuration registers (active count,
-/// steps, burn-in, sampling interval) — and writes only the words that differ from what the
-/// device holds. Runs change the state, generators, best state and counters, never these, so
-/// the copy stays exact as long as this host is the only writer; anything else drops it:
-///
-/// * any failed write, read or run (a write may or may not have landed);
-/// * a read of the counter block (`REG_CLOCKS_LO`, 3 words: busy clocks and sweeps) that
-///   differs from the last one with no run in between: the machine ran for someone else, or
-///   was reset;
-/// * [`Bus::invalidate`] (the driver calls it when a job's sweep count does not add up).
-///
-/// The batch engine's chain buffer is remembered too, differently: the host writes it and
-/// only a batch changes it, so the copy of the chains region holds what was written or last
-/// read back there, and any write of `REG_CTRL` (which starts or stops batches) drops it. A
-/// batch whose initial states are the previous batch's finals, read back, sends no states.
-///
-/// Eliding a write of unchanged J, h or clamps also skips the "fields stale" mark such a write
-/// sets; every job of [`Machine`] writes the state before it runs, which marks them stale
-/// anyway, so the machine recomputes its fields and restarts its best exactly as before.
-pub struct Cached<B> {
-    bus: B,
-    known: std::collections::HashMap<u32, u32>,
-    counters: Option<Vec<u32>>,
-    pub stats: CacheStats,
-}
-
-impl<B: Bus> Cached<B> {
-    /// A cache in front of `bus`, empty (the first write of everything goes through).
-    pub fn new(bus: B) -> Self {
-        Cached {
-            bus,
-            known: std::collections::HashMap::new(),
-            counters: None,
-            stats: CacheStats::default(),
-        }
-    }
-    /// The bus behind the cache. Writes made directly through it are not seen by the cache:
-    /// call [`Bus::invalidate`] after any.
-    pub fn inner(&mut self) -> &mut B {
-        &mut self.bus
-    }
-    pub fn inner_ref(&self) -> &B {
-        &self.bus
-    }
-    pub fn into_inner(self) -> B {
-        self.bus
-    }
-    /// Whether `addr` is host-owned memory that no run changes (or the chain buffer, which
-    /// only batches change: see above).
-    pub fn cacheable(addr: u32) -> bool {
-        match addr >> mm::REGION_SHIFT {
-            mm::REGION_CHAINS
-            | mm::REGION_J
-            | mm::REGION_H
-            | mm::REGION_CLAMPS
-            | mm::REGION_PAGES
-            | mm::REGION_SCHEDULE => true,
-            mm::REGION_REGS => matches!(
-                addr & 0xFF_FFFF,
-                mm::REG_N_ACTIVE | mm::REG_N_STEPS | mm::REG_BURN_IN | mm::REG_EVERY
-            ),
-            _ => false,
-        }
-    }
-    fn drop_copy(&mut self) {
-        self.known.clear();
-        self.counters = None;
-        self.stats.invalidations += 1;
-    }
-    fn guard<T>(&mut self, r: Result<T, B::Error>) -> Result<T, B::Error> {
-        if r.is_err() {
-            self.drop_copy();
-        }
-        r
-    }
-}
-
-impl<B: Bus> Bus for Cached<B> {
-    type Error = B::Error;
-
-    fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), B::Error> {
-        let ctrl = mm::reg(mm::REG_CTRL);
-        if addr <= ctrl && ctrl - addr < words.len() as u32 {
-            // a run, batch or stop of ours: the counters move, and a batch rewrites the chains
-            self.counters = None;
-            self.known
-                .retain(|a, _| a >> mm::REGION_SHIFT != mm::REGION_CHAINS);
-        }
-        let all_cacheable = (0..words.len() as u32).all(|k| Self::cacheable(addr.wrapping_add(k)));
-        if !all_cacheable {
-            self.stats.words_written += words.len() as u64;
-            let r = self.bus.write(addr, words);
-            return self.guard(r);
-        }
-        // runs of changed words, merged across gaps of at most MERGE_GAP unchanged words
-        let changed: Vec<usize> = (0..words.len())
-            .filter(|&k| self.known.get(&addr.wrapping_add(k as u32)) != Some(&words[k]))
-            .collect();
-        if changed.is_empty() {
-            self.stats.writes_skipped += 1;
-            self.stats.words_skipped += words.len() as u64;
-            return Ok(());
-        }
-        let mut runs: Vec<(usize, usize)> = Vec::new();
-        for &k in &changed {
-            match runs.last_mut() {
-                Some((_, end)) if k - *end <= MERGE_GAP => *end = k + 1,
-                _ => runs.push((k, k + 1)),
-            }
-        }
-        let mut sent = 0;
-        for (start, end) in runs {
-            let a = addr.wrapping_add(start as u32);
-            let r = self.bus.write(a, &words[start..end]);
-            self.guard(r)?;
-            for (k, &w) in words.iter().enumerate().take(end).skip(start) {
-                self.known.insert(addr.wrapping_add(k as u32), w);
-            }
-            sent += end - start;
-        }
-        self.stats.words_written += sent as u64;
-        self.stats.words_skipped += (words.len() - sent) as u64;
-        Ok(())
-    }
-
-    fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, B::Error> {
-        let r = self.bus.read(addr, count);
-        let words = self.guard(r)?;
-        if addr >> mm::REGION_SHIFT == mm::REGION_CHAINS {
-            // what the buffer holds (only a batch, started by a write through here, changes it)
-            for (k, &w) in words.iter().enumerate() {
-                self.known.insert(addr.wrapping_add(k as u32), w);
-            }
-        }
-        if addr == mm::reg(mm::REG_CLOCKS_LO) && count == COUNTER_WORDS {
-            if self.counters.as_ref().is_some_and(|c| *c != words) {
-                // the machine ran (or was reset) since this host last looked
-                self.drop_copy();
-            }
-            self.counters = Some(words.clone());
-        }
-        Ok(words)
-    }
-
-    fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), B::Error> {
-        // the counters move in a run: the next counter read starts a new comparison
-        self.counters = None;
-        let r = self.bus.run(on_sample);
-        self.guard(r)
-    }
-
-    fn run_expecting(
-        &mut self,
-        samples: u32,
-        on_sample: &mut dyn FnMut(u32, i32, &[u32]),
-    ) -> Result<(), B::Error> {
-        self.counters = None;
-        let r = self.bus.run_expecting(samples, on_sample);
-        self.guard(r)
-    }
-
-    fn pause(&mut self, clocks: u64) -> Result<(), B::Error> {
-        let r = self.bus.pause(clocks);
-        self.guard(r)
-    }
-
-    fn invalidate(&mut self) {
-        self.drop_copy();
-        self.bus.invalidate();
-    }
-}
-
 /// Words of the counter block the driver reads around every job: `REG_CLOCKS_LO`,
 /// `REG_CLOCKS_HI`, `REG_SWEEPS` (neighbours).
 pub const COUNTER_WORDS: usize = 3;
@@ -285,6 +104,8 @@ pub struct Counters {
 pub enum DriverError<E: std::error::Error + 'static> {
     #[error(transparent)]
     Bus(E),
+    #[error("not sent: the machine would refuse it: {0}")]
+    Refused(pbit_spec::regmap::Refusal),
     #[error(
         "the device answered magic {magic:#010x} and N = {n}: not a pbit machine (magic {:#010x})",
         mm::MAGIC
@@ -357,18 +178,6 @@ pub struct BatchResult {
     pub on_device: bool,
 }
 
-/// About how long a batch of `chains` chains of n p-bits and `sweeps` sweeps keeps the device
-/// busy, in clocks: a wait hint only ([`Bus::pause`]; polling covers any difference). The
-/// gateware's engine (docs/hdl.md, "The batch engine") takes 3n + k·n + 3⌈n/32⌉ + 23 clocks
-/// per chain, or the correlator's n(n+1)/2 + 2 when it forms sums and that is longer, and
-/// the last chain's sums once more.
-pub fn batch_clocks(n: usize, sweeps: u64, chains: u32, sums: bool) -> u64 {
-    let n = n as u64;
-    let chain = 3 * n + sweeps * n + 3 * n.div_ceil(32) + 23;
-    let products = if sums { n * (n + 1) / 2 + 2 } else { 0 };
-    chains as u64 * chain.max(products) + products
-}
-
 /// Reads the machine's description from its registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -386,6 +195,9 @@ pub struct Machine<B> {
     /// The built graph of a sparse machine: J goes to its edge region
     /// ([`pbit_spec::sparse_map::REGION_EDGES`]), and an instance must fit the graph.
     graph: Option<SparseGraph>,
+    /// The batch engine's capabilities once known ([`Self::batch_caps`], or a batch's
+    /// `caps`): until then its registers and regions are not the host's to write.
+    caps: Option<BatchCaps>,
 }
 
 /// What a sparse device reports beyond [`Identity`]: its kind, colours, maximum degree and graph
@@ -462,6 +274,7 @@ impl<B: Bus> Machine<B> {
             n,
             format,
             graph: None,
+            caps: None,
         }
     }
     /// A sparse machine built for `graph`, in `format` (as the device reports it).
@@ -471,11 +284,31 @@ impl<B: Bus> Machine<B> {
             n: graph.n(),
             format,
             graph: Some(graph),
+            caps: None,
         }
     }
     /// The built graph of a sparse machine.
     pub fn graph(&self) -> Option<&SparseGraph> {
         self.graph.as_ref()
+    }
+
+    /// The machine's dimensions as far as the host knows them: what
+    /// [`pbit_spec::regmap::Geometry::check_write`] checks every write against before it is
+    /// sent (the host never sends a write the device would refuse).
+    pub fn geometry(&self) -> pbit_spec::regmap::Geometry {
+        pbit_spec::regmap::Geometry {
+            n: self.n as u32,
+            format: self.format,
+            pages: mm::MAX_PAGES,
+            steps: mm::MAX_STEPS,
+            batch: self
+                .caps
+                .filter(|c| c.present())
+                .map(|c| pbit_spec::regmap::BatchGeometry {
+                    chains: c.chains as u32,
+                    sums_n: c.sums_n as u32,
+                }),
+        }
     }
     pub fn n(&self) -> usize {
         self.n
@@ -491,6 +324,9 @@ impl<B: Bus> Machine<B> {
     }
 
     fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), DriverError<B::Error>> {
+        self.geometry()
+            .check_write(addr, words)
+            .map_err(DriverError::Refused)?;
         self.bus.write(addr, words).map_err(DriverError::Bus)
     }
     fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, DriverError<B::Error>> {
@@ -595,7 +431,10 @@ impl<B: Bus> Machine<B> {
             }
             self.write_reg(mm::REG_N_ACTIVE, n as u32)?;
             if !edges.is_empty() {
-                self.write(sm::edge_addr(0), &edges)?;
+                // the edge region is not in the contract's table yet: no geometry check
+                self.bus
+                    .write(sm::edge_addr(0), &edges)
+                    .map_err(DriverError::Bus)?;
             }
             let h: Vec<u32> = problem.h_raw[..n].iter().map(|&v| v as u32).collect();
             return self.write(mm::region_addr(mm::REGION_H, 0), &h);
@@ -1053,7 +892,9 @@ impl<B: Bus> Machine<B> {
     /// The batch engine's capabilities (one register read).
     pub fn batch_caps(&mut self) -> Result<BatchCaps, DriverError<B::Error>> {
         let v = self.read(mm::reg(mm::REG_BATCH_CAPS), 1)?[0];
-        Ok(BatchCaps::from_reg(v))
+        let caps = BatchCaps::from_reg(v);
+        self.caps = Some(caps);
+        Ok(caps)
     }
 
     /// A relax job ([`Self::relax`]'s arguments and chains, exactly) that returns the final
@@ -1079,6 +920,7 @@ impl<B: Bus> Machine<B> {
         want_finals: bool,
         want_sums: bool,
     ) -> Result<BatchResult, DriverError<B::Error>> {
+        self.caps = Some(caps);
         let n = problem.n;
         let engine = caps.present() && n > 0 && sweeps > 0 && sweeps <= u32::MAX as u64;
         if !engine {
@@ -1174,51 +1016,6 @@ impl<B: Bus> Machine<B> {
             clocks,
             on_device: true,
         })
-    }
-
-    /// Waits for a batch of `chains` chains of `sweeps` sweeps, started after counters
-    /// `before`, to end: STATUS polled until idle and the sweep counter at `sweeps_done` past
-    /// `before` (a bus may apply the start a few clocks after its write returns: an idle
-    /// STATUS alone could be the machine before the batch), then `REG_BATCH_DONE` checked.
-    fn wait_batch(
-        &mut self,
-        before: Counters,
-        sweeps_done: u64,
-        chains: u32,
-        n: usize,
-        sweeps: u64,
-    ) -> Result<(), DriverError<B::Error>> {
-        // A poll is at least one clock of the machine (a bus read of the Verilated machine is
-        // one clock; on a link it is a round trip, far more): a chain takes well under
-        // 4·(n·sweeps + n² + 256) clocks (seeding, loading, recompute, sweeps, sums).
-        let n = n as u64;
-        let bound = 4 * chains as u64 * (n * sweeps + n * n + 256) + 10_000;
-        let mut polls = 0u64;
-        loop {
-            let status = self.read(mm::reg(mm::REG_STATUS), 1)?[0];
-            if status & mm::STATUS_BUSY == 0 {
-                // sweeps and chains done in one read (REG_SWEEPS ..= REG_BATCH_DONE)
-                let r = self.read(
-                    mm::reg(mm::REG_SWEEPS),
-                    (mm::REG_BATCH_DONE - mm::REG_SWEEPS + 1) as usize,
-                )?;
-                let (now, done) = (r[0], r[r.len() - 1]);
-                if now.wrapping_sub(before.sweeps) as u64 == sweeps_done & u32::MAX as u64
-                    && done == chains
-                {
-                    return Ok(());
-                }
-                if polls > 16 {
-                    // idle, but the batch did not run (all) its chains: stopped or reset
-                    self.bus.invalidate();
-                    return Err(DriverError::BatchIncomplete { chains, done });
-                }
-            }
-            polls += 1;
-            if polls > bound {
-                return Err(DriverError::BatchTimeout { chains, polls });
-            }
-        }
     }
 
     /// Writes `copies` copies of the instance side by side (copy k on p-bits k·n..(k+1)·n,

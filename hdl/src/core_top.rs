@@ -57,7 +57,7 @@ pub fn hello_of(n: usize, clock_hz: u32, baud: u32) -> Hello {
 /// wiring for [`CoreTop`] (the core with the batch engine) and [`MachineTop`] (the machine
 /// alone).
 macro_rules! core_top {
-    ($(#[$doc:meta])* $name:ident <$($g:ident),*>, $core:ty, $batch:expr) => {
+    ($(#[$doc:meta])* $name:ident <$($g:ident),*>, $core:ty, $batch:expr, $checks:expr) => {
         $(#[$doc])*
         #[derive(LogicBlock)]
         pub struct $name<$(const $g: usize),*> {
@@ -89,7 +89,7 @@ macro_rules! core_top {
                     led_overflow: Default::default(),
                     led_tx: Default::default(),
                     machine: <$core>::new(format),
-                    link: Link::new(&hello, $batch),
+                    link: Link::new(&hello, &crate::geometry(N, $batch), $checks),
                     receiver: UartRx::new(divisor),
                     transmitter: UartTx::new(divisor),
                 })
@@ -133,6 +133,7 @@ core_top!(
     /// Core (machine + batch engine) + UART + decoder (generics as [`Core`]'s, B = 1).
     CoreTop<N, A, W, F, P, K1, PA, S, BA, SN, SA>,
     Core<N, A, W, F, P, K1, PA, S, BA, SN, SA, 1>,
+    true,
     true
 );
 
@@ -143,8 +144,13 @@ core_top!(
     /// wrapper (the same logic; ABC's result depends on the netlist's shape).
     MachineTop<N, A, W, F, P, K1, PA, S>,
     Machine<N, A, W, F, P, K1, PA, S>,
-    false
+    false,
+    MACHINE_TOP_CHECKS
 );
+
+/// Whether the core top without the batch engine (the iCEBreaker's) has the link's per-word
+/// checks (indices beyond the machine, values; [`Link::new`]).
+pub const MACHINE_TOP_CHECKS: bool = true;
 
 fn verilog_of<B: Block>(mut uut: B) -> Result<String, CoreTopError> {
     uut.connect_all();
@@ -365,7 +371,17 @@ pub fn emit_sparse_core_top(
                     busy_other: Default::default(),
                     verilog: core,
                 },
-                link: Link::new_sparse(&hello),
+                link: Link::new(
+                    &hello,
+                    &pbit_spec::regmap::Geometry {
+                        n: info.n as u32,
+                        format: info.format,
+                        pages: pbit_spec::memory_map::MAX_PAGES,
+                        steps: pbit_spec::memory_map::MAX_STEPS,
+                        batch: None,
+                    },
+                    false,
+                ),
                 receiver: UartRx::new(divisor),
                 transmitter: UartTx::new(divisor),
             };
@@ -381,18 +397,10 @@ pub fn emit_sparse_core_top(
         6 => top!(6),
         7 => top!(7),
         8 => top!(8),
-        9 => top!(9),
-        10 => top!(10),
-        11 => top!(11),
-        12 => top!(12),
-        13 => top!(13),
-        14 => top!(14),
-        15 => top!(15),
-        16 => top!(16),
         _ => {
             return Err(SparseTopError::TooLarge {
                 n: info.n,
-                max: 32 * crate::link::MAX_W,
+                max: 256,
             })
         }
     };

@@ -58,5 +58,5 @@ pub mod uart;
 
 pub use core_top::{emit_core_top, CoreTopError};
 pub use emit::{
-    emit_verilog, machine_format, machine_size_for, write_verilog, EmitError, SUPPORTED_N,
+    emit_verilog, geometry, machine_format, machine_size_for, write_verilog, EmitError, SUPPORTED_N,
 };

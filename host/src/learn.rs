@@ -50,142 +50,27 @@
 
 use crate::cost::{LinkUse, Metered, StepUse, Usage};
 use pbit_model::backend::{Backend, BackendError};
+use pbit_model::exact::visible::{kl_divergence, visible_log_probs, MAX_KL_VISIBLE};
+use pbit_model::exact::ExactError;
 use pbit_model::jobs::{RelaxJob, RelaxWant, Relaxed};
-use pbit_model::exact::{boltzmann_distribution, ExactError, MAX_DISTRIBUTION_N};
-use pbit_model::run::correlation_sums;
 use pbit_model::limits::{
     check_range, checked_product, checked_sum, LimitError, MAX_EPOCHS, MAX_LEARN_PBITS,
     MAX_RESULT_SPINS, MAX_SWEEPS,
 };
+use pbit_model::run::correlation_sums;
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
 use pbit_spec::memory_map as mm;
 use pbit_spec::rng::splitmix64;
 use pbit_spec::{Beta, BetaError, ThresholdPage};
 use serde::Serialize;
-use std::path::Path;
-use std::time::Instant;
 
-/// Most visible units for which exact KL is computed (2^V visible states).
-pub const MAX_KL_VISIBLE: usize = 20;
+pub mod data;
+
+pub use data::{Data, DataError};
+use std::time::Instant;
 
 /// Chains per relax job are numbered below this (the low 20 bits of a read number).
 pub const MAX_CHAINS: usize = 1 << 20;
-
-/// Why a data file cannot be used.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DataError {
-    #[error("{source_name}: cannot read: {error}")]
-    Io { source_name: String, error: String },
-    #[error("{source_name}: no training vectors (the file is empty or only comments)")]
-    Empty { source_name: String },
-    #[error(
-        "{source_name}:{line}:{column}: `{found}` is not a 0 or 1 (one character per visible unit)"
-    )]
-    BadChar {
-        source_name: String,
-        line: usize,
-        column: usize,
-        found: char,
-    },
-    #[error("{source_name}:{line}: {found} units, but line {first_line} has {expected} (every vector needs the same length)")]
-    Ragged {
-        source_name: String,
-        line: usize,
-        found: usize,
-        expected: usize,
-        first_line: usize,
-    },
-}
-
-/// A training set: vectors of `visible` units (true = 1 = +1).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Data {
-    pub visible: usize,
-    pub vectors: Vec<Vec<bool>>,
-    pub source: String,
-}
-
-impl Data {
-    /// Parses training vectors: one per line, `1`/`0` per visible unit. Blank lines and lines
-    /// starting with `#` are skipped; spaces and tabs between digits are ignored.
-    pub fn parse(text: &str, source_name: &str) -> Result<Data, DataError> {
-        let mut vectors: Vec<Vec<bool>> = Vec::new();
-        let mut first_line = 0;
-        for (k, raw) in text.lines().enumerate() {
-            let line = k + 1;
-            let t = raw.trim();
-            if t.is_empty() || t.starts_with('#') {
-                continue;
-            }
-            let mut v = Vec::with_capacity(t.len());
-            for (col, ch) in raw.chars().enumerate() {
-                match ch {
-                    '1' => v.push(true),
-                    '0' => v.push(false),
-                    ' ' | '\t' | '\r' => {}
-                    _ => {
-                        return Err(DataError::BadChar {
-                            source_name: source_name.to_string(),
-                            line,
-                            column: col + 1,
-                            found: ch,
-                        })
-                    }
-                }
-            }
-            if let Some(first) = vectors.first() {
-                if v.len() != first.len() {
-                    return Err(DataError::Ragged {
-                        source_name: source_name.to_string(),
-                        line,
-                        found: v.len(),
-                        expected: first.len(),
-                        first_line,
-                    });
-                }
-            } else {
-                first_line = line;
-            }
-            vectors.push(v);
-        }
-        if vectors.is_empty() {
-            return Err(DataError::Empty {
-                source_name: source_name.to_string(),
-            });
-        }
-        Ok(Data {
-            visible: vectors[0].len(),
-            vectors,
-            source: source_name.to_string(),
-        })
-    }
-
-    /// Reads a data file.
-    pub fn read(path: &Path) -> Result<Data, DataError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| DataError::Io {
-            source_name: name.clone(),
-            error: e.to_string(),
-        })?;
-        Data::parse(&text, &name)
-    }
-
-    /// The empirical distribution over the 2^V visible states (index bit i set = unit i is 1).
-    pub fn distribution(&self) -> Vec<f64> {
-        let mut p = vec![0.0; 1usize << self.visible];
-        let w = 1.0 / self.vectors.len() as f64;
-        for v in &self.vectors {
-            p[state_index(v)] += w;
-        }
-        p
-    }
-}
-
-fn state_index(v: &[bool]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold(0, |acc, (i, &b)| acc | (b as usize) << i)
-}
 
 /// Which pairs of p-bits are coupled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -268,7 +153,12 @@ impl LearnOptions {
         check_range("--epochs", self.epochs, 1, MAX_EPOCHS)?;
         check_range("--k", self.k, 1, MAX_SWEEPS)?;
         check_range("--kl-every", self.kl_every, 1, MAX_EPOCHS)?;
-        check_range("--chains", self.chains_per_vector as u64, 1, MAX_CHAINS as u64)?;
+        check_range(
+            "--chains",
+            self.chains_per_vector as u64,
+            1,
+            MAX_CHAINS as u64,
+        )?;
         let n = checked_sum(
             "visible units + --hidden",
             data.visible as u64,
@@ -276,12 +166,32 @@ impl LearnOptions {
             MAX_LEARN_PBITS,
         )?;
         let batch = self.batch.map_or(d, |b| b as u64);
-        let chains = checked_product("--batch × --chains", batch, self.chains_per_vector as u64, MAX_CHAINS as u64)?;
+        let chains = checked_product(
+            "--batch × --chains",
+            batch,
+            self.chains_per_vector as u64,
+            MAX_CHAINS as u64,
+        )?;
         checked_product("--batch × --chains × p-bits", chains, n, MAX_RESULT_SPINS)?;
-        let kept = checked_product("data vectors × --chains", d, self.chains_per_vector as u64, u64::MAX)?;
-        checked_product("data vectors × --chains × --hidden", kept, self.hidden as u64, MAX_RESULT_SPINS)?;
+        let kept = checked_product(
+            "data vectors × --chains",
+            d,
+            self.chains_per_vector as u64,
+            u64::MAX,
+        )?;
+        checked_product(
+            "data vectors × --chains × --hidden",
+            kept,
+            self.hidden as u64,
+            MAX_RESULT_SPINS,
+        )?;
         if (1..=d).contains(&batch) {
-            checked_product("--epochs × steps per epoch", self.epochs, d.div_ceil(batch), MAX_LEARN_STEPS - 1)?;
+            checked_product(
+                "--epochs × steps per epoch",
+                self.epochs,
+                d.div_ceil(batch),
+                MAX_LEARN_STEPS - 1,
+            )?;
         }
         Ok(n as usize)
     }
@@ -338,6 +248,10 @@ pub struct EpochReport {
     pub lr: f64,
     /// Clip events so far.
     pub clipped_updates: u64,
+    /// The quantised machine after this epoch (what the file would hold), for callers that
+    /// evaluate it themselves (e.g. classification accuracy per epoch).
+    #[serde(skip)]
+    pub ising: Ising,
 }
 
 /// Where the time went, in seconds.
@@ -506,98 +420,6 @@ fn statistics(
             .map(|i| sums[mm::sums_single(n32, i as u32) as usize] as f64 * w)
             .collect(),
     )
-}
-
-/// ln P(v) of every visible state v (index bit i set = visible unit i is +1) under the Boltzmann
-/// distribution of `ising` at `beta`, marginalised over p-bits `visible..n`. Exact: hidden units
-/// that couple to no other hidden unit are summed out analytically (each contributes
-/// ln 2cosh(β·I)); otherwise all 2^n states are enumerated (n ≤ 20). None when neither fits.
-pub fn visible_log_probs(
-    ising: &Ising,
-    visible: usize,
-    beta: f64,
-) -> Result<Option<Vec<f64>>, ExactError> {
-    let n = ising.n;
-    let hidden_coupled = ising
-        .couplings
-        .iter()
-        .any(|c| c.i >= visible && c.j >= visible && c.value != 0.0);
-    if !hidden_coupled {
-        if visible > MAX_KL_VISIBLE {
-            return Ok(None);
-        }
-        // Visible states in Gray-code order: one visible spin flips per state, and
-        // e = Σ_{visible pairs} J s s + Σ_visible h s (= −E of the visibles), the visible
-        // fields f and the hidden units' fields g follow incrementally. Every value is a
-        // multiple of the grid (1/16) far below 2^53, so the sums are exact in f64: no drift.
-        let hidden = n - visible;
-        let mut jvv = vec![0.0; visible * visible];
-        let mut jvh = vec![0.0; visible * hidden];
-        for c in &ising.couplings {
-            let (a, b) = (c.i.min(c.j), c.i.max(c.j));
-            if b < visible {
-                jvv[a * visible + b] += c.value;
-                jvv[b * visible + a] += c.value;
-            } else {
-                jvh[a * hidden + b - visible] += c.value;
-            }
-        }
-        let mut s = vec![-1.0f64; visible];
-        let mut f: Vec<f64> = (0..visible)
-            .map(|i| ising.h[i] - jvv[i * visible..(i + 1) * visible].iter().sum::<f64>())
-            .collect();
-        let mut g: Vec<f64> = (0..hidden)
-            .map(|k| ising.h[visible + k] - (0..visible).map(|i| jvh[i * hidden + k]).sum::<f64>())
-            .collect();
-        let mut e = (0..visible)
-            .map(|i| -ising.h[i] + 0.5 * jvv[i * visible..(i + 1) * visible].iter().sum::<f64>())
-            .sum::<f64>();
-        let states = 1usize << visible;
-        let mut logw = vec![0.0; states];
-        for t in 0..states {
-            if t > 0 {
-                let i = t.trailing_zeros() as usize;
-                let old = s[i];
-                e -= 2.0 * old * f[i];
-                for (fj, &jv) in f.iter_mut().zip(&jvv[i * visible..(i + 1) * visible]) {
-                    *fj -= 2.0 * old * jv;
-                }
-                for (gk, &jv) in g.iter_mut().zip(&jvh[i * hidden..(i + 1) * hidden]) {
-                    *gk -= 2.0 * old * jv;
-                }
-                s[i] = -old;
-            }
-            logw[t ^ (t >> 1)] = beta * e + g.iter().map(|&x| ln_2cosh(beta * x)).sum::<f64>();
-        }
-        let max = logw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let ln_z = max + logw.iter().map(|&l| (l - max).exp()).sum::<f64>().ln();
-        return Ok(Some(logw.iter().map(|&l| l - ln_z).collect()));
-    }
-    if n > MAX_DISTRIBUTION_N {
-        return Ok(None);
-    }
-    let p = boltzmann_distribution(ising, beta)?;
-    let mask = (1usize << visible) - 1;
-    let mut pv = vec![0.0; 1usize << visible];
-    for (s, &x) in p.iter().enumerate() {
-        pv[s & mask] += x;
-    }
-    Ok(Some(pv.iter().map(|&x| x.ln()).collect()))
-}
-
-/// ln(2 cosh x), without overflow.
-fn ln_2cosh(x: f64) -> f64 {
-    let a = x.abs();
-    a + (-2.0 * a).exp().ln_1p()
-}
-
-/// KL(data ‖ model) from the data distribution and the model's ln P(v).
-pub fn kl_divergence(data: &[f64], model_log_p: &[f64]) -> f64 {
-    data.iter()
-        .zip(model_log_p)
-        .filter(|(&p, _)| p > 0.0)
-        .map(|(&p, &lq)| p * (p.ln() - lq))
-        .sum()
 }
 
 /// Runs a relax job for its final states and/or sums, checking the backend's answer.
@@ -816,6 +638,7 @@ pub fn learn<B: Backend + Metered + ?Sized>(
             kl,
             lr,
             clipped_updates,
+            ising: image.clone(),
         });
     }
 
@@ -888,117 +711,6 @@ pub fn learn<B: Backend + Metered + ?Sized>(
 mod tests {
     use super::*;
     use pbit_model::ModelBackend;
-
-    fn err(text: &str) -> DataError {
-        Data::parse(text, "d.txt").unwrap_err()
-    }
-
-    #[test]
-    fn data_parses_and_bad_data_names_file_and_line() {
-        let d = Data::parse("# c\n101\n\n0 1 1\r\n", "d.txt").unwrap();
-        assert_eq!(d.visible, 3);
-        assert_eq!(
-            d.vectors,
-            vec![vec![true, false, true], vec![false, true, true]]
-        );
-        let p = d.distribution();
-        assert_eq!((p[0b101], p[0b110], p.iter().sum::<f64>()), (0.5, 0.5, 1.0));
-
-        let e = err("101\n11\n");
-        assert!(matches!(
-            e,
-            DataError::Ragged {
-                line: 2,
-                found: 2,
-                expected: 3,
-                first_line: 1,
-                ..
-            }
-        ));
-        assert_eq!(
-            e.to_string(),
-            "d.txt:2: 2 units, but line 1 has 3 (every vector needs the same length)"
-        );
-        let e = err("# x\n101\n1x1\n");
-        assert!(
-            e.to_string().starts_with("d.txt:3:2: `x` is not a 0 or 1"),
-            "{e}"
-        );
-        assert!(matches!(
-            err("1,0\n"),
-            DataError::BadChar { found: ',', .. }
-        ));
-        assert!(matches!(
-            err("102\n"),
-            DataError::BadChar { found: '2', .. }
-        ));
-        assert!(matches!(err(""), DataError::Empty { .. }));
-        assert!(matches!(err("# only\n\n  \n"), DataError::Empty { .. }));
-        let e = Data::read(Path::new("/nonexistent/data.txt")).unwrap_err();
-        assert!(e
-            .to_string()
-            .starts_with("/nonexistent/data.txt: cannot read"));
-    }
-
-    /// A semi-restricted instance: visible–visible and visible–hidden couplings only.
-    fn semi_instance(v: usize, h: usize) -> Ising {
-        let mut x = 3u64;
-        let mut next = move || {
-            x = splitmix64(x);
-            ((x % 41) as f64 - 20.0) / 16.0
-        };
-        let mut ising = Ising::new(v + h);
-        for a in 0..v + h {
-            for b in a + 1..v + h {
-                if a < v {
-                    ising.add_coupling(b, a, next());
-                }
-            }
-            ising.h[a] = next();
-        }
-        ising
-    }
-
-    fn enumerated(ising: &Ising, v: usize, beta: f64) -> Vec<f64> {
-        let p = boltzmann_distribution(ising, beta).unwrap();
-        let mut pv = vec![0.0; 1 << v];
-        for (s, x) in p.iter().enumerate() {
-            pv[s & ((1 << v) - 1)] += x;
-        }
-        pv
-    }
-
-    #[test]
-    fn visible_marginal_sums_hidden_units_out_exactly() {
-        // analytic (hidden units summed out) against full enumeration
-        let ising = semi_instance(5, 4);
-        for beta in [0.3, 1.0, 2.5] {
-            let lp = visible_log_probs(&ising, 5, beta).unwrap().unwrap();
-            let pv = enumerated(&ising, 5, beta);
-            for (a, b) in lp.iter().zip(&pv) {
-                // both are sums of ≤ 512 exponentials in f64: agreement to ~1e-12 relative
-                assert!(
-                    (a.exp() - b).abs() <= 1e-12 * b.max(1e-300) + 1e-15,
-                    "{a} {b}"
-                );
-            }
-        }
-        // with a hidden–hidden coupling it enumerates, and still agrees
-        let mut full = ising.clone();
-        full.add_coupling(6, 7, 1.5);
-        let lp = visible_log_probs(&full, 5, 1.0).unwrap().unwrap();
-        for (a, b) in lp.iter().zip(&enumerated(&full, 5, 1.0)) {
-            assert!((a.exp() - b).abs() < 1e-12);
-        }
-        // KL of a distribution with itself is 0; against uniform it is ln(states) − H
-        let pd = vec![0.5, 0.5, 0.0, 0.0];
-        assert_eq!(
-            kl_divergence(&pd, &pd.iter().map(|p| p.ln()).collect::<Vec<_>>()),
-            0.0
-        );
-        let uniform = vec![(0.25f64).ln(); 4];
-        assert!((kl_divergence(&pd, &uniform) - 2f64.ln()).abs() < 1e-15);
-    }
 
     fn opts() -> LearnOptions {
         LearnOptions {
@@ -1162,15 +874,34 @@ mod tests {
             Ok(_) => panic!("{o:?} ran"),
             Err(e) => e.to_string(),
         };
-        let e = huge(LearnOptions { epochs: 1 << 60, ..opts() });
-        assert!(e.starts_with("--epochs is 1152921504606846976, more than"), "{e}");
-        let e = huge(LearnOptions { hidden: usize::MAX, ..opts() });
+        let e = huge(LearnOptions {
+            epochs: 1 << 60,
+            ..opts()
+        });
+        assert!(
+            e.starts_with("--epochs is 1152921504606846976, more than"),
+            "{e}"
+        );
+        let e = huge(LearnOptions {
+            hidden: usize::MAX,
+            ..opts()
+        });
         assert!(e.starts_with("visible units + --hidden is"), "{e}");
-        let e = huge(LearnOptions { chains_per_vector: usize::MAX, ..opts() });
+        let e = huge(LearnOptions {
+            chains_per_vector: usize::MAX,
+            ..opts()
+        });
         assert!(e.starts_with("--chains is"), "{e}");
-        let e = huge(LearnOptions { hidden: 4000, chains_per_vector: 1 << 16, ..opts() });
+        let e = huge(LearnOptions {
+            hidden: 4000,
+            chains_per_vector: 1 << 16,
+            ..opts()
+        });
         assert!(e.starts_with("--batch × --chains × p-bits is"), "{e}");
-        let e = huge(LearnOptions { k: 1 << 40, ..opts() });
+        let e = huge(LearnOptions {
+            k: 1 << 40,
+            ..opts()
+        });
         assert!(e.starts_with("--k is"), "{e}");
     }
 

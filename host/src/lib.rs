@@ -19,6 +19,9 @@
 //! * [`clamp`]: clamp lists (`3=+1,7=-1`) parsed against an instance.
 //! * [`jobs`]: sampling, annealing and Max-Cut runs on a backend, with their reports.
 //! * [`learn`]: Boltzmann-machine learning (CD/PCD) with the backend's samples.
+//! * [`digits`]: labelled images (CSV), label p-bits, classification and generation by
+//!   sampling; [`judge`]: a softmax-regression judge of generated images.
+//! * [`plot`]: `--plot` pictures (PNG or SVG) with plotters and an embedded font.
 //!
 //! Features: `verilator` (the Verilated gateware as a backend, the simulated board as a
 //! transport: pbit-sim) and `serial` (serial ports: the serialport crate). Without them the
@@ -30,10 +33,13 @@ pub mod check;
 pub mod clamp;
 pub mod cost;
 pub mod device;
+pub mod digits;
 pub mod fake_device;
 pub mod jobs;
+pub mod judge;
 pub mod learn;
 pub mod link;
+pub mod plot;
 pub mod serial;
 pub mod sparse_backend;
 pub mod transport;

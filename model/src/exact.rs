@@ -27,6 +27,8 @@
 //! order, so results are bit-identical on any machine and any core count.
 
 use crate::ising::{Ising, IsingError};
+
+pub mod visible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 

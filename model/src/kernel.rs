@@ -29,7 +29,7 @@
 //! [`Machine::sweep`]: crate::machine::Machine::sweep
 
 use crate::fixed::FixedIsing;
-use crate::run::{Pages, ReadResult, SampleSpec};
+use crate::run::{AnnealStart, Cancelled, Pages, ReadResult, SampleSpec};
 use pbit_spec::{initial_spin, pbit_seed, ThresholdPage};
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -249,12 +249,15 @@ struct Lanes<const L: usize> {
 }
 
 impl<const L: usize> Lanes<L> {
-    /// Lane l is read `reads[l]` in the state `Machine::new` + `set_clamps` gives.
+    /// Lane l is read `reads[l]` in the state `Machine::new` + `set_clamps` gives; with
+    /// `initial`, lane l's state is then `initial[l]` (`set_spins`: clamped p-bits keep their
+    /// clamp value).
     fn new(
         problem: &FixedIsing,
         clamps: &[(usize, bool)],
         seed: u64,
         reads: &[u64],
+        initial: Option<&[&[bool]]>,
         layout: &Layout,
     ) -> Self {
         assert_eq!(reads.len(), L);
@@ -278,7 +281,10 @@ impl<const L: usize> Lanes<L> {
         let mut spins = vec![false; n];
         for (l, &read) in reads.iter().enumerate() {
             for (i, s) in spins.iter_mut().enumerate() {
-                *s = initial_spin(seed, read, i as u64);
+                *s = match initial {
+                    Some(states) => states[l][i],
+                    None => initial_spin(seed, read, i as u64),
+                };
                 st.rngs[i][l] = pbit_seed(seed, read, i as u64);
             }
             for &(i, v) in clamps {
@@ -599,15 +605,32 @@ struct Job<'a> {
     pages: &'a Pages,
     seed: u64,
     progress: &'a (dyn Fn(u64) + Sync),
+    /// The first read of the job: read r starts from `start.initial[r − first_read]`.
+    first_read: u64,
+    start: AnnealStart<'a>,
 }
 
-/// Runs one batch: `reads` (at most `L`) padded to `L` lanes with copies of the first.
+/// Runs one batch: `reads` (at most `L`) padded to `L` lanes with copies of the first. None
+/// if the job's cancel flag was seen set (it is polled after every sweep).
 #[inline(always)]
-fn run_batch<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+fn run_batch<const L: usize>(job: &Job, reads: &[u64]) -> Option<Vec<ReadResult>> {
     let mut lane_reads = [reads[0]; L];
     lane_reads[..reads.len()].copy_from_slice(reads);
     let p = job.problem;
-    let mut st = Lanes::<L>::new(p, job.clamps, job.seed, &lane_reads, &job.layout);
+    let initial: Option<Vec<&[bool]>> = job.start.initial.map(|states| {
+        lane_reads
+            .iter()
+            .map(|&r| &states[(r - job.first_read) as usize][..])
+            .collect()
+    });
+    let mut st = Lanes::<L>::new(
+        p,
+        job.clamps,
+        job.seed,
+        &lane_reads,
+        initial.as_deref(),
+        &job.layout,
+    );
     let mut table = Table::new(p);
     for (page, sweeps) in &job.pages.steps {
         if *sweeps == 0 {
@@ -617,33 +640,38 @@ fn run_batch<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
         for _ in 0..*sweeps {
             st.sweep_in::<true>(p, &job.layout, job.low_degree, &job.clamped, &table);
             (job.progress)(reads.len() as u64);
+            if job.start.cancelled() {
+                return None;
+            }
         }
     }
-    reads
-        .iter()
-        .enumerate()
-        .map(|(l, &read)| ReadResult {
-            read,
-            best_energy_raw: st.best[l],
-            best_spins: Lanes::<L>::spins_of(&st.best_spins, l),
-            final_energy_raw: st.energy[l],
-        })
-        .collect()
+    Some(
+        reads
+            .iter()
+            .enumerate()
+            .map(|(l, &read)| ReadResult {
+                read,
+                best_energy_raw: st.best[l],
+                best_spins: Lanes::<L>::spins_of(&st.best_spins, l),
+                final_energy_raw: st.energy[l],
+            })
+            .collect(),
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,fma")]
-fn run_batch_avx2<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+fn run_batch_avx2<const L: usize>(job: &Job, reads: &[u64]) -> Option<Vec<ReadResult>> {
     run_batch::<L>(job, reads)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,bmi1,bmi2,popcnt,fma")]
-fn run_batch_avx512<const L: usize>(job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+fn run_batch_avx512<const L: usize>(job: &Job, reads: &[u64]) -> Option<Vec<ReadResult>> {
     run_batch::<L>(job, reads)
 }
 
-fn run_batch_isa<const L: usize>(isa: Isa, job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+fn run_batch_isa<const L: usize>(isa: Isa, job: &Job, reads: &[u64]) -> Option<Vec<ReadResult>> {
     #[cfg(target_arch = "x86_64")]
     if isa != Isa::Portable {
         if isa == Isa::Auto && has_avx512() {
@@ -659,7 +687,7 @@ fn run_batch_isa<const L: usize>(isa: Isa, job: &Job, reads: &[u64]) -> Vec<Read
     run_batch::<L>(job, reads)
 }
 
-fn run_batch_lanes(lanes: usize, isa: Isa, job: &Job, reads: &[u64]) -> Vec<ReadResult> {
+fn run_batch_lanes(lanes: usize, isa: Isa, job: &Job, reads: &[u64]) -> Option<Vec<ReadResult>> {
     match lanes {
         1 => run_batch_isa::<1>(isa, job, reads),
         4 => run_batch_isa::<4>(isa, job, reads),
@@ -747,9 +775,43 @@ pub fn anneal_reads_isa(
     progress: &(dyn Fn(u64) + Sync),
     isa: Isa,
 ) -> Vec<ReadResult> {
+    anneal_reads_from(
+        problem,
+        clamps,
+        pages,
+        seed,
+        reads,
+        threads,
+        progress,
+        isa,
+        AnnealStart::default(),
+    )
+    .expect("a job without a cancel flag runs to the end")
+}
+
+/// [`anneal_reads_isa`] with the optional parts of [`AnnealStart`]: read r identical to
+/// [`crate::run::anneal_read_from`] with `start.initial[r − reads.start]`; stops with
+/// [`Cancelled`] within a sweep of `start.cancel` being set.
+///
+/// Panics if `start.initial` does not hold one state of `problem.n` spins per read (a
+/// programming error: callers check user input first).
+#[allow(clippy::too_many_arguments)]
+pub fn anneal_reads_from(
+    problem: &FixedIsing,
+    clamps: &[(usize, bool)],
+    pages: &Pages,
+    seed: u64,
+    reads: Range<u64>,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+    isa: Isa,
+    start: AnnealStart,
+) -> Result<Vec<ReadResult>, Cancelled> {
+    start.check(problem.n, &reads);
+    let first_read = reads.start;
     let reads: Vec<u64> = reads.collect();
     if reads.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let mut clamped = vec![false; problem.n];
     for &(i, _) in clamps {
@@ -764,6 +826,8 @@ pub fn anneal_reads_isa(
         pages,
         seed,
         progress,
+        first_read,
+        start,
     };
     let batches = plan(reads.len());
     let run = |b: usize| {
@@ -772,13 +836,17 @@ pub fn anneal_reads_isa(
     };
     let workers = workers(&batches, threads, problem.n, pages.total_sweeps());
     if workers == 1 {
-        return (0..batches.len()).flat_map(run).collect();
+        let mut out = Vec::with_capacity(reads.len());
+        for b in 0..batches.len() {
+            out.extend(run(b).ok_or(Cancelled)?);
+        }
+        return Ok(out);
     }
     let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<(usize, Vec<ReadResult>)>> = Mutex::new(Vec::new());
+    let done: Mutex<Vec<(usize, Option<Vec<ReadResult>>)>> = Mutex::new(Vec::new());
     let work = || loop {
         let b = next.fetch_add(1, Ordering::Relaxed);
-        if b >= batches.len() {
+        if b >= batches.len() || job.start.cancelled() {
             break;
         }
         let r = run(b);
@@ -791,9 +859,16 @@ pub fn anneal_reads_isa(
         }
         work();
     });
+    if job.start.cancelled() {
+        return Err(Cancelled);
+    }
     let mut done = done.into_inner().unwrap();
     done.sort_by_key(|d| d.0);
-    done.into_iter().flat_map(|d| d.1).collect()
+    let mut out = Vec::with_capacity(reads.len());
+    for (_, r) in done {
+        out.extend(r.ok_or(Cancelled)?);
+    }
+    Ok(out)
 }
 
 /// Runs one chain (read 0) at one page: the same calls of `record` as [`crate::run::sample`].
@@ -826,7 +901,7 @@ pub fn sample_isa(
     table.load(page);
     let layout = Layout::choose(problem);
     let low = low_degree(problem);
-    let mut st = Lanes::<1>::new(problem, clamps, seed, &[0], &layout);
+    let mut st = Lanes::<1>::new(problem, clamps, seed, &[0], None, &layout);
     let mut spins = vec![false; problem.n];
     let run = |st: &mut Lanes<1>, count: u64| {
         run_sweeps_isa(isa, st, problem, &layout, low, &clamped, &table, count)

@@ -6,6 +6,7 @@ use crate::fixed::FixedIsing;
 use crate::machine::Machine;
 use crate::schedule::Schedule;
 use pbit_spec::ThresholdPage;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A schedule with its threshold pages built for the problem's format.
 #[derive(Clone, Debug)]
@@ -83,8 +84,27 @@ pub fn anneal_read(
     read: u64,
     progress: &(dyn Fn(u64) + Sync),
 ) -> ReadResult {
+    anneal_read_from(problem, clamps, pages, seed, read, None, progress)
+}
+
+/// [`anneal_read`] from a given state: `Machine::new(problem, seed, read)`, `set_clamps`, then
+/// `set_spins(initial)` (clamped p-bits keep their clamp value; the best starts there), then
+/// the schedule. The generators are the read's own either way, so a read's random stream never
+/// depends on where it starts.
+pub fn anneal_read_from(
+    problem: &FixedIsing,
+    clamps: &[(usize, bool)],
+    pages: &Pages,
+    seed: u64,
+    read: u64,
+    initial: Option<&[bool]>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> ReadResult {
     let mut m = Machine::new(problem, seed, read);
     m.set_clamps(clamps);
+    if let Some(s) = initial {
+        m.set_spins(s);
+    }
     for (page, sweeps) in &pages.steps {
         for _ in 0..*sweeps {
             m.sweep(page);
@@ -98,6 +118,47 @@ pub fn anneal_read(
         final_energy_raw: m.energy_raw(),
     }
 }
+
+/// The optional parts of an annealing job on the fast kernels
+/// ([`crate::kernel::anneal_reads_from`], [`crate::sparse::kernel::anneal_reads_from`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AnnealStart<'a> {
+    /// The state each read starts from, in read order: read r of the job `first..end` starts
+    /// from `initial[r − first]` (None: the state the seed gives, [`pbit_spec::initial_spin`]).
+    pub initial: Option<&'a [Vec<bool>]>,
+    /// Polled between sweeps; once it is set the job stops and returns [`Cancelled`]. This is
+    /// how a caller (Ctrl-C in Python) stops a long run without killing a thread.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl AnnealStart<'_> {
+    /// Whether the cancel flag is set.
+    #[inline]
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Panics unless `initial` (if any) has one state of `n` spins per read of `reads`: the
+    /// kernels index it by read, and callers check user input before (a programming error).
+    pub fn check(&self, n: usize, reads: &std::ops::Range<u64>) {
+        if let Some(states) = self.initial {
+            assert_eq!(
+                states.len() as u64,
+                reads.end.saturating_sub(reads.start),
+                "one initial state per read"
+            );
+            assert!(
+                states.iter().all(|s| s.len() == n),
+                "initial states of n spins"
+            );
+        }
+    }
+}
+
+/// An annealing job stopped by its cancel flag ([`AnnealStart::cancel`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the run was cancelled")]
+pub struct Cancelled;
 
 /// Index of the best read: lowest best energy, the first read on ties.
 pub fn best_read(results: &[ReadResult]) -> Option<&ReadResult> {

@@ -258,3 +258,86 @@ fn relax_chains_are_identical() {
         }
     }
 }
+
+/// Initial states and cancellation on the chromatic kernel: each read equals the sparse
+/// reference started from its own state; a set flag stops the job within a slice of sweeps.
+#[test]
+fn anneal_from_initial_states_and_cancel() {
+    use pbit_model::run::{AnnealStart, Cancelled};
+    use std::sync::atomic::AtomicBool;
+    let mut g = Gen(31);
+    for (name, p) in instances(&mut g) {
+        let (graph, _) = build_graph(&p);
+        let phases = Phases::new(&p, &graph).unwrap();
+        let pages = Pages::build(
+            &p,
+            &Schedule::anneal(0.05, 4.0, 1 + g.below(60), Shape::Geometric, 32).unwrap(),
+        );
+        let cl = clamps(p.n, &mut g);
+        let reads = 7..12u64;
+        let initial: Vec<Vec<bool>> = reads
+            .clone()
+            .map(|_| (0..p.n).map(|_| g.next() & 1 == 1).collect())
+            .collect();
+        let want: Vec<_> = reads
+            .clone()
+            .map(|r| {
+                let s = &initial[(r - 7) as usize];
+                run::anneal_read_from(&p, &phases, &cl, &pages, 4, r, Some(s))
+            })
+            .collect();
+        for isa in ISAS {
+            for threads in [1, 3] {
+                let got = kernel::anneal_reads_from(
+                    &p,
+                    &phases,
+                    &cl,
+                    &pages,
+                    4,
+                    reads.clone(),
+                    threads,
+                    &|_| {},
+                    isa,
+                    AnnealStart {
+                        initial: Some(&initial),
+                        cancel: None,
+                    },
+                )
+                .unwrap();
+                assert_eq!(got, want, "{name} {isa:?} threads {threads}");
+            }
+        }
+    }
+    let p = with_values(64, &torus(8, false).1, 16, 0, &mut g);
+    let (graph, _) = build_graph(&p);
+    let phases = Phases::new(&p, &graph).unwrap();
+    let pages = Pages::build(
+        &p,
+        &Schedule::anneal(0.1, 3.0, 10_000_000, Shape::Geometric, 32).unwrap(),
+    );
+    let cancel = AtomicBool::new(false);
+    let done = AtomicU64::new(0);
+    let got = kernel::anneal_reads_from(
+        &p,
+        &phases,
+        &[],
+        &pages,
+        1,
+        0..4,
+        2,
+        &|k| {
+            if done.fetch_add(k, Ordering::Relaxed) + k >= 640 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        Isa::Auto,
+        AnnealStart {
+            initial: None,
+            cancel: Some(&cancel),
+        },
+    );
+    assert_eq!(got, Err(Cancelled));
+    // each of the 2 workers stops after its current slice of ≤ 64 sweeps
+    let ran = done.load(Ordering::Relaxed);
+    assert!((640..=640 + 2 * 64).contains(&ran), "{ran} sweeps");
+}

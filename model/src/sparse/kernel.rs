@@ -25,7 +25,7 @@
 use super::Phases;
 use crate::fixed::FixedIsing;
 pub use crate::kernel::Isa;
-use crate::run::{Pages, ReadResult, SampleSpec};
+use crate::run::{AnnealStart, Cancelled, Pages, ReadResult, SampleSpec};
 use pbit_spec::{initial_spin, pbit_seed, ThresholdPage};
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -497,6 +497,40 @@ pub fn anneal_reads(
     progress: &(dyn Fn(u64) + Sync),
     isa: Isa,
 ) -> Vec<ReadResult> {
+    anneal_reads_from(
+        problem,
+        phases,
+        clamps,
+        pages,
+        seed,
+        reads,
+        threads,
+        progress,
+        isa,
+        AnnealStart::default(),
+    )
+    .expect("a job without a cancel flag runs to the end")
+}
+
+/// [`anneal_reads`] with the optional parts of [`AnnealStart`]: read r identical to
+/// [`super::run::anneal_read_from`] with `start.initial[r − reads.start]`; stops with
+/// [`Cancelled`] within 64 sweeps of `start.cancel` being set. Panics if `start.initial` does
+/// not hold one state of `problem.n` spins per read.
+#[allow(clippy::too_many_arguments)]
+pub fn anneal_reads_from(
+    problem: &FixedIsing,
+    phases: &Phases,
+    clamps: &[(usize, bool)],
+    pages: &Pages,
+    seed: u64,
+    reads: Range<u64>,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+    isa: Isa,
+    start: AnnealStart,
+) -> Result<Vec<ReadResult>, Cancelled> {
+    start.check(problem.n, &reads);
+    let first_read = reads.start;
     let lay = Layout::new(problem, phases);
     let reads: Vec<u64> = reads.collect();
     let tables: Vec<(Table, u64)> = pages
@@ -506,25 +540,34 @@ pub fn anneal_reads(
         .collect();
     let resolved = resolve(isa);
     let run = |read: u64| {
-        let mut ch = Chain::new(&lay, problem, clamps, seed, read, None);
+        let initial = start
+            .initial
+            .map(|states| &states[(read - first_read) as usize][..]);
+        let mut ch = Chain::new(&lay, problem, clamps, seed, read, initial);
         for (t, sweeps) in &tables {
             // progress in slices, so the compiled loop runs many sweeps per call
             let mut left = *sweeps;
             while left > 0 {
+                if start.cancelled() {
+                    return None;
+                }
                 let k = left.min(64);
                 ch.sweeps::<true>(t, k, resolved);
                 progress(k);
                 left -= k;
             }
         }
-        ReadResult {
+        Some(ReadResult {
             read,
             best_energy_raw: ch.best,
             best_spins: ch.spins_of(&ch.best_spins),
             final_energy_raw: ch.energy,
-        }
+        })
     };
     parallel_map(reads.len(), threads, |r| run(reads[r]))
+        .into_iter()
+        .map(|r| r.ok_or(Cancelled))
+        .collect()
 }
 
 /// Runs `f(0..count)` on up to `threads` workers; results in index order.

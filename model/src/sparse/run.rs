@@ -40,8 +40,25 @@ pub fn anneal_read(
     seed: u64,
     read: u64,
 ) -> ReadResult {
+    anneal_read_from(problem, phases, clamps, pages, seed, read, None)
+}
+
+/// [`anneal_read`] from a given state (`set_spins(initial)` after the clamps), as the dense
+/// machine's [`crate::run::anneal_read_from`].
+pub fn anneal_read_from(
+    problem: &FixedIsing,
+    phases: &Phases,
+    clamps: &[(usize, bool)],
+    pages: &Pages,
+    seed: u64,
+    read: u64,
+    initial: Option<&[bool]>,
+) -> ReadResult {
     let mut m = SparseMachine::new(problem, phases, seed, read);
     m.set_clamps(clamps);
+    if let Some(s) = initial {
+        m.set_spins(s);
+    }
     for (page, sweeps) in &pages.steps {
         for _ in 0..*sweeps {
             m.sweep(page);

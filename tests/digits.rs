@@ -1,0 +1,167 @@
+//! End-to-end tests of learning on the 8×8 digits (../shared/datasets/digits8x8): a short
+//! training run classifies the validation images well above chance by sampling, `generate`
+//! writes its documented format, the learned file's layout header is machine-readable, and bad
+//! CSV files are clean errors naming file, line and field.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pbit(args: &[&str]) -> Output {
+    Command::new(pbit_tests::pbit_bin())
+        .args(args)
+        .output()
+        .expect("run pbit")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = pbit(args);
+    assert!(
+        out.status.success(),
+        "pbit {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn dataset(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/datasets/digits8x8")
+        .join(name);
+    assert!(p.exists(), "{} is missing: the digits live in shared/", p.display());
+    p.display().to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("digits");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A short run: 2 epochs of CD-1 with 64 hidden units, on one thread (the result does not
+/// depend on threads; one keeps CI's shared cores free). About 2 s.
+fn short_model() -> PathBuf {
+    let model = tmp("short.model");
+    ok(&[
+        "--threads", "1", "learn", &dataset("train.csv"), "--classes", "10", "--hidden", "64",
+        "--epochs", "2", "--seed", "1", "--out", model.to_str().unwrap(),
+    ]);
+    model
+}
+
+#[test]
+fn a_short_run_classifies_well_above_chance_and_generates_images() {
+    let model = short_model();
+    let text = std::fs::read_to_string(&model).unwrap();
+    assert!(
+        text.lines().any(|l| l
+            == "# pbit-layout: pixels 1-64 labels 65-74 hidden 75-138 classes 10 copies 1 threshold 8 beta 1 width 8"),
+        "{}",
+        &text[..400.min(text.len())]
+    );
+    // every other command reads it as an instance
+    ok(&["sample", model.to_str().unwrap(), "--beta", "1", "--sweeps", "2"]);
+
+    let out = ok(&[
+        "classify", model.to_str().unwrap(), &dataset("valid.csv"), "--sweeps", "50",
+        "--seed", "1", "--json",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acc = r["accuracy"].as_f64().unwrap();
+    assert_eq!(r["n"], 180);
+    assert_eq!(r["sweeps_per_image"], 50);
+    let confusion = r["confusion"].as_array().unwrap();
+    assert_eq!(confusion.len(), 10);
+    let total: u64 = confusion
+        .iter()
+        .map(|row| {
+            let row = row.as_array().unwrap();
+            assert_eq!(row.len(), 10);
+            row.iter().map(|c| c.as_u64().unwrap()).sum::<u64>()
+        })
+        .sum();
+    assert_eq!(total, 180);
+    // Measured 0.83 with these seeds. Chance is 0.1: at p = 0.83 and n = 180 the binomial
+    // standard error is √(0.83·0.17/180) ≈ 0.028, so 0.65 is over 6 standard errors below the
+    // measurement (room for an honest change of sampling order) and far above chance's
+    // 0.1 + 3σ(0.1) ≈ 0.17.
+    assert!(acc >= 0.65, "accuracy {acc}");
+
+    // generate: one line of 64 `1`/`0` per image
+    let samples = tmp("samples.txt");
+    ok(&[
+        "generate", model.to_str().unwrap(), "--label", "3", "--count", "5", "--sweeps", "20",
+        "--seed", "2", "--out", samples.to_str().unwrap(),
+    ]);
+    let s = std::fs::read_to_string(&samples).unwrap();
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines.len(), 5);
+    for l in &lines {
+        assert_eq!(l.len(), 64, "{l}");
+        assert!(l.chars().all(|c| c == '0' || c == '1'), "{l}");
+    }
+    // reproducible with the seed
+    let again = tmp("samples2.txt");
+    ok(&[
+        "generate", model.to_str().unwrap(), "--label", "3", "--count", "5", "--sweeps", "20",
+        "--seed", "2", "--out", again.to_str().unwrap(),
+    ]);
+    assert_eq!(s, std::fs::read_to_string(&again).unwrap());
+    // plots: a PNG of the generated grid and an SVG confusion matrix decode as images of a
+    // plausible size with something drawn (pixels are never compared)
+    let grid = tmp("grid.png");
+    ok(&[
+        "generate", model.to_str().unwrap(), "--label", "3", "--count", "4", "--sweeps", "5",
+        "--out", samples.to_str().unwrap(), "--plot", grid.to_str().unwrap(),
+    ]);
+    let png = std::fs::read(&grid).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    assert_eq!(&png[12..16], b"IHDR");
+    let (w, h) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert!((100..2000).contains(&w) && (100..2000).contains(&h), "{w}×{h}");
+    // compressed size well above a blank image's few hundred bytes: something is drawn
+    assert!(png.len() > 1000, "{} bytes", png.len());
+    let svg = tmp("confusion.svg");
+    ok(&[
+        "classify", model.to_str().unwrap(), &dataset("valid.csv"), "--sweeps", "5",
+        "--plot", svg.to_str().unwrap(),
+    ]);
+    let t = std::fs::read_to_string(&svg).unwrap();
+    assert!(t.contains("<svg") && t.contains("<text") && t.matches("<rect").count() >= 100);
+    let bad = pbit(&["classify", model.to_str().unwrap(), &dataset("valid.csv"), "--plot", "x.jpg"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("x.jpg: --plot writes .png or .svg"));
+    // a label beyond the classes is an error
+    let e = pbit(&["generate", model.to_str().unwrap(), "--label", "10"]);
+    assert!(!e.status.success());
+    assert!(String::from_utf8_lossy(&e.stderr).contains("--label 10: the machine has 10 classes"));
+}
+
+#[test]
+fn bad_csv_files_are_errors_naming_file_line_and_field() {
+    let cases = [
+        ("letter.csv", "0,1,2\n0,a,1\n", ":2: field 2: `a` is not a non-negative integer"),
+        ("ragged.csv", "0,1,2\n0,1\n", ":2: 2 fields, but line 1 has 3"),
+        ("label.csv", "# c\n0,1,12\n", ":2: field 3: label 12 is not a class 0..10"),
+    ];
+    for (name, text, want) in cases {
+        let path = tmp(name);
+        std::fs::write(&path, text).unwrap();
+        let out = pbit(&["learn", path.to_str().unwrap(), "--classes", "10", "--epochs", "1"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{}{want}", path.display())),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // classify refuses an instance without the layout header
+    let plain = tmp("plain.txt");
+    std::fs::write(&plain, "2 1\n1 2 1\n").unwrap();
+    let out = pbit(&["classify", plain.to_str().unwrap(), &dataset("valid.csv")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no `# pbit-layout: …` header"));
+}
