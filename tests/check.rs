@@ -41,6 +41,7 @@ impl Server {
                 baud: BAUD,
                 clock_hz: DEFAULT_CLOCK_HZ,
                 batch: true,
+                sparse: None,
             };
             let ready = tx.clone();
             if let Err(e) = serve(opts, &s, move |p: &Path| {

@@ -351,3 +351,33 @@ fn exact_reports_the_known_partition_function() {
         "mean-field F is an upper bound"
     );
 }
+
+/// `pbit hdl regmap --json` exports the table for third-party hosts: revision, the spec hash
+/// of the machine's format, every register (the batch engine's with the engine only) with an
+/// integer address, and the resolved resets.
+#[test]
+fn hdl_regmap_json_lists_every_register() {
+    let v = ok_json(&["hdl", "regmap", "--n", "64", "--json"]);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!(v["revision"], pbit_spec::hash::SPEC_REVISION);
+    let hash = pbit_spec::hash::spec_hash(&pbit_hdl::machine_format(64));
+    assert_eq!(v["spec_hash"], format!("{hash:016x}"));
+    let regs = v["registers"].as_array().unwrap();
+    assert_eq!(regs.len(), pbit_spec::regmap::REGISTERS.len());
+    let reg = |name: &str| regs.iter().find(|r| r["name"] == name).unwrap().clone();
+    assert_eq!(reg("batch_chains")["address"], pbit_spec::memory_map::REG_BATCH_CHAINS);
+    assert_eq!(reg("batch_chains")["capability"], "batch");
+    assert_eq!(reg("n")["reset"], 64);
+    assert_eq!(reg("n_active")["access"], "r/w");
+    assert_eq!(reg("status")["fields"][2]["name"], "stale");
+    let small = ok_json(&["hdl", "regmap", "--n", "32", "--no-batch-engine", "--json"]);
+    let names: Vec<&str> = small["registers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"batch_caps") && !names.contains(&"batch_done"));
+    fails_with(&["hdl", "regmap", "--n", "48", "--json"], "not 48");
+}

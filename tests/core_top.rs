@@ -195,28 +195,25 @@ fn write_read_and_status_round_trip() {
         c.read(mm::region_addr(mm::REGION_STATE, 0), 1).unwrap(),
         vec![0xDEAD_BEEF]
     );
-    // a READ of MAX_WORDS words (the largest reply) across the generators
     let seeds: Vec<u32> = (0..N as u32).map(|i| 0x1000_0001 + 77 * i).collect();
     c.write(mm::region_addr(mm::REGION_RNG, 0), &seeds).unwrap();
-    let m = c
-        .call(
-            p::READ,
-            p::read_payload(mm::region_addr(mm::REGION_RNG, 0), p::MAX_WORDS as u16),
-        )
-        .unwrap();
-    let words = p::words(&m.payload).unwrap();
-    assert_eq!(words.len(), p::MAX_WORDS);
-    assert_eq!(&words[..N], &seeds[..]);
-    assert!(words[N..].iter().all(|&w| w == 0));
+    assert_eq!(
+        c.read(mm::region_addr(mm::REGION_RNG, 0), N).unwrap(),
+        seeds
+    );
     // a frame with runs of more than 254 non-zero bytes (COBS code 0xFF blocks): 240 words
-    // of non-zero bytes to a page, decoded whole (the reply counts them)
+    // of non-zero bytes to the chain buffer, decoded whole (the reply counts them), and a
+    // READ of MAX_WORDS words (the largest reply) gives them back
     let dense: Vec<u32> = (0..p::MAX_WORDS as u32)
         .map(|i| 0x1122_3344u32.wrapping_add(i * 0x0101_0101) | 0x0101_0101)
         .collect();
-    let m = c
-        .call(p::WRITE, p::write_payload(mm::page_addr(1, 0x0101), &dense))
-        .unwrap();
+    let plane = mm::chain_addr(0, 0);
+    let m = c.call(p::WRITE, p::write_payload(plane, &dense)).unwrap();
     assert_eq!(m.payload, (p::MAX_WORDS as u16).to_be_bytes());
+    let m = c
+        .call(p::READ, p::read_payload(plane, p::MAX_WORDS as u16))
+        .unwrap();
+    assert_eq!(p::words(&m.payload).unwrap(), dense);
     let st = c.status(&mut |m| panic!("{m:?}")).unwrap();
     assert_eq!(st.status & mm::STATUS_BUSY, 0);
     assert_eq!(
@@ -529,6 +526,165 @@ fn sample_stream_matches_model_at_eight_clocks_per_bit() {
         Err(e) => panic!("{e}"),
     };
     sample_stream_matches_model(&mut b);
+}
+
+/// The device's answer to a one-word READ or WRITE: Ok, or the error's (code, detail).
+fn answer(c: &mut Client, opcode: u8, payload: Vec<u8>) -> Result<(), (u8, u32)> {
+    match c.call(opcode, payload) {
+        Ok(_) => Ok(()),
+        Err(ClientError::Device { code, detail }) => Err((code, detail)),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The decode of the core top equals the table's reference decode
+/// (`Geometry::check_read`/`check_write`) at every probe address (each region's first and
+/// last words, one beyond, each register index, far indices): indices beyond the machine
+/// (p-bit ≥ N, page ≥ 32, step ≥ 32, chain ≥ 1024, sum ≥ 528, register ≥ 0x1A) and reads of
+/// write-only words are `ERR_BAD_ADDRESS` with the word's address. Writes carry a value the
+/// word accepts (the rule's low end; `REG_CTRL` gets 0, a no-op).
+#[test]
+fn every_address_is_checked_as_the_table_says() {
+    let g = pbit_hdl::geometry(N, true);
+    let mut b = lock();
+    let mut c = Client::new(&mut b);
+    let mut checked = 0;
+    for a in pbit_spec::regmap::probe_addresses(&g) {
+        let want = g.check_read(a, 1).map_err(|r| (r.code(), r.address()));
+        assert_eq!(answer(&mut c, p::READ, p::read_payload(a, 1)), want, "READ {a:#010x}");
+        let v = (0..=u32::MAX >> 1)
+            .step_by(1 << 20)
+            .chain([u32::MAX, 1])
+            .find(|&v| g.check_write(a, &[v]).is_ok())
+            .unwrap_or(0);
+        let v = if a == mm::reg(mm::REG_CTRL) { 0 } else { v };
+        let want = g.check_write(a, &[v]).map_err(|r| (r.code(), r.address()));
+        if matches!(want, Err((code, _)) if code == p::ERR_BAD_VALUE) {
+            continue;
+        }
+        // the request-level check answers with the request's address (= the word's here)
+        assert_eq!(
+            answer(&mut c, p::WRITE, p::write_payload(a, &[v])),
+            want,
+            "WRITE {a:#010x} = {v:#x}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 150, "{checked}");
+}
+
+/// Values a word cannot hold are `ERR_BAD_VALUE` with the word's address, and nothing of the
+/// request is written: `n_active` 0 or above N, `n_steps` 0 or above 32, a schedule naming
+/// page 32, `batch_chains` above the buffer's 1024, J and h beyond their widths, a page entry
+/// beyond the field's width, control bits other than the machine's; each rule's edges
+/// compared with the table's reference.
+#[test]
+fn bad_values_are_refused_and_nothing_is_written() {
+    use pbit_driver::Bus;
+    use pbit_spec::regmap::{Refusal, REGIONS, REGISTERS};
+    let g = pbit_hdl::geometry(N, true);
+    let mut b = lock();
+    let mut c = Client::new(&mut b);
+    // every rule's edges: lo − 1, lo, hi, hi + 1 (as the word reads them)
+    let mut words: Vec<u32> = Vec::new();
+    for r in REGISTERS.iter().filter(|r| r.access.writable() && g.has(r.capability)) {
+        if r.index != mm::REG_CTRL {
+            words.push(mm::reg(r.index));
+        }
+    }
+    for r in REGIONS.iter().filter(|r| r.access.writable() && r.id != mm::REGION_REGS) {
+        if g.has(r.capability) {
+            words.extend((0..r.values.len() as u32).map(|k| mm::region_addr(r.id, k)));
+        }
+    }
+    let mut refused = 0;
+    for &a in &words {
+        let rule = g.check_write(a, &[0]).err();
+        let (lo, hi) = match pbit_spec::regmap::REGISTERS
+            .iter()
+            .find(|r| mm::reg(r.index) == a)
+        {
+            Some(r) => {
+                let (lo, hi, _) = r.value.bounds(&g);
+                (lo, hi)
+            }
+            None => {
+                let region = REGIONS.iter().find(|r| r.id == a >> 24).unwrap();
+                let (lo, hi, _) = region.values[(a & 0xFF_FFFF) as usize % region.values.len()]
+                    .bounds(&g);
+                (lo, hi)
+            }
+        };
+        let _ = rule;
+        for x in [lo - 1, lo, hi, hi + 1] {
+            let v = x as u32;
+            let want = g.check_write(a, &[v]).map_err(|r| (r.code(), r.address()));
+            assert_eq!(
+                answer(&mut c, p::WRITE, p::write_payload(a, &[v])),
+                want,
+                "WRITE {a:#010x} = {v:#x}"
+            );
+            if want.is_err() {
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused >= 10, "{refused}");
+    for v in [9u32, 16, 0x8000_0000] {
+        let a = mm::reg(mm::REG_CTRL);
+        assert_eq!(
+            answer(&mut c, p::WRITE, p::write_payload(a, &[v])),
+            Err((p::ERR_BAD_VALUE, a))
+        );
+    }
+    // a bad word anywhere refuses the whole request: nothing of it is written
+    let na = mm::reg(mm::REG_N_ACTIVE);
+    c.write(na, &[7, 3]).unwrap();
+    assert_eq!(
+        answer(&mut c, p::WRITE, p::write_payload(na, &[5, 0])),
+        Err((p::ERR_BAD_VALUE, na + 1))
+    );
+    assert_eq!(
+        answer(&mut c, p::WRITE, p::write_payload(na, &[0, 1])),
+        Err((p::ERR_BAD_VALUE, na))
+    );
+    assert_eq!(c.read(na, 2).unwrap(), vec![7, 3]);
+    let st = mm::region_addr(mm::REGION_STATE, 0);
+    c.write(st, &[0x1234]).unwrap();
+    // word 1 is beyond the 32-p-bit machine's one state word
+    assert_eq!(
+        answer(&mut c, p::WRITE, p::write_payload(st, &[0x5678, 1])),
+        Err((p::ERR_BAD_ADDRESS, st + 1))
+    );
+    assert_eq!(c.read(st, 1).unwrap(), vec![0x1234]);
+    // J row 0 from column 30: column 32 is beyond N; the values are checked per word too
+    let j = mm::j_addr(0, 30);
+    assert_eq!(
+        answer(&mut c, p::WRITE, p::write_payload(j, &[1, 2, 3])),
+        Err((p::ERR_BAD_ADDRESS, j + 2))
+    );
+    assert_eq!(
+        answer(&mut c, p::WRITE, p::write_payload(j, &[1, 256])),
+        Err((p::ERR_BAD_VALUE, j + 1))
+    );
+    assert_eq!(
+        g.check_write(j, &[1, 256]),
+        Err(Refusal::Value { address: j + 1, value: 256 })
+    );
+    // a READ running off the machine is refused before any reply is built, and the
+    // remembered reply of the last executed request survives it
+    let seq = c.next_seq();
+    let m = c
+        .call_with(p::READ, seq, p::read_payload(na, 1), &mut |_| {})
+        .unwrap();
+    assert_eq!(
+        answer(&mut c, p::READ, p::read_payload(mm::reg(0x18), 3)),
+        Err((p::ERR_BAD_ADDRESS, mm::reg(0x1A)))
+    );
+    let again = c
+        .call_with(p::READ, seq, p::read_payload(na, 1), &mut |_| {})
+        .unwrap();
+    assert_eq!(again, m);
 }
 
 #[test]

@@ -46,6 +46,7 @@ impl Server {
                 baud,
                 clock_hz: DEFAULT_CLOCK_HZ,
                 batch: true,
+                sparse: None,
             };
             let ready = tx.clone();
             if let Err(e) = serve(opts, &s, move |p: &Path| {

@@ -14,6 +14,8 @@ pub enum BuildError {
     Tool(#[from] ToolError),
     #[error(transparent)]
     Core(#[from] pbit_hdl::CoreTopError),
+    #[error("cannot generate the sparse machine: {0}")]
+    Sparse(String),
     #[error("cannot write {path}: {reason}")]
     Io { path: PathBuf, reason: String },
     #[error("cannot start {program}: {reason}")]
@@ -46,6 +48,9 @@ pub struct BuildOptions {
     pub nice: bool,
     /// nextpnr's placement seed.
     pub seed: u32,
+    /// A sparse machine for this graph and maximum degree instead of the dense one (`n` is
+    /// then the graph's).
+    pub sparse: Option<(pbit_spec::sparse::SparseGraph, usize)>,
 }
 
 impl BuildOptions {
@@ -57,6 +62,7 @@ impl BuildOptions {
             out_dir: out_dir.into(),
             nice: true,
             seed: 1,
+            sparse: None,
         }
     }
 }
@@ -131,7 +137,19 @@ impl BuildPlan {
             Family::Ice40 => (tools::YOSYS_ICE40, tools::NEXTPNR_ICE40, tools::ICEPACK),
         };
         let (yosys, nextpnr, packer) = (yosys.locate()?, nextpnr.locate()?, packer.locate()?);
-        let core = pbit_hdl::emit_core_top(options.n, board.clock_hz, options.baud, board.batch)?;
+        let core = match &options.sparse {
+            Some((graph, d)) => {
+                // boards leave the RNG and field read-back multiplexers out (tests only)
+                let opts = pbit_hdl::sparse::SparseOptions {
+                    max_degree: *d,
+                    readback: false,
+                };
+                pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, board.clock_hz, options.baud)
+                    .map_err(|e| BuildError::Sparse(e.to_string()))?
+                    .0
+            }
+            None => pbit_hdl::emit_core_top(options.n, board.clock_hz, options.baud, board.batch)?,
+        };
         let dir = &options.out_dir;
         let p = |name: &str| dir.join(name);
         let files = vec![
@@ -292,6 +310,7 @@ impl BuildPlan {
                             &yosys,
                         );
                         report.step_seconds = seconds;
+                        self.describe(&mut report);
                         let detail = if over.is_empty() {
                             parsed.errors.join("; ")
                         } else {
@@ -331,6 +350,20 @@ impl BuildPlan {
         );
         report.bitstream = Some(self.bitstream.clone());
         report.step_seconds = seconds;
+        self.describe(&mut report);
         Ok(report)
+    }
+
+    /// A sparse build's report names the sparse machine (n, colours, degree, updates/clock).
+    fn describe(&self, report: &mut Report) {
+        if let Some((graph, d)) = &self.options.sparse {
+            let opts = pbit_hdl::sparse::SparseOptions {
+                max_degree: *d,
+                readback: false,
+            };
+            if let Ok(info) = pbit_hdl::sparse::sparse_info(graph, &opts) {
+                report.set_sparse(info.n, info.colours, info.max_degree, info.updates_per_clock());
+            }
+        }
     }
 }

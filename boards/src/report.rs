@@ -154,6 +154,14 @@ pub struct Report {
     pub updates_per_clock: f64,
     /// updates per clock × clock.
     pub updates_per_s: f64,
+    /// updates per clock × clock in MHz / 1000: p-bit updates per nanosecond.
+    pub flips_per_ns: f64,
+    /// Sparse machine: "sparse", its colours and maximum degree (dense: "dense", absent).
+    pub machine: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_degree: Option<usize>,
     /// Every clock nextpnr timed, and every utilisation line.
     pub clocks: Vec<ClockTiming>,
     pub utilisation: Vec<Utilisation>,
@@ -162,6 +170,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// Describes a sparse machine: its n, colours, degree and updates per clock (and so the
+    /// rates at the report's clock).
+    pub fn set_sparse(&mut self, n: usize, colours: u32, max_degree: usize, updates_per_clock: f64) {
+        self.machine = "sparse".into();
+        self.n = n;
+        self.colours = Some(colours);
+        self.max_degree = Some(max_degree);
+        self.updates_per_clock = updates_per_clock;
+        self.updates_per_s = updates_per_clock * self.clock_mhz * 1e6;
+        self.flips_per_ns = updates_per_clock * self.clock_mhz / 1000.0;
+    }
+
     /// A report from nextpnr's log (and yosys's, for the flip-flop count on iCE40).
     pub fn from_logs(
         board: &Board,
@@ -221,6 +241,10 @@ impl Report {
             brams_available,
             updates_per_clock: 1.0,
             updates_per_s: board.clock_hz as f64,
+            flips_per_ns: board.clock_hz as f64 / 1e9,
+            machine: "dense".into(),
+            colours: None,
+            max_degree: None,
             clocks: nextpnr.clocks.clone(),
             utilisation: nextpnr.utilisation.clone(),
             step_seconds: Vec::new(),

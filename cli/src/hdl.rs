@@ -8,11 +8,13 @@ use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum HdlCommand {
-    /// Write the Verilog of a machine of N p-bits (the core top: machine and bus).
+    /// Write the Verilog of a machine of N p-bits (the core top: machine and bus); with
+    /// `--machine sparse --graph FILE`, the sparse machine built for that graph.
     Emit {
-        /// p-bits of the machine (one of the generated sizes: 32, 64, 128, 256).
+        /// p-bits of the machine (one of the generated sizes: 32, 64, 128, 256); not for
+        /// --machine sparse (its size is the graph's).
         #[arg(long)]
-        n: usize,
+        n: Option<usize>,
         /// Directory to write `pbit_n{N}.v` into.
         #[arg(long, default_value = "build/hdl")]
         out: PathBuf,
@@ -40,6 +42,19 @@ pub enum HdlCommand {
         #[arg(long)]
         no_nice: bool,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the memory map of a machine of N p-bits (regions, registers, access, widths,
+    /// resets, value rules, capabilities), from the table in spec/src/regmap.rs.
+    Regmap {
+        /// p-bits of the machine (32, 64, 128, 256).
+        #[arg(long, default_value_t = 256)]
+        n: usize,
+        /// The machine without the batch engine (the iCEBreaker's core).
+        #[arg(long)]
+        no_batch_engine: bool,
+        /// Print JSON: {"revision", "spec_hash", "regions", "registers"}.
         #[arg(long)]
         json: bool,
     },
@@ -78,7 +93,13 @@ fn default_out(b: &pbit_boards::Board, n: usize) -> PathBuf {
 #[cfg(feature = "boards")]
 fn print_report(r: &pbit_boards::Report) {
     println!("board      {} ({})", r.board, r.device);
-    println!("machine    N = {}, UART {} baud", r.n, r.baud);
+    match (r.colours, r.max_degree) {
+        (Some(c), Some(d)) => println!(
+            "machine    sparse, n = {}, {c} colours, max degree {d}, UART {} baud",
+            r.n, r.baud
+        ),
+        _ => println!("machine    N = {}, UART {} baud", r.n, r.baud),
+    }
     println!(
         "timing     clock {:.2} MHz, Fmax {:.2} MHz, slack {:+.2} ns: {}",
         r.clock_mhz,
@@ -91,17 +112,53 @@ fn print_report(r: &pbit_boards::Report) {
         r.luts, r.luts_available, r.ffs, r.brams, r.brams_available, r.dsps
     );
     println!(
-        "speed      {} update/clock x {:.2} MHz = {:.3e} p-bit updates/s",
-        r.updates_per_clock, r.clock_mhz, r.updates_per_s
+        "speed      {} update/clock x {:.2} MHz = {:.3e} p-bit updates/s ({:.3} flips/ns)",
+        r.updates_per_clock, r.clock_mhz, r.updates_per_s, r.flips_per_ns
     );
     if let Some(b) = &r.bitstream {
         println!("bitstream  {}", b.display());
     }
 }
 
-pub fn run(c: &HdlCommand) -> Result<()> {
+/// The sparse machine `--machine sparse --graph FILE [--max-degree D]` asks for.
+fn sparse_graph(m: &crate::MachineArgs) -> Result<Option<(pbit_spec::sparse::SparseGraph, usize)>> {
+    if m.machine != crate::MachineKind::Sparse {
+        return Ok(None);
+    }
+    let Some((graph, colouring)) = crate::graph::graph_file(m)? else {
+        bail!("--machine sparse needs --graph FILE: the graph the machine is built for");
+    };
+    let d = m.max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
+    pbit_model::sparse::check_degree(&graph, d)?;
+    eprintln!(
+        "sparse machine: n {}, {} edges, max degree {d}, {} colours ({}), graph {:016x}",
+        graph.n(),
+        graph.edges().len(),
+        graph.colour_count(),
+        colouring.method.name(),
+        graph.hash()
+    );
+    Ok(Some((graph, d)))
+}
+
+pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
     match c {
+        HdlCommand::Emit { n: _, out } if m.machine == crate::MachineKind::Sparse => {
+            let (graph, d) = sparse_graph(m)?.expect("--machine sparse");
+            let opts = pbit_hdl::sparse::SparseOptions {
+                max_degree: d,
+                readback: true,
+            };
+            let (verilog, _) = pbit_hdl::sparse::emit_sparse_verilog(&graph, &opts)?;
+            std::fs::create_dir_all(out)?;
+            let path = out.join(format!("pbit_sparse_{:016x}.v", graph.hash()));
+            std::fs::write(&path, verilog)?;
+            println!("{}", path.display());
+        }
         HdlCommand::Emit { n, out } => {
+            let Some(n) = n else {
+                bail!("give --n (or --machine sparse --graph FILE)");
+            };
             if !pbit_hdl::SUPPORTED_N.contains(n) {
                 bail!(
                     "the gateware is generated for N in {:?}, not {n}",
@@ -124,8 +181,19 @@ pub fn run(c: &HdlCommand) -> Result<()> {
             let b = board(name)?;
             let mut options = pbit_boards::BuildOptions::defaults(b, PathBuf::new());
             options.n = n.unwrap_or(b.default_n);
+            options.sparse = sparse_graph(m)?;
+            if let Some((g, _)) = &options.sparse {
+                if n.is_some() {
+                    bail!("--n is the graph's for --machine sparse");
+                }
+                options.n = g.n();
+            }
+            let default_dir = match &options.sparse {
+                Some((g, _)) => PathBuf::from("build").join(format!("{}-sparse-{:016x}", b.name, g.hash())),
+                None => default_out(b, options.n),
+            };
             options.baud = baud.unwrap_or(b.default_baud);
-            options.out_dir = out.clone().unwrap_or_else(|| default_out(b, options.n));
+            options.out_dir = out.clone().unwrap_or(default_dir);
             options.nice = !no_nice;
             let build = pbit_boards::BuildPlan::new(b, options)?;
             if *plan {
@@ -146,6 +214,24 @@ pub fn run(c: &HdlCommand) -> Result<()> {
                     bail!("the design does not fit the {}", b.name);
                 }
                 Err(e) => return Err(e.into()),
+            }
+        }
+        HdlCommand::Regmap {
+            n,
+            no_batch_engine,
+            json,
+        } => {
+            if !pbit_hdl::SUPPORTED_N.contains(n) {
+                bail!(
+                    "the gateware is generated for N in {:?}, not {n}",
+                    pbit_hdl::SUPPORTED_N
+                );
+            }
+            let g = pbit_hdl::geometry(*n, !no_batch_engine);
+            if *json {
+                println!("{}", pbit_spec::regmap::to_json(&g));
+            } else {
+                print!("{}", pbit_spec::regmap::text_listing(&g));
             }
         }
         #[cfg(feature = "boards")]

@@ -33,6 +33,14 @@ struct Info {
     link_baud: u32,
     busy: bool,
     sweeps: u32,
+    /// "dense" or "sparse"; for a sparse machine its colours, maximum degree and graph hash.
+    machine: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    colours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_degree: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graph_hash: Option<String>,
 }
 
 pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
@@ -44,7 +52,18 @@ pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         .hello()
         .with_context(|| format!("no pbit device answered on {path} at {} baud", m.baud))?;
     let status = link.status()?;
-    let host_hash = pbit_spec::hash::spec_hash(&h.format());
+    let sparse = pbit_driver::identify_sparse(&mut link)?;
+    let is_sparse = sparse.kind == pbit_spec::sparse::MachineKind::Sparse;
+    // a sparse machine's spec hash names its graph: known to this host with --graph
+    let graph = if is_sparse {
+        crate::graph::graph_file(m)?.map(|(g, _)| g)
+    } else {
+        None
+    };
+    let host_hash = match &graph {
+        Some(g) => pbit_spec::sparse::sparse_spec_hash(&h.format(), g),
+        None => pbit_spec::hash::spec_hash(&h.format()),
+    };
     let info = Info {
         port: path,
         protocol_version: h.version,
@@ -63,13 +82,24 @@ pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         link_baud: m.baud,
         busy: status.status & pbit_spec::memory_map::STATUS_BUSY != 0,
         sweeps: status.sweeps,
+        machine: sparse.kind.to_string(),
+        colours: is_sparse.then_some(sparse.colours),
+        max_degree: is_sparse.then_some(sparse.max_degree),
+        graph_hash: is_sparse.then(|| format!("{:016x}", sparse.graph_hash)),
     };
     if a.json {
         print_json(&info)?;
     } else {
         println!("port             {}", info.port);
         println!("protocol version {}", info.protocol_version);
+        println!("machine kind     {}", info.machine);
         println!("p-bits (N)       {}", info.n);
+        if is_sparse {
+            println!(
+                "sparse machine   max degree {}, {} colours, graph {:016x}",
+                sparse.max_degree, sparse.colours, sparse.graph_hash
+            );
+        }
         println!(
             "format           {} (frac {}, J {}, h {}, field {}, rng {} bits)",
             info.format, h.frac_bits, h.j_bits, h.h_bits, h.field_bits, h.rng_bits
@@ -79,6 +109,8 @@ pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
             info.spec_hash,
             if info.spec_matches {
                 "matches this host".to_string()
+            } else if is_sparse && graph.is_none() {
+                "a sparse machine's hash names its graph: give --graph FILE to check it".to_string()
             } else {
                 format!("this host expects {}", info.host_spec_hash)
             }
@@ -94,7 +126,15 @@ pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
             info.sweeps
         );
     }
-    if let Err(e) = check_hello(&h) {
+    if is_sparse {
+        if graph.is_some() && !info.spec_matches {
+            bail!(
+                "the device's spec hash {} is not this host's {} for the sparse machine of that graph",
+                info.spec_hash,
+                info.host_spec_hash
+            );
+        }
+    } else if let Err(e) = check_hello(&h) {
         bail!("{e}");
     }
     Ok(())

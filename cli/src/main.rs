@@ -171,7 +171,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Factor(a) => factor::run(m, a),
         Command::Circuit(a) => circuit::run(m, a),
         Command::Sat(a) => sat::run(m, a),
-        Command::Hdl(c) => hdl::run(c),
+        Command::Hdl(c) => hdl::run(m, c),
         Command::Learn(a) => learn::run(m, a),
         #[cfg(feature = "serial")]
         Command::Info(a) => info::run(m, a),

@@ -32,11 +32,40 @@ pub fn run(m: &MachineArgs, c: &SimCommand) -> Result<()> {
             no_batch_engine,
         } => {
             static STOP: AtomicBool = AtomicBool::new(false);
+            if m.machine == crate::MachineKind::Sparse {
+                let Some((graph, colouring)) = crate::graph::graph_file(m)? else {
+                    anyhow::bail!("pbit sim serve --machine sparse needs --graph FILE: the graph its machine is built for");
+                };
+                let d = m.max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
+                pbit_model::sparse::check_degree(&graph, d)?;
+                eprintln!(
+                    "building the simulated sparse board (n = {}, {} edges, max degree {d}, {} colours ({}), graph {:016x}, {clock_hz} Hz, {} baud)…",
+                    graph.n(),
+                    graph.edges().len(),
+                    graph.colour_count(),
+                    colouring.method.name(),
+                    graph.hash(),
+                    m.baud
+                );
+                let options = pbit_sim::board::ServeOptions {
+                    n: graph.n(),
+                    baud: m.baud,
+                    clock_hz: *clock_hz,
+                    batch: false,
+                    sparse: Some((graph, d)),
+                };
+                pbit_sim::board::serve(options, &STOP, |path| {
+                    println!("{}", path.display());
+                    eprintln!("serving on {} (Ctrl-C stops)", path.display());
+                })?;
+                return Ok(());
+            }
             let options = pbit_sim::board::ServeOptions {
                 n: *n,
                 baud: m.baud,
                 clock_hz: *clock_hz,
                 batch: !*no_batch_engine,
+                sparse: None,
             };
             eprintln!(
                 "building the simulated board (N = {n}, {clock_hz} Hz, {} baud, {})…",

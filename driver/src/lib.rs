@@ -20,6 +20,8 @@ pub use timing::batch_clocks;
 use pbit_model::run::{Pages, ReadResult, SampleSpec};
 use pbit_model::FixedIsing;
 use pbit_spec::memory_map as mm;
+use pbit_spec::sparse::{MachineKind, SparseGraph};
+use pbit_spec::sparse_map as sm;
 use pbit_spec::{initial_spin, pbit_seed, Format, ThresholdPage};
 
 /// What carries the machine's bus.
@@ -102,6 +104,8 @@ pub struct Counters {
 pub enum DriverError<E: std::error::Error + 'static> {
     #[error(transparent)]
     Bus(E),
+    #[error("not sent: the machine would refuse it: {0}")]
+    Refused(pbit_spec::regmap::Refusal),
     #[error(
         "the device answered magic {magic:#010x} and N = {n}: not a pbit machine (magic {:#010x})",
         mm::MAGIC
@@ -129,6 +133,10 @@ pub enum DriverError<E: std::error::Error + 'static> {
     BatchIncomplete { chains: u32, done: u32 },
     #[error("a batch of {chains} chains was still busy after {polls} status polls")]
     BatchTimeout { chains: u32, polls: u64 },
+    #[error("{0}")]
+    Sparse(#[from] pbit_model::sparse::SparseError),
+    #[error("{0}")]
+    Mismatch(#[from] pbit_spec::sparse::MachineMismatch),
     #[error("sample {number} has {words} state words; {n} p-bits need {need}")]
     ShortSample {
         number: u32,
@@ -184,6 +192,37 @@ pub struct Machine<B> {
     bus: B,
     n: usize,
     format: Format,
+    /// The built graph of a sparse machine: J goes to its edge region
+    /// ([`pbit_spec::sparse_map::REGION_EDGES`]), and an instance must fit the graph.
+    graph: Option<SparseGraph>,
+    /// The batch engine's capabilities once known ([`Self::batch_caps`], or a batch's
+    /// `caps`): until then its registers and regions are not the host's to write.
+    caps: Option<BatchCaps>,
+}
+
+/// What a sparse device reports beyond [`Identity`]: its kind, colours, maximum degree and graph
+/// hash ([`pbit_spec::sparse_map`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SparseIdentity {
+    pub kind: MachineKind,
+    pub colours: u32,
+    pub max_degree: u32,
+    pub graph_hash: u64,
+}
+
+/// Reads the sparse identity registers (a dense machine reads kind dense, hash 0).
+pub fn identify_sparse<B: Bus>(bus: &mut B) -> Result<SparseIdentity, DriverError<B::Error>> {
+    let r = bus
+        .read(mm::reg(sm::REG_MACHINE), 3)
+        .map_err(DriverError::Bus)?;
+    let (kind, colours, max_degree) =
+        sm::decode_machine_word(r[0]).unwrap_or((MachineKind::Dense, 0, 0));
+    Ok(SparseIdentity {
+        kind,
+        colours,
+        max_degree,
+        graph_hash: (r[2] as u64) << 32 | r[1] as u64,
+    })
 }
 
 /// Packs the first `n` spins into state words (bit b of word w = p-bit 32w+b).
@@ -230,7 +269,46 @@ pub fn identify<B: Bus>(bus: &mut B) -> Result<Identity, DriverError<B::Error>> 
 impl<B: Bus> Machine<B> {
     /// A machine of `n` p-bits in `format` behind `bus` (as the device reports them).
     pub fn new(bus: B, n: usize, format: Format) -> Self {
-        Machine { bus, n, format }
+        Machine {
+            bus,
+            n,
+            format,
+            graph: None,
+            caps: None,
+        }
+    }
+    /// A sparse machine built for `graph`, in `format` (as the device reports it).
+    pub fn sparse(bus: B, graph: SparseGraph, format: Format) -> Self {
+        Machine {
+            bus,
+            n: graph.n(),
+            format,
+            graph: Some(graph),
+            caps: None,
+        }
+    }
+    /// The built graph of a sparse machine.
+    pub fn graph(&self) -> Option<&SparseGraph> {
+        self.graph.as_ref()
+    }
+
+    /// The machine's dimensions as far as the host knows them: what
+    /// [`pbit_spec::regmap::Geometry::check_write`] checks every write against before it is
+    /// sent (the host never sends a write the device would refuse).
+    pub fn geometry(&self) -> pbit_spec::regmap::Geometry {
+        pbit_spec::regmap::Geometry {
+            n: self.n as u32,
+            format: self.format,
+            pages: mm::MAX_PAGES,
+            steps: mm::MAX_STEPS,
+            batch: self
+                .caps
+                .filter(|c| c.present())
+                .map(|c| pbit_spec::regmap::BatchGeometry {
+                    chains: c.chains as u32,
+                    sums_n: c.sums_n as u32,
+                }),
+        }
     }
     pub fn n(&self) -> usize {
         self.n
@@ -246,6 +324,9 @@ impl<B: Bus> Machine<B> {
     }
 
     fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), DriverError<B::Error>> {
+        self.geometry()
+            .check_write(addr, words)
+            .map_err(DriverError::Refused)?;
         self.bus.write(addr, words).map_err(DriverError::Bus)
     }
     fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, DriverError<B::Error>> {
@@ -332,6 +413,32 @@ impl<B: Bus> Machine<B> {
     pub fn load_problem(&mut self, problem: &FixedIsing) -> Result<(), DriverError<B::Error>> {
         self.check_problem(problem, &[])?;
         let n = problem.n;
+        if let Some(graph) = &self.graph {
+            // size and couplings only on edges, each named in the error
+            pbit_model::sparse::Phases::new(problem, graph)?;
+            // every edge, those outside the instance 0: no coupling of an earlier instance stays
+            let mut edges = vec![0u32; graph.edges().len()];
+            for i in 0..n {
+                let (nb, jv) = problem.row(i);
+                for (&j, &v) in nb.iter().zip(jv) {
+                    if (j as usize) > i {
+                        let e = graph
+                            .edge_index(i as u32, j)
+                            .expect("Phases::new checked every coupling is an edge");
+                        edges[e] = v as u32;
+                    }
+                }
+            }
+            self.write_reg(mm::REG_N_ACTIVE, n as u32)?;
+            if !edges.is_empty() {
+                // the edge region is not in the contract's table yet: no geometry check
+                self.bus
+                    .write(sm::edge_addr(0), &edges)
+                    .map_err(DriverError::Bus)?;
+            }
+            let h: Vec<u32> = problem.h_raw[..n].iter().map(|&v| v as u32).collect();
+            return self.write(mm::region_addr(mm::REGION_H, 0), &h);
+        }
         self.write_reg(mm::REG_N_ACTIVE, n as u32)?;
         let mut row = vec![0u32; n];
         for i in 0..n {
@@ -785,7 +892,9 @@ impl<B: Bus> Machine<B> {
     /// The batch engine's capabilities (one register read).
     pub fn batch_caps(&mut self) -> Result<BatchCaps, DriverError<B::Error>> {
         let v = self.read(mm::reg(mm::REG_BATCH_CAPS), 1)?[0];
-        Ok(BatchCaps::from_reg(v))
+        let caps = BatchCaps::from_reg(v);
+        self.caps = Some(caps);
+        Ok(caps)
     }
 
     /// A relax job ([`Self::relax`]'s arguments and chains, exactly) that returns the final
@@ -811,6 +920,7 @@ impl<B: Bus> Machine<B> {
         want_finals: bool,
         want_sums: bool,
     ) -> Result<BatchResult, DriverError<B::Error>> {
+        self.caps = Some(caps);
         let n = problem.n;
         let engine = caps.present() && n > 0 && sweeps > 0 && sweeps <= u32::MAX as u64;
         if !engine {

@@ -22,6 +22,8 @@ use crate::machine::Machine;
 use crate::uart::{uart_divisor, BaudError, UartRx, UartTx};
 use crate::{machine_format, EmitError, SUPPORTED_N};
 use pbit_spec::protocol::{Hello, PROTOCOL_VERSION};
+use crate::sparse::{SparseInfo, SparseOptions};
+use pbit_spec::sparse::SparseGraph;
 use pbit_spec::Format;
 use rust_hdl::prelude::*;
 
@@ -55,7 +57,7 @@ pub fn hello_of(n: usize, clock_hz: u32, baud: u32) -> Hello {
 /// wiring for [`CoreTop`] (the core with the batch engine) and [`MachineTop`] (the machine
 /// alone).
 macro_rules! core_top {
-    ($(#[$doc:meta])* $name:ident <$($g:ident),*>, $core:ty, $batch:expr) => {
+    ($(#[$doc:meta])* $name:ident <$($g:ident),*>, $core:ty, $batch:expr, $checks:expr) => {
         $(#[$doc])*
         #[derive(LogicBlock)]
         pub struct $name<$(const $g: usize),*> {
@@ -87,7 +89,7 @@ macro_rules! core_top {
                     led_overflow: Default::default(),
                     led_tx: Default::default(),
                     machine: <$core>::new(format),
-                    link: Link::new(&hello, $batch),
+                    link: Link::new(&hello, &crate::geometry(N, $batch), $checks),
                     receiver: UartRx::new(divisor),
                     transmitter: UartTx::new(divisor),
                 })
@@ -131,6 +133,7 @@ core_top!(
     /// Core (machine + batch engine) + UART + decoder (generics as [`Core`]'s, B = 1).
     CoreTop<N, A, W, F, P, K1, PA, S, BA, SN, SA>,
     Core<N, A, W, F, P, K1, PA, S, BA, SN, SA, 1>,
+    true,
     true
 );
 
@@ -141,8 +144,13 @@ core_top!(
     /// wrapper (the same logic; ABC's result depends on the netlist's shape).
     MachineTop<N, A, W, F, P, K1, PA, S>,
     Machine<N, A, W, F, P, K1, PA, S>,
-    false
+    false,
+    MACHINE_TOP_CHECKS
 );
+
+/// Whether the core top without the batch engine (the iCEBreaker's) has the link's per-word
+/// checks (indices beyond the machine, values; [`Link::new`]).
+pub const MACHINE_TOP_CHECKS: bool = true;
 
 fn verilog_of<B: Block>(mut uut: B) -> Result<String, CoreTopError> {
     uut.connect_all();
@@ -189,6 +197,229 @@ pub fn emit_core_top(
     }
 }
 
+/// The sparse machine ([`crate::sparse`]) as a rust-hdl block: the generated Verilog is its
+/// body (a [`Wrapper`] around module `pbit_sparse_core`), with the dense machine's ports. It
+/// has no rust-hdl simulation model (its Verilog runs in Verilator: pbit-sim). `Block` is
+/// written out (the derive would visit the Verilog text as a field).
+pub struct SparseCore {
+    pub clock: Signal<In, Clock>,
+    pub write_en: Signal<In, Bit>,
+    pub write_addr: Signal<In, Bits<32>>,
+    pub write_data: Signal<In, Bits<32>>,
+    pub read_addr: Signal<In, Bits<32>>,
+    pub read_data: Signal<Out, Bits<32>>,
+    pub sample_valid: Signal<Out, Bit>,
+    pub sample_ready: Signal<In, Bit>,
+    pub busy: Signal<Out, Bit>,
+    pub busy_other: Signal<In, Bit>,
+    verilog: String,
+}
+
+macro_rules! sparse_core_fields {
+    ($m:ident) => {
+        $m!(clock, write_en, write_addr, write_data, read_addr, read_data, sample_valid, sample_ready, busy, busy_other)
+    };
+}
+
+impl Block for SparseCore {
+    fn connect_all(&mut self) {
+        self.connect();
+        macro_rules! each {
+            ($($f:ident),*) => { $(self.$f.connect_all();)* };
+        }
+        sparse_core_fields!(each);
+    }
+    fn update_all(&mut self) {
+        self.update();
+        macro_rules! each {
+            ($($f:ident),*) => { $(self.$f.update_all();)* };
+        }
+        sparse_core_fields!(each);
+    }
+    fn has_changed(&self) -> bool {
+        macro_rules! each {
+            ($($f:ident),*) => { false $(|| self.$f.has_changed())* };
+        }
+        sparse_core_fields!(each)
+    }
+    fn accept(&self, name: &str, probe: &mut dyn Probe) {
+        probe.visit_start_scope(name, self);
+        macro_rules! each {
+            ($($f:ident),*) => { $(self.$f.accept(stringify!($f), probe);)* };
+        }
+        sparse_core_fields!(each);
+        probe.visit_end_scope(name, self);
+    }
+}
+
+impl Logic for SparseCore {
+    fn update(&mut self) {}
+    fn connect(&mut self) {
+        self.read_data.connect();
+        self.sample_valid.connect();
+        self.busy.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        Verilog::Wrapper(Wrapper {
+            code: "pbit_sparse_core core(.clock(clock), .write_en(write_en), \
+                   .write_addr(write_addr), .write_data(write_data), .read_addr(read_addr), \
+                   .read_data(read_data), .sample_valid(sample_valid), \
+                   .sample_ready(sample_ready), .busy(busy), .busy_other(busy_other));"
+                .into(),
+            cores: self.verilog.clone(),
+        })
+    }
+}
+
+/// What a sparse core top's HELLO reports: n, the sparse format, the sparse spec hash.
+pub fn sparse_hello(info: &SparseInfo, clock_hz: u32, baud: u32) -> Hello {
+    let f = info.format;
+    Hello {
+        version: PROTOCOL_VERSION,
+        n: info.n as u32,
+        frac_bits: f.frac_bits as u8,
+        j_bits: f.j_bits as u8,
+        h_bits: f.h_bits as u8,
+        field_bits: f.field_bits as u8,
+        rng_bits: f.rng_bits as u8,
+        spec_hash: info.spec_hash,
+        clock_hz,
+        baud,
+    }
+}
+
+/// The sparse machine + UART + decoder, W = ⌈n/32⌉ state words; the same ports as [`CoreTop`].
+#[derive(LogicBlock)]
+pub struct SparseCoreTop<const W: usize> {
+    pub clock: Signal<In, Clock>,
+    pub uart_rx: Signal<In, Bit>,
+    pub uart_tx: Signal<Out, Bit>,
+    pub led_busy: Signal<Out, Bit>,
+    pub led_bad_frame: Signal<Out, Bit>,
+    pub led_overflow: Signal<Out, Bit>,
+    pub led_tx: Signal<Out, Bit>,
+    machine: SparseCore,
+    link: Link<W>,
+    receiver: UartRx,
+    transmitter: UartTx,
+}
+
+impl<const W: usize> Logic for SparseCoreTop<W> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.machine.clock.next = self.clock.val();
+        self.machine.busy_other.next = false;
+        self.link.clock.next = self.clock.val();
+        self.receiver.clock.next = self.clock.val();
+        self.transmitter.clock.next = self.clock.val();
+        self.receiver.rx.next = self.uart_rx.val();
+        self.uart_tx.next = self.transmitter.tx.val();
+        self.link.rx_data.next = self.receiver.data.val();
+        self.link.rx_valid.next = self.receiver.valid.val();
+        self.link.rx_error.next = self.receiver.frame_error.val();
+        self.transmitter.data.next = self.link.tx_data.val();
+        self.transmitter.start.next = self.link.tx_start.val();
+        self.link.tx_busy.next = self.transmitter.busy.val();
+        self.machine.write_en.next = self.link.write_en.val();
+        self.machine.write_addr.next = self.link.write_addr.val();
+        self.machine.write_data.next = self.link.write_data.val();
+        self.machine.read_addr.next = self.link.read_addr.val();
+        self.link.read_data.next = self.machine.read_data.val();
+        self.link.sample_valid.next = self.machine.sample_valid.val();
+        self.machine.sample_ready.next = self.link.sample_ready.val();
+        self.link.machine_busy.next = self.machine.busy.val();
+        self.led_busy.next = self.machine.busy.val();
+        self.led_bad_frame.next = self.link.bad_frame.val();
+        self.led_overflow.next = self.link.rx_overflow.val();
+        self.led_tx.next = self.transmitter.busy.val();
+    }
+}
+
+/// The Verilog of the sparse core top for `graph` (the machine of [`crate::sparse`] with
+/// `opts`, a `clock_hz` clock, a UART at `baud`): top module `top` with [`emit_core_top`]'s
+/// ports, and the machine's description.
+pub fn emit_sparse_core_top(
+    graph: &SparseGraph,
+    opts: &SparseOptions,
+    clock_hz: u32,
+    baud: u32,
+) -> Result<(String, SparseInfo), SparseTopError> {
+    let (core, info) = crate::sparse::emit_sparse_core(graph, opts, "pbit_sparse_core")?;
+    let divisor = uart_divisor(clock_hz, baud)?;
+    let hello = sparse_hello(&info, clock_hz, baud).encode();
+    let words = info.n.div_ceil(32);
+    macro_rules! top {
+        ($w:literal) => {{
+            let uut = SparseCoreTop::<$w> {
+                clock: Default::default(),
+                uart_rx: Default::default(),
+                uart_tx: Default::default(),
+                led_busy: Default::default(),
+                led_bad_frame: Default::default(),
+                led_overflow: Default::default(),
+                led_tx: Default::default(),
+                machine: SparseCore {
+                    clock: Default::default(),
+                    write_en: Default::default(),
+                    write_addr: Default::default(),
+                    write_data: Default::default(),
+                    read_addr: Default::default(),
+                    read_data: Default::default(),
+                    sample_valid: Default::default(),
+                    sample_ready: Default::default(),
+                    busy: Default::default(),
+                    busy_other: Default::default(),
+                    verilog: core,
+                },
+                link: Link::new(
+                    &hello,
+                    &pbit_spec::regmap::Geometry {
+                        n: info.n as u32,
+                        format: info.format,
+                        pages: pbit_spec::memory_map::MAX_PAGES,
+                        steps: pbit_spec::memory_map::MAX_STEPS,
+                        batch: None,
+                    },
+                    false,
+                ),
+                receiver: UartRx::new(divisor),
+                transmitter: UartTx::new(divisor),
+            };
+            verilog_of(uut).map_err(SparseTopError::from)?
+        }};
+    }
+    let v = match words {
+        1 => top!(1),
+        2 => top!(2),
+        3 => top!(3),
+        4 => top!(4),
+        5 => top!(5),
+        6 => top!(6),
+        7 => top!(7),
+        8 => top!(8),
+        _ => {
+            return Err(SparseTopError::TooLarge {
+                n: info.n,
+                max: 256,
+            })
+        }
+    };
+    Ok((v, info))
+}
+
+/// Why a sparse core top cannot be generated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SparseTopError {
+    #[error(transparent)]
+    Sparse(#[from] crate::sparse::SparseEmitError),
+    #[error(transparent)]
+    Baud(#[from] BaudError),
+    #[error(transparent)]
+    Top(#[from] CoreTopError),
+    #[error("a sparse machine on the link holds at most {max} p-bits (a sample's state words); the graph has {n}")]
+    TooLarge { n: usize, max: usize },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +440,14 @@ mod tests {
             emit_core_top(48, 25_000_000, 1_000_000, false),
             Err(CoreTopError::Emit(EmitError::UnsupportedN { .. }))
         ));
+        let g = SparseGraph::new(4, vec![(0, 1), (0, 3), (1, 2), (2, 3)], vec![0, 1, 0, 1]).unwrap();
+        let opts = SparseOptions {
+            max_degree: 2,
+            readback: false,
+        };
+        let (v, info) = emit_sparse_core_top(&g, &opts, 25_000_000, 1_000_000).unwrap();
+        assert!(v.contains("module top(") && v.contains("module pbit_sparse_core("));
+        assert_eq!(info.n, 4);
         let h = hello_of(64, 12_000_000, 1_000_000);
         assert_eq!(Hello::decode(&h.encode()), Some(h));
     }

@@ -24,6 +24,22 @@ pub const PAGE_BITS: usize = 5;
 /// Step-index bits: 2^5 = 32 schedule steps.
 pub const STEP_BITS: usize = 5;
 
+/// The [`Geometry`](pbit_spec::regmap::Geometry) of the generated machine of `n` p-bits (a
+/// [`SUPPORTED_N`] size), with or without the batch engine: what its decode accepts, what
+/// `pbit hdl regmap` exports. The numbers are the generics of [`Core32`] … [`Core256`].
+pub fn geometry(n: usize, batch: bool) -> pbit_spec::regmap::Geometry {
+    pbit_spec::regmap::Geometry {
+        n: n as u32,
+        format: crate::machine_format(n),
+        pages: 1 << PAGE_BITS,
+        steps: 1 << STEP_BITS,
+        batch: batch.then(|| pbit_spec::regmap::BatchGeometry {
+            chains: 1 << crate::batch::CHAIN_BITS,
+            sums_n: n.min(crate::batch::SUMS_MAX_N) as u32,
+        }),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmitError {
     #[error("no machine of {n} p-bits can be generated; supported sizes are {supported:?}")]

@@ -52,10 +52,11 @@ pub mod machine;
 pub mod memories;
 pub mod ram;
 pub mod scheduler;
+pub mod sparse;
 pub mod splitmix;
 pub mod uart;
 
 pub use core_top::{emit_core_top, CoreTopError};
 pub use emit::{
-    emit_verilog, machine_format, machine_size_for, write_verilog, EmitError, SUPPORTED_N,
+    emit_verilog, geometry, machine_format, machine_size_for, write_verilog, EmitError, SUPPORTED_N,
 };

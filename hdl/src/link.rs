@@ -40,6 +40,7 @@ use crate::uart::ByteFifo;
 use pbit_spec::frame::{MAX_PAYLOAD, OVERHEAD};
 use pbit_spec::memory_map as mm;
 use pbit_spec::protocol as p;
+use pbit_spec::regmap::{Geometry, HwDecode, HwValue};
 use rust_hdl::prelude::*;
 use std::collections::BTreeMap;
 
@@ -67,9 +68,12 @@ pub enum LinkState {
     RdAddr,
     RdCount,
     RdCheck,
+    RdScan,
     RdLoop,
     WrAddr,
     WrCheck,
+    WrScan,
+    WrScanCheck,
     WrLoop,
     WrBus,
     WrReply,
@@ -196,27 +200,70 @@ pub struct Link<const W: usize> {
     c_w: Constant<Bits<16>>,
     c_hello_last: Constant<Bits<5>>,
     c_sample_region: Constant<Bits<32>>,
-    /// The regions the host writes, the register region, `REG_CTRL`, and the writable
-    /// register ranges ([`mm::WRITABLE_REGS`]).
+    /// The regions the host writes, the register region, `REG_CTRL`, and the runs of
+    /// writable registers (all from the table, [`HwDecode`]).
     c_wr_regions: Vec<Constant<Bits<8>>>,
     c_regs: Constant<Bits<8>>,
-    c_ctrl: Constant<Bits<8>>,
     c_ctrl24: Constant<Bits<24>>,
     c_wr_lo: Vec<Constant<Bits<8>>>,
     c_wr_hi: Vec<Constant<Bits<8>>>,
     idx8: Signal<Local, Bits<8>>,
     end8: Signal<Local, Bits<8>>,
     end_small: Signal<Local, Bit>,
+    /// The per-word checks ([`HwDecode`]; generated only with `checks`): per region slot
+    /// readable, writable, index bits that must be 0, last index; the registers' read and
+    /// write bitmaps; the value rules.
+    c_checks: Constant<Bit>,
+    c_rg_rd: Vec<Constant<Bit>>,
+    c_rg_wr: Vec<Constant<Bit>>,
+    c_rg_notmask: Vec<Constant<Bits<24>>>,
+    c_rg_limit: Vec<Constant<Bits<24>>>,
+    c_reg_rd: Constant<Bits<64>>,
+    c_reg_wr: Constant<Bits<64>>,
+    c_v_region: Vec<Constant<Bits<8>>>,
+    c_v_imask: Vec<Constant<Bits<24>>>,
+    c_v_ival: Vec<Constant<Bits<24>>>,
+    c_v_bias: Vec<Constant<Bits<32>>>,
+    c_v_lo: Vec<Constant<Bits<32>>>,
+    c_v_hi: Vec<Constant<Bits<32>>>,
+    cw_region: Signal<Local, Bits<8>>,
+    cw_index: Signal<Local, Bits<24>>,
+    cw_idx6: Signal<Local, Bits<6>>,
+    cw_in: Signal<Local, Bit>,
+    cw_rd: Signal<Local, Bit>,
+    cw_wr: Signal<Local, Bit>,
+    cw_reg_rd: Signal<Local, Bit>,
+    cw_reg_rd_sh: Signal<Local, Bits<64>>,
+    cw_reg_wr_sh: Signal<Local, Bits<64>>,
+    cw_reg_wr: Signal<Local, Bit>,
+    cw_is_reg: Signal<Local, Bit>,
+    cw_read_ok: Signal<Local, Bit>,
+    cw_write_ok: Signal<Local, Bit>,
+    cw_value_ok: Signal<Local, Bit>,
+    cw_biased: Vec<Signal<Local, Bits<32>>>,
 }
 
+/// Region slots of the per-word checks (region ids 0..16).
+pub const REGION_SLOTS: usize = 16;
+/// Value rules the per-word checks hold (the table has 8 with the batch engine).
+pub const RULE_SLOTS: usize = 8;
+/// Register-index runs the request-level check of a register write knows.
+pub const WRITE_RUNS: usize = 3;
+
 impl<const W: usize> Link<W> {
-    /// The decoder; `hello` is HELLO's reply payload ([`p::Hello::encode`]); `batch`: the core
-    /// has the batch engine (the chains and sums regions and the batch registers are
-    /// accepted; without it they are bad addresses, and their checks cost no logic).
-    pub fn new(hello: &[u8], batch: bool) -> Self {
+    /// The decoder; `hello` is HELLO's reply payload ([`p::Hello::encode`]); `geometry` is
+    /// the machine's ([`crate::geometry`]): its regions, registers and value rules come from
+    /// the table ([`HwDecode`]; the batch engine's only when the core has it). With `checks`,
+    /// every word of a request is checked before any is written or read: its index (p-bit ≥
+    /// N, page ≥ the pages, … are `ERR_BAD_ADDRESS`), its direction, and a written value
+    /// (`ERR_BAD_VALUE`), the detail the word's address; without, only the request-level
+    /// checks (region, writable, busy) are made (the iCEBreaker has no room for more).
+    pub fn new(hello: &[u8], geometry: &Geometry, checks: bool) -> Self {
         assert_eq!(hello.len(), p::Hello::LEN);
         assert!((1..=8).contains(&W));
-        assert!(mm::WRITABLE_REGS.iter().all(|r| r.1 < 0x100) && mm::REG_CTRL < 0x100);
+        assert_eq!(geometry.n as usize, 32 * W);
+        let decode = HwDecode::of(geometry);
+        assert!(decode.regions.len() <= REGION_SLOTS && decode.values.len() <= RULE_SLOTS);
         // the executor writes these numbers as literals
         assert_eq!(
             (mm::reg(mm::REG_CTRL), mm::CTRL_RUN, mm::CTRL_STOP),
@@ -241,11 +288,12 @@ impl<const W: usize> Link<W> {
                 p::ERR_BAD_FRAME,
                 p::ERR_UNKNOWN_OPCODE,
                 p::ERR_BAD_LENGTH,
-                p::ERR_BAD_ADDRESS
+                p::ERR_BAD_ADDRESS,
+                p::ERR_BUSY,
+                p::ERR_BAD_VALUE
             ],
-            [1, 2, 3, 4]
+            [1, 2, 3, 4, 5, 6]
         );
-        assert_eq!(p::ERR_BUSY, 5);
         assert_eq!(
             [
                 mm::REG_STATUS,
@@ -256,13 +304,38 @@ impl<const W: usize> Link<W> {
             [0x07, 0x11, 0x0C, 0x0D]
         );
         assert_eq!([mm::REG_CLOCKS_HI, mm::REG_CLOCKS_LO], [0x10, 0x0F]);
-        assert_eq!([mm::REG_N_ACTIVE, mm::REG_EVERY], [8, 11]);
-        // the batch registers' range (the second) only with the engine; else the first twice
-        let wr_regs = if batch {
-            mm::WRITABLE_REGS
-        } else {
-            [mm::WRITABLE_REGS[0]; 2]
-        };
+        // the writable regions (other than the registers), padded with the first
+        let mut wr_regions: Vec<u32> = (1..decode.regions.len() as u32)
+            .filter(|&r| decode.regions[r as usize].write)
+            .collect();
+        assert!(!wr_regions.is_empty() && wr_regions.len() <= 8);
+        wr_regions.resize(8, wr_regions[0]);
+        // runs of consecutive writable registers (REG_CTRL is one of one), padded with the first
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for r in 0..64u32 {
+            if decode.reg_write >> r & 1 == 1 {
+                match runs.last_mut() {
+                    Some(run) if run.1 + 1 == r => run.1 = r,
+                    _ => runs.push((r, r)),
+                }
+            }
+        }
+        assert!(!runs.is_empty() && runs.len() <= WRITE_RUNS && runs.iter().all(|r| r.1 < 0x100));
+        runs.resize(WRITE_RUNS, runs[0]);
+        let slot = |r: usize| decode.regions.get(r).copied().unwrap_or_default();
+        let mut rules = decode.values.clone();
+        // unused rule slots match no word: their region is above every region
+        rules.resize(
+            RULE_SLOTS,
+            HwValue {
+                region: 0xFF,
+                index_mask: 0,
+                index_value: 0,
+                bias: 0,
+                lo: 0,
+                hi: u32::MAX,
+            },
+        );
         let rom: BTreeMap<Bits<5>, Bits<8>> = hello
             .iter()
             .enumerate()
@@ -354,45 +427,51 @@ impl<const W: usize> Link<W> {
             c_frame_bytes: k!(FRAME_BYTES, 11),
             c_max_write_plen: k!(4 + 4 * p::MAX_WORDS, 11),
             c_max_words: k!(p::MAX_WORDS, 16),
-            c_last_region: k!(
-                if batch {
-                    mm::LAST_REGION
-                } else {
-                    mm::REGION_SCHEDULE
-                },
-                8
-            ),
+            c_last_region: k!(decode.last_region, 8),
             c_error_base: k!(ERROR_BASE, 11),
             c_sample_base: k!(SAMPLE_BASE, 11),
             c_error_len: k!(ERROR_LEN, 11),
             c_w: k!(W, 16),
             c_hello_last: k!(p::Hello::LEN - 1, 5),
             c_sample_region: k!(mm::region_addr(mm::REGION_SAMPLE, 0), 32),
-            c_wr_regions: [
-                mm::REGION_J,
-                mm::REGION_H,
-                mm::REGION_RNG,
-                mm::REGION_STATE,
-                mm::REGION_CLAMPS,
-                mm::REGION_PAGES,
-                mm::REGION_SCHEDULE,
-                if batch {
-                    mm::REGION_CHAINS
-                } else {
-                    mm::REGION_SCHEDULE
-                },
-            ]
-            .iter()
-            .map(|&r| k!(r, 8))
-            .collect(),
+            c_wr_regions: wr_regions.iter().map(|&r| k!(r, 8)).collect(),
             c_regs: k!(mm::REGION_REGS, 8),
-            c_ctrl: k!(mm::REG_CTRL, 8),
             c_ctrl24: k!(mm::REG_CTRL, 24),
-            c_wr_lo: wr_regs.iter().map(|r| k!(r.0, 8)).collect(),
-            c_wr_hi: wr_regs.iter().map(|r| k!(r.1, 8)).collect(),
+            c_wr_lo: runs.iter().map(|r| k!(r.0, 8)).collect(),
+            c_wr_hi: runs.iter().map(|r| k!(r.1, 8)).collect(),
             idx8: Default::default(),
             end8: Default::default(),
             end_small: Default::default(),
+            c_checks: Constant::new(checks),
+            c_rg_rd: (0..REGION_SLOTS).map(|r| Constant::new(slot(r).read)).collect(),
+            c_rg_wr: (0..REGION_SLOTS).map(|r| Constant::new(slot(r).write)).collect(),
+            c_rg_notmask: (0..REGION_SLOTS)
+                .map(|r| k!(!slot(r).mask & 0xFF_FFFF, 24))
+                .collect(),
+            c_rg_limit: (0..REGION_SLOTS).map(|r| k!(slot(r).limit, 24)).collect(),
+            c_reg_rd: k!(decode.reg_read, 64),
+            c_reg_wr: k!(decode.reg_write, 64),
+            c_v_region: rules.iter().map(|v| k!(v.region, 8)).collect(),
+            c_v_imask: rules.iter().map(|v| k!(v.index_mask, 24)).collect(),
+            c_v_ival: rules.iter().map(|v| k!(v.index_value, 24)).collect(),
+            c_v_bias: rules.iter().map(|v| k!(v.bias, 32)).collect(),
+            c_v_lo: rules.iter().map(|v| k!(v.lo, 32)).collect(),
+            c_v_hi: rules.iter().map(|v| k!(v.hi, 32)).collect(),
+            cw_region: Default::default(),
+            cw_index: Default::default(),
+            cw_idx6: Default::default(),
+            cw_in: Default::default(),
+            cw_rd: Default::default(),
+            cw_wr: Default::default(),
+            cw_reg_rd: Default::default(),
+            cw_reg_rd_sh: Default::default(),
+            cw_reg_wr_sh: Default::default(),
+            cw_reg_wr: Default::default(),
+            cw_is_reg: Default::default(),
+            cw_read_ok: Default::default(),
+            cw_write_ok: Default::default(),
+            cw_value_ok: Default::default(),
+            cw_biased: (0..RULE_SLOTS).map(|_| Default::default()).collect(),
         }
     }
 }
@@ -441,9 +520,9 @@ impl<const W: usize> Logic for Link<W> {
         self.end_region.next = bit_cast::<8, 32>(self.end_addr.val() >> 24);
         self.index.next = bit_cast::<24, 32>(self.addr.q.val());
         self.end_index.next = bit_cast::<24, 32>(self.end_addr.val());
-        // writable: J, h, generators, state, clamps, pages, schedule, chains; of the registers
-        // ctrl alone and the ranges of WRITABLE_REGS (all below 0x100: byte compares; the
-        // request's last index below 0x100 puts its first there too)
+        // writable (request level): the table's writable regions; of the registers the runs
+        // of writable ones (REG_CTRL alone; all below 0x100: byte compares; the request's
+        // last index below 0x100 puts its first there too)
         self.idx8.next = bit_cast::<8, 24>(self.index.val());
         self.end8.next = bit_cast::<8, 24>(self.end_index.val());
         self.end_small.next = (self.end_index.val() >> 8) == 0;
@@ -457,12 +536,49 @@ impl<const W: usize> Logic for Link<W> {
             | (self.region.val() == self.c_wr_regions[7].val())
             | ((self.region.val() == self.c_regs.val())
                 & self.end_small.val()
-                & (((self.idx8.val() == self.c_ctrl.val())
-                    & (self.end8.val() == self.c_ctrl.val()))
-                    | ((self.idx8.val() >= self.c_wr_lo[0].val())
-                        & (self.end8.val() <= self.c_wr_hi[0].val()))
+                & (((self.idx8.val() >= self.c_wr_lo[0].val())
+                    & (self.end8.val() <= self.c_wr_hi[0].val()))
                     | ((self.idx8.val() >= self.c_wr_lo[1].val())
-                        & (self.end8.val() <= self.c_wr_hi[1].val()))));
+                        & (self.end8.val() <= self.c_wr_hi[1].val()))
+                    | ((self.idx8.val() >= self.c_wr_lo[2].val())
+                        & (self.end8.val() <= self.c_wr_hi[2].val()))));
+        // the per-word checks of the word at cur_addr (and, for a write, its value in `word`)
+        self.cw_region.next = bit_cast::<8, 32>(self.cur_addr.val() >> 24);
+        self.cw_index.next = bit_cast::<24, 32>(self.cur_addr.val());
+        self.cw_idx6.next = bit_cast::<6, 32>(self.cur_addr.val());
+        self.cw_in.next = false;
+        self.cw_rd.next = false;
+        self.cw_wr.next = false;
+        for r in 0..REGION_SLOTS {
+            if self.cw_region.val().index() == r {
+                self.cw_in.next = ((self.cw_index.val() & self.c_rg_notmask[r].val()) == 0)
+                    & (self.cw_index.val() <= self.c_rg_limit[r].val());
+                self.cw_rd.next = self.c_rg_rd[r].val();
+                self.cw_wr.next = self.c_rg_wr[r].val();
+            }
+        }
+        self.cw_is_reg.next = self.cw_region.val() == self.c_regs.val();
+        self.cw_reg_rd_sh.next = self.c_reg_rd.val() >> self.cw_idx6.val();
+        self.cw_reg_wr_sh.next = self.c_reg_wr.val() >> self.cw_idx6.val();
+        self.cw_reg_rd.next = self.cw_reg_rd_sh.val().get_bit(0);
+        self.cw_reg_wr.next = self.cw_reg_wr_sh.val().get_bit(0);
+        self.cw_read_ok.next = self.cw_in.val()
+            & self.cw_rd.val()
+            & (!self.cw_is_reg.val() | self.cw_reg_rd.val());
+        self.cw_write_ok.next = self.cw_in.val()
+            & self.cw_wr.val()
+            & (!self.cw_is_reg.val() | self.cw_reg_wr.val());
+        self.cw_value_ok.next = true;
+        for v in 0..RULE_SLOTS {
+            self.cw_biased[v].next = self.word.q.val() ^ self.c_v_bias[v].val();
+            if (self.cw_region.val() == self.c_v_region[v].val())
+                & ((self.cw_index.val() & self.c_v_imask[v].val()) == self.c_v_ival[v].val())
+                & ((self.cw_biased[v].val() < self.c_v_lo[v].val())
+                    | (self.cw_biased[v].val() > self.c_v_hi[v].val()))
+            {
+                self.cw_value_ok.next = false;
+            }
+        }
         // STATUS reply words: status, sweeps, (samples), energy, best, clocks hi, clocks lo
         self.stat_addr.next = 0x0F.into();
         if self.i.q.val() == 0 {
@@ -712,9 +828,26 @@ impl<const W: usize> Logic for Link<W> {
                 {
                     self.ecode.d.next = 4.into();
                     self.edetail.d.next = self.addr.q.val();
+                } else if self.c_checks.val() {
+                    self.state.d.next = LinkState::RdScan;
                 } else {
                     self.ret.d.next = LinkState::RdLoop;
                     self.state.d.next = LinkState::ReplyHdr;
+                }
+            }
+            LinkState::RdScan => {
+                // every word readable before the reply is built (the reply buffer keeps the
+                // last reply for a retry until then)
+                if self.i.q.val() == self.cnt.q.val() {
+                    self.i.d.next = 0.into();
+                    self.ret.d.next = LinkState::RdLoop;
+                    self.state.d.next = LinkState::ReplyHdr;
+                } else if !self.cw_read_ok.val() {
+                    self.ecode.d.next = 4.into();
+                    self.edetail.d.next = self.cur_addr.val();
+                    self.state.d.next = LinkState::ErrWrite;
+                } else {
+                    self.i.d.next = self.i.q.val() + 1;
                 }
             }
             LinkState::RdLoop => {
@@ -741,8 +874,35 @@ impl<const W: usize> Logic for Link<W> {
                         & (self.index.val() == self.c_ctrl24.val()))
                 {
                     self.ecode.d.next = 5.into();
+                } else if self.c_checks.val() {
+                    self.state.d.next = LinkState::WrScan;
                 } else {
                     self.state.d.next = LinkState::WrLoop;
+                }
+            }
+            LinkState::WrScan => {
+                // every word's address and value checked before any is written; then the
+                // words are loaded again from the frame buffer (fptr back to the first)
+                if self.i.q.val() == self.cnt.q.val() {
+                    self.i.d.next = 0.into();
+                    self.fptr.d.next = 6.into();
+                    self.state.d.next = LinkState::WrLoop;
+                } else {
+                    self.ret.d.next = LinkState::WrScanCheck;
+                    self.state.d.next = LinkState::LoadWord;
+                }
+            }
+            LinkState::WrScanCheck => {
+                self.edetail.d.next = self.cur_addr.val();
+                if !self.cw_write_ok.val() {
+                    self.ecode.d.next = 4.into();
+                    self.state.d.next = LinkState::ErrWrite;
+                } else if !self.cw_value_ok.val() {
+                    self.ecode.d.next = 6.into();
+                    self.state.d.next = LinkState::ErrWrite;
+                } else {
+                    self.i.d.next = self.i.q.val() + 1;
+                    self.state.d.next = LinkState::WrScan;
                 }
             }
             LinkState::WrLoop => {

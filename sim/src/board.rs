@@ -53,6 +53,8 @@ pub enum BoardError {
     Sim(#[from] SimError),
     #[error("cannot generate the core top: {0}")]
     Core(#[from] CoreTopError),
+    #[error("cannot generate the sparse core top: {0}")]
+    Sparse(String),
     #[error("the board sent no complete frame within {clocks} clocks")]
     Timeout { clocks: u64 },
     #[error("the board sent a bad frame: {0}")]
@@ -127,9 +129,31 @@ impl Board {
         baud: u32,
         batch: bool,
     ) -> Result<Board, BoardError> {
-        let divisor = pbit_hdl::uart::uart_divisor(clock_hz, baud).map_err(CoreTopError::from)?;
         let verilog = emit_core_top(n, clock_hz, baud, batch)?;
-        let so = build_board_object(&verilog)?;
+        Board::load(&verilog, n, clock_hz, baud)
+    }
+
+    /// The core top of the sparse machine for `graph` (maximum degree `max_degree`, every
+    /// region readable), clocked at `clock_hz`, its UART at `baud`.
+    pub fn build_sparse(
+        graph: &pbit_spec::sparse::SparseGraph,
+        max_degree: usize,
+        clock_hz: u32,
+        baud: u32,
+    ) -> Result<Board, BoardError> {
+        let opts = pbit_hdl::sparse::SparseOptions {
+            max_degree,
+            readback: true,
+        };
+        let (verilog, info) =
+            pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, clock_hz, baud)
+                .map_err(|e| BoardError::Sparse(e.to_string()))?;
+        Board::load(&verilog, info.n, clock_hz, baud)
+    }
+
+    fn load(verilog: &str, n: usize, clock_hz: u32, baud: u32) -> Result<Board, BoardError> {
+        let divisor = pbit_hdl::uart::uart_divisor(clock_hz, baud).map_err(CoreTopError::from)?;
+        let so = build_board_object(verilog)?;
         let lib = crate::build::load_library(&so)?;
         let api = Api {
             new: symbol(&lib, b"pbit_board_new")?,
@@ -275,7 +299,7 @@ fn build_board_object(verilog: &str) -> Result<PathBuf, SimError> {
 }
 
 /// What [`serve`] serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServeOptions {
     /// p-bits of the machine (a [`pbit_hdl::SUPPORTED_N`] size).
     pub n: usize,
@@ -284,6 +308,9 @@ pub struct ServeOptions {
     pub clock_hz: u32,
     /// With the batch engine (as the ULX3S), or without (as the iCEBreaker).
     pub batch: bool,
+    /// A sparse machine for this graph and maximum degree instead of the dense one (`n` and
+    /// `batch` are then ignored).
+    pub sparse: Option<(pbit_spec::sparse::SparseGraph, usize)>,
 }
 
 impl Default for ServeOptions {
@@ -293,6 +320,7 @@ impl Default for ServeOptions {
             baud: DEFAULT_BAUD,
             clock_hz: DEFAULT_CLOCK_HZ,
             batch: true,
+            sparse: None,
         }
     }
 }
@@ -366,7 +394,10 @@ pub fn serve(
     stop: &AtomicBool,
     on_ready: impl FnOnce(&Path),
 ) -> Result<(), BoardError> {
-    let mut board = Board::build_with(options.n, options.clock_hz, options.baud, options.batch)?;
+    let mut board = match &options.sparse {
+        Some((graph, d)) => Board::build_sparse(graph, *d, options.clock_hz, options.baud)?,
+        None => Board::build_with(options.n, options.clock_hz, options.baud, options.batch)?,
+    };
     let pty = open_pty()?;
     on_ready(&pty.path);
     // simulate in slices of ~16 bytes on the line

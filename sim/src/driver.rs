@@ -8,6 +8,8 @@ use libloading::Library;
 use pbit_driver::{Bus, DriverError, Machine};
 use pbit_model::FixedIsing;
 use pbit_spec::memory_map as mm;
+use pbit_hdl::sparse::{SparseInfo, SparseOptions};
+use pbit_spec::sparse::{MachineKind, SparseGraph};
 use pbit_spec::{Format, ThresholdPage};
 use std::ffi::c_void;
 use std::time::Instant;
@@ -42,6 +44,9 @@ pub struct VerilatedMachine {
     api: Api,
     n: usize,
     format: Format,
+    /// The built graph of a sparse machine (None: the dense machine).
+    graph: Option<SparseGraph>,
+    info: Option<SparseInfo>,
     // keeps the code of `api` loaded; dropped last
     _lib: Library,
 }
@@ -69,7 +74,43 @@ impl VerilatedMachine {
         let format = pbit_hdl::machine_format(n);
         let verilog = pbit_hdl::emit_verilog(n, &format)?;
         let so = crate::build::build_shared_object_with(&verilog, trace.map(|t| t.format))?;
-        Self::load(&so, n, format, trace)
+        Self::load(&so, n, format, trace, None)
+    }
+
+    /// Builds (or takes from the cache, keyed by the Verilog and so by the graph's hash) the
+    /// sparse machine for `graph` with maximum degree `max_degree` and instantiates it. Every
+    /// region is readable (the RNG and field regions too).
+    pub fn build_sparse(graph: &SparseGraph, max_degree: usize) -> Result<Self, SimError> {
+        let opts = SparseOptions {
+            max_degree,
+            readback: true,
+        };
+        let (verilog, info) = pbit_hdl::sparse::emit_sparse_verilog(graph, &opts)?;
+        let so = crate::build::build_shared_object(&verilog)?;
+        let mut m = Self::load(&so, graph.n(), info.format, None, Some(graph.clone()))?;
+        let id = pbit_driver::identify_sparse(&mut m).map_err(|e| match e {
+            pbit_driver::DriverError::Bus(e) => e,
+            e => SimError::Io(e.to_string()),
+        })?;
+        if id.graph_hash != graph.hash() || id.kind != MachineKind::Sparse {
+            return Err(SimError::Io(format!(
+                "the built sparse machine reports graph {:016x} ({}), not {:016x}",
+                id.graph_hash,
+                id.kind,
+                graph.hash()
+            )));
+        }
+        m.info = Some(info);
+        Ok(m)
+    }
+
+    /// The sparse machine's description (None for the dense machine).
+    pub fn sparse_info(&self) -> Option<&SparseInfo> {
+        self.info.as_ref()
+    }
+    /// The sparse machine's graph (None for the dense machine).
+    pub fn graph(&self) -> Option<&SparseGraph> {
+        self.graph.as_ref()
     }
 
     fn load(
@@ -77,6 +118,7 @@ impl VerilatedMachine {
         n: usize,
         format: Format,
         trace: Option<&crate::build::Trace>,
+        graph: Option<SparseGraph>,
     ) -> Result<Self, SimError> {
         let lib = crate::build::load_library(so)?;
         let api = Api {
@@ -117,6 +159,8 @@ impl VerilatedMachine {
             api,
             n,
             format,
+            graph,
+            info: None,
             _lib: lib,
         };
         let magic = m.read(mm::reg(mm::REG_MAGIC));
@@ -174,7 +218,10 @@ impl VerilatedMachine {
     /// gets over its UART link.
     pub fn driver(&mut self) -> Machine<&mut VerilatedMachine> {
         let (n, format) = (self.n, self.format);
-        Machine::new(self, n, format)
+        match self.graph.clone() {
+            Some(g) => Machine::sparse(self, g, format),
+            None => Machine::new(self, n, format),
+        }
     }
 
     /// The current state of the first `n` p-bits.

@@ -36,6 +36,8 @@ pub enum SimError {
     Load(String),
     #[error(transparent)]
     Emit(#[from] pbit_hdl::EmitError),
+    #[error(transparent)]
+    SparseEmit(#[from] pbit_hdl::sparse::SparseEmitError),
     #[error(
         "the machine answered magic {got:#010x} and N = {n}, not a pbit machine of {want} p-bits"
     )]

@@ -31,6 +31,7 @@ fn serve_answers_hello_over_a_pty() {
                     baud: 1_000_000,
                     clock_hz: 12_000_000,
                     batch: true,
+                    sparse: None,
                 },
                 &stop,
                 |path| tx.send(path.to_path_buf()).unwrap(),

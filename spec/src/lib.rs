@@ -7,6 +7,8 @@
 //! * [`frame`]: link framing (COBS, CRC-16, delimiter) shared by the gateware and the host.
 //! * [`protocol`]: opcodes, error codes and payloads of the host ↔ device link.
 //! * [`sparse`]: the sparse, graph-coloured machine: its graph, colouring, format and hash.
+//! * [`regmap`]: the memory map as one declarative table (regions, registers, access,
+//!   widths, reset values, value rules, capabilities); [`memory_map`] re-exports its numbers.
 //! * [`hash`]: a hash of everything above that a device reports so a host can refuse a mismatch.
 //!
 //! docs/spec.md describes the same contract in prose.
@@ -16,8 +18,10 @@ pub mod frame;
 pub mod hash;
 pub mod memory_map;
 pub mod protocol;
+pub mod regmap;
 pub mod rng;
 pub mod sparse;
+pub mod sparse_map;
 pub mod table;
 
 pub use format::{Format, FormatError};

@@ -6,21 +6,9 @@
 //! region; the rest indexes inside it. Index fields do not depend on the machine's size, so an
 //! address means the same on every machine (J's row stride is fixed at [`J_ROW_STRIDE`]).
 //!
-//! | region | address | access | contents |
-//! |---|---|---|---|
-//! | registers | `0x00_00_00_rr` | r/w | see the `REG_*` constants |
-//! | J | `0x01_00_00_00 + i·J_ROW_STRIDE + j` | w | raw J_ij (two's complement, low `j_bits`); the host writes both (i, j) and (j, i) |
-//! | h | `0x02_00_00_00 + i` | w | raw h_i (low `h_bits`) |
-//! | RNG | `0x03_00_00_00 + i` | r/w | xorshift32 state of p-bit i (never 0) |
-//! | state | `0x04_00_00_00 + w` | r/w | spins 32w..32w+31, bit b = p-bit 32w+b, 1 = +1 |
-//! | clamps | `0x05_00_00_00 + w` | r/w | clamp mask, same packing; a clamped p-bit keeps its state bit |
-//! | best state | `0x06_00_00_00 + w` | r | the state of the best energy |
-//! | sample | `0x07_00_00_00 + w` | r | the state of the pending sample (valid while `STATUS_SAMPLE_VALID`) |
-//! | field | `0x08_00_00_00 + i` | r | raw local field I_i (sign-extended; for tests) |
-//! | pages | `0x09_00_00_00 + p·PAGE_STRIDE + u` | w | upper half of threshold page p: entry u = threshold of index 2^(k−1)+u |
-//! | schedule | `0x0A_00_00_00 + 2s` / `+ 2s + 1` | w | step s: sweeps (32 bits) / page index |
-//! | chains | `0x0B_00_00_00 + w·CHAIN_PLANE + c` | r/w | batch engine: state word w of chain c (packing as state) |
-//! | sums | `0x0C_00_00_00 + k` | r | batch engine: correlation sum k ([`sums_index`]), i32 |
+//! The regions, registers, their access, widths, reset values and the values a write may
+//! carry are the rows of one table, [`crate::regmap`] (docs/protocol.md prints it); this module
+//! re-exports its numbers and adds the address arithmetic.
 //!
 //! # The batch engine (optional: [`REG_BATCH_CAPS`] reads 0 on machines without it)
 //! A batch is the host's relax job run on the device: C chains, each one read of the machine,
@@ -44,123 +32,50 @@
 //! chain is stopped and discarded (buffer and sums cover the `REG_BATCH_DONE` chains done). While a batch runs, writes other
 //! than to `REG_CTRL` are ignored, reads of the chains and sums regions give 0, and other reads
 //! see the machine as it runs.
-//! Writes or reads with an index beyond the machine (p-bit ≥ N, page ≥ its page count, …) are
-//! ignored (reads give 0).
+//! On the bus itself, writes or reads with an index beyond the machine (p-bit ≥ N, page ≥ its
+//! page count, …) are ignored (reads give 0); the link refuses them (`ERR_BAD_ADDRESS`) and
+//! values a word cannot hold (`ERR_BAD_VALUE`) before they reach the bus
+//! ([`crate::regmap::Geometry::check_write`]).
 //!
 //! Writes of J, h, state or clamps mark the fields stale; the machine recomputes fields and energy
 //! (and restarts the best from the current state) before the next run, or on `CTRL_RECOMPUTE`.
 //! Writes other than to `REG_CTRL` are ignored while the machine runs.
 
-/// Bits of an address that select its region (the top byte).
-pub const REGION_SHIFT: u32 = 24;
+pub use crate::regmap::{
+    CHAIN_PLANE, CTRL_BATCH, CTRL_RECOMPUTE, CTRL_RUN, CTRL_STOP, CTRL_VALID, ENERGY_BITS,
+    J_ROW_STRIDE, MAGIC, PAGE_STRIDE, REGION_SHIFT,
+};
+// The regions and registers: the rows of [`crate::regmap`]'s table.
+pub use crate::regmap::{
+    REGION_BEST_STATE, REGION_CHAINS, REGION_CLAMPS, REGION_FIELD, REGION_H, REGION_J,
+    REGION_PAGES, REGION_REGS, REGION_RNG, REGION_SAMPLE, REGION_SCHEDULE, REGION_STATE,
+    REGION_SUMS,
+};
+pub use crate::regmap::{
+    REG_BATCH_CAPS, REG_BATCH_CHAINS, REG_BATCH_DONE, REG_BATCH_READ_HI, REG_BATCH_READ_LO,
+    REG_BATCH_SEED_HI, REG_BATCH_SEED_LO, REG_BEST_ENERGY, REG_BURN_IN, REG_CLOCKS_HI, REG_CLOCKS_LO,
+    REG_CTRL, REG_ENERGY, REG_EVERY, REG_FORMAT, REG_FORMAT2, REG_MAGIC, REG_N, REG_N_ACTIVE,
+    REG_N_STEPS, REG_SAMPLES, REG_SAMPLE_ENERGY, REG_SPEC_HASH_HI, REG_SPEC_HASH_LO,
+    REG_STATUS, REG_SWEEPS,
+};
 
-/// Register region.
-pub const REGION_REGS: u32 = 0x00;
-pub const REGION_J: u32 = 0x01;
-pub const REGION_H: u32 = 0x02;
-pub const REGION_RNG: u32 = 0x03;
-pub const REGION_STATE: u32 = 0x04;
-pub const REGION_CLAMPS: u32 = 0x05;
-pub const REGION_BEST_STATE: u32 = 0x06;
-pub const REGION_SAMPLE: u32 = 0x07;
-pub const REGION_FIELD: u32 = 0x08;
-pub const REGION_PAGES: u32 = 0x09;
-pub const REGION_SCHEDULE: u32 = 0x0A;
-/// Batch engine: the chain buffer (r/w) and the correlation sums (r).
-pub const REGION_CHAINS: u32 = 0x0B;
-pub const REGION_SUMS: u32 = 0x0C;
 /// The highest region: the link refuses addresses above it.
 pub const LAST_REGION: u32 = REGION_SUMS;
-/// Index stride of a state word's plane in the chain region: word w of chain c is at
-/// `w·CHAIN_PLANE + c`, so one plane of consecutive chains is one contiguous write or read.
-pub const CHAIN_PLANE: u32 = 1 << 16;
-
-/// Row stride of J's region: supports machines of up to 4096 p-bits.
-pub const J_ROW_STRIDE: u32 = 1 << 12;
-/// Page stride of the page region: up to 2^16 entries (rng_bits ≤ 17) per upper half.
-pub const PAGE_STRIDE: u32 = 1 << 16;
 /// Most pages a schedule may name (the model's `schedule::MAX_STEPS`).
 pub const MAX_PAGES: u32 = 32;
 /// Most steps in a schedule.
 pub const MAX_STEPS: u32 = 32;
 
-// Registers (region 0). Read-only unless noted.
-/// Magic word "pbit" (0x7062_6974).
-pub const REG_MAGIC: u32 = 0x00;
-/// Number of p-bits N of the machine.
-pub const REG_N: u32 = 0x01;
-/// Format: frac_bits | j_bits << 8 | h_bits << 16 | field_bits << 24.
-pub const REG_FORMAT: u32 = 0x02;
-/// rng_bits | page count << 8 | energy_bits << 16.
-pub const REG_FORMAT2: u32 = 0x03;
-/// Spec hash ([`crate::hash::spec_hash`] of the machine's format), low and high words.
-pub const REG_SPEC_HASH_LO: u32 = 0x04;
-pub const REG_SPEC_HASH_HI: u32 = 0x05;
-/// Control (write): bit 0 run, bit 1 recompute, bit 2 stop. Reads 0. A run discards an unread
-/// sample of a stopped run.
-pub const REG_CTRL: u32 = 0x06;
-/// Status: bit 0 busy (running or recomputing), bit 1 sample valid, bit 2 fields stale.
-pub const REG_STATUS: u32 = 0x07;
-/// (r/w) Active p-bits n ≤ N: a sweep visits 0..n−1.
-pub const REG_N_ACTIVE: u32 = 0x08;
-/// (r/w) Steps in the schedule (1..=32).
-pub const REG_N_STEPS: u32 = 0x09;
-/// (r/w) Sweeps after which samples start.
-pub const REG_BURN_IN: u32 = 0x0A;
-/// (r/w) Sample every k-th sweep after the burn-in (0: no samples).
-pub const REG_EVERY: u32 = 0x0B;
-/// Running raw energy (two's complement, `energy_bits` wide, sign-extended).
-pub const REG_ENERGY: u32 = 0x0C;
-/// Best raw energy since the last recompute.
-pub const REG_BEST_ENERGY: u32 = 0x0D;
-/// Raw energy of the pending sample.
-pub const REG_SAMPLE_ENERGY: u32 = 0x0E;
-/// Clocks spent busy (as STATUS shows: running, recomputing, or in a batch) since reset, low and
-/// high words.
-pub const REG_CLOCKS_LO: u32 = 0x0F;
-pub const REG_CLOCKS_HI: u32 = 0x10;
-/// Sweeps completed since reset.
-pub const REG_SWEEPS: u32 = 0x11;
-/// Samples emitted since reset: the sequence number of the pending sample (a lost sample is
-/// never silent).
-pub const REG_SAMPLES: u32 = 0x12;
-/// Batch engine capabilities: chains the buffer holds (bits 0..16) and the most active
-/// p-bits whose sums it forms (bits 16..32); 0 on a machine without the engine.
-pub const REG_BATCH_CAPS: u32 = 0x13;
-/// (r/w) The user seed S of the batch's generators, low and high words.
-pub const REG_BATCH_SEED_LO: u32 = 0x14;
-pub const REG_BATCH_SEED_HI: u32 = 0x15;
-/// (r/w) The read number r₀ of chain 0, low and high words.
-pub const REG_BATCH_READ_LO: u32 = 0x16;
-pub const REG_BATCH_READ_HI: u32 = 0x17;
-/// (r/w) Chains C in a batch (1 ..= capacity; 0 runs nothing).
-pub const REG_BATCH_CHAINS: u32 = 0x18;
-/// Chains the current (or last) batch has finished.
-pub const REG_BATCH_DONE: u32 = 0x19;
 /// The registers the host writes: `REG_N_ACTIVE..=REG_EVERY` and
-/// `REG_BATCH_SEED_LO..=REG_BATCH_CHAINS` (and `REG_CTRL`).
+/// `REG_BATCH_SEED_LO..=REG_BATCH_CHAINS` (and `REG_CTRL`); checked against the table.
 pub const WRITABLE_REGS: [(u32, u32); 2] = [
     (REG_N_ACTIVE, REG_EVERY),
     (REG_BATCH_SEED_LO, REG_BATCH_CHAINS),
 ];
 
-pub const MAGIC: u32 = 0x7062_6974;
-
-pub const CTRL_RUN: u32 = 1 << 0;
-pub const CTRL_RECOMPUTE: u32 = 1 << 1;
-pub const CTRL_STOP: u32 = 1 << 2;
-/// The machine's control bits; the machine ignores a control write with any other bit set.
-pub const CTRL_VALID: u32 = CTRL_RUN | CTRL_RECOMPUTE | CTRL_STOP;
-/// Run a batch (the batch engine's control bit, written alone).
-pub const CTRL_BATCH: u32 = 1 << 3;
-
 pub const STATUS_BUSY: u32 = 1 << 0;
 pub const STATUS_SAMPLE_VALID: u32 = 1 << 1;
 pub const STATUS_STALE: u32 = 1 << 2;
-
-/// Width of the energy registers: |E| ≤ N(N−1)/2·J_max + N·h_max for every machine up to 2048
-/// p-bits in the standard format, and twice that while recomputing.
-pub const ENERGY_BITS: u32 = 32;
 
 /// Address of a register.
 pub const fn reg(r: u32) -> u32 {
@@ -226,6 +141,28 @@ mod tests {
             chain_addr(CHAIN_PLANE - 1, 255) >> REGION_SHIFT,
             REGION_CHAINS
         );
+    }
+
+    /// The hand-kept constants here agree with the table.
+    #[test]
+    fn constants_agree_with_the_table() {
+        use crate::regmap::{Access, REGISTERS, REGIONS};
+        assert_eq!(REGIONS.last().unwrap().id, LAST_REGION);
+        for r in REGISTERS.iter().filter(|r| r.index != REG_CTRL) {
+            let listed = WRITABLE_REGS.iter().any(|&(a, b)| (a..=b).contains(&r.index));
+            assert_eq!(r.access.writable(), listed, "{}", r.name);
+        }
+        let st = REGISTERS.iter().find(|r| r.index == REG_STATUS).unwrap();
+        let bit = |name: &str| 1u32 << st.fields.iter().find(|f| f.name == name).unwrap().lsb;
+        assert_eq!(
+            [bit("busy"), bit("sample_valid"), bit("stale")],
+            [STATUS_BUSY, STATUS_SAMPLE_VALID, STATUS_STALE]
+        );
+        assert_eq!(
+            REGISTERS.iter().find(|r| r.index == REG_CTRL).unwrap().access,
+            Access::W
+        );
+        assert_eq!(MAX_PAGES, MAX_STEPS);
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //!   resends its request.
 
 /// Version the device reports in [`HELLO`]'s reply.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Request: who are you? Reply payload: [`Hello`].
 pub const HELLO: u8 = 0x01;
@@ -64,10 +64,16 @@ pub const ERR_BAD_FRAME: u8 = 1;
 pub const ERR_UNKNOWN_OPCODE: u8 = 2;
 /// Error: a payload of the wrong length for its opcode (detail: the length).
 pub const ERR_BAD_LENGTH: u8 = 3;
-/// Error: an address outside the memory map, or a read-only address written (detail: address).
+/// Error: an address outside the memory map or beyond the machine (p-bit ≥ N, page ≥ the page
+/// count, …), a read-only address written or a write-only one read (detail: the address of the
+/// request; with the device's per-word checks, of the first refused word).
 pub const ERR_BAD_ADDRESS: u8 = 4;
 /// Error: a write other than STOP while the machine runs (detail: address).
 pub const ERR_BUSY: u8 = 5;
+/// Error: a value the addressed word cannot hold (`n_active` of 0 or above N, a page index
+/// beyond the pages, a J wider than j_bits, …: [`crate::regmap`]'s value rules). Detail: the
+/// address of the refused word. Nothing of the request was written. (Protocol version 2.)
+pub const ERR_BAD_VALUE: u8 = 6;
 
 /// Human-readable name of an error code.
 pub fn error_name(code: u8) -> &'static str {
@@ -77,6 +83,7 @@ pub fn error_name(code: u8) -> &'static str {
         ERR_BAD_LENGTH => "bad payload length",
         ERR_BAD_ADDRESS => "bad address",
         ERR_BUSY => "machine busy",
+        ERR_BAD_VALUE => "bad value",
         _ => "unknown error",
     }
 }
