@@ -551,7 +551,11 @@ fn every_address_is_checked_as_the_table_says() {
     let mut checked = 0;
     for a in pbit_spec::regmap::probe_addresses(&g) {
         let want = g.check_read(a, 1).map_err(|r| (r.code(), r.address()));
-        assert_eq!(answer(&mut c, p::READ, p::read_payload(a, 1)), want, "READ {a:#010x}");
+        assert_eq!(
+            answer(&mut c, p::READ, p::read_payload(a, 1)),
+            want,
+            "READ {a:#010x}"
+        );
         let v = (0..=u32::MAX >> 1)
             .step_by(1 << 20)
             .chain([u32::MAX, 1])
@@ -587,12 +591,18 @@ fn bad_values_are_refused_and_nothing_is_written() {
     let mut c = Client::new(&mut b);
     // every rule's edges: lo − 1, lo, hi, hi + 1 (as the word reads them)
     let mut words: Vec<u32> = Vec::new();
-    for r in REGISTERS.iter().filter(|r| r.access.writable() && g.has(r.capability)) {
+    for r in REGISTERS
+        .iter()
+        .filter(|r| r.access.writable() && g.has(r.capability))
+    {
         if r.index != mm::REG_CTRL {
             words.push(mm::reg(r.index));
         }
     }
-    for r in REGIONS.iter().filter(|r| r.access.writable() && r.id != mm::REGION_REGS) {
+    for r in REGIONS
+        .iter()
+        .filter(|r| r.access.writable() && r.id != mm::REGION_REGS)
+    {
         if g.has(r.capability) {
             words.extend((0..r.values.len() as u32).map(|k| mm::region_addr(r.id, k)));
         }
@@ -610,8 +620,8 @@ fn bad_values_are_refused_and_nothing_is_written() {
             }
             None => {
                 let region = REGIONS.iter().find(|r| r.id == a >> 24).unwrap();
-                let (lo, hi, _) = region.values[(a & 0xFF_FFFF) as usize % region.values.len()]
-                    .bounds(&g);
+                let (lo, hi, _) =
+                    region.values[(a & 0xFF_FFFF) as usize % region.values.len()].bounds(&g);
                 (lo, hi)
             }
         };
@@ -669,7 +679,10 @@ fn bad_values_are_refused_and_nothing_is_written() {
     );
     assert_eq!(
         g.check_write(j, &[1, 256]),
-        Err(Refusal::Value { address: j + 1, value: 256 })
+        Err(Refusal::Value {
+            address: j + 1,
+            value: 256
+        })
     );
     // a READ running off the machine is refused before any reply is built, and the
     // remembered reply of the last executed request survives it

@@ -172,7 +172,13 @@ pub struct Report {
 impl Report {
     /// Describes a sparse machine: its n, colours, degree and updates per clock (and so the
     /// rates at the report's clock).
-    pub fn set_sparse(&mut self, n: usize, colours: u32, max_degree: usize, updates_per_clock: f64) {
+    pub fn set_sparse(
+        &mut self,
+        n: usize,
+        colours: u32,
+        max_degree: usize,
+        updates_per_clock: f64,
+    ) {
         self.machine = "sparse".into();
         self.n = n;
         self.colours = Some(colours);
