@@ -1127,8 +1127,8 @@ impl<B: Bus> Machine<B> {
                 let mut words = vec![vec![0u32; planes]; chunk.len()];
                 for w in 0..planes {
                     let plane = self.read(mm::chain_addr(0, w as u32), chunk.len())?;
-                    for (c, &v) in plane.iter().enumerate() {
-                        words[c][w] = v;
+                    for (chain, &v) in words.iter_mut().zip(&plane) {
+                        chain[w] = v;
                     }
                 }
                 finals.extend(words.iter().map(|ws| unpack_bits(ws, n)));

@@ -475,7 +475,7 @@ mod tests {
                 .filter(|&t| {
                     every != 0
                         && t > burn_in as usize
-                        && (t - burn_in as usize) % every as usize == 0
+                        && (t - burn_in as usize).is_multiple_of(every as usize)
                 })
                 .collect();
             assert_eq!(

@@ -242,8 +242,11 @@ const LANES: usize = 4;
 fn exp_nonpositive(x: f64) -> f64 {
     // 1.5·2^52: adding it rounds to an integer held in the low mantissa bits
     const MAGIC: f64 = 6_755_399_441_055_744.0;
-    // ln 2 split so that k·LN2_HI is exact for |k| < 2^20 (fdlibm's constants)
+    // ln 2 split so that k·LN2_HI is exact for |k| < 2^20 (fdlibm's constants, written as
+    // fdlibm writes them: more digits than an f64 holds, the same value)
+    #[allow(clippy::excessive_precision)]
     const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+    #[allow(clippy::excessive_precision)]
     const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
     const INV_FACT: [f64; 14] = [
         1.0,
