@@ -35,10 +35,7 @@ fn example(name: &str) -> String {
 fn refused(args: &[&str], needle: &str) {
     let bin = pbit_tests::pbit_bin(); // built on first use: not part of the refusal's time
     let start = Instant::now();
-    let out = Command::new(bin)
-        .args(args)
-        .output()
-        .expect("run pbit");
+    let out = Command::new(bin).args(args).output().expect("run pbit");
     let took = start.elapsed();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -72,7 +69,10 @@ fn oversized_instance_headers_name_the_file_and_line() {
         &format!("{f}:2: header N"),
     );
     refused(&["exact", &f, "--beta", "1"], &format!("{f}:2: header N"));
-    refused(&["meanfield", &f, "--beta", "1"], &format!("{f}:2: header N"));
+    refused(
+        &["meanfield", &f, "--beta", "1"],
+        &format!("{f}:2: header N"),
+    );
     let f = write("big_m.txt", "4 1000000000000\n1 2 1\n");
     refused(
         &["anneal", &f],
@@ -96,7 +96,10 @@ fn oversized_anneal_options_name_the_option() {
         &["anneal", &f, "--sweeps", "4294967296"],
         "--sweeps is 4294967296, more than the limit 4294967295",
     );
-    refused(&["anneal", &f, "--reads", "0"], "--reads must be at least 1");
+    refused(
+        &["anneal", &f, "--reads", "0"],
+        "--reads must be at least 1",
+    );
     // reads × p-bits: 2^20 reads of a 512-p-bit instance keep 2^29 spins of results
     let ring = write(
         "ring512.txt",
@@ -155,7 +158,9 @@ fn oversized_learning_options_name_the_option() {
     );
     // hidden × chains: the positive phase keeps vectors × chains hidden states
     refused(
-        &["learn", &data, "--hidden", "4000", "--chains", "10000", "--batch", "1"],
+        &[
+            "learn", &data, "--hidden", "4000", "--chains", "10000", "--batch", "1",
+        ],
         "data vectors × --chains × --hidden is 560000000, more than the limit 268435456",
     );
     refused(
@@ -186,7 +191,10 @@ fn oversized_circuit_jobs_name_the_option_or_the_file() {
         &["factor", "15", "--reads", "1000000000000"],
         "--reads is 1000000000000, more than the limit 1048576",
     );
-    refused(&["factor", "15", "--sweeps", "0"], "--sweeps must be at least 1");
+    refused(
+        &["factor", "15", "--sweeps", "0"],
+        "--sweeps must be at least 1",
+    );
     let json = write(
         "and.json",
         r#"{"modules": {"t": {"ports": {
@@ -224,7 +232,10 @@ fn help_states_the_limits() {
     ] {
         let text = help(cmd);
         for l in limits {
-            assert!(text.contains(l), "pbit {cmd} --help does not state {l}:\n{text}");
+            assert!(
+                text.contains(l),
+                "pbit {cmd} --help does not state {l}:\n{text}"
+            );
         }
     }
     // the figures in the help are the library's limits

@@ -404,7 +404,11 @@ fn random_bytes_and_corrupted_frames_never_hang_the_decoder() {
         for _ in 0..(50 + round * 40) {
             x = splitmix64(x);
             // zero bytes one time in 12, so frames of many lengths end
-            junk.push(if x.is_multiple_of(12) { 0 } else { (x >> 8) as u8 });
+            junk.push(if x.is_multiple_of(12) {
+                0
+            } else {
+                (x >> 8) as u8
+            });
         }
         if round % 3 == 1 {
             // a long frame without delimiter (more than the frame buffer holds)

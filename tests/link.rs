@@ -622,8 +622,8 @@ fn a_run_of_known_samples_ends_at_its_last_sample_and_still_sees_a_loss() {
 /// within the link's reply timeouts.
 #[test]
 fn a_hung_or_silent_device_fails_a_batch_in_seconds() {
-    use pbit_driver::{DriverError, Machine, HUNG_WINDOW};
     use pbit_driver::Bus as _;
+    use pbit_driver::{DriverError, Machine, HUNG_WINDOW};
     let n = 8usize;
     let problem = pbit_model::FixedIsing::new(
         &pbit_model::Ising::new(n),
@@ -631,10 +631,8 @@ fn a_hung_or_silent_device_fails_a_batch_in_seconds() {
         pbit_model::Scaling::Exact,
     )
     .unwrap();
-    let page = pbit_spec::ThresholdPage::build(
-        &problem.format,
-        pbit_spec::Beta::from_f64(1.0).unwrap(),
-    );
+    let page =
+        pbit_spec::ThresholdPage::build(&problem.format, pbit_spec::Beta::from_f64(1.0).unwrap());
     let initial = vec![vec![false; n]; 16];
     let engine = |dev: &mut FakeDevice| {
         dev.mem.insert(mm::reg(mm::REG_BATCH_CAPS), 64 | 64 << 16);
@@ -654,7 +652,9 @@ fn a_hung_or_silent_device_fails_a_batch_in_seconds() {
     let (dev, t) = pipe(dev);
     let link = Link::connect(t).unwrap();
     let clocks = pbit_driver::batch_clocks(n, 100, 16, true);
-    let budget = link.run_budget(clocks).expect("a device with a clock has a budget");
+    let budget = link
+        .run_budget(clocks)
+        .expect("a device with a clock has a budget");
     // 16 chains × 100 sweeps of 8 p-bits at 25 MHz: ~0.5 ms, so the budget is the grace
     assert!(budget < Duration::from_secs(3), "{budget:?}");
     let (r, took, m) = batch(link);

@@ -340,7 +340,8 @@ pub fn factor(
         .map(|m| (opts.class_bias * (m.2[0] as f64 - 2.0)).exp2())
         .collect();
     let mut visits = vec![0u64; machines.len()];
-    while !machines.is_empty() && sweeps.saturating_add(per_round) <= opts.max_sweeps.max(per_round) {
+    while !machines.is_empty() && sweeps.saturating_add(per_round) <= opts.max_sweeps.max(per_round)
+    {
         // the class least visited for its weight (the first such on ties): one round each
         // first, then rounds in proportion to the weights
         let c = (0..machines.len())

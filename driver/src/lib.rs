@@ -1221,9 +1221,7 @@ impl<B: Bus> Machine<B> {
                     }
                 }
                 Some(_) => {}
-                None if polls > bound => {
-                    return Err(DriverError::BatchTimeout { chains, polls })
-                }
+                None if polls > bound => return Err(DriverError::BatchTimeout { chains, polls }),
                 None => {}
             }
         }
@@ -1449,7 +1447,12 @@ mod tests {
         type Error = Failed;
         fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), Failed> {
             if addr == mm::reg(mm::REG_CTRL) && words == [mm::CTRL_BATCH] {
-                let sweeps = self.mem.words.get(&mm::reg(mm::REG_SWEEPS)).copied().unwrap_or(0);
+                let sweeps = self
+                    .mem
+                    .words
+                    .get(&mm::reg(mm::REG_SWEEPS))
+                    .copied()
+                    .unwrap_or(0);
                 self.started = Some((std::time::Instant::now(), sweeps));
             }
             self.mem.write(addr, words)
@@ -1471,7 +1474,10 @@ mod tests {
                 };
                 w.insert(mm::reg(mm::REG_BATCH_DONE), done);
                 w.insert(mm::reg(mm::REG_SWEEPS), sweeps0 + done * per_chain);
-                w.insert(mm::reg(mm::REG_STATUS), if over { 0 } else { mm::STATUS_BUSY });
+                w.insert(
+                    mm::reg(mm::REG_STATUS),
+                    if over { 0 } else { mm::STATUS_BUSY },
+                );
             }
             self.mem.read(addr, count)
         }
@@ -1483,7 +1489,12 @@ mod tests {
         }
     }
 
-    fn batch_on(engine: Engine) -> (Result<BatchResult, DriverError<Failed>>, std::time::Duration) {
+    fn batch_on(
+        engine: Engine,
+    ) -> (
+        Result<BatchResult, DriverError<Failed>>,
+        std::time::Duration,
+    ) {
         let mut m = Machine::new(engine, 32, Format::for_machine(32));
         let p = FixedIsing::new(
             &pbit_model::Ising::new(3),
@@ -1504,9 +1515,15 @@ mod tests {
     #[test]
     fn a_hung_batch_is_reported_in_seconds() {
         let (r, took) = batch_on(Engine::new(100, None, false));
-        assert!(matches!(r, Err(DriverError::BatchHung { chains: 8, .. })), "{r:?}");
+        assert!(
+            matches!(r, Err(DriverError::BatchHung { chains: 8, .. })),
+            "{r:?}"
+        );
         let least = std::time::Duration::from_millis(100) + HUNG_WINDOW;
-        assert!(took >= least && took < least + std::time::Duration::from_secs(2), "{took:?}");
+        assert!(
+            took >= least && took < least + std::time::Duration::from_secs(2),
+            "{took:?}"
+        );
         // the same device finishing within its budget is no error
         let (r, took) = batch_on(Engine::new(1000, Some(50), false));
         assert!(r.is_ok(), "{r:?}");
@@ -1517,7 +1534,9 @@ mod tests {
     /// budget and is waited for: it finishes after budget + HUNG_WINDOW and is no error.
     #[test]
     fn a_slow_batch_that_progresses_is_waited_for() {
-        let finish = std::time::Duration::from_millis(100) + HUNG_WINDOW + std::time::Duration::from_millis(300);
+        let finish = std::time::Duration::from_millis(100)
+            + HUNG_WINDOW
+            + std::time::Duration::from_millis(300);
         let (r, took) = batch_on(Engine::new(100, Some(finish.as_millis() as u64), true));
         assert!(r.is_ok(), "{r:?}");
         assert!(took >= finish, "{took:?}");

@@ -5,8 +5,7 @@ use pbit_model::{Backend, BackendError};
 use crate::clamp::{parse_clamps, ClampError};
 use pbit_model::fixed::Rescaling;
 use pbit_model::limits::{
-    check_range, checked_product, checked_sum, LimitError, MAX_READS, MAX_RESULT_SPINS,
-    MAX_SWEEPS,
+    check_range, checked_product, checked_sum, LimitError, MAX_READS, MAX_RESULT_SPINS, MAX_SWEEPS,
 };
 use pbit_model::run::{best_read, Pages, SampleSpec};
 use pbit_model::schedule::{Shape, MAX_STEPS};
@@ -93,7 +92,12 @@ impl SampleOptions {
         check_range("--sweeps", self.sweeps, 1, MAX_SWEEPS)?;
         check_range("--every", self.every, 1, MAX_SWEEPS)?;
         check_range("--burn-in", self.burn_in, 0, MAX_SWEEPS)?;
-        checked_sum("--burn-in + --sweeps", self.burn_in, self.sweeps, MAX_SWEEPS)?;
+        checked_sum(
+            "--burn-in + --sweeps",
+            self.burn_in,
+            self.sweeps,
+            MAX_SWEEPS,
+        )?;
         Ok(())
     }
 }

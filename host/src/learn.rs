@@ -52,11 +52,11 @@ use crate::cost::{LinkUse, Metered, StepUse, Usage};
 use pbit_model::backend::{Backend, BackendError};
 use pbit_model::jobs::{RelaxJob, RelaxWant, Relaxed};
 use pbit_model::exact::{boltzmann_distribution, ExactError, MAX_DISTRIBUTION_N};
-use pbit_model::run::correlation_sums;
 use pbit_model::limits::{
     check_range, checked_product, checked_sum, LimitError, MAX_EPOCHS, MAX_LEARN_PBITS,
     MAX_RESULT_SPINS, MAX_SWEEPS,
 };
+use pbit_model::run::correlation_sums;
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
 use pbit_spec::memory_map as mm;
 use pbit_spec::rng::splitmix64;
@@ -268,7 +268,12 @@ impl LearnOptions {
         check_range("--epochs", self.epochs, 1, MAX_EPOCHS)?;
         check_range("--k", self.k, 1, MAX_SWEEPS)?;
         check_range("--kl-every", self.kl_every, 1, MAX_EPOCHS)?;
-        check_range("--chains", self.chains_per_vector as u64, 1, MAX_CHAINS as u64)?;
+        check_range(
+            "--chains",
+            self.chains_per_vector as u64,
+            1,
+            MAX_CHAINS as u64,
+        )?;
         let n = checked_sum(
             "visible units + --hidden",
             data.visible as u64,
@@ -276,12 +281,32 @@ impl LearnOptions {
             MAX_LEARN_PBITS,
         )?;
         let batch = self.batch.map_or(d, |b| b as u64);
-        let chains = checked_product("--batch × --chains", batch, self.chains_per_vector as u64, MAX_CHAINS as u64)?;
+        let chains = checked_product(
+            "--batch × --chains",
+            batch,
+            self.chains_per_vector as u64,
+            MAX_CHAINS as u64,
+        )?;
         checked_product("--batch × --chains × p-bits", chains, n, MAX_RESULT_SPINS)?;
-        let kept = checked_product("data vectors × --chains", d, self.chains_per_vector as u64, u64::MAX)?;
-        checked_product("data vectors × --chains × --hidden", kept, self.hidden as u64, MAX_RESULT_SPINS)?;
+        let kept = checked_product(
+            "data vectors × --chains",
+            d,
+            self.chains_per_vector as u64,
+            u64::MAX,
+        )?;
+        checked_product(
+            "data vectors × --chains × --hidden",
+            kept,
+            self.hidden as u64,
+            MAX_RESULT_SPINS,
+        )?;
         if (1..=d).contains(&batch) {
-            checked_product("--epochs × steps per epoch", self.epochs, d.div_ceil(batch), MAX_LEARN_STEPS - 1)?;
+            checked_product(
+                "--epochs × steps per epoch",
+                self.epochs,
+                d.div_ceil(batch),
+                MAX_LEARN_STEPS - 1,
+            )?;
         }
         Ok(n as usize)
     }
@@ -1167,15 +1192,34 @@ mod tests {
             Ok(_) => panic!("{o:?} ran"),
             Err(e) => e.to_string(),
         };
-        let e = huge(LearnOptions { epochs: 1 << 60, ..opts() });
-        assert!(e.starts_with("--epochs is 1152921504606846976, more than"), "{e}");
-        let e = huge(LearnOptions { hidden: usize::MAX, ..opts() });
+        let e = huge(LearnOptions {
+            epochs: 1 << 60,
+            ..opts()
+        });
+        assert!(
+            e.starts_with("--epochs is 1152921504606846976, more than"),
+            "{e}"
+        );
+        let e = huge(LearnOptions {
+            hidden: usize::MAX,
+            ..opts()
+        });
         assert!(e.starts_with("visible units + --hidden is"), "{e}");
-        let e = huge(LearnOptions { chains_per_vector: usize::MAX, ..opts() });
+        let e = huge(LearnOptions {
+            chains_per_vector: usize::MAX,
+            ..opts()
+        });
         assert!(e.starts_with("--chains is"), "{e}");
-        let e = huge(LearnOptions { hidden: 4000, chains_per_vector: 1 << 16, ..opts() });
+        let e = huge(LearnOptions {
+            hidden: 4000,
+            chains_per_vector: 1 << 16,
+            ..opts()
+        });
         assert!(e.starts_with("--batch × --chains × p-bits is"), "{e}");
-        let e = huge(LearnOptions { k: 1 << 40, ..opts() });
+        let e = huge(LearnOptions {
+            k: 1 << 40,
+            ..opts()
+        });
         assert!(e.starts_with("--k is"), "{e}");
     }
 

@@ -734,24 +734,4 @@ mod tests {
             assert!((m - a.marginals[i]).abs() < 1e-10);
         }
     }
-
-    /// Timing of a dense random N = 30 instance (2^30 states). Run with
-    /// `cargo test --release -p pbit-model exact_n30 -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn exact_n30_timing() {
-        let ising = random_ising(30, 30, 1.0);
-        let t = std::time::Instant::now();
-        let ex = exact(&ising, 1.0).unwrap();
-        let dt = t.elapsed();
-        println!(
-            "N=30 dense: {:.2} s, ln Z {} E0 {} ground states {}",
-            dt.as_secs_f64(),
-            ex.log_z,
-            ex.ground_energy,
-            ex.ground_states
-        );
-        let again = exact(&ising, 1.0).unwrap();
-        assert_eq!(ex, again);
-    }
 }

@@ -213,7 +213,8 @@ impl Ising {
         let n: u64 = fields[0].parse().map_err(|_| bad_header())?;
         let m: u64 = fields[1].parse().map_err(|_| bad_header())?;
         // sizes are checked before anything is allocated for them
-        let too_large = |field, value, max| err(header_line, ParseErrorKind::TooLarge { field, value, max });
+        let too_large =
+            |field, value, max| err(header_line, ParseErrorKind::TooLarge { field, value, max });
         if n > MAX_PBITS {
             return Err(too_large("header N (p-bits)", n, MAX_PBITS));
         }
@@ -224,7 +225,11 @@ impl Ising {
         if m > pairs_max {
             return Err(err(
                 header_line,
-                ParseErrorKind::TooManyCouplings { m, n, pairs: pairs_max },
+                ParseErrorKind::TooManyCouplings {
+                    m,
+                    n,
+                    pairs: pairs_max,
+                },
             ));
         }
         let (n, m) = (n as usize, m as usize);
@@ -537,21 +542,47 @@ mod tests {
         );
         assert!(matches!(
             kind("4 1000000000000\n"),
-            (1, ParseErrorKind::TooLarge { field: "header M (couplings)", .. })
+            (
+                1,
+                ParseErrorKind::TooLarge {
+                    field: "header M (couplings)",
+                    ..
+                }
+            )
         ));
         // more couplings than pairs can never be a valid file
         assert_eq!(
             kind("3 4\n"),
-            (1, ParseErrorKind::TooManyCouplings { m: 4, n: 3, pairs: 3 })
+            (
+                1,
+                ParseErrorKind::TooManyCouplings {
+                    m: 4,
+                    n: 3,
+                    pairs: 3
+                }
+            )
         );
         assert_eq!(
             kind("0 1\n"),
-            (1, ParseErrorKind::TooManyCouplings { m: 1, n: 0, pairs: 0 })
+            (
+                1,
+                ParseErrorKind::TooManyCouplings {
+                    m: 1,
+                    n: 0,
+                    pairs: 0
+                }
+            )
         );
         // a header promising many lines in a short file reserves nothing big and says so
         assert!(matches!(
             kind("100000 200000000\n1 2 1\n"),
-            (2, ParseErrorKind::WrongCount { expected: 200000000, found: 1 })
+            (
+                2,
+                ParseErrorKind::WrongCount {
+                    expected: 200000000,
+                    found: 1
+                }
+            )
         ));
         // the limit itself is accepted (the biases are 2^24 zeros: 128 MiB, fine)
         assert_eq!(Ising::parse("16777216 0\n", "t").unwrap().n, 1 << 24);

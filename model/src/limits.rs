@@ -43,17 +43,9 @@ pub const MAX_LEARN_PBITS: u64 = 1 << 12;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
     #[error("{name} must be at least {min}, got {value}")]
-    TooSmall {
-        name: String,
-        value: u64,
-        min: u64,
-    },
+    TooSmall { name: String, value: u64, min: u64 },
     #[error("{name} is {value}, more than the limit {max}")]
-    TooLarge {
-        name: String,
-        value: u128,
-        max: u64,
-    },
+    TooLarge { name: String, value: u128, max: u64 },
 }
 
 /// Checks `min ≤ value ≤ max` for the option `name`.
@@ -135,14 +127,23 @@ mod tests {
         let e = check_range("--reads", MAX_READS + 1, 1, MAX_READS).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("--reads is {}, more than the limit {MAX_READS}", MAX_READS + 1)
+            format!(
+                "--reads is {}, more than the limit {MAX_READS}",
+                MAX_READS + 1
+            )
         );
         // the sum that wraps a u64 is reported whole, not wrapped
         let e = checked_sum("--burn-in + --sweeps", u64::MAX, 2, MAX_SWEEPS).unwrap_err();
         assert!(e.to_string().contains("18446744073709551617"), "{e}");
-        assert_eq!(checked_sum("s", MAX_SWEEPS - 1, 1, MAX_SWEEPS), Ok(MAX_SWEEPS));
+        assert_eq!(
+            checked_sum("s", MAX_SWEEPS - 1, 1, MAX_SWEEPS),
+            Ok(MAX_SWEEPS)
+        );
         assert!(checked_product("p", u64::MAX, u64::MAX, u64::MAX).is_err());
-        assert_eq!(checked_product("p", 1 << 10, 1 << 18, MAX_RESULT_SPINS), Ok(1 << 28));
+        assert_eq!(
+            checked_product("p", 1 << 10, 1 << 18, MAX_RESULT_SPINS),
+            Ok(1 << 28)
+        );
         assert!(checked_product("p", 1 << 10, (1 << 18) + 1, MAX_RESULT_SPINS).is_err());
     }
 }

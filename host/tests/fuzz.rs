@@ -8,7 +8,7 @@
 //! off (a counterexample found here becomes a named unit test beside the parser). Each case
 //! runs in a worker thread with a deadline ([`within`]), so a hang fails the test instead of
 //! stopping CI. Set `PBIT_FUZZ_CASES` to run more cases and `PBIT_FUZZ_SEED` for another
-//! stream (e.g. `PBIT_FUZZ_CASES=100000 cargo test --release -p pbit-tests --test fuzz`).
+//! stream (e.g. `PBIT_FUZZ_CASES=100000 cargo test --release -p pbit-host --test fuzz`).
 
 use pbit_circuit::cnf::{sat_ising, Cnf};
 use pbit_circuit::yosys;
@@ -97,8 +97,8 @@ fn text_of(
     header: impl Strategy<Value = String>,
     token: impl Strategy<Value = String> + Clone,
 ) -> impl Strategy<Value = String> {
-    let line = prop::collection::vec(prop_oneof![8 => token, 1 => junk()], 0..5)
-        .prop_map(|t| t.join(" "));
+    let line =
+        prop::collection::vec(prop_oneof![8 => token, 1 => junk()], 0..5).prop_map(|t| t.join(" "));
     (header, prop::collection::vec(line, 0..16)).prop_map(|(h, lines)| {
         let mut s = h;
         for l in lines {
@@ -114,8 +114,9 @@ fn text_of(
 fn instance_text() -> impl Strategy<Value = String> {
     let structured = (1usize..10)
         .prop_flat_map(|n| {
-            let pairs: Vec<(usize, usize)> =
-                (1..=n).flat_map(|i| (i + 1..=n).map(move |j| (i, j))).collect();
+            let pairs: Vec<(usize, usize)> = (1..=n)
+                .flat_map(|i| (i + 1..=n).map(move |j| (i, j)))
+                .collect();
             let most = pairs.len().min(12);
             (
                 Just(n),
@@ -169,7 +170,10 @@ fn cnf_text() -> impl Strategy<Value = String> {
             )
         })
         .prop_map(|(vars, clauses, damage)| {
-            let mut lines = vec!["c generated".to_string(), format!("p cnf {vars} {}", clauses.len())];
+            let mut lines = vec![
+                "c generated".to_string(),
+                format!("p cnf {vars} {}", clauses.len()),
+            ];
             for c in &clauses {
                 let mut l: Vec<String> = c.iter().map(i64::to_string).collect();
                 l.push("0".into());
@@ -198,12 +202,19 @@ fn cnf_text() -> impl Strategy<Value = String> {
 /// Learning data: mostly rows of one width, with a chance of a ragged row, a stray
 /// character, comments and blank lines.
 fn data_text() -> impl Strategy<Value = String> {
-    let row = |v: usize| prop::collection::vec(prop::sample::select(vec!["0", "1", "0 ", "1\t"]), v);
+    let row =
+        |v: usize| prop::collection::vec(prop::sample::select(vec!["0", "1", "0 ", "1\t"]), v);
     let structured = (1usize..9)
         .prop_flat_map(move |v| {
             (
                 prop::collection::vec(row(v), 1..8),
-                prop::option::weighted(0.25, (0usize..8, prop::sample::select(vec!["x", "2", "#c", "", "10", " \r"]))),
+                prop::option::weighted(
+                    0.25,
+                    (
+                        0usize..8,
+                        prop::sample::select(vec!["x", "2", "#c", "", "10", " \r"]),
+                    ),
+                ),
             )
         })
         .prop_map(|(rows, damage)| {
@@ -238,22 +249,50 @@ fn netlist_text() -> impl Strategy<Value = String> {
     ]
     .prop_map(|b| format!("[{}]", b.join(",")));
     let dir = prop::sample::select(vec![
-        "\"input\"", "\"input\"", "\"output\"", "\"output\"", "\"inout\"", "\"sideways\"", "3",
+        "\"input\"",
+        "\"input\"",
+        "\"output\"",
+        "\"output\"",
+        "\"inout\"",
+        "\"sideways\"",
+        "3",
     ]);
-    let port = (prop::sample::select(vec!["a", "b", "y", "s", "c"]), dir, bits.clone())
+    let port = (
+        prop::sample::select(vec!["a", "b", "y", "s", "c"]),
+        dir,
+        bits.clone(),
+    )
         .prop_map(|(n, d, b)| format!("\"{n}\": {{\"direction\": {d}, \"bits\": {b}}}"));
     // a gate with its own pins (sometimes one lost or one extra), or a cell yosys would
     // emit that is not a gate
     let cell_type = prop::sample::select(vec![
-        ("$_AND_", "ABY"), ("$_OR_", "ABY"), ("$_XOR_", "ABY"), ("$_NAND_", "ABY"),
-        ("$_NOR_", "ABY"), ("$_XNOR_", "ABY"), ("$_ANDNOT_", "ABY"), ("$_ORNOT_", "ABY"),
-        ("$_NOT_", "AY"), ("$_BUF_", "AY"), ("$_MUX_", "ABSY"), ("$_NMUX_", "ABSY"),
-        ("$_DFF_P_", "CDQ"), ("$add", "ABY"),
+        ("$_AND_", "ABY"),
+        ("$_OR_", "ABY"),
+        ("$_XOR_", "ABY"),
+        ("$_NAND_", "ABY"),
+        ("$_NOR_", "ABY"),
+        ("$_XNOR_", "ABY"),
+        ("$_ANDNOT_", "ABY"),
+        ("$_ORNOT_", "ABY"),
+        ("$_NOT_", "AY"),
+        ("$_BUF_", "AY"),
+        ("$_MUX_", "ABSY"),
+        ("$_NMUX_", "ABSY"),
+        ("$_DFF_P_", "CDQ"),
+        ("$add", "ABY"),
     ]);
-    let cell = (0u32..100, cell_type, prop::collection::vec(bits, 4), prop::option::weighted(0.1, 0usize..4))
+    let cell = (
+        0u32..100,
+        cell_type,
+        prop::collection::vec(bits, 4),
+        prop::option::weighted(0.1, 0usize..4),
+    )
         .prop_map(|(k, (t, pins), b, damage)| {
-            let mut conns: Vec<String> =
-                pins.chars().zip(&b).map(|(p, b)| format!("\"{p}\": {b}")).collect();
+            let mut conns: Vec<String> = pins
+                .chars()
+                .zip(&b)
+                .map(|(p, b)| format!("\"{p}\": {b}"))
+                .collect();
             if let Some(d) = damage {
                 if d < conns.len() {
                     conns.remove(d);
@@ -261,7 +300,10 @@ fn netlist_text() -> impl Strategy<Value = String> {
                     conns.push(format!("\"E\": {}", b[0]));
                 }
             }
-            format!("\"g{k}\": {{\"type\": \"{t}\", \"connections\": {{{}}}}}", conns.join(","))
+            format!(
+                "\"g{k}\": {{\"type\": \"{t}\", \"connections\": {{{}}}}}",
+                conns.join(",")
+            )
         });
     let module = (
         prop::collection::vec(port, 0..5),
@@ -523,7 +565,12 @@ fn generators_produce_valid_inputs_too() {
     let data = share(data_text(), |t| Data::parse(t, "t").is_ok());
     // measured (0.38, 0.62, 0.06, 0.63) with the fixed seed; 2% (40 of 2000) is well below
     // each and well above none
-    for (what, s) in [("instances", instances), ("cnfs", cnfs), ("netlists", netlists), ("data", data)] {
+    for (what, s) in [
+        ("instances", instances),
+        ("cnfs", cnfs),
+        ("netlists", netlists),
+        ("data", data),
+    ] {
         assert!(s > 0.02, "{what}: only {s} of generated inputs are valid");
     }
     eprintln!("valid shares: instances {instances}, cnfs {cnfs}, netlists {netlists}, data {data}");
