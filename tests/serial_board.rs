@@ -16,7 +16,6 @@ use pbit_model::schedule::Shape;
 use pbit_model::Schedule;
 use pbit_sim::board::{serve, ServeOptions, DEFAULT_CLOCK_HZ};
 use pbit_spec::{Beta, Format, ThresholdPage};
-use pbit_tests::instance;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
