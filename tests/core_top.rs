@@ -401,7 +401,11 @@ fn random_bytes_and_corrupted_frames_never_hang_the_decoder() {
         for _ in 0..(50 + round * 40) {
             x = splitmix64(x);
             // zero bytes one time in 12, so frames of many lengths end
-            junk.push(if x % 12 == 0 { 0 } else { (x >> 8) as u8 });
+            junk.push(if x.is_multiple_of(12) {
+                0
+            } else {
+                (x >> 8) as u8
+            });
         }
         if round % 3 == 1 {
             // a long frame without delimiter (more than the frame buffer holds)
@@ -431,7 +435,7 @@ fn random_bytes_and_corrupted_frames_never_hang_the_decoder() {
         b.run(settle);
         // then the device answers HELLO correctly
         let mut seq = (round as u8).wrapping_mul(37).wrapping_add(3);
-        let answer = loop {
+        let answer = {
             seq = seq.wrapping_add(1);
             b.write(&[0]);
             b.write(
@@ -454,10 +458,7 @@ fn random_bytes_and_corrupted_frames_never_hang_the_decoder() {
                     Err(e) => panic!("{e}"),
                 }
             }
-            if let Some(m) = found {
-                break m;
-            }
-            panic!("round {round}: no HELLO reply");
+            found.unwrap_or_else(|| panic!("round {round}: no HELLO reply"))
         };
         assert_eq!(
             Hello::decode(&answer.payload),
@@ -474,7 +475,7 @@ fn sample_stream_matches_model(board: &mut Board) {
     for i in 0..n {
         for j in i + 1..n {
             x = splitmix64(x);
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 ising.add_coupling(i, j, ((x >> 8) % 31) as f64 / 8.0 - 1.875);
             }
         }
