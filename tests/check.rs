@@ -166,7 +166,10 @@ fn check_passes_on_the_simulated_board_and_names_the_first_difference() {
     };
     let link = Link::connect_scaled(t, TIMEOUT_SCALE).unwrap();
     let r = check(link, &CheckOptions::default()).unwrap();
-    assert!(rewritten.load(Ordering::SeqCst) >= 1, "no sample frame was rewritten");
+    assert!(
+        rewritten.load(Ordering::SeqCst) >= 1,
+        "no sample frame was rewritten"
+    );
     assert!(!r.pass);
     let d = r.first_difference.expect("a difference");
     assert_eq!(d.job, "sample with clamps");
@@ -185,7 +188,11 @@ fn check_passes_on_the_simulated_board_and_names_the_first_difference() {
         .args(["check", "--port", &server.port(), "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["pass"], true);
     assert_eq!(v["device"]["n"], 32);
@@ -195,7 +202,10 @@ fn check_passes_on_the_simulated_board_and_names_the_first_difference() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.trim_end().ends_with("PASS"), "{text}");
+    assert!(
+        out.status.success() && text.trim_end().ends_with("PASS"),
+        "{text}"
+    );
     assert!(text.contains("spec hash"), "{text}");
     // an instance larger than the device is refused with a clear error
     let out = Command::new(pbit_bin())

@@ -209,7 +209,11 @@ pub fn first_difference(job: &'static str, device: &[Item], model: &[Item]) -> O
         };
         let db = d.bytes();
         if d != m {
-            let at = db.iter().zip(&mb).position(|(a, b)| a != b).unwrap_or(db.len().min(mb.len()));
+            let at = db
+                .iter()
+                .zip(&mb)
+                .position(|(a, b)| a != b)
+                .unwrap_or(db.len().min(mb.len()));
             let detail = match (&d.value, &m.value) {
                 (Value::State(a), Value::State(b)) if a.len() == b.len() => {
                     let i = at;
@@ -348,7 +352,10 @@ impl Jobs {
         };
         let mut k = 0;
         b.sample(&job, &mut |s, e| {
-            items.push(Item::new(format!("sample {k} state"), Value::State(s.to_vec())));
+            items.push(Item::new(
+                format!("sample {k} state"),
+                Value::State(s.to_vec()),
+            ));
             items.push(Item::new(format!("sample {k} energy"), Value::Energy(e)));
             k += 1;
         })?;
@@ -367,9 +374,18 @@ impl Jobs {
         let mut items = Vec::new();
         for r in results {
             let k = r.read;
-            items.push(Item::new(format!("read {k} best state"), Value::State(r.best_spins)));
-            items.push(Item::new(format!("read {k} best energy"), Value::Energy(r.best_energy_raw)));
-            items.push(Item::new(format!("read {k} final energy"), Value::Energy(r.final_energy_raw)));
+            items.push(Item::new(
+                format!("read {k} best state"),
+                Value::State(r.best_spins),
+            ));
+            items.push(Item::new(
+                format!("read {k} best energy"),
+                Value::Energy(r.best_energy_raw),
+            ));
+            items.push(Item::new(
+                format!("read {k} final energy"),
+                Value::Energy(r.final_energy_raw),
+            ));
         }
         Ok(items)
     }
@@ -410,10 +426,7 @@ pub fn check<T: Transport>(link: Link<T>, opts: &CheckOptions) -> Result<CheckRe
         return Err(CheckError::BadN { n, device_n });
     }
     let format = device.format();
-    let mut model = ModelBackend {
-        format,
-        threads: 1,
-    };
+    let mut model = ModelBackend { format, threads: 1 };
     let jobs = Jobs::new(n, format);
     let has_engine = device.batch_caps()?.chains >= RELAX_CHAINS;
 
@@ -535,7 +548,12 @@ mod tests {
         b[0].value = Value::State(vec![true, true, true]);
         let d = first_difference("j", &b, &a).unwrap();
         assert_eq!((d.item.as_str(), d.byte_offset), ("sample 0 state", 1));
-        assert!(d.detail.starts_with("p-bit 2 (1-based): device +1, model −1"), "{}", d.detail);
+        assert!(
+            d.detail
+                .starts_with("p-bit 2 (1-based): device +1, model −1"),
+            "{}",
+            d.detail
+        );
         let mut c = a.clone();
         c[1].value = Value::Energy(-6);
         let d = first_difference("j", &c, &a).unwrap();

@@ -732,7 +732,9 @@ const MIN_UPDATES_PER_THREAD: u64 = 1 << 16;
 /// How many threads run `batches`: at most `threads`, at most one per batch, and one when the
 /// batches are too small to pay for starting a thread.
 fn workers(batches: &[(usize, usize, usize)], threads: usize, n: usize, sweeps: u64) -> usize {
-    let per_batch = (n as u64).saturating_mul(sweeps).saturating_mul(MAX_LANES as u64);
+    let per_batch = (n as u64)
+        .saturating_mul(sweeps)
+        .saturating_mul(MAX_LANES as u64);
     if per_batch < MIN_UPDATES_PER_THREAD {
         return 1;
     }

@@ -270,7 +270,12 @@ pub(crate) fn build_cached(b: &Verilation) -> Result<PathBuf, SimError> {
         let o = tmp.join(format!("u{k}.o"));
         let child = Command::new("g++")
             .args(["-c", "-O2", "-fPIC", "-std=c++17", "-w"])
-            .args(b.trace.map(|t| [t.define(), "-DVM_TRACE=1"]).into_iter().flatten())
+            .args(
+                b.trace
+                    .map(|t| [t.define(), "-DVM_TRACE=1"])
+                    .into_iter()
+                    .flatten(),
+            )
             .arg("-I")
             .arg(&tmp)
             .arg("-I")

@@ -92,8 +92,10 @@ impl VerilatedMachine {
         let handle = unsafe { (api.new)() };
         if let Some(t) = trace {
             let open: TraceOpenFn = symbol(&lib, b"pbit_sim_trace_open")?;
-            let path = std::ffi::CString::new(t.path.as_os_str().as_encoded_bytes())
-                .map_err(|_| SimError::Io(format!("trace file {}: NUL in the name", t.path.display())))?;
+            let path =
+                std::ffi::CString::new(t.path.as_os_str().as_encoded_bytes()).map_err(|_| {
+                    SimError::Io(format!("trace file {}: NUL in the name", t.path.display()))
+                })?;
             // SAFETY: `handle` is the model just created; the shim copies nothing it keeps
             // beyond the call but the open file
             let r = unsafe { open(handle, path.as_ptr(), t.clocks) };
@@ -102,7 +104,11 @@ impl VerilatedMachine {
                 return Err(SimError::Io(format!(
                     "trace file {}: {}",
                     t.path.display(),
-                    if r == 1 { "cannot be opened for writing" } else { "this build has no tracing" }
+                    if r == 1 {
+                        "cannot be opened for writing"
+                    } else {
+                        "this build has no tracing"
+                    }
                 )));
             }
         }

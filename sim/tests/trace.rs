@@ -34,9 +34,16 @@ fn a_vcd_trace_has_the_header_the_signals_and_k_clocks() {
         assert!(text.contains(want), "no {want} in the VCD header");
     }
     // the harness's ports and the core's signals, by name
-    for signal in [" clock ", " busy ", " write_addr ", " sample_valid ", "batch$0$active"] {
+    for signal in [
+        " clock ",
+        " busy ",
+        " write_addr ",
+        " sample_valid ",
+        "batch$0$active",
+    ] {
         assert!(
-            text.lines().any(|l| l.trim_start().starts_with("$var") && l.contains(signal)),
+            text.lines()
+                .any(|l| l.trim_start().starts_with("$var") && l.contains(signal)),
             "no {signal:?} among the VCD's signals"
         );
     }
@@ -46,7 +53,11 @@ fn a_vcd_trace_has_the_header_the_signals_and_k_clocks() {
         .filter_map(|l| l.strip_prefix('#'))
         .map(|t| t.trim().parse().unwrap())
         .collect();
-    assert!(times.len() > 2 * clocks as usize / 2, "{} time steps", times.len());
+    assert!(
+        times.len() > 2 * clocks as usize / 2,
+        "{} time steps",
+        times.len()
+    );
     assert!(times.len() <= 2 * clocks as usize);
     assert!(*times.last().unwrap() < 2 * clocks);
     assert!(times.windows(2).all(|w| w[0] < w[1]));
@@ -65,7 +76,10 @@ fn an_fst_trace_is_written() {
     assert!(bytes.len() > 329, "{} bytes", bytes.len());
     assert_eq!(bytes[0], 0, "not an FST header block");
     let header = String::from_utf8_lossy(&bytes[..400]);
-    assert!(header.contains("Verilat") || header.contains("fst"), "{header:?}");
+    assert!(
+        header.contains("Verilat") || header.contains("fst"),
+        "{header:?}"
+    );
 }
 
 #[test]
