@@ -490,7 +490,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     let mut tree = String::new();
     while level.len() > 1 {
         lvl += 1;
-        let reg_here = lvl % STAGE_LEVELS == 0;
+        let reg_here = lvl.is_multiple_of(STAGE_LEVELS);
         let mut next = Vec::new();
         for (k, pair) in level.chunks(2).enumerate() {
             let width = pair.iter().map(|p| p.1).max().unwrap() + 1;
@@ -722,11 +722,18 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         for wd in 0..words {
             let hi = (32 * wd + 31).min(n - 1);
             let width = hi - 32 * wd + 1;
-            w!(
-                "            24'd{wd}: read_data <= {{{}'d0, {vec}[{hi}:{}]}};",
-                32 - width + if width == 32 { 0 } else { 0 },
-                32 * wd
-            );
+            if width == 32 {
+                w!(
+                    "            24'd{wd}: read_data <= {vec}[{hi}:{}];",
+                    32 * wd
+                );
+            } else {
+                w!(
+                    "            24'd{wd}: read_data <= {{{}'d0, {vec}[{hi}:{}]}};",
+                    32 - width,
+                    32 * wd
+                );
+            }
         }
         w!("            default: read_data <= 32'd0;");
         w!("            endcase");

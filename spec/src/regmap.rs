@@ -795,7 +795,7 @@ impl HwDecode {
                 } => {
                     let (o, i) = (outer.of(g), inner.of(g));
                     (
-                        pow2(o) * stride | pow2(i),
+                        (pow2(o) * stride) | pow2(i),
                         (o.saturating_sub(1)) * stride + i.saturating_sub(1),
                     )
                 }
@@ -1079,11 +1079,9 @@ pub fn text_listing(g: &Geometry) -> String {
         );
     }
     for r in REGISTERS.iter().filter(|r| g.has(r.capability)) {
-        let (lo, hi, signed) = r.value.bounds(g);
+        let (lo, hi, _signed) = r.value.bounds(g);
         let v = if !r.access.writable() || r.value == Value::Any {
             String::new()
-        } else if signed {
-            format!(" [{lo} ..= {hi}]")
         } else {
             format!(" [{lo} ..= {hi}]")
         };
