@@ -59,12 +59,12 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 8)]
     threshold: u64,
     /// Sweeps of each negative phase (CD-k).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     k: u64,
     /// Learning rate (default 0.3; 0.05 for a CSV); it falls linearly to lr × --lr-final.
     #[arg(long)]
     lr: Option<f64>,
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.02)]
     lr_final: f64,
     /// Data vectors per CD step (default: all; 20 for a CSV).
     #[arg(long)]
