@@ -99,7 +99,7 @@ mod tests {
     fn quantisation_rounds_and_clips() {
         let f = Format::STANDARD;
         assert_eq!(quantise_coupling(0.514, &f), (0.5, false));
-        assert_eq!(quantise_coupling(0.53, &f), (0.5625, false));
+        assert_eq!(quantise_coupling(0.55, &f), (0.5625, false));
         assert_eq!(quantise_coupling(100.0, &f), (255.0 / 16.0, true));
     }
 }
