@@ -155,6 +155,7 @@ pub fn generate(
 /// label p-bits, then hidden) with the same seeds' scheme: chain c starts at a hashed random
 /// state with its class's labels clamped and runs `sweeps` sweeps; its visible bits are the
 /// sample.
+#[allow(clippy::too_many_arguments)]
 pub fn generate_baseline(
     backend: &mut dyn Backend,
     ising: &Ising,

@@ -111,7 +111,8 @@ impl Model {
                 manifest.coupling_machine.len()
             )));
         }
-        if !(manifest.lambda > 0.0) || manifest.dt.iter().any(|d| !(*d > 0.0)) {
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        if !positive(manifest.lambda) || !manifest.dt.iter().all(|&d| positive(d)) {
             return Err(bad("lambda and every dt must be positive".into()));
         }
         let n = manifest.layout.n();

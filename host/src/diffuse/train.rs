@@ -154,9 +154,9 @@ impl TrainOptions {
             layout.n() as u64,
             MAX_RESULT_SPINS,
         )?;
-        if !(self.lr > 0.0 && self.lr.is_finite())
-            || !(self.lr_final >= 0.0 && self.lr_final.is_finite())
-        {
+        let lr_ok = self.lr > 0.0 && self.lr.is_finite();
+        let lr_final_ok = self.lr_final >= 0.0 && self.lr_final.is_finite();
+        if !lr_ok || !lr_final_ok {
             return bad(format!(
                 "--lr must be positive and --lr-final non-negative (got {} and {})",
                 self.lr, self.lr_final
