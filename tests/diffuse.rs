@@ -89,6 +89,15 @@ fn bars_and_stripes_meets_the_exact_and_sampled_bars() {
         "the baseline has the same p-bit budget"
     );
     assert!(r["baseline"]["kl"].as_f64().is_some());
+    // mixing is measured per step and for the baseline, at the documented lags
+    assert_eq!(r["mixing_lags"], serde_json::json!([1, 5, 25]));
+    let ac = r["autocorrelation_per_step"].as_array().unwrap();
+    assert_eq!(ac.len(), 4);
+    for a in ac.iter().chain([&r["baseline"]["autocorrelation"]]) {
+        let a = a.as_array().unwrap();
+        assert_eq!(a.len(), 3);
+        assert!(a.iter().all(|x| x.as_f64().unwrap().abs() <= 1.0), "{a:?}");
+    }
     for step in r["per_step"].as_array().unwrap() {
         // J_t = atanh(e^{−λΔt}) = 0.5138 for ε = 0.05, T = 4; on the 1/16 grid 0.5
         assert_eq!(step["coupling_machine"], 0.5);

@@ -9,10 +9,12 @@ use pbit_host::diffuse::generate::{generate, generate_baseline, GenerateOptions}
 use pbit_host::diffuse::manifest::{self, Baseline, Manifest, Model};
 use pbit_host::diffuse::noise::{FINAL_CORRELATION, LAMBDA};
 use pbit_host::diffuse::train::{train, StepReport, TrainOptions};
-use pbit_host::diffuse::{DiffuseData, StepLayout};
+use pbit_host::diffuse::{mixing, DiffuseData, StepLayout};
 use pbit_host::digits::{self, Images};
 use pbit_host::judge::{verdict, Judge};
 use pbit_host::learn::{self, Data, LearnOptions, Method, Topology};
+use pbit_model::{FixedIsing, Scaling};
+use pbit_spec::ThresholdPage;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -84,8 +86,11 @@ pub struct TrainArgs {
     final_correlation: f64,
     /// Do not train the single-step baseline (trained by default when exact evaluation is
     /// possible, at most 12 visible bits).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "baseline")]
     no_baseline: bool,
+    /// Train the single-step baseline for larger data too (for `sample --compare`).
+    #[arg(long)]
+    baseline: bool,
 }
 
 #[derive(Args)]
@@ -191,6 +196,8 @@ struct BaselineReport {
     hidden: usize,
     kl: Option<f64>,
     data_mass: Option<f64>,
+    /// Autocorrelation of its visible p-bits at lags `mixing_lags` (labels clamped).
+    autocorrelation: Vec<f64>,
     seconds: f64,
 }
 
@@ -208,6 +215,10 @@ struct TrainReport<'a> {
     layout: String,
     options: &'a TrainOptions,
     per_step: &'a [StepReport],
+    /// Lags (sweeps) of the autocorrelations: per step (outputs, x_t clamped to noised data)
+    /// and the baseline's (docs/diffusion.md, "Mixing").
+    mixing_lags: [u64; 3],
+    autocorrelation_per_step: Vec<Vec<f64>>,
     /// Exact KL(data ‖ generated) (every step mixed; null beyond 12 visible bits).
     kl: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,11 +270,25 @@ fn run_train(m: &MachineArgs, a: &TrainArgs) -> Result<()> {
     let te = Instant::now();
     let exact_report = exact::evaluate(&trained.steps, &layout, &trained.schedule, beta_f, &data)?;
     let seconds_exact = te.elapsed().as_secs_f64();
+    let page = ThresholdPage::build(&b.format(), pbit_spec::Beta::from_f64(a.beta)?);
+    let mut autocorrelation_per_step = Vec::with_capacity(opts.steps);
+    for (t, ising) in trained.steps.iter().enumerate() {
+        let fixed = FixedIsing::new(ising, b.format(), Scaling::Exact)?;
+        let clamps = mixing::step_clamps(&layout, &trained.schedule, t + 1, &data, a.seed);
+        autocorrelation_per_step.push(mixing::autocorrelation(
+            b.as_mut(),
+            &fixed,
+            &page,
+            &clamps,
+            0..data.visible,
+            a.seed,
+        )?);
+    }
 
     // the single-step machine with the same p-bit budget, trained the same way
     let mut baseline = None;
     let mut baseline_ising = None;
-    if !a.no_baseline && data.visible <= MAX_EXACT_VISIBLE {
+    if a.baseline || (!a.no_baseline && data.visible <= MAX_EXACT_VISIBLE) {
         let tb = Instant::now();
         let hidden = layout.n() - data.visible - layout.classes;
         let vectors: Vec<Vec<bool>> = (0..data.vectors.len())
@@ -294,11 +319,21 @@ fn run_train(m: &MachineArgs, a: &TrainArgs) -> Result<()> {
             kl_every: opts.epochs,
         };
         let learned = learn::learn(b.as_mut(), &ldata, &lo, &mut |_| {})?;
+        let fixed = FixedIsing::new(&learned.ising, b.format(), Scaling::Exact)?;
+        let autocorrelation = mixing::autocorrelation(
+            b.as_mut(),
+            &fixed,
+            &page,
+            &mixing::baseline_clamps(data.visible, layout.classes, &data),
+            0..data.visible,
+            a.seed,
+        )?;
         baseline = Some(BaselineReport {
             n: layout.n(),
             hidden,
             kl: learned.report.kl,
             data_mass: learned.report.data_mass,
+            autocorrelation,
             seconds: tb.elapsed().as_secs_f64(),
         });
         baseline_ising = Some(learned.ising);
@@ -387,6 +422,8 @@ fn run_train(m: &MachineArgs, a: &TrainArgs) -> Result<()> {
         layout: layout.describe(),
         options: &opts,
         per_step: &trained.reports,
+        mixing_lags: mixing::LAGS,
+        autocorrelation_per_step,
         kl: exact_report.as_ref().map(|r| r.kl),
         exact: exact_report.as_ref(),
         baseline,
@@ -412,6 +449,14 @@ fn run_train(m: &MachineArgs, a: &TrainArgs) -> Result<()> {
             r.seconds
         );
     }
+    for (t, r) in report.autocorrelation_per_step.iter().enumerate() {
+        println!(
+            "step {} autocorrelation at lags {:?} sweeps: {:.3?}",
+            t + 1,
+            mixing::LAGS,
+            r
+        );
+    }
     if let Some(e) = &report.exact {
         println!(
             "exact KL(data || generated) {:.5} (start {:.5}), data mass {:.4}",
@@ -420,10 +465,11 @@ fn run_train(m: &MachineArgs, a: &TrainArgs) -> Result<()> {
     }
     if let Some(bl) = &report.baseline {
         println!(
-            "single-step baseline ({} p-bits, {} hidden): exact KL {}",
+            "single-step baseline ({} p-bits, {} hidden): exact KL {}, autocorrelation {:.3?}",
             bl.n,
             bl.hidden,
-            bl.kl.map_or("not computed".into(), |k| format!("{k:.5}"))
+            bl.kl.map_or("not computed".into(), |k| format!("{k:.5}")),
+            bl.autocorrelation
         );
     }
     println!(

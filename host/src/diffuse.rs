@@ -22,6 +22,7 @@
 pub mod exact;
 pub mod generate;
 pub mod manifest;
+pub mod mixing;
 pub mod noise;
 pub mod train;
 
