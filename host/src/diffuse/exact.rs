@@ -61,7 +61,6 @@ impl Conditional {
         let mut label_field = vec![vec![0.0; v + h]; k];
         for c in &ising.couplings {
             let (a, b) = (c.i.min(c.j), c.i.max(c.j));
-            let is_input = |p: usize| (v..2 * v).contains(&p);
             let is_label = |p: usize| (2 * v..2 * v + k).contains(&p);
             match (to_base(a), to_base(b)) {
                 (Some(x), Some(y)) if x >= v && y >= v && c.value != 0.0 => {
@@ -75,9 +74,9 @@ impl Conditional {
                 (Some(x), Some(y)) => base.add_coupling(x, y, c.value),
                 (Some(x), None) if x < v && b == v + x => j_input[x] += c.value,
                 (Some(x), None) if is_label(b) => label_field[b - 2 * v][x] += c.value,
+                (None, Some(y)) if is_label(a) => label_field[a - 2 * v][y] += c.value,
                 _ if c.value == 0.0 => {}
                 _ => {
-                    let _ = is_input;
                     return Err(DiffuseError::Other(format!(
                         "{}: coupling {} {} is not one a diffusion step has (inputs couple only to their own output)",
                         ising.source,
@@ -327,6 +326,60 @@ mod tests {
             hidden: 1,
         };
         assert!(Conditional::new(&bad, &l2).is_err());
+    }
+
+    #[test]
+    fn kernel_rows_are_the_full_machine_conditioned_on_inputs_and_labels() {
+        // a random step machine: 3 outputs, 3 inputs, 2 labels, 2 hidden (10 p-bits), every
+        // allowed pair coupled; its kernel against brute-force enumeration of all 2^10 states
+        let layout = StepLayout {
+            visible: 3,
+            classes: 2,
+            hidden: 2,
+        };
+        let mut x = 7u64;
+        let mut next = move || {
+            x = pbit_spec::rng::splitmix64(x);
+            ((x % 41) as f64 - 20.0) / 16.0
+        };
+        let mut m = Ising::new(layout.n());
+        for (a, b) in layout.learned_pairs() {
+            m.add_coupling(a, b, next());
+        }
+        for i in 0..3 {
+            m.add_coupling(layout.output(i), layout.input(i), 0.5);
+        }
+        for p in 0..layout.n() {
+            m.h[p] = next();
+        }
+        let beta = 0.8;
+        let full = pbit_model::exact::boltzmann_distribution(&m, beta).unwrap();
+        let c = Conditional::new(&m, &layout).unwrap();
+        for label in 0..2 {
+            for xin in 0..8usize {
+                // states with inputs = xin and labels one-hot `label`
+                let mut cond = vec![0.0; 8];
+                for (s, &p) in full.iter().enumerate() {
+                    let inputs = (s >> 3) & 7;
+                    let labels = (s >> 6) & 3;
+                    if inputs == xin && labels == 1 << label {
+                        cond[s & 7] += p;
+                    }
+                }
+                let z: f64 = cond.iter().sum();
+                let row = c.log_kernel_row(xin, label, beta).unwrap();
+                for y in 0..8 {
+                    assert!(
+                        (row[y].exp() - cond[y] / z).abs() < 1e-12,
+                        "label {label} x {xin} y {y}"
+                    );
+                }
+            }
+        }
+        // a hidden–hidden coupling is refused (hidden p-bits are summed out independently)
+        let mut bad = m.clone();
+        bad.add_coupling(layout.hidden_pbit(0), layout.hidden_pbit(1), 1.0);
+        assert!(Conditional::new(&bad, &layout).is_err());
     }
 
     #[test]
