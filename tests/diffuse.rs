@@ -531,3 +531,65 @@ fn bad_input_is_a_clear_error() {
         "manifest.json: not a diffusion manifest",
     );
 }
+
+#[test]
+fn the_correlation_penalty_is_retuned_every_epoch() {
+    let data = tmp("bas2-penalty.txt");
+    std::fs::write(&data, "0000\n1111\n1100\n0011\n1010\n0101\n").unwrap();
+    let (data_s, out_s) = (s(&data).to_string(), s(&tmp("penalty-model")).to_string());
+    let args = |target: &'static str| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--threads",
+            "1",
+            "diffuse",
+            "train",
+            &data_s,
+            "--steps",
+            "2",
+            "--hidden",
+            "2",
+            "--epochs",
+            "6",
+            "--seed",
+            "3",
+            "--no-baseline",
+            "--out",
+            &out_s,
+            "--json",
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+        if !target.is_empty() {
+            a.extend(["--penalty-target".to_string(), target.to_string()]);
+        }
+        a
+    };
+    let run = |a: Vec<String>| json(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let off = run(args(""));
+    // a target of −1 is never reached: c grows after every epoch (by 0.5·(r + 1) > 0)
+    let on = run(args("-1"));
+    for (a, b) in off["per_step"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(on["per_step"].as_array().unwrap())
+    {
+        assert_eq!(a["penalty"], 0.0);
+        assert_eq!(a["autocorrelation_per_epoch"].as_array().unwrap().len(), 0);
+        assert!(b["penalty"].as_f64().unwrap() > 0.0, "{b}");
+        assert_eq!(b["autocorrelation_per_epoch"].as_array().unwrap().len(), 6);
+    }
+    refused(
+        &[
+            "diffuse",
+            "train",
+            s(&data),
+            "--penalty-target",
+            "2",
+            "--out",
+            s(&tmp("never2")),
+        ],
+        "--penalty-target must be in [-1, 1]",
+    );
+}

@@ -88,6 +88,11 @@ pub struct TrainArgs {
     /// possible, at most 12 visible bits).
     #[arg(long, conflicts_with = "baseline")]
     no_baseline: bool,
+    /// The source's adaptive correlation penalty: −c·(⟨s_i s_j⟩ − ⟨s_i⟩⟨s_j⟩) of the negative
+    /// phase added to each learned coupling's update, c retuned after every epoch so that the
+    /// outputs' lag-1 autocorrelation approaches this target (default: off).
+    #[arg(long, allow_negative_numbers = true)]
+    penalty_target: Option<f64>,
     /// Train the single-step baseline for larger data too (for `sample --compare`).
     #[arg(long)]
     baseline: bool,
@@ -260,6 +265,7 @@ fn run_train(m: &MachineArgs, a: &TrainArgs) -> Result<()> {
         beta: a.beta,
         final_correlation: a.final_correlation,
         lambda: LAMBDA,
+        penalty_target: a.penalty_target,
     };
     let bar = progress_bar(a.json, opts.steps as u64 * opts.epochs);
     let trained = train(b.as_mut(), &data, &opts, &mut |_, _| bar.inc(1))?;
@@ -282,6 +288,7 @@ fn run_train(m: &MachineArgs, a: &TrainArgs) -> Result<()> {
             &clamps,
             0..data.visible,
             a.seed,
+            mixing::SWEEPS,
         )?);
     }
 
@@ -327,6 +334,7 @@ fn run_train(m: &MachineArgs, a: &TrainArgs) -> Result<()> {
             &mixing::baseline_clamps(data.visible, layout.classes, &data),
             0..data.visible,
             a.seed,
+            mixing::SWEEPS,
         )?;
         baseline = Some(BaselineReport {
             n: layout.n(),

@@ -18,7 +18,7 @@ use pbit_model::{Backend, FixedIsing};
 use pbit_spec::rng::splitmix64;
 use pbit_spec::ThresholdPage;
 
-/// Chains, burn-in sweeps, recorded sweeps and lags of the measurement.
+/// Chains, burn-in sweeps, recorded sweeps (of the reported figures) and lags of the measurement.
 pub const CHAINS: usize = 8;
 pub const BURN_IN: u64 = 50;
 pub const SWEEPS: u64 = 400;
@@ -26,18 +26,19 @@ pub const LAGS: [u64; 3] = [1, 5, 25];
 
 /// Mean normalised autocorrelation of p-bits `watched` at each of [`LAGS`], over chains with the
 /// given clamps (one clamp list per chain).
-pub fn autocorrelation(
-    backend: &mut dyn Backend,
+pub fn autocorrelation<B: Backend + ?Sized>(
+    backend: &mut B,
     fixed: &FixedIsing,
     page: &ThresholdPage,
     clamps: &[Vec<(usize, bool)>],
     watched: std::ops::Range<usize>,
     seed: u64,
+    sweeps: u64,
 ) -> Result<Vec<f64>, DiffuseError> {
     let mut sum = vec![0.0; LAGS.len()];
     let mut count = 0usize;
     for (c, cl) in clamps.iter().enumerate() {
-        let mut trace: Vec<Vec<f64>> = Vec::with_capacity(SWEEPS as usize);
+        let mut trace: Vec<Vec<f64>> = Vec::with_capacity(sweeps as usize);
         let job = SampleJob {
             problem: fixed,
             clamps: cl,
@@ -45,7 +46,7 @@ pub fn autocorrelation(
             seed: splitmix64(seed ^ splitmix64(c as u64)),
             spec: SampleSpec {
                 burn_in: BURN_IN,
-                sweeps: SWEEPS,
+                sweeps,
                 every: 1,
             },
         };

@@ -21,6 +21,7 @@
 //! chains' read numbers are [`read_number`]'s (epoch, batch, phase, chain). A run is a function
 //! of its arguments on every backend.
 
+use super::mixing::{autocorrelation, step_clamps};
 use super::noise::{quantise_coupling, Schedule};
 use super::{DiffuseData, DiffuseError, StepLayout};
 use crate::cost::Metered;
@@ -56,6 +57,9 @@ pub struct TrainOptions {
     /// Correlation with the data left after step T (ε of [`Schedule::uniform`]).
     pub final_correlation: f64,
     pub lambda: f64,
+    /// The adaptive correlation penalty (None: off): the lag-1 autocorrelation of the outputs
+    /// it steers each step towards ([`super::mixing`], measured after every epoch).
+    pub penalty_target: Option<f64>,
 }
 
 /// One reverse step after training.
@@ -78,6 +82,10 @@ pub struct StepReport {
     pub sweeps: u64,
     pub seconds: f64,
     pub seconds_sampling: f64,
+    /// The penalty's strength c at the end (0 without the penalty), and the lag-1
+    /// autocorrelation measured after each epoch (empty without it).
+    pub penalty: f64,
+    pub autocorrelation_per_epoch: Vec<f64>,
 }
 
 /// A trained chain.
@@ -88,6 +96,11 @@ pub struct Trained {
     pub steps: Vec<Ising>,
     pub reports: Vec<StepReport>,
 }
+
+/// The penalty's retuning: c += PENALTY_RATE · (r − target) after each epoch, within
+/// [0, PENALTY_MAX].
+pub const PENALTY_RATE: f64 = 0.5;
+pub const PENALTY_MAX: f64 = 2.0;
 
 /// Salt of the per-step seeds ("diffuse").
 const SALT: u64 = 0x0064_6966_6675_7365;
@@ -171,6 +184,11 @@ impl TrainOptions {
                 self.final_correlation
             ));
         }
+        if let Some(r) = self.penalty_target {
+            if !(-1.0..=1.0).contains(&r) {
+                return bad(format!("--penalty-target must be in [-1, 1], got {r}"));
+            }
+        }
         if !(self.lambda > 0.0 && self.lambda.is_finite()) {
             return bad(format!("λ must be positive, got {}", self.lambda));
         }
@@ -205,6 +223,7 @@ pub fn train<B: Backend + Metered + ?Sized>(
     let r = opts.chains_per_vector;
     let clamp_positive: Vec<usize> = (0..2 * v + layout.classes).collect();
     let clamp_negative = layout.conditioned();
+    let free = |p: usize| p < v || p >= 2 * v + layout.classes;
     let mut steps = Vec::with_capacity(opts.steps);
     let mut reports = Vec::with_capacity(opts.steps);
     for t in 1..=opts.steps {
@@ -244,6 +263,8 @@ pub fn train<B: Backend + Metered + ?Sized>(
         let mut order: Vec<usize> = (0..d).collect();
         let mut clipped_updates = 0;
         let mut sweeps = 0u64;
+        let mut penalty = 0.0;
+        let mut autocorrelation_per_epoch = Vec::new();
         for epoch in 0..opts.epochs {
             let frac = if opts.epochs > 1 {
                 epoch as f64 / (opts.epochs - 1) as f64
@@ -301,9 +322,30 @@ pub fn train<B: Backend + Metered + ?Sized>(
                 sweeps += opts.k * cs as u64;
                 let (pc, pm) = statistics(&shadow.pairs, n, &correlation_sums(&positive, n), cs);
                 let (nc, nm) = statistics(&shadow.pairs, n, &negative, cs);
-                let dj: Vec<f64> = pc.iter().zip(&nc).map(|(a, b)| lr * (a - b)).collect();
+                // the correlation penalty: −c·(⟨s_i s_j⟩ − ⟨s_i⟩⟨s_j⟩) of the negative phase
+                let dj: Vec<f64> = shadow
+                    .pairs
+                    .iter()
+                    .zip(pc.iter().zip(&nc))
+                    .map(|(&(i, j), (a, b))| {
+                        // only between sampled p-bits (a clamped label's covariance across
+                        // chains is its pull, not slow mixing)
+                        let c = if free(i) && free(j) { penalty } else { 0.0 };
+                        lr * (a - b - c * (b - nm[i] * nm[j]))
+                    })
+                    .collect();
                 let dh: Vec<f64> = pm.iter().zip(&nm).map(|(a, b)| lr * (a - b)).collect();
                 clipped_updates += shadow.update(&dj, &dh);
+            }
+            if let Some(target) = opts.penalty_target {
+                // retune c from the outputs' lag-1 autocorrelation with x_t clamped to noised data
+                let image = with_fixed(shadow.image(), &layout, j_machine);
+                let fixed = FixedIsing::new(&image, format, Scaling::Exact)?;
+                let clamps = step_clamps(&layout, &schedule, t, data, seed ^ epoch);
+                let r =
+                    autocorrelation(backend, &fixed, &page, &clamps, 0..v, seed ^ epoch, 100)?[0];
+                penalty = (penalty + PENALTY_RATE * (r - target)).clamp(0.0, PENALTY_MAX);
+                autocorrelation_per_epoch.push(r);
             }
             progress(t, epoch + 1);
         }
@@ -321,6 +363,8 @@ pub fn train<B: Backend + Metered + ?Sized>(
             sweeps,
             seconds: t0.elapsed().as_secs_f64(),
             seconds_sampling: sampling,
+            penalty,
+            autocorrelation_per_epoch,
         });
         steps.push(image);
     }
