@@ -36,23 +36,25 @@ pub enum DiffuseCommand {
 pub struct TrainArgs {
     /// Training vectors (one per line, `1`/`0` per bit, `#` comments) or a CSV of images
     /// (grey levels, then the label; detected by its commas).
+    #[arg(value_name = "DATA")]
     data: PathBuf,
-    /// Reverse steps T.
+    /// Reverse steps T (1 to 2^16).
     #[arg(long, default_value_t = 4)]
     steps: usize,
-    /// Hidden p-bits per step (default 16; 64 for a CSV).
+    /// Hidden p-bits per step (default 16; 64 for a CSV; 2 × visible + classes + hidden at
+    /// most 2^12).
     #[arg(long)]
     hidden: Option<usize>,
     /// CSV: clamp one-hot label p-bits for K classes (labels 0..K−1) in every step.
     #[arg(long)]
     classes: Option<usize>,
-    /// Passes over the data per step (default 300; 20 for a CSV).
+    /// Passes over the data per step (1 to 2^32 − 1; default 300; 20 for a CSV).
     #[arg(long)]
     epochs: Option<u64>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write the model directory here (created if missing).
-    #[arg(long)]
+    #[arg(long, value_name = "MODEL_DIR")]
     out: PathBuf,
     /// Print a JSON report.
     #[arg(long)]
@@ -60,7 +62,7 @@ pub struct TrainArgs {
     /// CSV: a pixel is 1 when its grey level is at least this.
     #[arg(long, default_value_t = 8)]
     threshold: u64,
-    /// Sweeps of each negative phase (CD-k).
+    /// Sweeps of each negative phase (CD-k; 1 to 2^32 − 1).
     #[arg(long, default_value_t = 10)]
     k: u64,
     /// Learning rate (default 0.3; 0.05 for a CSV); it falls linearly to lr × --lr-final.
@@ -71,7 +73,8 @@ pub struct TrainArgs {
     /// Data vectors per CD step (default: all; 20 for a CSV).
     #[arg(long)]
     batch: Option<usize>,
-    /// Chains (noise draws) per data vector in each CD step (default 32; 2 for a CSV).
+    /// Chains (noise draws) per data vector in each CD step (default 32; 2 for a CSV; batch ×
+    /// chains at most 2^20, and batch × chains × p-bits at most 2^28).
     #[arg(long)]
     chains: Option<usize>,
     /// Initial couplings uniform in ±this.
@@ -101,20 +104,21 @@ pub struct TrainArgs {
 #[derive(Args)]
 pub struct SampleArgs {
     /// A directory written by `pbit diffuse train`.
+    #[arg(value_name = "MODEL_DIR")]
     model: PathBuf,
-    /// Samples to generate (one chain each).
+    /// Samples to generate (one chain each; 1 to 2^30).
     #[arg(long)]
     count: usize,
     /// Clamp this class in every chain (default: chain c gets class c mod K).
     #[arg(long)]
     label: Option<usize>,
-    /// Sweeps per reverse step (K); a sample costs T × K sweeps.
+    /// Sweeps per reverse step (K; 1 to 2^32 − 1); a sample costs T × K sweeps.
     #[arg(long, default_value_t = 100)]
     sweeps: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write the samples here: one line of `1`/`0` per sample.
-    #[arg(long)]
+    #[arg(long, value_name = "SAMPLES")]
     out: PathBuf,
     /// Draw a few denoising trajectories (noise to image, one per row) and samples (PNG or
     /// SVG by extension).
