@@ -113,7 +113,7 @@ fn bars_and_stripes_meets_the_exact_and_sampled_bars() {
     // counts moves ≈ 256/20,256 = 1.3% of the mass off the data, a bias of ≈ +0.013 over the
     // exact KL (≤ 0.05 above); the estimate's sampling error is ≈ 0.003 (the data's 14 cells
     // of ~1,400 counts each: σ(ln q̂) ≈ 1/√1400 = 0.027, averaged over 14 cells). Measured
-    // 0.040 against the exact 0.044 during development: the 0.08 has a wide margin.
+    // 0.036 against the exact 0.025 (docs/diffusion.md): the 0.08 has a wide margin.
     let samples = tmp("bas4.txt");
     let q = json(&[
         "--threads",
