@@ -324,43 +324,43 @@ pub fn read_number(epoch: u64, step: u64, steps: u64, phase: u64, chain: u64) ->
 }
 
 /// The host's own random stream (splitmix64, as a counter-based generator).
-struct HostRng(u64);
+pub(crate) struct HostRng(u64);
 
 impl HostRng {
-    fn new(seed: u64) -> HostRng {
+    pub(crate) fn new(seed: u64) -> HostRng {
         HostRng(splitmix64(seed ^ 0x6C65_6172_6E00_0000)) // "learn"
     }
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(1);
         splitmix64(self.0)
     }
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    fn bit(&mut self) -> bool {
+    pub(crate) fn bit(&mut self) -> bool {
         self.next() >> 63 == 1
     }
 }
 
 /// Shadow weights of a machine with a fixed list of coupled pairs.
-struct Shadow {
-    n: usize,
-    pairs: Vec<(usize, usize)>,
-    j: Vec<f64>,
-    h: Vec<f64>,
-    j_max: f64,
-    h_max: f64,
-    one: f64,
+pub(crate) struct Shadow {
+    pub(crate) n: usize,
+    pub(crate) pairs: Vec<(usize, usize)>,
+    pub(crate) j: Vec<f64>,
+    pub(crate) h: Vec<f64>,
+    pub(crate) j_max: f64,
+    pub(crate) h_max: f64,
+    pub(crate) one: f64,
 }
 
 impl Shadow {
     /// The quantised image as an instance (values exact multiples of the grid, zero couplings
     /// left out).
-    fn image(&self) -> Ising {
+    pub(crate) fn image(&self) -> Ising {
         let q = |x: f64| (x * self.one).round() / self.one;
         let mut ising = Ising::new(self.n);
         for (k, &(a, b)) in self.pairs.iter().enumerate() {
@@ -376,7 +376,7 @@ impl Shadow {
     }
 
     /// Adds `dj`, `dh` and applies the clipping rule; returns the number of clip events.
-    fn update(&mut self, dj: &[f64], dh: &[f64]) -> u64 {
+    pub(crate) fn update(&mut self, dj: &[f64], dh: &[f64]) -> u64 {
         let mut clipped = 0;
         let mut apply = |x: &mut f64, d: f64, max: f64| {
             *x += d;
@@ -394,7 +394,7 @@ impl Shadow {
         clipped
     }
 
-    fn at_limit(&self) -> usize {
+    pub(crate) fn at_limit(&self) -> usize {
         self.j.iter().filter(|x| x.abs() >= self.j_max).count()
             + self.h.iter().filter(|x| x.abs() >= self.h_max).count()
     }
@@ -403,7 +403,7 @@ impl Shadow {
 /// Means of m_i m_j over the pairs and of m_i over the p-bits, over `states` (±1 spins).
 /// ⟨m_a m_b⟩ for each pair and ⟨m_i⟩ for each p-bit from the correlation sums of `chains`
 /// states ([`pbit_model::run::correlation_sums`]'s layout).
-fn statistics(
+pub(crate) fn statistics(
     pairs: &[(usize, usize)],
     n: usize,
     sums: &[i64],
@@ -423,7 +423,7 @@ fn statistics(
 }
 
 /// Runs a relax job for its final states and/or sums, checking the backend's answer.
-fn relax<B: Backend + ?Sized>(
+pub(crate) fn relax<B: Backend + ?Sized>(
     backend: &mut B,
     job: &RelaxJob,
     finals: bool,
