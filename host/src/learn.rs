@@ -60,7 +60,7 @@ use pbit_model::limits::{
 use pbit_model::run::correlation_sums;
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
 use pbit_spec::memory_map as mm;
-use pbit_spec::rng::splitmix64;
+use pbit_spec::rng::{splitmix64, HostRng};
 use pbit_spec::{Beta, BetaError, ThresholdPage};
 use serde::Serialize;
 
@@ -323,27 +323,10 @@ pub fn read_number(epoch: u64, step: u64, steps: u64, phase: u64, chain: u64) ->
     (((epoch * steps + step) * 2 + phase) << 20) + chain
 }
 
-/// The host's own random stream (splitmix64, as a counter-based generator).
-pub(crate) struct HostRng(u64);
-
-impl HostRng {
-    pub(crate) fn new(seed: u64) -> HostRng {
-        HostRng(splitmix64(seed ^ 0x6C65_6172_6E00_0000)) // "learn"
-    }
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(1);
-        splitmix64(self.0)
-    }
-    /// Uniform in [0, 1).
-    pub(crate) fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    pub(crate) fn bit(&mut self) -> bool {
-        self.next() >> 63 == 1
-    }
+/// Learning's random stream: the host's generator ([`HostRng`]) started from the seed mixed
+/// with "learn", so it differs from the machine's streams of the same seed.
+pub(crate) fn learn_rng(seed: u64) -> HostRng {
+    HostRng::new(splitmix64(seed ^ 0x6C65_6172_6E00_0000)) // "learn"
 }
 
 /// Shadow weights of a machine with a fixed list of coupled pairs.
@@ -472,7 +455,7 @@ pub fn learn<B: Backend + Metered + ?Sized>(
     let beta_f = beta.to_f64(); // β as the machine holds it
     let format = backend.format();
     let one = format.one() as f64;
-    let mut rng = HostRng::new(opts.seed);
+    let mut rng = learn_rng(opts.seed);
 
     let pairs: Vec<(usize, usize)> = (0..n)
         .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
@@ -550,7 +533,7 @@ pub fn learn<B: Backend + Metered + ?Sized>(
         let lr = opts.lr * (1.0 + (opts.lr_final - 1.0) * frac);
         // Fisher–Yates on the host stream
         for i in (1..d).rev() {
-            order.swap(i, rng.below(i + 1));
+            order.swap(i, rng.below(i as u64 + 1) as usize);
         }
         for step in 0..steps {
             let fixed = FixedIsing::new(&image, format, Scaling::Exact)?;

@@ -11,7 +11,7 @@
 use super::noise::Schedule;
 use super::train::noise;
 use super::{DiffuseData, DiffuseError, StepLayout};
-use crate::learn::HostRng;
+use crate::learn::learn_rng;
 use pbit_model::jobs::SampleJob;
 use pbit_model::run::SampleSpec;
 use pbit_model::{Backend, FixedIsing};
@@ -91,7 +91,7 @@ pub fn step_clamps(
     data: &DiffuseData,
     seed: u64,
 ) -> Vec<Vec<(usize, bool)>> {
-    let mut rng = HostRng::new(seed ^ 0x6D69_78);
+    let mut rng = learn_rng(seed ^ 0x6D69_78);
     let d = data.vectors.len();
     (0..CHAINS)
         .map(|c| {

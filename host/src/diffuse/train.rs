@@ -25,12 +25,13 @@ use super::mixing::{autocorrelation, step_clamps};
 use super::noise::{quantise_coupling, Schedule};
 use super::{DiffuseData, DiffuseError, StepLayout};
 use crate::cost::Metered;
-use crate::learn::{read_number, relax, statistics, HostRng, Shadow, MAX_CHAINS};
+use crate::learn::{learn_rng, read_number, relax, statistics, Shadow, MAX_CHAINS};
 use pbit_model::jobs::RelaxJob;
 use pbit_model::limits::{check_range, checked_product, MAX_EPOCHS, MAX_RESULT_SPINS, MAX_SWEEPS};
 use pbit_model::run::correlation_sums;
 use pbit_model::{Backend, FixedIsing, Ising, Scaling};
 use pbit_spec::rng::splitmix64;
+use pbit_spec::rng::HostRng;
 use pbit_spec::{Beta, ThresholdPage};
 use serde::Serialize;
 use std::time::Instant;
@@ -230,7 +231,7 @@ pub fn train<B: Backend + Metered + ?Sized>(
         let t0 = Instant::now();
         let mut sampling = 0.0;
         let seed = step_seed(opts.seed, t);
-        let mut rng = HostRng::new(seed);
+        let mut rng = learn_rng(seed);
         let (j_machine, j_clipped) = quantise_coupling(schedule.coupling(t) / beta_f, &format);
         let (p_before, p_step) = (schedule.flip_through(t - 1), schedule.flip(t));
         let pairs = layout.learned_pairs();
@@ -273,7 +274,7 @@ pub fn train<B: Backend + Metered + ?Sized>(
             };
             let lr = opts.lr * (1.0 + (opts.lr_final - 1.0) * frac);
             for i in (1..d).rev() {
-                order.swap(i, rng.below(i + 1));
+                order.swap(i, rng.below(i as u64 + 1) as usize);
             }
             for s in 0..per_epoch {
                 let image = with_fixed(shadow.image(), &layout, j_machine);
