@@ -91,7 +91,7 @@ pub fn step_clamps(
     data: &DiffuseData,
     seed: u64,
 ) -> Vec<Vec<(usize, bool)>> {
-    let mut rng = learn_rng(seed ^ 0x6D69_78);
+    let mut rng = learn_rng(seed ^ 0x006D_6978);
     let d = data.vectors.len();
     (0..CHAINS)
         .map(|c| {
