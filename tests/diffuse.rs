@@ -285,6 +285,7 @@ impl Board {
                 baud,
                 clock_hz: DEFAULT_CLOCK_HZ,
                 batch: true,
+                sparse: None,
             };
             let ready = tx.clone();
             if let Err(e) = serve(opts, &st, move |p: &Path| {
