@@ -116,7 +116,10 @@ fn random_job(case: u64, max_steps: u64, max_sweeps: u64) -> Job {
     let clamps: Vec<(usize, bool)> = match g.below(3) {
         0 => vec![],
         1 => (0..n)
-            .filter_map(|i| (g.below(4) == 0).then(|| (i, g.below(2) == 0)))
+            .filter(|_| g.below(4) == 0)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|i| (i, g.below(2) == 0))
             .collect(),
         _ => vec![(g.below(n as u64) as usize, g.below(2) == 0)],
     };
@@ -276,7 +279,7 @@ fn device_run(m: &mut VerilatedMachine, n: usize) -> (Stream, u64, (u32, u32)) {
 fn multi_step_schedules_while_sampling_match_model() {
     let mut m = machine();
     let (mut samples, mut sweeps) = (0, 0);
-    let cases = 40;
+    let cases = 100;
     for case in 0..cases {
         let job = random_job(0x5C4E_D000 + case, 8, 6);
         load(&mut m, &job);
@@ -303,13 +306,8 @@ fn multi_step_schedules_while_sampling_match_model() {
     eprintln!("{cases} jobs: {sweeps} sweeps, {samples} samples identical");
 }
 
-/// (b) 50,000 sweeps of a dense 32-p-bit instance, a geometric anneal over 7 steps, sampled
-/// every 499 sweeps after 1,000 of burn-in: all 98 samples, the final chain, the counters and
-/// the busy clocks (the formula: no sample ever waits) equal the model's.
-#[test]
-fn fifty_thousand_sweeps_match_model() {
-    let mut m = machine();
-    let mut g = Gen(0x10_0000);
+/// A dense random instance of N p-bits in the machine's format.
+fn dense_instance(g: &mut Gen) -> FixedIsing {
     let mut ising = Ising::new(N);
     for i in 0..N {
         for j in i + 1..N {
@@ -317,7 +315,17 @@ fn fifty_thousand_sweeps_match_model() {
         }
         ising.h[i] = (g.below(511) as i64 - 255) as f64 / 16.0;
     }
-    let problem = FixedIsing::new(&ising, Format::for_machine(N), Scaling::Exact).unwrap();
+    FixedIsing::new(&ising, Format::for_machine(N), Scaling::Exact).unwrap()
+}
+
+/// (b) 50,000 sweeps of a dense 32-p-bit instance, a geometric anneal over 7 steps, sampled
+/// every 499 sweeps after 1,000 of burn-in: all 98 samples, the final chain, the counters and
+/// the busy clocks (the formula: no sample ever waits) equal the model's.
+#[test]
+fn fifty_thousand_sweeps_match_model() {
+    let mut m = machine();
+    let mut g = Gen(0x10_0000);
+    let problem = dense_instance(&mut g);
     let sweeps = 50_000;
     let schedule = Schedule::anneal(0.02, 0.8, sweeps, Shape::Geometric, 7).unwrap();
     let job = Job {
@@ -368,6 +376,122 @@ fn steps_taken(job: &Job, rngs: &[u32], max: u64) -> Vec<Option<u64>> {
         .collect()
 }
 
+/// Where a STOP fell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stopped {
+    InRecompute,
+    MidSweep,
+    AtSweepEnd,
+    Waiting,
+    AfterEnd,
+}
+
+/// Loads `job`, runs it for `stop_at` clocks (reading samples if `reader`), STOPs, checks the
+/// stopped chain against the model after the updates its generators show, then RUNs again
+/// without reloading and checks the whole resumed run against the model continuing from the
+/// chain read back. Panics naming the job, the clock and the first difference.
+fn stop_and_resume(m: &mut VerilatedMachine, job: &Job, stop_at: u64, reader: bool) -> Stopped {
+    let n = job.n() as u64;
+    let total = job.total_sweeps();
+    let expected = pbit_hdl::scheduler::run_clocks(n, &job.steps());
+    load(m, job);
+    let before = counters(m);
+    let mut got: Stream = Vec::new();
+    m.write(mm::reg(mm::REG_CTRL), mm::CTRL_RUN);
+    m.tick(1);
+    if reader {
+        m.run_for(stop_at, &mut |e, w| {
+            got.push((unpack_bits(w, n as usize), e as i64))
+        });
+    } else {
+        m.tick(stop_at);
+    }
+    m.write(mm::reg(mm::REG_CTRL), mm::CTRL_STOP);
+    let status = m.read(mm::reg(mm::REG_STATUS));
+    assert_eq!(status & mm::STATUS_BUSY, 0, "{}: idle after STOP", job.desc);
+    // a sample pending at the STOP stays readable until the next RUN
+    if status & mm::STATUS_SAMPLE_VALID != 0 {
+        let w: Vec<u32> = (0..mm::state_words(n as u32))
+            .map(|w| m.read(mm::region_addr(mm::REGION_SAMPLE, w)))
+            .collect();
+        let e = m.read(mm::reg(mm::REG_SAMPLE_ENERGY)) as i32 as i64;
+        got.push((unpack_bits(&w, n as usize), e));
+    }
+    let moved = {
+        let a = counters(m);
+        (a.0.wrapping_sub(before.0), a.1.wrapping_sub(before.1))
+    };
+    let back = read_back(m, job);
+    let what = format!("{} stop at {stop_at} of {expected} clocks", job.desc);
+
+    // the updates made: generators show a prefix of the run's update order
+    let taken = steps_taken(job, &back.chain.rngs, total + 1);
+    let taken: Vec<u64> = taken
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t.unwrap_or_else(|| panic!("{what}: generator {i} is not its seed's")))
+        .collect();
+    let b = taken[n as usize - 1];
+    let j = taken.iter().take_while(|&&t| t == b + 1).count() as u64;
+    assert!(
+        taken[j as usize..].iter().all(|&t| t == b),
+        "{what}: generators stepped {taken:?} times: not a prefix of a sweep"
+    );
+    let k = b * n + j;
+    let mut model = job.start();
+    let (want, end) = model_run(&mut model, job, Some(k));
+    assert_eq!(end.updates, k, "{what}");
+    // a STOP while the machine waits to hand over a due sample: that sweep's updates are
+    // made, it has not ended (not counted) and its sample is never taken
+    let stalled = j == 0
+        && k > 0
+        && got.len() + 1 == want.len()
+        && job.sampling.records(b)
+        && moved.0 as u64 + 1 == end.sweeps;
+    let want_prefix = if stalled {
+        &want[..want.len() - 1]
+    } else {
+        &want[..]
+    };
+    assert_same_stream(&got, want_prefix, &format!("{what}: stopped run"));
+    assert_eq!(moved.1 as usize, got.len(), "{what}: samples counted");
+    if !stalled {
+        assert_eq!(moved.0 as u64, end.sweeps, "{what}: sweeps counted");
+    }
+    if back.stale {
+        // stopped in the recomputation: no update made, the fields are recomputed again
+        assert_eq!(k, 0, "{what}: stale after updates");
+        assert_eq!(back.chain.spins, model.spins(), "{what}: state");
+    } else {
+        assert_same_chain(&back, &model, &format!("{what}: stopped chain"));
+    }
+    let stopped = if back.stale {
+        Stopped::InRecompute
+    } else if stalled {
+        Stopped::Waiting
+    } else if k == total * n {
+        Stopped::AfterEnd
+    } else if j != 0 {
+        Stopped::MidSweep
+    } else {
+        Stopped::AtSweepEnd
+    };
+
+    // resume: RUN without reloading, against the model from the read-back chain
+    let mut chain = back.chain.clone();
+    if back.stale {
+        chain.best = None;
+    }
+    let mut resumed = Machine::from_state(&job.problem, &chain);
+    let (want, end) = model_run(&mut resumed, job, None);
+    let (got, _, moved) = device_run(m, n as usize);
+    let what = format!("{what}, resumed after {k} updates");
+    assert_same_stream(&got, &want, &what);
+    assert_same_chain(&read_back(m, job), &resumed, &what);
+    assert_eq!(moved, (end.sweeps as u32, end.samples as u32), "{what}");
+    stopped
+}
+
 /// (c) STOP at a random clock of a run (in the recomputation, mid-sweep, at a step change,
 /// while the machine waits for the reader, or after the end), then RUN without reloading:
 /// * the stopped chain is the model's after exactly k updates, for the k its generators show
@@ -378,115 +502,56 @@ fn steps_taken(job: &Job, rngs: &[u32], max: u64) -> Vec<Option<u64>> {
 #[test]
 fn stop_then_resume_a_run_matches_model() {
     let mut m = machine();
-    let cases = 60;
-    let (mut mid_sweep, mut in_recompute, mut waiting, mut after_end) = (0, 0, 0, 0);
+    let cases = 150;
+    let mut seen = Vec::new();
     for case in 0..cases {
         let job = random_job(0x5709_E000 + case, 5, 12);
         let mut g = Gen(0x5709 ^ case);
-        let n = job.n() as u64;
-        let total = job.total_sweeps();
-        let expected = pbit_hdl::scheduler::run_clocks(n, &job.steps());
+        let expected = pbit_hdl::scheduler::run_clocks(job.n() as u64, &job.steps());
         let stop_at = g.below(expected + expected / 8 + 1);
         // a quarter of the runs never read a sample: the machine waits at the first due one
         let reader = g.below(4) != 0;
-        load(&mut m, &job);
-        let before = counters(&m);
-        let mut got: Stream = Vec::new();
-        m.write(mm::reg(mm::REG_CTRL), mm::CTRL_RUN);
-        m.tick(1);
-        if reader {
-            m.run_for(stop_at, &mut |e, w| {
-                got.push((unpack_bits(w, n as usize), e as i64))
-            });
-        } else {
-            m.tick(stop_at);
-        }
-        m.write(mm::reg(mm::REG_CTRL), mm::CTRL_STOP);
-        let status = m.read(mm::reg(mm::REG_STATUS));
-        assert_eq!(status & mm::STATUS_BUSY, 0, "{}: idle after STOP", job.desc);
-        // a sample pending at the STOP stays readable until the next RUN
-        if status & mm::STATUS_SAMPLE_VALID != 0 {
-            let w: Vec<u32> = (0..mm::state_words(n as u32))
-                .map(|w| m.read(mm::region_addr(mm::REGION_SAMPLE, w)))
-                .collect();
-            let e = m.read(mm::reg(mm::REG_SAMPLE_ENERGY)) as i32 as i64;
-            got.push((unpack_bits(&w, n as usize), e));
-        }
-        let moved = {
-            let a = counters(&m);
-            (a.0.wrapping_sub(before.0), a.1.wrapping_sub(before.1))
-        };
-        let back = read_back(&m, &job);
-        let what = format!("{} stop at {stop_at} of {expected} clocks", job.desc);
-
-        // the updates made: generators show a prefix of the run's update order
-        let taken = steps_taken(&job, &back.chain.rngs, total + 1);
-        let taken: Vec<u64> = taken
-            .iter()
-            .enumerate()
-            .map(|(i, t)| t.unwrap_or_else(|| panic!("{what}: generator {i} is not its seed's")))
-            .collect();
-        let b = taken[n as usize - 1];
-        let j = taken.iter().take_while(|&&t| t == b + 1).count() as u64;
-        assert!(
-            taken[j as usize..].iter().all(|&t| t == b),
-            "{what}: generators stepped {taken:?} times: not a prefix of a sweep"
-        );
-        let k = b * n + j;
-        let mut model = job.start();
-        let (want, end) = model_run(&mut model, &job, Some(k));
-        assert_eq!(end.updates, k, "{what}");
-        // a STOP while the machine waits to hand over a due sample: that sweep's updates are
-        // made, it has not ended (not counted) and its sample is never taken
-        let stalled = j == 0
-            && k > 0
-            && got.len() + 1 == want.len()
-            && job.sampling.records(b)
-            && moved.0 as u64 + 1 == end.sweeps;
-        let want_prefix = if stalled {
-            &want[..want.len() - 1]
-        } else {
-            &want[..]
-        };
-        assert_same_stream(&got, want_prefix, &format!("{what}: stopped run"));
-        assert_eq!(moved.1 as usize, got.len(), "{what}: samples counted");
-        if !stalled {
-            assert_eq!(moved.0 as u64, end.sweeps, "{what}: sweeps counted");
-        }
-        if back.stale {
-            // stopped in the recomputation: no update made, the fields are recomputed again
-            assert_eq!(k, 0, "{what}: stale after updates");
-            assert_eq!(back.chain.spins, model.spins(), "{what}: state");
-            in_recompute += 1;
-        } else {
-            assert_same_chain(&back, &model, &format!("{what}: stopped chain"));
-        }
-        if stalled {
-            waiting += 1;
-        } else if k == total * n {
-            after_end += 1;
-        } else if j != 0 {
-            mid_sweep += 1;
-        }
-
-        // resume: RUN without reloading, against the model from the read-back chain
-        let mut chain = back.chain.clone();
-        if back.stale {
-            chain.best = None;
-        }
-        let mut resumed = Machine::from_state(&job.problem, &chain);
-        let (want, end) = model_run(&mut resumed, &job, None);
-        let (got, _, moved) = device_run(&mut m, n as usize);
-        let what = format!("{what}, resumed after {k} updates");
-        assert_same_stream(&got, &want, &what);
-        assert_same_chain(&read_back(&m, &job), &resumed, &what);
-        assert_eq!(moved, (end.sweeps as u32, end.samples as u32), "{what}");
+        seen.push(stop_and_resume(&mut m, &job, stop_at, reader));
     }
+    let count = |s: Stopped| seen.iter().filter(|&&x| x == s).count();
     eprintln!(
-        "{cases} runs stopped and resumed: {mid_sweep} mid-sweep, {in_recompute} in the \
-         recomputation, {waiting} waiting for the reader, {after_end} after the end"
+        "{cases} runs stopped and resumed: {} mid-sweep, {} at a sweep's end, {} in the \
+         recomputation, {} waiting for the reader, {} after the end",
+        count(Stopped::MidSweep),
+        count(Stopped::AtSweepEnd),
+        count(Stopped::InRecompute),
+        count(Stopped::Waiting),
+        count(Stopped::AfterEnd)
     );
-    assert!(mid_sweep >= cases / 3 && waiting > 0 && in_recompute > 0);
+    assert!(count(Stopped::MidSweep) >= cases as usize / 3);
+    assert!(count(Stopped::Waiting) > 0 && count(Stopped::InRecompute) > 0);
+}
+
+/// A long run stopped in its middle: 20,000 sweeps of 32 p-bits over 4 steps, sampled every
+/// 250 sweeps, stopped at a random clock of its second half, then resumed to its end.
+#[test]
+fn stop_then_resume_a_long_run_matches_model() {
+    let mut m = machine();
+    let mut job = random_job(0x1_5709, 1, 1);
+    let problem = dense_instance(&mut Gen(0x1_5709));
+    let schedule = Schedule::anneal(0.05, 1.0, 20_000, Shape::Linear, 4).unwrap();
+    job.pages = Pages::build(&problem, &schedule);
+    job.problem = problem;
+    job.clamps = vec![(0, false)];
+    job.sampling = Sampling {
+        burn_in: 100,
+        every: 250,
+    };
+    job.desc = "N = 32, 20,000 sweeps".into();
+    let expected = pbit_hdl::scheduler::run_clocks(N as u64, &job.steps());
+    let stop_at = expected / 2 + Gen(7).below(expected / 2);
+    let t0 = std::time::Instant::now();
+    let s = stop_and_resume(&mut m, &job, stop_at, true);
+    assert_eq!(s, Stopped::MidSweep);
+    eprintln!(
+        "stopped at clock {stop_at} of {expected} and resumed: identical, {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
 }
 
 /// (c) STOP during a batch, then the rest of it: the done chains' finals and sums are the
@@ -516,7 +581,7 @@ fn stop_then_resume_a_batch_matches_model() {
         let p = FixedIsing::new(&ising, Format::for_machine(N), Scaling::Exact).unwrap();
         let page = ThresholdPage::build(&p.format, Beta::from_f64(0.6).unwrap());
         let (chains, k) = (150usize, 4u64);
-        let clamped = vec![1usize];
+        let clamped = [1usize];
         let seed = g.next();
         let r0 = g.next() >> 1;
         let initial: Vec<Vec<bool>> = (0..chains)
@@ -548,11 +613,8 @@ fn stop_then_resume_a_batch_matches_model() {
             pack_bits(&mask, 1)[0],
         );
         let start = |m: &VerilatedMachine, first: usize, r: u64| {
-            for c in first..chains {
-                m.write(
-                    mm::chain_addr((c - first) as u32, 0),
-                    pack_bits(&initial[c], 1)[0],
-                );
+            for (c, s) in initial[first..].iter().enumerate() {
+                m.write(mm::chain_addr(c as u32, 0), pack_bits(s, 1)[0]);
             }
             m.write(mm::reg(mm::REG_BATCH_SEED_LO), seed as u32);
             m.write(mm::reg(mm::REG_BATCH_SEED_HI), (seed >> 32) as u32);
