@@ -191,24 +191,12 @@ struct Readback {
     stale: bool,
 }
 
-fn read_back(m: &VerilatedMachine, job: &Job) -> Readback {
+fn read_back(m: &mut VerilatedMachine, job: &Job) -> Readback {
     let n = job.n();
-    let words = |region| -> Vec<u32> {
-        (0..mm::state_words(n as u32))
-            .map(|w| m.read(mm::region_addr(region, w)))
-            .collect()
-    };
-    let best_spins = unpack_bits(&words(mm::REGION_BEST_STATE), n);
+    let chain = m.driver().read_chain(n).unwrap();
+    assert_eq!(chain.clamped, job.clamp_mask(), "{}: clamps", job.desc);
     Readback {
-        chain: ChainState {
-            spins: m.spins(n),
-            rngs: (0..n).map(|i| m.rng_state(i)).collect(),
-            clamped: job.clamp_mask(),
-            best: Some((
-                m.read(mm::reg(mm::REG_BEST_ENERGY)) as i32 as i64,
-                best_spins,
-            )),
-        },
+        chain,
         energy: m.energy_raw(),
         fields: (0..n).map(|i| m.field(i)).collect(),
         stale: m.read(mm::reg(mm::REG_STATUS)) & mm::STATUS_STALE != 0,
@@ -287,7 +275,7 @@ fn multi_step_schedules_while_sampling_match_model() {
         let (want, end) = model_run(&mut model, &job, None);
         let (got, clocks, moved) = device_run(&mut m, job.n());
         assert_same_stream(&got, &want, &job.desc);
-        assert_same_chain(&read_back(&m, &job), &model, &job.desc);
+        assert_same_chain(&read_back(&mut m, &job), &model, &job.desc);
         assert_eq!(
             moved,
             (end.sweeps as u32, end.samples as u32),
@@ -347,7 +335,7 @@ fn fifty_thousand_sweeps_match_model() {
     let (got, clocks, moved) = device_run(&mut m, N);
     assert_eq!(want.len(), 98);
     assert_same_stream(&got, &want, &job.desc);
-    assert_same_chain(&read_back(&m, &job), &model, &job.desc);
+    assert_same_chain(&read_back(&mut m, &job), &model, &job.desc);
     assert_eq!(moved, (sweeps as u32, 98));
     assert_eq!(end.sweeps, sweeps);
     assert_eq!(
