@@ -19,7 +19,7 @@ pub use poll::HUNG_WINDOW;
 pub use timing::batch_clocks;
 
 use pbit_model::run::{Pages, ReadResult, SampleSpec};
-use pbit_model::FixedIsing;
+use pbit_model::{ChainState, FixedIsing};
 use pbit_spec::memory_map as mm;
 use pbit_spec::sparse::{MachineKind, SparseGraph};
 use pbit_spec::sparse_map as sm;
@@ -1084,6 +1084,30 @@ impl<B: Bus> Machine<B> {
     /// The current state of the first `n` p-bits.
     pub fn spins(&mut self, n: usize) -> Result<Vec<bool>, DriverError<B::Error>> {
         self.read_bits(mm::REGION_STATE, n)
+    }
+
+    /// The chain the (dense) machine holds for p-bits 0..n — state, generators, clamps and
+    /// best — read back while it is idle, e.g. after a STOP. A RUN with no write in between
+    /// continues exactly this chain, as [`pbit_model::Machine::from_state`] of it does on the
+    /// model (docs/spec.md, "STOP and resume"). `best` is None while the fields are stale
+    /// (the next run recomputes them and restarts the best).
+    pub fn read_chain(&mut self, n: usize) -> Result<ChainState, DriverError<B::Error>> {
+        let status = self.read(mm::reg(mm::REG_STATUS), 1)?[0];
+        let spins = self.read_bits(mm::REGION_STATE, n)?;
+        let rngs = self.read(mm::region_addr(mm::REGION_RNG, 0), n)?;
+        let clamped = self.read_bits(mm::REGION_CLAMPS, n)?;
+        let best = if status & mm::STATUS_STALE != 0 {
+            None
+        } else {
+            let e = self.read(mm::reg(mm::REG_BEST_ENERGY), 1)?[0] as i32 as i64;
+            Some((e, self.read_bits(mm::REGION_BEST_STATE, n)?))
+        };
+        Ok(ChainState {
+            spins,
+            rngs,
+            clamped,
+            best,
+        })
     }
 }
 

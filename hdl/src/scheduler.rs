@@ -363,8 +363,12 @@ impl<const A: usize, const P: usize, const S: usize> Logic for Scheduler<A, P, S
                 self.state.d.next = Phase::Idle;
             }
         }
+        // STOP ends the run after this clock's update (docs/spec.md, "STOP and resume"): the
+        // look-ahead generator step of the next p-bit, whose decision will not come, is not
+        // made, so the generators stay those of the updates made
         if self.stop.val() {
             self.state.d.next = Phase::Idle;
+            self.look_en.next = false;
         }
         self.sel_next.next = self.cursor_r.d.val();
     }

@@ -31,5 +31,5 @@ pub mod sparse;
 pub use backend::{Backend, BackendError, ModelBackend};
 pub use fixed::{FixedIsing, QuantiseError, Scaling};
 pub use ising::{spins_to_string, Coupling, Ising, IsingError, ParseError};
-pub use machine::Machine;
+pub use machine::{ChainState, Machine};
 pub use schedule::{Schedule, Step};

@@ -14,6 +14,10 @@
 //!   field gains 2·J_ki·m_new.
 //! * Best: the lowest E seen, counting the state the run starts from and the state after every
 //!   update; the first occurrence wins ties.
+//! * STOP and resume (docs/spec.md, "STOP and resume"): a run stopped after k updates is
+//!   [`crate::run::run_schedule`] with `stop_after: Some(k)` (a partial sweep is
+//!   [`Machine::sweep_part`]); the next run continues from the state and generators the device
+//!   reads back, [`Machine::from_state`].
 
 use crate::fixed::FixedIsing;
 use pbit_spec::{initial_spin, pbit_seed, ThresholdPage};
@@ -24,6 +28,21 @@ pub enum UpdateOrder {
     /// 0, 1, …, N−1.
     #[default]
     Sequential,
+}
+
+/// What a device holds of one chain between runs, as the host reads it back (the state, RNG,
+/// clamp, best-state regions and `REG_BEST_ENERGY`): enough to continue the chain exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainState {
+    /// Spins of p-bits 0..n (true = +1).
+    pub spins: Vec<bool>,
+    /// Generator states of p-bits 0..n.
+    pub rngs: Vec<u32>,
+    /// Clamp mask of p-bits 0..n (a clamped p-bit holds the value `spins` gives it).
+    pub clamped: Vec<bool>,
+    /// The best so far (raw energy, state), which a run without a write in between continues;
+    /// None: the best restarts from `spins`, as after a write (the fields are recomputed).
+    pub best: Option<(i64, Vec<bool>)>,
 }
 
 /// One chain ("read") of the machine on one instance.
@@ -65,6 +84,46 @@ impl<'p> Machine<'p> {
         m
     }
 
+    /// The machine holding a chain's read-back state: spins, generators and clamps as given,
+    /// fields and energy recomputed from them (a device's incremental fields and energy equal
+    /// the recomputed ones bit for bit), the best as given (or restarted, `best: None`).
+    /// Panics unless every vector has the problem's n entries (a programming error).
+    pub fn from_state(problem: &'p FixedIsing, state: &ChainState) -> Machine<'p> {
+        let n = problem.n;
+        assert_eq!(state.spins.len(), n, "spins of n p-bits");
+        assert_eq!(state.rngs.len(), n, "generators of n p-bits");
+        assert_eq!(state.clamped.len(), n, "clamps of n p-bits");
+        let mut m = Machine {
+            problem,
+            spins: state.spins.clone(),
+            fields: Vec::new(),
+            rngs: state.rngs.clone(),
+            clamped: state.clamped.clone(),
+            energy: 0,
+            best_energy: 0,
+            best_spins: Vec::new(),
+            sweep_start: vec![false; n],
+            sweeps_done: 0,
+        };
+        m.recompute();
+        if let Some((e, s)) = &state.best {
+            assert_eq!(s.len(), n, "best state of n p-bits");
+            m.best_energy = *e;
+            m.best_spins.clone_from(s);
+        }
+        m
+    }
+
+    /// The chain's state as a device would read it back (the best included).
+    pub fn chain_state(&self) -> ChainState {
+        ChainState {
+            spins: self.spins.clone(),
+            rngs: self.rngs.clone(),
+            clamped: self.clamped.clone(),
+            best: Some((self.best_energy, self.best_spins.clone())),
+        }
+    }
+
     /// Clamps p-bits (0-based index, value). A p-bit clamped to the other value takes it at
     /// once; fields, energy and the best state are recomputed.
     pub fn set_clamps(&mut self, clamps: &[(usize, bool)]) {
@@ -97,11 +156,18 @@ impl<'p> Machine<'p> {
 
     /// One sweep at the page's β.
     pub fn sweep(&mut self, page: &ThresholdPage) {
+        self.sweep_part(page, self.problem.n);
+        self.sweeps_done += 1;
+    }
+
+    /// The first `updates` updates of a sweep (p-bits 0..updates; all n is [`Self::sweep`]
+    /// without counting a sweep): a run stopped mid-sweep made exactly these.
+    pub fn sweep_part(&mut self, page: &ThresholdPage, updates: usize) {
         let p = self.problem;
         let k = p.format.rng_bits;
         self.sweep_start.clone_from(&self.spins);
         let mut best_at: Option<usize> = None;
-        for i in 0..p.n {
+        for i in 0..updates.min(p.n) {
             let mut x = self.rngs[i];
             x = pbit_spec::rng::xorshift32_step(x);
             self.rngs[i] = x;
@@ -131,7 +197,6 @@ impl<'p> Machine<'p> {
             self.best_spins[..=at].copy_from_slice(&self.spins[..=at]);
             self.best_spins[at + 1..].copy_from_slice(&self.sweep_start[at + 1..]);
         }
-        self.sweeps_done += 1;
     }
 
     pub fn spins(&self) -> &[bool] {

@@ -43,7 +43,8 @@ pub struct SampleSpec {
 }
 
 /// Runs one chain (read 0) at one page and calls `record(spins, energy_raw)` for each recorded
-/// sample.
+/// sample: [`run_schedule`] of one step of `burn_in + sweeps` sweeps, which is how a device runs
+/// it.
 pub fn sample(
     problem: &FixedIsing,
     clamps: &[(usize, bool)],
@@ -63,6 +64,71 @@ pub fn sample(
             record(m.spins(), m.energy_raw());
         }
     }
+}
+
+/// The sampling registers of a run (`REG_BURN_IN`, `REG_EVERY`): over the whole schedule,
+/// sweep t (1-based, counted across steps) is recorded iff `every` ≠ 0, t > `burn_in` and
+/// (t − `burn_in`) mod `every` = 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sampling {
+    pub burn_in: u64,
+    pub every: u64,
+}
+
+impl Sampling {
+    /// Whether the state after sweep `t` (1-based over the schedule) is recorded.
+    pub fn records(&self, t: u64) -> bool {
+        self.every != 0 && t > self.burn_in && (t - self.burn_in).is_multiple_of(self.every)
+    }
+}
+
+/// What [`run_schedule`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunEnd {
+    /// Sweeps ended (`REG_SWEEPS` moves by this much).
+    pub sweeps: u64,
+    /// Updates made (sweeps × n, plus those of a sweep the stop cut short).
+    pub updates: u64,
+    /// Samples recorded (`REG_SAMPLES` moves by this much).
+    pub samples: u64,
+}
+
+/// One run of the machine's controller (`CTRL_RUN`) on `m` as it stands: the schedule's steps
+/// in order (step s: `pages.steps[s].1` sweeps at its page), a sample recorded after each sweep
+/// `sampling` names, `record(spins, energy_raw)`. With `stop_after: Some(k)` the run ends after
+/// its k-th update, as a `CTRL_STOP` written in the clock of that update ends it (a sweep cut
+/// short records nothing). The next run starts the schedule again from its first step, with
+/// the burn-in and the sample interval counted afresh, from the state and generators `m` then
+/// holds; the best continues unless the state was written (docs/spec.md, "STOP and resume").
+pub fn run_schedule(
+    m: &mut Machine,
+    pages: &Pages,
+    sampling: Sampling,
+    stop_after: Option<u64>,
+    mut record: impl FnMut(&[bool], i64),
+) -> RunEnd {
+    let n = m.problem().n as u64;
+    let mut end = RunEnd::default();
+    for (page, sweeps) in &pages.steps {
+        for _ in 0..*sweeps {
+            if let Some(k) = stop_after {
+                let left = k - end.updates;
+                if left < n {
+                    m.sweep_part(page, left as usize);
+                    end.updates += left;
+                    return end;
+                }
+            }
+            m.sweep(page);
+            end.sweeps += 1;
+            end.updates += n;
+            if sampling.records(end.sweeps) {
+                record(m.spins(), m.energy_raw());
+                end.samples += 1;
+            }
+        }
+    }
+    end
 }
 
 /// The outcome of one annealing read.
@@ -191,6 +257,147 @@ pub fn correlation_sums(states: &[Vec<bool>], n: usize) -> Vec<i64> {
 mod tests {
     use super::*;
     use pbit_spec::memory_map::{sums_index, sums_single};
+
+    use crate::{Ising, Scaling};
+    use pbit_spec::{Beta, Format};
+
+    fn instance(n: usize, seed: u64) -> FixedIsing {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x = pbit_spec::rng::splitmix64(x);
+            x
+        };
+        let mut ising = Ising::new(n);
+        for i in 0..n {
+            for j in i + 1..n {
+                if next() % 2 == 0 {
+                    ising.add_coupling(i, j, ((next() % 511) as i64 - 255) as f64 / 16.0);
+                }
+            }
+            ising.h[i] = ((next() % 511) as i64 - 255) as f64 / 16.0;
+        }
+        FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap()
+    }
+
+    fn pages(p: &FixedIsing, steps: &[(f64, u64)]) -> Pages {
+        Pages {
+            steps: steps
+                .iter()
+                .map(|&(b, k)| {
+                    (
+                        ThresholdPage::build(&p.format, Beta::from_f64(b).unwrap()),
+                        k,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// `sample` is `run_schedule` of one step of burn-in + sweeps.
+    #[test]
+    fn sample_is_a_one_step_schedule() {
+        let p = instance(9, 1);
+        for (burn_in, sweeps, every) in [(0, 7, 1), (3, 10, 3), (5, 1, 2)] {
+            let pg = pages(&p, &[(0.4, burn_in + sweeps)]);
+            let spec = SampleSpec {
+                burn_in,
+                sweeps,
+                every,
+            };
+            let mut want = Vec::new();
+            sample(&p, &[(2, true)], &pg.steps[0].0, 4, spec, |s, e| {
+                want.push((s.to_vec(), e))
+            });
+            let mut m = Machine::new(&p, 4, 0);
+            m.set_clamps(&[(2, true)]);
+            let mut got = Vec::new();
+            let end = run_schedule(&mut m, &pg, Sampling { burn_in, every }, None, |s, e| {
+                got.push((s.to_vec(), e))
+            });
+            assert_eq!(got, want);
+            assert_eq!(end.samples, want.len() as u64);
+            assert_eq!(end.sweeps, burn_in + sweeps);
+        }
+    }
+
+    /// A run stopped after k updates: each generator stepped once per update of its p-bit,
+    /// the state and best are those of an update-by-update replay, the samples a prefix of the
+    /// whole run's; a machine rebuilt from the chain state (fields and energy recomputed)
+    /// continues exactly as the stopped one.
+    #[test]
+    fn a_stopped_run_is_a_prefix_and_resumes_from_its_chain_state() {
+        let n = 7;
+        let p = instance(n, 2);
+        let pg = pages(&p, &[(0.3, 2), (0.0001, 0), (1.5, 3)]);
+        let sampling = Sampling {
+            burn_in: 1,
+            every: 2,
+        };
+        let total = 5 * n as u64;
+        let mut all = Vec::new();
+        let mut whole = Machine::new(&p, 9, 1);
+        whole.set_clamps(&[(4, false)]);
+        run_schedule(&mut whole, &pg, sampling, None, |s, e| {
+            all.push((s.to_vec(), e))
+        });
+        for k in 0..=total {
+            let mut m = Machine::new(&p, 9, 1);
+            m.set_clamps(&[(4, false)]);
+            let mut got = Vec::new();
+            let end = run_schedule(&mut m, &pg, sampling, Some(k), |s, e| {
+                got.push((s.to_vec(), e))
+            });
+            assert_eq!(end.updates, k);
+            for i in 0..n {
+                let steps = k / n as u64 + u64::from((i as u64) < k % n as u64);
+                let mut x = pbit_spec::pbit_seed(9, 1, i as u64);
+                for _ in 0..steps {
+                    x = pbit_spec::rng::xorshift32_step(x);
+                }
+                assert_eq!(m.rng_states()[i], x, "k {k} p-bit {i}");
+            }
+            // replay: the state after i updates of a sweep is the sweep's start with
+            // `sweep_part(i)`; the best is the first lowest of every state seen
+            let mut r = Machine::new(&p, 9, 1);
+            r.set_clamps(&[(4, false)]);
+            let mut best = (r.energy_raw(), r.spins().to_vec());
+            let mut u = 0;
+            'steps: for (page, sweeps) in &pg.steps {
+                for _ in 0..*sweeps {
+                    for i in 1..=n {
+                        if u == k {
+                            break 'steps;
+                        }
+                        let mut t = r.clone();
+                        t.sweep_part(page, i);
+                        if t.energy_raw() < best.0 {
+                            best = (t.energy_raw(), t.spins().to_vec());
+                        }
+                        u += 1;
+                    }
+                    r.sweep(page);
+                }
+            }
+            if k % n as u64 == 0 {
+                assert_eq!(m.spins(), r.spins(), "k {k}");
+            }
+            assert_eq!(m.best_energy_raw(), best.0, "k {k}");
+            assert_eq!(m.best_spins(), &best.1[..], "k {k}");
+            let recorded = (1..=k / n as u64).filter(|&t| sampling.records(t)).count();
+            assert_eq!(got, all[..recorded], "k {k}");
+            assert_eq!(m.fields(), &p.fields(m.spins())[..]);
+            assert_eq!(m.energy_raw(), p.energy_raw(m.spins()));
+            let mut rest = Machine::from_state(&p, &m.chain_state());
+            assert_eq!(rest.fields(), m.fields());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            run_schedule(&mut m, &pg, sampling, None, |s, e| a.push((s.to_vec(), e)));
+            run_schedule(&mut rest, &pg, sampling, None, |s, e| {
+                b.push((s.to_vec(), e))
+            });
+            assert_eq!(a, b);
+            assert_eq!(m.chain_state(), rest.chain_state());
+        }
+    }
 
     #[test]
     fn correlation_sums_follow_the_memory_map_layout() {

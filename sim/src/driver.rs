@@ -248,6 +248,38 @@ impl VerilatedMachine {
         self.read(mm::reg(mm::REG_ENERGY)) as i32 as i64
     }
 
+    /// Runs a started run for at most `clocks` more clocks, reading and acknowledging each
+    /// sample as [`Bus::run`] does (`on_sample(energy, state words)`; the reads take clocks of
+    /// the budget too). Returns true once the machine is idle, false when the budget ran out
+    /// with the run still going: a test then writes `CTRL_STOP` at that clock.
+    pub fn run_for(&mut self, clocks: u64, on_sample: &mut dyn FnMut(i32, &[u32])) -> bool {
+        let end = self.sim_clocks() + clocks;
+        let words =
+            mm::state_words(VerilatedMachine::read(self, mm::reg(mm::REG_N_ACTIVE))) as usize;
+        let mut state = vec![0u32; words];
+        loop {
+            let now = self.sim_clocks();
+            if now >= end {
+                return false;
+            }
+            match unsafe { (self.api.run)(self.handle, end - now) } {
+                0 => return true,
+                1 => {
+                    for (w, word) in state.iter_mut().enumerate() {
+                        *word = VerilatedMachine::read(
+                            self,
+                            mm::region_addr(mm::REGION_SAMPLE, w as u32),
+                        );
+                    }
+                    let e = VerilatedMachine::read(self, mm::reg(mm::REG_SAMPLE_ENERGY)) as i32;
+                    unsafe { (self.api.ack)(self.handle) };
+                    on_sample(e, &state);
+                }
+                _ => return false,
+            }
+        }
+    }
+
     /// Measures simulation speed: runs `sweeps` sweeps of all N p-bits on a random dense
     /// instance. Rates are per second of this thread's CPU time (Linux: from
     /// `/proc/thread-self/schedstat`, so other jobs on the machine do not skew them) and of

@@ -14,7 +14,9 @@ use crate::format::Format;
 /// Revision of the rules that are not numbers in [`Format`] or rows of the table (RNG,
 /// seeding, table, order, layouts, STOP). 3: the batch engine's registers, chain and sums
 /// layouts and seeding, value checks (`ERR_BAD_VALUE`), indices beyond the machine refused.
-pub const SPEC_REVISION: u32 = 3;
+/// 4: a STOP takes no look-ahead draw (the generators of a stopped run are those of the updates
+/// it made; revision 3 had stepped the next p-bit's generator too).
+pub const SPEC_REVISION: u32 = 4;
 
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -35,8 +37,10 @@ table=floor-atanh-mirror beta_frac; order=sequential 0..n-1 per sweep, one updat
 schedule=steps (sweeps, page) in order, steps of 0 sweeps skipped; \
 samples=after burn_in sweeps every k-th, numbered from 0 per run, never dropped; \
 stale=J,h,state,clamps writes: recompute fields and energy, best := current before a run; \
-stop=idle after the current update; run after stop: schedule from step 0, sweep from p-bit 0, \
-state generators fields as left, look-ahead draw of the next p-bit consumed; \
+stop=idle after the current update (a sweep it ends ends, its sample taken), no draw for an \
+update not made; run after stop: schedule from step 0, burn_in and every afresh, sweep from \
+p-bit 0, state generators fields best as left (recompute if stale), unread sample discarded; \
+batch stop=running chain discarded, chains done in buffer and sums; \
 chains=word w of chain c at w*CHAIN_PLANE+c; \
 batch=chain c: seed p-bits i<n with pbit_seed(S, r0+c, i) on chip (splitmix pipeline), \
 load words w<ceil(n/32) from chain c, run schedule, write back, sums if n<=sums_n; \

@@ -29,7 +29,10 @@
 //!    [`sums_single`]`(n, i)` += m_i (±1 spins).
 //!
 //! `REG_BATCH_DONE` counts the chains finished. A STOP (`CTRL_STOP`) ends a batch: the running
-//! chain is stopped and discarded (buffer and sums cover the `REG_BATCH_DONE` chains done). While a batch runs, writes other
+//! chain is stopped and discarded (buffer and sums cover the `REG_BATCH_DONE` chains done; the
+//! discarded chain's slot may hold part of its final state, so a host resubmits the rest of a
+//! batch from its own copy of the initial states, with first read r₀ + done; docs/spec.md,
+//! "STOP and resume"). While a batch runs, writes other
 //! than to `REG_CTRL` are ignored, reads of the chains and sums regions give 0, and other reads
 //! see the machine as it runs.
 //! On the bus itself, writes or reads with an index beyond the machine (p-bit ≥ N, page ≥ its
