@@ -55,6 +55,20 @@ pub fn relax_states<B: Backend + ?Sized>(
         .collect()
 }
 
+/// A read's state after a watched sweep of [`Backend::anneal_watched`].
+#[derive(Clone, Copy, Debug)]
+pub struct Watched<'a> {
+    pub read: u64,
+    /// Sweeps done in this read (1-based).
+    pub sweep: u64,
+    pub spins: &'a [bool],
+    /// Energy of `spins` (raw units of the job's problem).
+    pub energy_raw: i64,
+    /// The machine's best energy so far in this read (every update counts, as in
+    /// [`ReadResult::best_energy_raw`]).
+    pub best_energy_raw: i64,
+}
+
 /// A machine that runs jobs.
 pub trait Backend {
     /// Short name for reports ("model", "verilator", "serial").
@@ -76,6 +90,25 @@ pub trait Backend {
         job: &AnnealJob,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<ReadResult>, BackendError>;
+
+    /// [`Backend::anneal`] with a look inside: after every `every`-th sweep of each read (and
+    /// its last) `watch` gets the read's state and energies. The reads and their results are
+    /// exactly `anneal`'s (the same machine, the same generators); only the watching is added.
+    /// It is for pictures, not speed: the model runs it on its reference machine, one read
+    /// after another. Devices, which cannot stop between sweeps, return
+    /// [`BackendError::Unsupported`] (the model gives the same run bit for bit).
+    fn anneal_watched(
+        &mut self,
+        job: &AnnealJob,
+        every: u64,
+        watch: &mut dyn FnMut(&Watched),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let _ = (job, every, watch);
+        Err(BackendError::Unsupported {
+            backend: self.name(),
+            job: "watched anneal",
+        })
+    }
 
     /// Runs a relax job ([`RelaxJob`] defines the semantics) and calls `out(c, final_state)` once
     /// per chain, in chain order. Backends that cannot write a state yet return
@@ -171,6 +204,45 @@ impl Backend for ModelBackend {
             self.threads,
             progress,
         ))
+    }
+    /// The reference machine ([`crate::Machine`]), read after read: the fast kernels are
+    /// bit-identical to it, so the results are [`Backend::anneal`]'s.
+    fn anneal_watched(
+        &mut self,
+        job: &AnnealJob,
+        every: u64,
+        watch: &mut dyn FnMut(&Watched),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let every = every.max(1);
+        let total = job.pages.total_sweeps();
+        let mut results = Vec::with_capacity(job.reads as usize);
+        for read in 0..job.reads {
+            let mut m = crate::Machine::new(job.problem, job.seed, read);
+            m.set_clamps(job.clamps);
+            let mut t = 0u64;
+            for (page, sweeps) in &job.pages.steps {
+                for _ in 0..*sweeps {
+                    m.sweep(page);
+                    t += 1;
+                    if t % every == 0 || t == total {
+                        watch(&Watched {
+                            read,
+                            sweep: t,
+                            spins: m.spins(),
+                            energy_raw: m.energy_raw(),
+                            best_energy_raw: m.best_energy_raw(),
+                        });
+                    }
+                }
+            }
+            results.push(ReadResult {
+                read,
+                best_energy_raw: m.best_energy_raw(),
+                best_spins: m.best_spins().to_vec(),
+                final_energy_raw: m.energy_raw(),
+            });
+        }
+        Ok(results)
     }
     /// Chains are cut into contiguous ranges, one per thread (a single thread when the job is
     /// small), and reported in chain order: results do not depend on `threads`.
