@@ -372,6 +372,46 @@ mod tests {
     }
 
     #[test]
+    fn watched_anneal_is_the_anneal_with_a_look_inside() {
+        use crate::run::Pages;
+        use crate::schedule::{Schedule, Shape};
+        let p = instance(12, 4);
+        let schedule = Schedule::anneal(0.2, 2.0, 50, Shape::Geometric, 8).unwrap();
+        let pages = Pages::build(&p, &schedule);
+        let clamps = [(3usize, true)];
+        let job = AnnealJob {
+            problem: &p,
+            clamps: &clamps,
+            pages: &pages,
+            seed: 9,
+            reads: 5,
+        };
+        let mut b = ModelBackend::default();
+        let plain = b.anneal(&job, &|_| {}).unwrap();
+        let mut seen: Vec<(u64, u64, i64, i64)> = Vec::new();
+        let watched = b
+            .anneal_watched(&job, 7, &mut |w| {
+                assert_eq!(w.energy_raw, p.energy_raw(w.spins));
+                assert!(w.spins[3], "the clamp holds");
+                seen.push((w.read, w.sweep, w.energy_raw, w.best_energy_raw));
+            })
+            .unwrap();
+        assert_eq!(watched, plain);
+        // sweeps 7, 14, …, 49 and the last (50) of each read, in read order
+        let sweeps: Vec<u64> = (1..=7).map(|k| 7 * k).chain([50]).collect();
+        assert_eq!(seen.len(), 5 * sweeps.len());
+        for (r, chunk) in seen.chunks(sweeps.len()).enumerate() {
+            assert!(chunk.iter().all(|w| w.0 == r as u64));
+            assert_eq!(chunk.iter().map(|w| w.1).collect::<Vec<_>>(), sweeps);
+            // the best never rises and never lies above the current energy; it ends at the read's
+            assert!(chunk.windows(2).all(|w| w[1].3 <= w[0].3));
+            assert!(chunk.iter().all(|w| w.3 <= w.2));
+            assert_eq!(chunk.last().unwrap().3, plain[r].best_energy_raw);
+            assert_eq!(chunk.last().unwrap().2, plain[r].final_energy_raw);
+        }
+    }
+
+    #[test]
     fn relax_does_not_depend_on_thread_count() {
         // 64 chains × 50 sweeps × 20 p-bits = 64k updates: above the threading threshold
         let p = instance(20, 2);
