@@ -257,3 +257,107 @@ fn bad_csv_files_are_errors_naming_file_line_and_field() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no `# pbit-layout: …` header"));
 }
+
+/// A digits training epoch on the simulated board's own clock (docs/benchmarks.md and
+/// docs/learning.md, "A digits epoch on the board"): the default run's first epoch (`pbit learn
+/// train.csv --classes 10 --seed 1`: its lr at epoch 1 is the same 0.1) on the Verilated core top
+/// of N = 256 with the batch engine, 12 MHz, 1 Mbaud, in simulated time (BoardTransport: the
+/// host's speed costs the board nothing). Prints the link's traffic per step and for the epoch
+/// and the projection against the board clock. Slow (about 20 min of CPU):
+/// `cargo test --release -p pbit-tests --test digits -- --ignored --nocapture digits_epoch_on_the_board_clock`.
+#[test]
+#[ignore]
+fn digits_epoch_on_the_board_clock() {
+    use pbit_host::digits::Images;
+    use pbit_host::learn::{LearnOptions, Method, Topology};
+    use pbit_host::link::Link;
+    use pbit_host::serial::SerialBackend;
+    use pbit_host::transport::BoardTransport;
+    use pbit_sim::board::{Board, DEFAULT_CLOCK_HZ};
+    let (n, baud) = (256, 1_000_000);
+    let mut images = Images::read(Path::new(&dataset("train.csv")), 8, Some(10)).unwrap();
+    // PBIT_DIGITS_EPOCH_IMAGES=K: only the first K images (a part of the epoch)
+    if let Some(k) = std::env::var("PBIT_DIGITS_EPOCH_IMAGES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        images.pixels.truncate(k);
+        images.labels.truncate(k);
+    }
+    let data = images.to_data(10, 1);
+    let opts = LearnOptions {
+        hidden: 128,
+        topology: Topology::Rbm,
+        method: Method::Cd,
+        k: 1,
+        epochs: 1,
+        lr: 0.1,
+        lr_final: 0.1,
+        batch: Some(20),
+        chains_per_vector: 1,
+        init_scale: 0.05,
+        seed: 1,
+        beta: 1.0,
+        kl_every: 1,
+    };
+    let board = Board::build_with(n, DEFAULT_CLOCK_HZ, baud, true).unwrap();
+    let link = Link::connect(BoardTransport::new(board)).unwrap();
+    let mut b = SerialBackend::from_link(link).unwrap();
+    let t0 = b.link().transport().seconds();
+    let wall = std::time::Instant::now();
+    let learned = pbit_host::learn::learn(&mut b, &data, &opts, &mut |_| {}).unwrap();
+    let simulated = b.link().transport().seconds() - t0;
+    let r = &learned.report;
+    let link = r.link.as_ref().expect("a link report");
+    let later = link.later_steps.as_ref().expect("more than one step");
+    let steps = link.first_step.steps + later.steps;
+    let at = |s: &pbit_host::cost::StepUse, latency: f64| {
+        s.projected
+            .iter()
+            .find(|p| p.baud == baud && p.latency_ms == latency)
+            .map_or(f64::NAN, |p| p.total_ms)
+    };
+    let epoch = |f: &dyn Fn(&pbit_host::cost::StepUse) -> f64| {
+        f(&link.first_step) * link.first_step.steps as f64 + f(later) * later.steps as f64
+    };
+    eprintln!(
+        "{steps} steps in {:.0} s of this machine's wall time; board clock {:.2} s for the epoch",
+        wall.elapsed().as_secs_f64(),
+        simulated
+    );
+    for (name, s) in [
+        ("first step", &link.first_step),
+        ("later steps (mean)", later),
+    ] {
+        eprintln!(
+            "{name}: {:.1} round trips, {:.2} + {:.2} kB, {:.0} machine clocks, {:.0} words skipped; projected {:.1} ms (1 Mbaud, latency 0), {:.1} ms (1 ms), {:.1} ms (16 ms)",
+            s.round_trips,
+            s.bytes_out / 1e3,
+            s.bytes_in / 1e3,
+            s.machine_clocks,
+            s.words_skipped,
+            at(s, 0.0),
+            at(s, 1.0),
+            at(s, 16.0)
+        );
+        for (kind, k) in &s.kinds {
+            eprintln!(
+                "    {kind}: {:.1} requests, {:.0} + {:.0} bytes, {:.0} words",
+                k.requests, k.bytes_out, k.bytes_in, k.words
+            );
+        }
+    }
+    eprintln!(
+        "epoch: {:.0} round trips, {:.1} + {:.1} kB, {:.0} machine clocks ({:.1} ms at 12 MHz); projected {:.2} s (1 Mbaud, latency 0), {:.2} s (1 ms), {:.2} s (16 ms); board clock {:.2} s ({:+.2}%)",
+        epoch(&|s| s.round_trips),
+        epoch(&|s| s.bytes_out) / 1e3,
+        epoch(&|s| s.bytes_in) / 1e3,
+        epoch(&|s| s.machine_clocks),
+        epoch(&|s| s.machine_clocks) / 12e3,
+        epoch(&|s| at(s, 0.0)) / 1e3,
+        epoch(&|s| at(s, 1.0)) / 1e3,
+        epoch(&|s| at(s, 16.0)) / 1e3,
+        simulated,
+        (epoch(&|s| at(s, 0.0)) / 1e3 / simulated - 1.0) * 100.0
+    );
+}
