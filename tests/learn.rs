@@ -215,10 +215,9 @@ fn bad_data_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--batch"));
 }
 
-/// The bars-and-stripes bar (KL < 0.1) with the documented command; ~3 s, so run on demand:
-/// `cargo test --release -p pbit-host --test learn -- --ignored`.
+/// The bars-and-stripes bar (KL < 0.1) with the documented command (~3 s in release): the
+/// learning-quality gate, run with every test.
 #[test]
-#[ignore]
 fn bars_and_stripes_meets_the_bar() {
     let data = example("bars_stripes_3x3.txt");
     let out = ok(&[

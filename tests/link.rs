@@ -615,3 +615,76 @@ fn a_run_of_known_samples_ends_at_its_last_sample_and_still_sees_a_loss() {
     assert_eq!(got, expected_samples(1));
     dev.finish();
 }
+
+/// A batch on a device that never finishes it (STATUS busy for ever, counters still) is
+/// reported hung seconds after the time its clocks take at the device's clock — not after
+/// millions of STATUS round trips — and a device that stops answering mid-job fails the job
+/// within the link's reply timeouts.
+#[test]
+fn a_hung_or_silent_device_fails_a_batch_in_seconds() {
+    use pbit_driver::Bus as _;
+    use pbit_driver::{DriverError, Machine, HUNG_WINDOW};
+    let n = 8usize;
+    let problem = pbit_model::FixedIsing::new(
+        &pbit_model::Ising::new(n),
+        Format::for_machine(N as usize),
+        pbit_model::Scaling::Exact,
+    )
+    .unwrap();
+    let page =
+        pbit_spec::ThresholdPage::build(&problem.format, pbit_spec::Beta::from_f64(1.0).unwrap());
+    let initial = vec![vec![false; n]; 16];
+    let engine = |dev: &mut FakeDevice| {
+        dev.mem.insert(mm::reg(mm::REG_BATCH_CAPS), 64 | 64 << 16);
+    };
+    let batch = |link: Link<MemoryTransport>| {
+        let mut m = Machine::new(link, N as usize, Format::for_machine(N as usize));
+        let caps = m.batch_caps().unwrap();
+        let start = Instant::now();
+        let r = m.relax_batch(caps, &problem, &[], &page, 3, 0, &initial, 100, false, true);
+        (r.map(|_| ()), start.elapsed(), m)
+    };
+
+    // hung: busy for ever
+    let mut dev = device();
+    engine(&mut dev);
+    dev.mem.insert(mm::reg(mm::REG_STATUS), mm::STATUS_BUSY);
+    let (dev, t) = pipe(dev);
+    let link = Link::connect(t).unwrap();
+    let clocks = pbit_driver::batch_clocks(n, 100, 16, true);
+    let budget = link
+        .run_budget(clocks)
+        .expect("a device with a clock has a budget");
+    // 16 chains × 100 sweeps of 8 p-bits at 25 MHz: ~0.5 ms, so the budget is the grace
+    assert!(budget < Duration::from_secs(3), "{budget:?}");
+    let (r, took, m) = batch(link);
+    assert!(
+        matches!(r, Err(DriverError::BatchHung { chains: 16, .. })),
+        "{r:?}"
+    );
+    let least = budget + HUNG_WINDOW;
+    assert!(
+        took >= least && took < least + Duration::from_secs(3),
+        "reported after {took:?}, budget {budget:?}"
+    );
+    eprintln!("hung batch reported after {took:?} (budget {budget:?})");
+    drop(m);
+    dev.finish();
+
+    // silent: the device stops answering after a few requests
+    let mut dev = device();
+    engine(&mut dev);
+    dev.script = std::iter::repeat_n(Action::Normal, 12)
+        .chain(std::iter::repeat_n(Action::Lose, 10_000))
+        .collect();
+    let (dev, t) = pipe(dev);
+    let link = Link::connect(t).unwrap();
+    let (r, took, m) = batch(link);
+    assert!(
+        matches!(r, Err(DriverError::Bus(LinkError::Timeout { .. }))),
+        "{r:?}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    drop(m);
+    dev.finish();
+}

@@ -643,6 +643,11 @@ fn learning_steps_on_the_board_clock() {
             let steps = r.link.as_ref().map_or(0, |l| {
                 l.first_step.steps + l.later_steps.as_ref().map_or(0, |s| s.steps)
             });
+            // the figure docs/benchmarks.md quotes: the projection within 5% of the board
+            assert!(
+                (projected / simulated - 1.0).abs() < 0.05,
+                "{name}, N = {n}, {baud} baud: projected {projected} s vs simulated {simulated} s"
+            );
             eprintln!(
                 "{name}, N = {n}, {baud} baud: {steps} steps, projected {:.1} ms, simulated {:.1} ms per step ({:+.2}%)",
                 projected * 1e3 / steps as f64,

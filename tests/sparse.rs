@@ -93,18 +93,30 @@ fn machines() -> Vec<(&'static str, SparseGraph, usize)> {
     for (name, n, d) in [("random24-d3", 24u32, 3u32), ("random40-d6", 40, 6)] {
         let e = random_edges(&mut g, n, d, 6 * n as usize);
         let c = pbit_model::colour::colour(n as usize, &e);
-        out.push((name, SparseGraph::new(n as usize, e, c.colours).unwrap(), d as usize));
+        out.push((
+            name,
+            SparseGraph::new(n as usize, e, c.colours).unwrap(),
+            d as usize,
+        ));
     }
     // a random graph, random first-fit colouring (more colours); built for a larger D than used
     let e = random_edges(&mut g, 30, 5, 200);
     let col = random_colouring(&mut g, 30, &e);
-    out.push(("random30-d5-firstfit", SparseGraph::new(30, e, col).unwrap(), 8));
+    out.push((
+        "random30-d5-firstfit",
+        SparseGraph::new(30, e, col).unwrap(),
+        8,
+    ));
     // a 4×4 torus coloured 0 and 2: colour 1 is an empty phase
     let e = torus(4);
     let col: Vec<u32> = (0..16u32).map(|i| 2 * ((i % 4 + i / 4) % 2)).collect();
     out.push(("torus4-gap", SparseGraph::new(16, e, col).unwrap(), 4));
     // no edges: one colour, two clocks per phase
-    out.push(("edgeless5", SparseGraph::new(5, vec![], vec![0; 5]).unwrap(), 1));
+    out.push((
+        "edgeless5",
+        SparseGraph::new(5, vec![], vec![0; 5]).unwrap(),
+        1,
+    ));
     out
 }
 
@@ -203,7 +215,11 @@ fn sparse_machines_match_the_model() {
                 model.sweep(&page);
             }
             for i in 0..n {
-                assert_eq!(m.rng_state(i), model.rng_states()[i], "{ctx}: generator {i}");
+                assert_eq!(
+                    m.rng_state(i),
+                    model.rng_states()[i],
+                    "{ctx}: generator {i}"
+                );
                 assert_eq!(m.field(i), model.fields()[i], "{ctx}: field {i}");
             }
             // an anneal of three steps (pages change between steps; one repeats), two reads
@@ -238,12 +254,20 @@ fn sparse_machines_match_the_model() {
 #[test]
 fn updates_per_clock_from_the_busy_counter() {
     let cases = [
-        ("torus8", {
-            let e = torus(8);
-            let c = pbit_model::colour::colour(64, &e);
-            SparseGraph::new(64, e, c.colours).unwrap()
-        }, 4usize),
-        ("edgeless3", SparseGraph::new(3, vec![], vec![0; 3]).unwrap(), 1),
+        (
+            "torus8",
+            {
+                let e = torus(8);
+                let c = pbit_model::colour::colour(64, &e);
+                SparseGraph::new(64, e, c.colours).unwrap()
+            },
+            4usize,
+        ),
+        (
+            "edgeless3",
+            SparseGraph::new(3, vec![], vec![0; 3]).unwrap(),
+            1,
+        ),
     ];
     for (name, graph, d) in cases {
         let mut m = VerilatedMachine::build_sparse(&graph, d).unwrap();
@@ -275,14 +299,23 @@ fn updates_per_clock_from_the_busy_counter() {
             clocks.push(c);
         }
         let per_sweep = (info.colours * info.clocks_per_phase) as u64;
-        assert_eq!(clocks[1] - clocks[0], 10_000 * per_sweep, "{name}: {clocks:?}");
+        assert_eq!(
+            clocks[1] - clocks[0],
+            10_000 * per_sweep,
+            "{name}: {clocks:?}"
+        );
         let upc = (10_000 * graph.n() as u64) as f64 / clocks[0] as f64;
         let want = info.updates_per_clock();
         assert_eq!(want, graph.n() as f64 / per_sweep as f64);
         let fixed = 3 * (info.latency as u64 + 2) + 2 + 129;
         assert!(fixed < 200);
         let floor = want * (10_000 * per_sweep) as f64 / (10_000 * per_sweep + fixed) as f64;
-        assert!(upc <= want && upc >= floor, "{name}: {upc} updates/clock, want {want}");
-        eprintln!("{name}: {upc:.4} updates/clock over 10^4 sweeps (n / (C × clocks per phase) = {want})");
+        assert!(
+            upc <= want && upc >= floor,
+            "{name}: {upc} updates/clock, want {want}"
+        );
+        eprintln!(
+            "{name}: {upc:.4} updates/clock over 10^4 sweeps (n / (C × clocks per phase) = {want})"
+        );
     }
 }

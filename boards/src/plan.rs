@@ -362,7 +362,12 @@ impl BuildPlan {
                 readback: false,
             };
             if let Ok(info) = pbit_hdl::sparse::sparse_info(graph, &opts) {
-                report.set_sparse(info.n, info.colours, info.max_degree, info.updates_per_clock());
+                report.set_sparse(
+                    info.n,
+                    info.colours,
+                    info.max_degree,
+                    info.updates_per_clock(),
+                );
             }
         }
     }

@@ -31,9 +31,21 @@ fn build(name: &str, n: usize) -> Result<Report, BuildError> {
 fn check_report(r: &Report) {
     assert!(r.luts > 0 && r.ffs > 0, "{r:?}");
     assert!(r.fmax_mhz > 0.0, "{r:?}");
-    assert_eq!(r.timing_met, r.fmax_mhz >= r.clock_mhz);
+    // nextpnr's verdict and its figures agree (two readings of the log, either can be wrong)
+    assert_eq!(r.timing_met, r.fmax_mhz >= r.clock_mhz, "{r:?}");
+    assert_eq!(r.timing_met, r.slack >= 0.0, "{r:?}");
     assert!(r.bitstream.as_ref().unwrap().metadata().unwrap().len() > 0);
-    assert_eq!(r.updates_per_s, r.clock_mhz * 1e6 * r.updates_per_clock);
+    assert_eq!(
+        r.updates_per_clock,
+        pbit_boards::report::updates_per_clock(r.n)
+    );
+    assert!(
+        r.updates_per_clock > 0.99 && r.updates_per_clock < 1.0,
+        "{r:?}"
+    );
+    assert!(
+        (r.updates_per_s - r.clock_mhz * 1e6 * r.updates_per_clock).abs() < 1e-6 * r.updates_per_s
+    );
 }
 
 #[test]

@@ -31,7 +31,7 @@ fn cpu_seconds() -> f64 {
 fn semiprime(n: u64) -> bool {
     let mut d = 2;
     while d * d <= n {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             return is_prime(n / d);
         }
         d += 1;
@@ -70,7 +70,7 @@ fn main() {
             for bits in lo..=hi {
                 let mut got = 0;
                 while got < k {
-                    let n = (1u64 << (bits - 1)) | next() % (1u64 << (bits - 1));
+                    let n = (1u64 << (bits - 1)) | (next() % (1u64 << (bits - 1)));
                     if semiprime(n) {
                         out.push(n);
                         got += 1;

@@ -28,7 +28,7 @@ fn main() {
     let lo = 1u64 << (bits - 1);
     let stride = lo / count as u64;
     let semiprime = |n: u64| {
-        let d = (2..).find(|d| n % d == 0).unwrap();
+        let d = (2..).find(|d| n.is_multiple_of(*d)).unwrap();
         d < n && is_prime(n / d)
     };
     let sp: Vec<u64> = (0..count as u64)

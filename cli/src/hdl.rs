@@ -189,7 +189,9 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                 options.n = g.n();
             }
             let default_dir = match &options.sparse {
-                Some((g, _)) => PathBuf::from("build").join(format!("{}-sparse-{:016x}", b.name, g.hash())),
+                Some((g, _)) => {
+                    PathBuf::from("build").join(format!("{}-sparse-{:016x}", b.name, g.hash()))
+                }
                 None => default_out(b, options.n),
             };
             options.baud = baud.unwrap_or(b.default_baud);

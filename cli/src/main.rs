@@ -62,6 +62,14 @@ pub struct MachineArgs {
     /// instance); smaller instances run on it with the same results.
     #[arg(long, global = true)]
     pub machine_n: Option<usize>,
+    /// Write a waveform of the verilator backend's run to this file (`.vcd`, or `.fst` for
+    /// GTKWave's compressed format): the machine's signals from its first clock. The traced
+    /// machine is a separate Verilator build; without --trace nothing is traced.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Clocks the waveform covers (bus cycles and runs, from the machine's first clock).
+    #[arg(long, global = true, default_value_t = 100_000, value_name = "K")]
+    pub trace_clocks: u64,
     /// Serial port of the device for the serial backend and `pbit info` (a board's UART, or
     /// the tty `pbit sim serve` prints).
     #[arg(long, global = true, env = "PBIT_PORT")]
@@ -193,7 +201,11 @@ pub fn backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
     if m.max_degree.is_some() || m.graph.is_some() || m.copy_strength.is_some() {
         bail!("--max-degree, --graph and --copy-strength describe the sparse machine: add --machine sparse");
     }
-    match m.backend.unwrap_or(BackendKind::Model) {
+    let kind = m.backend.unwrap_or(BackendKind::Model);
+    if m.trace.is_some() && kind != BackendKind::Verilator {
+        bail!("--trace writes the verilator backend's waveform: add --backend verilator");
+    }
+    match kind {
         BackendKind::Model => {
             let mut b = ModelBackend::default();
             if let Some(t) = m.threads {
@@ -205,9 +217,16 @@ pub fn backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
             Ok(Box::new(b))
         }
         #[cfg(feature = "verilator")]
-        BackendKind::Verilator => Ok(Box::new(
-            pbit_host::verilator::VerilatorBackend::with_machine_n(m.machine_n)?,
-        )),
+        BackendKind::Verilator => {
+            let trace = match &m.trace {
+                Some(path) => Some(pbit_sim::Trace::new(path, m.trace_clocks)?),
+                None => None,
+            };
+            Ok(Box::new(pbit_host::verilator::VerilatorBackend::traced(
+                m.machine_n,
+                trace,
+            )?))
+        }
         #[cfg(feature = "serial")]
         BackendKind::Serial => Ok(Box::new(pbit_host::serial::SerialBackend::open(
             &port(m)?,

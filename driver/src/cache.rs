@@ -188,6 +188,10 @@ impl<B: Bus> Bus for Cached<B> {
         self.guard(r)
     }
 
+    fn run_budget(&self, clocks: u64) -> Option<std::time::Duration> {
+        self.bus.run_budget(clocks)
+    }
+
     fn invalidate(&mut self) {
         self.drop_copy();
         self.bus.invalidate();

@@ -15,6 +15,7 @@ mod poll;
 mod timing;
 
 pub use cache::{CacheStats, Cached, MERGE_GAP};
+pub use poll::HUNG_WINDOW;
 pub use timing::batch_clocks;
 
 use pbit_model::run::{Pages, ReadResult, SampleSpec};
@@ -56,6 +57,16 @@ pub trait Bus {
         let _ = clocks;
         Ok(())
     }
+    /// How long, on the host's clock, the device may take to run `clocks` of its own clock,
+    /// margin included: the driver reports a batch still busy after that as hung
+    /// ([`DriverError::BatchHung`]), seconds after it should have ended. None (the default):
+    /// the device has no clock of its own and advances only while the bus drives it (the
+    /// Verilated machine: every bus read is a clock), so the driver bounds its waits in
+    /// polls, each at least a clock.
+    fn run_budget(&self, clocks: u64) -> Option<std::time::Duration> {
+        let _ = clocks;
+        None
+    }
     /// Forgets whatever the bus believes the device holds (a [`Cached`] bus's copy of J, h,
     /// pages, …): called when the device may have changed behind the host's back (a reset, a
     /// failed request, another host). Buses that remember nothing ignore it.
@@ -82,6 +93,9 @@ impl<B: Bus + ?Sized> Bus for &mut B {
     }
     fn pause(&mut self, clocks: u64) -> Result<(), Self::Error> {
         (**self).pause(clocks)
+    }
+    fn run_budget(&self, clocks: u64) -> Option<std::time::Duration> {
+        (**self).run_budget(clocks)
     }
     fn invalidate(&mut self) {
         (**self).invalidate()
@@ -133,6 +147,13 @@ pub enum DriverError<E: std::error::Error + 'static> {
     BatchIncomplete { chains: u32, done: u32 },
     #[error("a batch of {chains} chains was still busy after {polls} status polls")]
     BatchTimeout { chains: u32, polls: u64 },
+    #[error("a batch of {chains} chains was still busy {waited_s:.1} s after it started; it takes about {expected_clocks} clocks, {budget_s:.1} s with margin at the device's clock: the device hung or was stopped")]
+    BatchHung {
+        chains: u32,
+        expected_clocks: u64,
+        budget_s: f64,
+        waited_s: f64,
+    },
     #[error("{0}")]
     Sparse(#[from] pbit_model::sparse::SparseError),
     #[error("{0}")]
@@ -982,11 +1003,19 @@ impl<B: Bus> Machine<B> {
                 self.write(mm::chain_addr(0, w as u32), &plane)?;
             }
             self.write_reg(mm::REG_CTRL, mm::CTRL_BATCH)?;
-            self.bus
-                .pause(batch_clocks(n, sweeps, chains, n <= caps.sums_n))
-                .map_err(DriverError::Bus)?;
+            let expected = batch_clocks(n, sweeps, chains, n <= caps.sums_n);
+            let started = std::time::Instant::now();
+            self.bus.pause(expected).map_err(DriverError::Bus)?;
             sweeps_done += sweeps * chains as u64;
-            self.wait_batch(before, sweeps_done, chains, n, sweeps)?;
+            let wait = poll::BatchWait {
+                before,
+                sweeps_done,
+                chains,
+                expected_clocks: expected,
+                started,
+                budget: self.bus.run_budget(expected),
+            };
+            self.wait_batch(&wait, n, sweeps)?;
             if device_sums {
                 let words = self.read(mm::region_addr(mm::REGION_SUMS, 0), sums.len())?;
                 for (s, &w) in sums.iter_mut().zip(&words) {
@@ -997,8 +1026,8 @@ impl<B: Bus> Machine<B> {
                 let mut words = vec![vec![0u32; planes]; chunk.len()];
                 for w in 0..planes {
                     let plane = self.read(mm::chain_addr(0, w as u32), chunk.len())?;
-                    for (c, &v) in plane.iter().enumerate() {
-                        words[c][w] = v;
+                    for (chain, &v) in words.iter_mut().zip(&plane) {
+                        chain[w] = v;
                     }
                 }
                 finals.extend(words.iter().map(|ws| unpack_bits(ws, n)));
@@ -1208,5 +1237,131 @@ mod tests {
         assert_eq!(words[0] & 1, 1);
         assert_eq!(unpack_bits(&words, 70), bits);
         assert_eq!(pack_bits(&[], 2), vec![0, 0]);
+    }
+
+    /// A batch engine behind a bus with a clock of its own: a batch ends `finish_after` after
+    /// its start (never if None), its counters moving meanwhile if `progress`.
+    struct Engine {
+        mem: Mem,
+        budget: std::time::Duration,
+        finish_after: Option<std::time::Duration>,
+        progress: bool,
+        started: Option<(std::time::Instant, u32)>,
+    }
+
+    impl Engine {
+        fn new(budget_ms: u64, finish_after_ms: Option<u64>, progress: bool) -> Engine {
+            let mut mem = Mem::default();
+            mem.words.insert(mm::reg(mm::REG_BATCH_CAPS), 8 | 64 << 16);
+            Engine {
+                mem,
+                budget: std::time::Duration::from_millis(budget_ms),
+                finish_after: finish_after_ms.map(std::time::Duration::from_millis),
+                progress,
+                started: None,
+            }
+        }
+    }
+
+    impl Bus for Engine {
+        type Error = Failed;
+        fn write(&mut self, addr: u32, words: &[u32]) -> Result<(), Failed> {
+            if addr == mm::reg(mm::REG_CTRL) && words == [mm::CTRL_BATCH] {
+                let sweeps = self
+                    .mem
+                    .words
+                    .get(&mm::reg(mm::REG_SWEEPS))
+                    .copied()
+                    .unwrap_or(0);
+                self.started = Some((std::time::Instant::now(), sweeps));
+            }
+            self.mem.write(addr, words)
+        }
+        fn read(&mut self, addr: u32, count: usize) -> Result<Vec<u32>, Failed> {
+            if let Some((at, sweeps0)) = self.started {
+                let chains = self.mem.words[&mm::reg(mm::REG_BATCH_CHAINS)];
+                let per_chain = self.mem.words[&mm::schedule_sweeps_addr(0)];
+                let w = &mut self.mem.words;
+                let over = self.finish_after.is_some_and(|d| at.elapsed() >= d);
+                let done = if over {
+                    self.started = None;
+                    chains
+                } else if self.progress {
+                    // one chain per 300 ms, never all of them before the end
+                    (at.elapsed().as_millis() / 300).min(chains as u128 - 1) as u32
+                } else {
+                    0
+                };
+                w.insert(mm::reg(mm::REG_BATCH_DONE), done);
+                w.insert(mm::reg(mm::REG_SWEEPS), sweeps0 + done * per_chain);
+                w.insert(
+                    mm::reg(mm::REG_STATUS),
+                    if over { 0 } else { mm::STATUS_BUSY },
+                );
+            }
+            self.mem.read(addr, count)
+        }
+        fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), Failed> {
+            self.mem.run(on_sample)
+        }
+        fn run_budget(&self, _clocks: u64) -> Option<std::time::Duration> {
+            Some(self.budget)
+        }
+    }
+
+    fn batch_on(
+        engine: Engine,
+    ) -> (
+        Result<BatchResult, DriverError<Failed>>,
+        std::time::Duration,
+    ) {
+        let mut m = Machine::new(engine, 32, Format::for_machine(32));
+        let p = FixedIsing::new(
+            &pbit_model::Ising::new(3),
+            Format::for_machine(32),
+            pbit_model::Scaling::Exact,
+        )
+        .unwrap();
+        let page = ThresholdPage::build(&p.format, pbit_spec::Beta::from_f64(1.0).unwrap());
+        let init = vec![vec![true, false, true]; 8];
+        let caps = m.batch_caps().unwrap();
+        let start = std::time::Instant::now();
+        let r = m.relax_batch(caps, &p, &[], &page, 1, 0, &init, 5, true, false);
+        (r, start.elapsed())
+    }
+
+    /// A device that never finishes a batch is reported hung once its run budget and then
+    /// HUNG_WINDOW of standing counters have passed — seconds, not millions of polls.
+    #[test]
+    fn a_hung_batch_is_reported_in_seconds() {
+        let (r, took) = batch_on(Engine::new(100, None, false));
+        assert!(
+            matches!(r, Err(DriverError::BatchHung { chains: 8, .. })),
+            "{r:?}"
+        );
+        let least = std::time::Duration::from_millis(100) + HUNG_WINDOW;
+        assert!(
+            took >= least && took < least + std::time::Duration::from_secs(2),
+            "{took:?}"
+        );
+        // the same device finishing within its budget is no error
+        let (r, took) = batch_on(Engine::new(1000, Some(50), false));
+        assert!(r.is_ok(), "{r:?}");
+        assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    }
+
+    /// A device slower than its clock (a simulated board) keeps its counters moving past the
+    /// budget and is waited for: it finishes after budget + HUNG_WINDOW and is no error.
+    #[test]
+    fn a_slow_batch_that_progresses_is_waited_for() {
+        let finish = std::time::Duration::from_millis(100)
+            + HUNG_WINDOW
+            + std::time::Duration::from_millis(300);
+        let (r, took) = batch_on(Engine::new(100, Some(finish.as_millis() as u64), true));
+        assert!(r.is_ok(), "{r:?}");
+        assert!(took >= finish, "{took:?}");
+        // the same device with its counters still is hung
+        let (r, _) = batch_on(Engine::new(100, Some(finish.as_millis() as u64), false));
+        assert!(matches!(r, Err(DriverError::BatchHung { .. })), "{r:?}");
     }
 }

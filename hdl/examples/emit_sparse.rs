@@ -7,7 +7,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (kind, l, out) = (&args[1], args[2].parse::<u32>().unwrap(), &args[3]);
     let (n, pairs, colours): (u32, Vec<(u32, u32)>, Vec<u32>) = if kind == "ring" {
-        (l, (0..l).map(|i| (i, (i + 1) % l)).collect(), (0..l).map(|i| i % 2).collect())
+        (
+            l,
+            (0..l).map(|i| (i, (i + 1) % l)).collect(),
+            (0..l).map(|i| i % 2).collect(),
+        )
     } else {
         let id = |x: u32, y: u32, z: u32| (x % l) + l * ((y % l) + l * (z % l));
         let mut p = Vec::new();
@@ -26,7 +30,14 @@ fn main() {
     };
     let g = SparseGraph::new(n as usize, SparseGraph::canonical_edges(pairs), colours).unwrap();
     let d = g.max_degree();
-    let (v, info) = emit_sparse_verilog(&g, &SparseOptions { max_degree: d, readback: args.len() > 4 }).unwrap();
+    let (v, info) = emit_sparse_verilog(
+        &g,
+        &SparseOptions {
+            max_degree: d,
+            readback: args.len() > 4,
+        },
+    )
+    .unwrap();
     std::fs::write(out, v).unwrap();
     eprintln!("{info:?}");
 }

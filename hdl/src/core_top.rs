@@ -19,10 +19,10 @@
 use crate::core::Core;
 use crate::link::Link;
 use crate::machine::Machine;
+use crate::sparse::{SparseInfo, SparseOptions};
 use crate::uart::{uart_divisor, BaudError, UartRx, UartTx};
 use crate::{machine_format, EmitError, SUPPORTED_N};
 use pbit_spec::protocol::{Hello, PROTOCOL_VERSION};
-use crate::sparse::{SparseInfo, SparseOptions};
 use pbit_spec::sparse::SparseGraph;
 use pbit_spec::Format;
 use rust_hdl::prelude::*;
@@ -149,8 +149,10 @@ core_top!(
 );
 
 /// Whether the core top without the batch engine (the iCEBreaker's) has the link's per-word
-/// checks (indices beyond the machine, values; [`Link::new`]).
-pub const MACHINE_TOP_CHECKS: bool = true;
+/// checks (indices beyond the machine, values; [`Link::new`]). It does not: with them the
+/// UP5K build at N = 32 needs 5,790 logic cells of its 5,280 (5,256 without), so the
+/// iCEBreaker relies on the host's and the model's checks (docs/protocol.md).
+pub const MACHINE_TOP_CHECKS: bool = false;
 
 fn verilog_of<B: Block>(mut uut: B) -> Result<String, CoreTopError> {
     uut.connect_all();
@@ -217,7 +219,18 @@ pub struct SparseCore {
 
 macro_rules! sparse_core_fields {
     ($m:ident) => {
-        $m!(clock, write_en, write_addr, write_data, read_addr, read_data, sample_valid, sample_ready, busy, busy_other)
+        $m!(
+            clock,
+            write_en,
+            write_addr,
+            write_data,
+            read_addr,
+            read_data,
+            sample_valid,
+            sample_ready,
+            busy,
+            busy_other
+        )
     };
 }
 
@@ -426,12 +439,32 @@ mod tests {
 
     #[test]
     fn core_top_emits_and_refuses_bad_bauds() {
+        // what a board's shell connects: the clock, the UART's two pins and four status LEDs
+        let pins = |v: &str| crate::emit::structure::ports(v, "top");
+        let want: Vec<(String, u32, String)> = [
+            ("input", "clock"),
+            ("output", "led_bad_frame"),
+            ("output", "led_busy"),
+            ("output", "led_overflow"),
+            ("output", "led_tx"),
+            ("input", "uart_rx"),
+            ("output", "uart_tx"),
+        ]
+        .iter()
+        .map(|&(d, n)| (d.to_string(), 1, n.to_string()))
+        .collect();
         let v = emit_core_top(32, 25_000_000, 1_000_000, false).unwrap();
-        assert!(v.contains("module top("));
+        let mut got = pins(&v);
+        got.sort_by(|a, b| a.2.cmp(&b.2));
+        assert_eq!(got, want);
+        crate::emit::structure::check_closed(&v);
         assert!(!v.contains("Splitmix") && !v.contains("batch$0"));
         let v = emit_core_top(32, 25_000_000, 1_000_000, true).unwrap();
+        let mut got = pins(&v);
+        got.sort_by(|a, b| a.2.cmp(&b.2));
+        assert_eq!(got, want);
+        crate::emit::structure::check_closed(&v);
         assert!(v.contains("batch$0"));
-        assert!(v.contains("uart_rx") && v.contains("uart_tx"));
         assert!(matches!(
             emit_core_top(32, 25_000_000, 3_000_000, true),
             Err(CoreTopError::Baud(BaudError::Inexact { .. }))
@@ -440,7 +473,8 @@ mod tests {
             emit_core_top(48, 25_000_000, 1_000_000, false),
             Err(CoreTopError::Emit(EmitError::UnsupportedN { .. }))
         ));
-        let g = SparseGraph::new(4, vec![(0, 1), (0, 3), (1, 2), (2, 3)], vec![0, 1, 0, 1]).unwrap();
+        let g =
+            SparseGraph::new(4, vec![(0, 1), (0, 3), (1, 2), (2, 3)], vec![0, 1, 0, 1]).unwrap();
         let opts = SparseOptions {
             max_degree: 2,
             readback: false,

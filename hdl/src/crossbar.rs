@@ -493,10 +493,10 @@ mod tests {
             x.read_col.next = 0usize.to_bits();
             wait_clock_cycle!(sim, clock, x);
             x.load_h.next = false;
-            for j in 0..N {
+            for (j, &spin) in spins.iter().enumerate() {
                 x.add.next = true;
                 x.double.next = false;
-                x.neg.next = !spins[j];
+                x.neg.next = !spin;
                 x.read_col.next = ((j + 1) % N).to_bits();
                 wait_clock_cycle!(sim, clock, x);
             }
@@ -521,11 +521,11 @@ mod tests {
                 wait_clock_cycle!(sim, clock, x);
                 x.add.next = false;
                 let want = p.fields(&spins);
-                for k in 0..N {
+                for (k, &field) in want.iter().enumerate() {
                     x.sel.next = k.to_bits();
                     x.sel_next.next = k.to_bits();
                     wait_clock_cycle!(sim, clock, x);
-                    sim_assert_eq!(sim, to_i64(x.sel_field.val()), want[k] as i64, x);
+                    sim_assert_eq!(sim, to_i64(x.sel_field.val()), field as i64, x);
                 }
             }
             sim.done(x)

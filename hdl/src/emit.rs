@@ -206,24 +206,126 @@ pub fn emit_verilog(n: usize, format: &Format) -> Result<String, EmitError> {
     }
 }
 
+/// Structure of emitted Verilog, for tests: the ports of a module and the modules it uses.
+#[cfg(test)]
+pub(crate) mod structure {
+    /// `(direction, width in bits, name)` of every port of module `name`, in header order.
+    pub fn ports(verilog: &str, name: &str) -> Vec<(String, u32, String)> {
+        let head = format!("module {name}(");
+        let start = verilog
+            .find(&head)
+            .unwrap_or_else(|| panic!("no module {name}"));
+        let body = &verilog[start..];
+        let body = &body[..body.find("endmodule").expect("module ends")];
+        let names: Vec<&str> = body[head.len()..body.find(')').expect("header ends")]
+            .split(',')
+            .map(str::trim)
+            .collect();
+        names
+            .iter()
+            .map(|&port| {
+                // `input wire  [31:0] write_addr;` or `output reg  busy;`
+                let decl = body
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| {
+                        (l.starts_with("input ") || l.starts_with("output "))
+                            && l.trim_end_matches(';').split_whitespace().last() == Some(port)
+                    })
+                    .unwrap_or_else(|| panic!("port {port} of {name} is not declared"));
+                let dir = decl.split_whitespace().next().unwrap_or("").to_string();
+                let width = match (decl.find('['), decl.find(":0]")) {
+                    (Some(a), Some(b)) => decl[a + 1..b].parse::<u32>().expect("msb") + 1,
+                    _ => 1,
+                };
+                (dir, width, port.to_string())
+            })
+            .collect()
+    }
+
+    /// Modules instantiated somewhere in `verilog` that it does not define.
+    pub fn undefined_modules(verilog: &str) -> Vec<String> {
+        let defined: std::collections::HashSet<&str> = verilog
+            .lines()
+            .filter_map(|l| l.strip_prefix("module "))
+            .filter_map(|l| l.split('(').next())
+            .collect();
+        let mut missing: Vec<String> = verilog
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.ends_with('(') && !l.starts_with("module "))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|m| m.starts_with("top") && !defined.contains(m))
+            .map(str::to_string)
+            .collect();
+        missing.dedup();
+        missing
+    }
+
+    /// Checks a whole file: modules balanced, every instantiated module defined.
+    pub fn check_closed(verilog: &str) {
+        let modules = verilog.lines().filter(|l| l.starts_with("module ")).count();
+        let ends = verilog
+            .lines()
+            .filter(|l| l.starts_with("endmodule"))
+            .count();
+        assert!(
+            modules > 1 && modules == ends,
+            "{modules} modules, {ends} ends"
+        );
+        assert_eq!(undefined_modules(verilog), Vec::<String>::new());
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::structure::*;
     use super::*;
+
+    /// The core's bus as the driver sees it: 32-bit words at 32-bit addresses
+    /// (`pbit_spec::memory_map`), a sample handshake, and the busy signals.
+    fn bus_ports() -> Vec<(String, u32, String)> {
+        let word = 32; // memory_map addresses and data are u32
+        [
+            ("input", 1, "clock"),
+            ("input", 1, "write_en"),
+            ("input", word, "write_addr"),
+            ("input", word, "write_data"),
+            ("input", word, "read_addr"),
+            ("output", word, "read_data"),
+            ("output", 1, "sample_valid"),
+            ("input", 1, "sample_ready"),
+            ("output", 1, "busy"),
+            ("input", 1, "busy_other"),
+        ]
+        .iter()
+        .map(|&(d, w, n)| (d.to_string(), w, n.to_string()))
+        .collect()
+    }
 
     #[test]
     fn every_supported_size_emits() {
         for &n in SUPPORTED_N {
             let v = emit_verilog(n, &machine_format(n)).unwrap();
-            assert!(v.contains("module top("), "n = {n}");
+            assert_eq!(ports(&v, "top"), bus_ports(), "n = {n}");
+            check_closed(&v);
         }
+        // the checks can fail: a module dropped from the file, a port narrowed
+        let v = emit_verilog(32, &machine_format(32)).unwrap();
+        let cut = v.find("module top$machine(").expect("the machine module");
+        assert!(!undefined_modules(&v[..cut]).is_empty());
+        let narrowed = v.replacen(
+            "input wire  [31:0] write_addr;",
+            "input wire  [15:0] write_addr;",
+            1,
+        );
+        assert_ne!(ports(&narrowed, "top"), bus_ports());
         assert_eq!(machine_size_for(2), Some(32));
         assert_eq!(machine_size_for(65), Some(128));
         assert_eq!(machine_size_for(257), None);
         let dir = std::env::temp_dir().join(format!("pbit-emit-{}", std::process::id()));
         let path = write_verilog(32, &dir).unwrap();
-        assert!(std::fs::read_to_string(&path)
-            .unwrap()
-            .contains("module top("));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), v);
         let _ = std::fs::remove_dir_all(&dir);
         assert!(matches!(
             emit_verilog(48, &machine_format(48)),

@@ -21,6 +21,20 @@
 use pbit_spec::memory_map as mm;
 use rust_hdl::prelude::*;
 
+/// Clocks the machine is busy for a run of a schedule whose steps run `steps[s]` sweeps, on n
+/// active p-bits: recomputation 2n + 2, then per step 3 (`StepLoad`, `StepRead`, `Prep`) and
+/// n per sweep, or 2 for a step of no sweeps (skipped before its `Prep`). The co-simulation
+/// (tests/cosim.rs) checks it against the Verilated machine's busy-clock counter; board
+/// reports derive their update rate from it.
+pub fn run_clocks(n: u64, steps: &[u64]) -> u64 {
+    2 * n
+        + 2
+        + steps
+            .iter()
+            .map(|&k| if k == 0 { 2 } else { 3 + k * n })
+            .sum::<u64>()
+}
+
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum Phase {
     Idle,
@@ -475,7 +489,7 @@ mod tests {
                 .filter(|&t| {
                     every != 0
                         && t > burn_in as usize
-                        && (t - burn_in as usize) % every as usize == 0
+                        && (t - burn_in as usize).is_multiple_of(every as usize)
                 })
                 .collect();
             assert_eq!(

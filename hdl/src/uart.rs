@@ -522,7 +522,7 @@ mod tests {
                     9 => stop,
                     _ => b >> (k - 1) & 1 == 1,
                 };
-                v.extend(std::iter::repeat(level).take(DIV));
+                v.extend(std::iter::repeat_n(level, DIV));
             }
             v
         };

@@ -292,7 +292,7 @@ impl Layout {
             message,
         };
         let words: Vec<&str> = rest.split_whitespace().collect();
-        if words.len() % 2 != 0 {
+        if !words.len().is_multiple_of(2) {
             return Err(bad("expected `key value` pairs".into()));
         }
         let get = |key: &str| -> Result<&str, LayoutError> {

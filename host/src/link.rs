@@ -43,6 +43,10 @@ pub const STATUS_POLL_MIN: Duration = Duration::from_millis(1);
 pub const STATUS_POLL_MAX: Duration = Duration::from_millis(50);
 /// A running machine whose sweep and sample counters stay still this long is hung.
 pub const RUN_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Margin on a batch's expected run time before the device counts as hung
+/// ([`pbit_driver::Bus::run_budget`]): the STATUS round trips after it ends (a few ms each
+/// through a USB-serial bridge) and a host that was descheduled for a while.
+pub const RUN_GRACE: Duration = Duration::from_secs(2);
 
 /// Why the link failed.
 #[derive(Debug, thiserror::Error)]
@@ -885,6 +889,14 @@ impl<T: Transport> pbit_driver::Bus for Link<T> {
             left = deadline.saturating_duration_since(Instant::now());
         }
         Ok(())
+    }
+    /// The time `clocks` take at the device's clock (from its HELLO), plus a quarter and
+    /// [`RUN_GRACE`] for the round trips around it, times the link's timeout scale (a
+    /// simulated board runs slower than real time). None before HELLO or for a clock of 0.
+    fn run_budget(&self, clocks: u64) -> Option<Duration> {
+        let hz = self.hello.map(|h| h.clock_hz).filter(|&hz| hz > 0)?;
+        let run = Duration::from_secs_f64(clocks as f64 / hz as f64);
+        Some((run + run / 4 + RUN_GRACE) * self.timeout_scale.max(1))
     }
     fn run(&mut self, on_sample: &mut dyn FnMut(u32, i32, &[u32])) -> Result<(), LinkError> {
         self.run_stream(on_sample)

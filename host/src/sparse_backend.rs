@@ -75,6 +75,11 @@ pub fn machine_for(
     Ok((g, info))
 }
 
+/// A hook told about each machine a [`SparseModelBackend`] builds.
+pub type OnMachine = Box<dyn Fn(&SparseMachineInfo) + Send>;
+/// A hook told about each job a [`Sparsifying`] backend sparsifies.
+pub type OnSparsify = Box<dyn Fn(&SparsifyInfo) + Send>;
+
 /// The bit-exact model of the sparse machine.
 pub struct SparseModelBackend {
     pub threads: usize,
@@ -84,7 +89,7 @@ pub struct SparseModelBackend {
     pub graph: Option<SparseGraph>,
     pub isa: kernel::Isa,
     /// Called with the machine of the first job on each graph.
-    pub on_machine: Option<Box<dyn Fn(&SparseMachineInfo) + Send>>,
+    pub on_machine: Option<OnMachine>,
     seen: Mutex<std::collections::HashSet<u64>>,
 }
 
@@ -268,7 +273,7 @@ pub struct Sparsifying {
     /// Copy strength in raw units (None: the default, see `pbit_model::sparse::sparsify`).
     pub strength_raw: Option<i64>,
     /// Called after each sparsified job.
-    pub on_sparsify: Option<Box<dyn Fn(&SparsifyInfo) + Send>>,
+    pub on_sparsify: Option<OnSparsify>,
 }
 
 impl Sparsifying {

@@ -17,6 +17,9 @@ pub struct VerilatedDevice {
     /// The machine size asked for (None: the smallest that fits each instance).
     pub machine_n: Option<usize>,
     machine: Option<VerilatedMachine>,
+    /// Write a waveform of the machine's first clocks (a traced build; see
+    /// [`pbit_sim::Trace`]). A machine rebuilt for another size starts the file afresh.
+    pub trace: Option<pbit_sim::Trace>,
 }
 
 /// The Verilated gateware as a backend.
@@ -26,6 +29,15 @@ impl VerilatorBackend {
     /// A backend whose machine is built on first use. A fixed `machine_n` must be a size the
     /// generator supports.
     pub fn with_machine_n(machine_n: Option<usize>) -> Result<VerilatorBackend, BackendError> {
+        VerilatorBackend::traced(machine_n, None)
+    }
+
+    /// [`Self::with_machine_n`], writing the run's waveform to `trace` (None: no tracing, and
+    /// the untraced build).
+    pub fn traced(
+        machine_n: Option<usize>,
+        trace: Option<pbit_sim::Trace>,
+    ) -> Result<VerilatorBackend, BackendError> {
         if let Some(n) = machine_n {
             if !pbit_hdl::SUPPORTED_N.contains(&n) {
                 return Err(BackendError::Other(format!(
@@ -37,6 +49,7 @@ impl VerilatorBackend {
         Ok(DeviceBackend::new(VerilatedDevice {
             machine_n,
             machine: None,
+            trace,
         }))
     }
 }
@@ -61,7 +74,7 @@ impl Device for VerilatedDevice {
             None => pbit_hdl::machine_size_for(n.max(1)).unwrap_or(usize::MAX),
         };
         if self.machine.as_ref().map(|m| m.n()) != Some(size) {
-            let built = VerilatedMachine::build(size)
+            let built = VerilatedMachine::build_with(size, self.trace.as_ref())
                 .map_err(|e| BackendError::Other(format!("verilator backend: {e}")))?;
             self.machine = Some(built);
         }

@@ -14,6 +14,7 @@
 //! * The total variation from Boltzmann that the 8-bit activation costs, exactly, next to the
 //!   12-bit page's on the same chromatic chain.
 //! * The generators: lag-1 and neighbour correlations of draws, and no stream a shift of another.
+#![allow(clippy::needless_range_loop)] // index loops over several parallel arrays
 
 use pbit_model::colour::build_graph;
 use pbit_model::exact::boltzmann_distribution;

@@ -78,7 +78,7 @@ pub fn spec_hash(format: &Format) -> u64 {
 mod tests {
     use super::*;
     use crate::regmap::{
-        canonical_text_of, Access, Count, Layout, Value, REGION_CHAINS, REGISTERS, REGIONS,
+        canonical_text_of, Access, Count, Layout, Value, REGIONS, REGION_CHAINS, REGISTERS,
         REG_BATCH_CHAINS, REG_N_ACTIVE,
     };
 

@@ -53,9 +53,9 @@ pub use crate::regmap::{
 };
 pub use crate::regmap::{
     REG_BATCH_CAPS, REG_BATCH_CHAINS, REG_BATCH_DONE, REG_BATCH_READ_HI, REG_BATCH_READ_LO,
-    REG_BATCH_SEED_HI, REG_BATCH_SEED_LO, REG_BEST_ENERGY, REG_BURN_IN, REG_CLOCKS_HI, REG_CLOCKS_LO,
-    REG_CTRL, REG_ENERGY, REG_EVERY, REG_FORMAT, REG_FORMAT2, REG_MAGIC, REG_N, REG_N_ACTIVE,
-    REG_N_STEPS, REG_SAMPLES, REG_SAMPLE_ENERGY, REG_SPEC_HASH_HI, REG_SPEC_HASH_LO,
+    REG_BATCH_SEED_HI, REG_BATCH_SEED_LO, REG_BEST_ENERGY, REG_BURN_IN, REG_CLOCKS_HI,
+    REG_CLOCKS_LO, REG_CTRL, REG_ENERGY, REG_EVERY, REG_FORMAT, REG_FORMAT2, REG_MAGIC, REG_N,
+    REG_N_ACTIVE, REG_N_STEPS, REG_SAMPLES, REG_SAMPLE_ENERGY, REG_SPEC_HASH_HI, REG_SPEC_HASH_LO,
     REG_STATUS, REG_SWEEPS,
 };
 
@@ -146,10 +146,12 @@ mod tests {
     /// The hand-kept constants here agree with the table.
     #[test]
     fn constants_agree_with_the_table() {
-        use crate::regmap::{Access, REGISTERS, REGIONS};
+        use crate::regmap::{Access, REGIONS, REGISTERS};
         assert_eq!(REGIONS.last().unwrap().id, LAST_REGION);
         for r in REGISTERS.iter().filter(|r| r.index != REG_CTRL) {
-            let listed = WRITABLE_REGS.iter().any(|&(a, b)| (a..=b).contains(&r.index));
+            let listed = WRITABLE_REGS
+                .iter()
+                .any(|&(a, b)| (a..=b).contains(&r.index));
             assert_eq!(r.access.writable(), listed, "{}", r.name);
         }
         let st = REGISTERS.iter().find(|r| r.index == REG_STATUS).unwrap();
@@ -159,7 +161,11 @@ mod tests {
             [STATUS_BUSY, STATUS_SAMPLE_VALID, STATUS_STALE]
         );
         assert_eq!(
-            REGISTERS.iter().find(|r| r.index == REG_CTRL).unwrap().access,
+            REGISTERS
+                .iter()
+                .find(|r| r.index == REG_CTRL)
+                .unwrap()
+                .access,
             Access::W
         );
         assert_eq!(MAX_PAGES, MAX_STEPS);

@@ -230,7 +230,7 @@ pub fn read_payload(address: u32, count: u16) -> Vec<u8> {
 
 /// Big-endian words of a payload (None if its length is not a multiple of 4).
 pub fn words(p: &[u8]) -> Option<Vec<u32>> {
-    if p.len() % 4 != 0 {
+    if !p.len().is_multiple_of(4) {
         return None;
     }
     Some(

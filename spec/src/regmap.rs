@@ -161,11 +161,7 @@ pub enum Value {
     /// Any 32-bit word.
     Any,
     /// Unsigned, `min ..= max − max_less`.
-    Range {
-        min: u32,
-        max: Count,
-        max_less: u32,
-    },
+    Range { min: u32, max: Count, max_less: u32 },
     /// Two's complement of `width` bits, sign-extended to 32; `symmetric`: without the most
     /// negative value (J and h are kept symmetric).
     Signed { width: Width, symmetric: bool },
@@ -595,7 +591,9 @@ impl Geometry {
     }
     /// The region with this id, if the machine has it.
     pub fn region(&self, id: u32) -> Option<&'static Region> {
-        REGIONS.iter().find(|r| r.id == id && self.has(r.capability))
+        REGIONS
+            .iter()
+            .find(|r| r.id == id && self.has(r.capability))
     }
     /// The register with this index, if the machine has it.
     pub fn register(&self, index: u32) -> Option<&'static Register> {
@@ -646,7 +644,11 @@ impl Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
-            Refusal::Address(a) => write!(f, "address {a:#010x} ({}) is not on this machine", describe_address(a)),
+            Refusal::Address(a) => write!(
+                f,
+                "address {a:#010x} ({}) is not on this machine",
+                describe_address(a)
+            ),
             Refusal::Value { address, value } => write!(
                 f,
                 "value {value:#x} ({}) is out of range for {} ({})",
@@ -692,7 +694,10 @@ impl Geometry {
             self.check_word(a, true)?;
             let rule = value_rule(a).unwrap_or(Value::Any);
             if !rule.accepts(self, v) {
-                return Err(Refusal::Value { address: a, value: v });
+                return Err(Refusal::Value {
+                    address: a,
+                    value: v,
+                });
             }
         }
         Ok(())
@@ -790,7 +795,7 @@ impl HwDecode {
                 } => {
                     let (o, i) = (outer.of(g), inner.of(g));
                     (
-                        pow2(o) * stride | pow2(i),
+                        (pow2(o) * stride) | pow2(i),
                         (o.saturating_sub(1)) * stride + i.saturating_sub(1),
                     )
                 }
@@ -906,7 +911,11 @@ pub fn probe_addresses(g: &Geometry) -> Vec<u32> {
                 }
             }
         }
-        v.extend(idx.into_iter().filter(|&i| i <= 0xFF_FFFF).map(|i| base | i));
+        v.extend(
+            idx.into_iter()
+                .filter(|&i| i <= 0xFF_FFFF)
+                .map(|i| base | i),
+        );
     }
     v.push(0x0D << REGION_SHIFT);
     v.push(0xFF << REGION_SHIFT);
@@ -1052,21 +1061,39 @@ pub fn text_listing(g: &Geometry) -> String {
         crate::hash::SPEC_REVISION,
         crate::hash::spec_hash(&g.format),
         g.n,
-        g.capabilities().iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+        g.capabilities()
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     for r in REGIONS.iter().filter(|r| g.has(r.capability)) {
-        let _ = writeln!(s, "{:#010x} {:<10} {:<3} {}: {}", r.id << REGION_SHIFT, r.name, r.access.name(), r.index_doc, r.doc);
+        let _ = writeln!(
+            s,
+            "{:#010x} {:<10} {:<3} {}: {}",
+            r.id << REGION_SHIFT,
+            r.name,
+            r.access.name(),
+            r.index_doc,
+            r.doc
+        );
     }
     for r in REGISTERS.iter().filter(|r| g.has(r.capability)) {
-        let (lo, hi, signed) = r.value.bounds(g);
+        let (lo, hi, _signed) = r.value.bounds(g);
         let v = if !r.access.writable() || r.value == Value::Any {
             String::new()
-        } else if signed {
-            format!(" [{lo} ..= {hi}]")
         } else {
             format!(" [{lo} ..= {hi}]")
         };
-        let _ = writeln!(s, "{:#010x} {:<14} {:<3} reset {:#x}{v}: {}", r.index, r.name, r.access.name(), r.reset.of(g), r.doc);
+        let _ = writeln!(
+            s,
+            "{:#010x} {:<14} {:<3} reset {:#x}{v}: {}",
+            r.index,
+            r.name,
+            r.access.name(),
+            r.reset.of(g),
+            r.doc
+        );
     }
     s
 }
@@ -1154,7 +1181,13 @@ mod tests {
     fn geometries() -> Vec<Geometry> {
         let mut v = Vec::new();
         for n in [32u32, 64, 128, 256] {
-            for batch in [None, Some(BatchGeometry { chains: 1024, sums_n: n.min(64) })] {
+            for batch in [
+                None,
+                Some(BatchGeometry {
+                    chains: 1024,
+                    sums_n: n.min(64),
+                }),
+            ] {
                 v.push(Geometry {
                     n,
                     format: Format::for_machine(n as usize),
@@ -1178,7 +1211,12 @@ mod tests {
         }
         for g in geometries() {
             for r in REGIONS.iter().filter(|r| g.has(r.capability)) {
-                if let Layout::Grid { stride, inner, outer } = r.layout {
+                if let Layout::Grid {
+                    stride,
+                    inner,
+                    outer,
+                } = r.layout
+                {
                     assert!(inner.of(&g) <= stride, "{}", r.name);
                     let last = (outer.of(&g) - 1) * stride + inner.of(&g) - 1;
                     assert!(last <= 0xFF_FFFF, "{}", r.name);
@@ -1204,10 +1242,37 @@ mod tests {
                     } else {
                         g.check_read(a, 1)
                     };
-                    assert_eq!(d.address_ok(a, write), want.is_ok(), "{a:#x} write {write} n {}", g.n);
+                    assert_eq!(
+                        d.address_ok(a, write),
+                        want.is_ok(),
+                        "{a:#x} write {write} n {}",
+                        g.n
+                    );
                 }
-                for v in [0u32, 1, 7, 8, 9, 31, 32, 33, g.n, g.n + 1, 255, 256, 1023, 1024, 1025,
-                          0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0xFFFF_FF01, 0xFFFF_FF00, 0xFFFE_0000, 0x1_0000] {
+                for v in [
+                    0u32,
+                    1,
+                    7,
+                    8,
+                    9,
+                    31,
+                    32,
+                    33,
+                    g.n,
+                    g.n + 1,
+                    255,
+                    256,
+                    1023,
+                    1024,
+                    1025,
+                    0x7FFF_FFFF,
+                    0x8000_0000,
+                    0xFFFF_FFFF,
+                    0xFFFF_FF01,
+                    0xFFFF_FF00,
+                    0xFFFE_0000,
+                    0x1_0000,
+                ] {
                     if g.check_word(a, true).is_ok() {
                         let want = g.check_write(a, &[v]).is_ok();
                         assert_eq!(d.value_ok(a, v), want, "{a:#x} = {v:#x} n {}", g.n);
@@ -1232,7 +1297,10 @@ mod tests {
         assert!(g.check_write(sched, &[u32::MAX, 31]).is_ok());
         assert_eq!(
             g.check_write(sched, &[5, 32]),
-            Err(Refusal::Value { address: sched + 1, value: 32 })
+            Err(Refusal::Value {
+                address: sched + 1,
+                value: 32
+            })
         );
         let j = REGION_J << REGION_SHIFT;
         assert!(g.check_write(j, &[255, (-255i32) as u32]).is_ok());
@@ -1246,7 +1314,9 @@ mod tests {
         );
         assert!(g.check_read(REGION_J << REGION_SHIFT, 1).is_err());
         assert!(g.check_write(reg(REG_CTRL), &[CTRL_BATCH]).is_ok());
-        assert!(geometries()[0].check_write(reg(REG_CTRL), &[CTRL_BATCH]).is_err());
+        assert!(geometries()[0]
+            .check_write(reg(REG_CTRL), &[CTRL_BATCH])
+            .is_err());
         assert!(geometries()[0].check_read(reg(REG_BATCH_CAPS), 1).is_ok());
         assert!(geometries()[0].check_read(reg(REG_BATCH_DONE), 1).is_err());
     }
@@ -1274,7 +1344,11 @@ mod tests {
         let g = geometries()[3];
         let j = to_json(&g);
         for r in REGISTERS {
-            assert!(j.contains(&format!("\"name\": \"{}\"", r.name)), "{}", r.name);
+            assert!(
+                j.contains(&format!("\"name\": \"{}\"", r.name)),
+                "{}",
+                r.name
+            );
         }
         assert!(j.contains("\"address\": 24, \"width\": 32")); // batch_chains = 0x18
         assert!(!to_json(&geometries()[2]).contains("batch_done"));

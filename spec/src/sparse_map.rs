@@ -50,8 +50,8 @@ mod tests {
         let w = machine_word(MachineKind::Sparse, 3, 6);
         assert_eq!(decode_machine_word(w), Some((MachineKind::Sparse, 3, 6)));
         assert_eq!(decode_machine_word(0), Some((MachineKind::Dense, 0, 0)));
-        assert!(REGION_EDGES > crate::memory_map::LAST_REGION);
-        assert!(REG_MACHINE > crate::memory_map::REG_BATCH_DONE);
+        const { assert!(REGION_EDGES > crate::memory_map::LAST_REGION) };
+        const { assert!(REG_MACHINE > crate::memory_map::REG_BATCH_DONE) };
         assert_eq!(edge_addr(5) >> REGION_SHIFT, REGION_EDGES);
     }
 }

@@ -213,9 +213,9 @@ impl<'l> Chain<'l> {
         }
         let mut spins = vec![0i32; lay.positions];
         let mut rngs = vec![1u32; lay.positions];
-        for i in 0..n {
-            let p = lay.pos_of[i] as usize;
-            spins[p] = -(!spins_b[i] as i32);
+        for (i, (&pos, &b)) in lay.pos_of.iter().zip(&spins_b).take(n).enumerate() {
+            let p = pos as usize;
+            spins[p] = -(!b as i32);
             rngs[p] = pbit_seed(seed, read, i as u64);
         }
         let energy = problem.energy_raw(&spins_b);

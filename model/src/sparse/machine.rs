@@ -69,9 +69,10 @@ impl<'p> SparseMachine<'p> {
 
     /// Writes the state (clamped p-bits keep their clamp value); recomputes.
     pub fn set_spins(&mut self, spins: &[bool]) {
-        for i in 0..self.problem.n {
-            if !self.clamped[i] {
-                self.spins[i] = spins[i];
+        let n = self.problem.n;
+        for ((s, &clamped), &v) in self.spins.iter_mut().zip(&self.clamped).zip(&spins[..n]) {
+            if !clamped {
+                *s = v;
             }
         }
         self.recompute();

@@ -75,6 +75,7 @@ pub fn anneal_read_from(
 /// One chain of a relax job ("write state, then run"), as the dense machine's: generators seeded
 /// for `read`, the listed p-bits clamped to their values in `initial`, the state written,
 /// `sweeps` sweeps at `page`; returns the final state.
+#[allow(clippy::too_many_arguments)] // the relax job's fields, as the dense machine's
 pub fn relax_chain(
     problem: &FixedIsing,
     phases: &Phases,

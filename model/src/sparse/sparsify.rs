@@ -309,7 +309,7 @@ mod tests {
         for &k in &c[..c.len() / 2] {
             ex[k as usize] = true;
         }
-        assert_eq!(s.original_state(&ex)[0], c.len() % 2 == 0);
+        assert_eq!(s.original_state(&ex)[0], c.len().is_multiple_of(2));
         assert_eq!(s.broken_chains(&ex), 1);
         // clamps reach every copy
         let cl = s.expand_clamps(&[(0, true), (3, false)]);

@@ -8,7 +8,7 @@
 //! off (a counterexample found here becomes a named unit test beside the parser). Each case
 //! runs in a worker thread with a deadline ([`within`]), so a hang fails the test instead of
 //! stopping CI. Set `PBIT_FUZZ_CASES` to run more cases and `PBIT_FUZZ_SEED` for another
-//! stream (e.g. `PBIT_FUZZ_CASES=100000 cargo test --release -p pbit-tests --test fuzz`).
+//! stream (e.g. `PBIT_FUZZ_CASES=100000 cargo test --release -p pbit-host --test fuzz`).
 
 use pbit_circuit::cnf::{sat_ising, Cnf};
 use pbit_circuit::yosys;
