@@ -598,11 +598,11 @@ pub fn with_label_strength(
             c.value = (c.value * strength * one).round() / one;
         }
     }
-    Ok(FixedIsing::new(&ising, format, Scaling::Exact).map_err(|e| {
+    FixedIsing::new(&ising, format, Scaling::Exact).map_err(|e| {
         DigitsError::Other(format!(
             "--label-strength {strength}: the strengthened label couplings do not fit the machine: {e}"
         ))
-    })?)
+    })
 }
 
 /// Generates images of class `label`: per image one chain from a random state (pixels and

@@ -374,9 +374,12 @@ impl Plot for Matrix {
 /// so far as a thick one (`pbit anneal --plot`).
 pub struct EnergyTraces {
     pub title: String,
-    /// Per read: (name, points (sweep, current energy, best energy)).
-    pub reads: Vec<(String, Vec<(f64, f64, f64)>)>,
+    /// Per read: (name, points).
+    pub reads: Vec<(String, Vec<TracePoint>)>,
 }
+
+/// (sweep, current energy, best energy so far).
+pub type TracePoint = (f64, f64, f64);
 
 impl Plot for EnergyTraces {
     fn size(&self) -> (u32, u32) {

@@ -190,7 +190,7 @@ impl Backend for SparseModelBackend {
                 for _ in 0..*sweeps {
                     m.sweep(page);
                     t += 1;
-                    if t % every == 0 || t == total {
+                    if t.is_multiple_of(every) || t == total {
                         watch(&Watched {
                             read,
                             sweep: t,

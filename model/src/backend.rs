@@ -224,7 +224,7 @@ impl Backend for ModelBackend {
                 for _ in 0..*sweeps {
                     m.sweep(page);
                     t += 1;
-                    if t % every == 0 || t == total {
+                    if t.is_multiple_of(every) || t == total {
                         watch(&Watched {
                             read,
                             sweep: t,
