@@ -4,7 +4,10 @@ use crate::{backend, load, print_json, progress_bar, LoadArgs, MachineArgs};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use pbit_host::jobs::{self, AnnealOptions, Meaning};
+use pbit_host::jobs::{AnnealReport, Loaded};
 use pbit_model::schedule::Shape;
+use pbit_model::{Backend, BackendError};
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct AnnealArgs {
@@ -31,7 +34,15 @@ pub struct AnnealArgs {
     clamp: String,
     #[arg(long)]
     json: bool,
+    /// Draw the current and best energy against sweeps, one line per read (PNG or SVG by
+    /// extension). The reads are run a second time, watched sweep by sweep (the same reads:
+    /// their best energies are checked against the run's).
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
+
+/// Points per read of `--plot`'s energy traces (every ⌈sweeps/1000⌉-th sweep).
+const PLOT_POINTS: u64 = 1000;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ScheduleKind {
@@ -40,6 +51,9 @@ enum ScheduleKind {
 }
 
 pub fn run(m: &MachineArgs, a: &AnnealArgs, meaning: Meaning) -> Result<()> {
+    if let Some(p) = &a.plot {
+        pbit_host::plot::check_path(p)?;
+    }
     let mut b = backend(m)?;
     let loaded = load(&a.load, meaning, b.as_ref())?;
     let opts = AnnealOptions {
@@ -57,6 +71,9 @@ pub fn run(m: &MachineArgs, a: &AnnealArgs, meaning: Meaning) -> Result<()> {
     let bar = progress_bar(a.json, a.sweeps.saturating_mul(a.reads));
     let report = jobs::anneal(b.as_mut(), &loaded, meaning, &opts, &|k| bar.inc(k))?;
     bar.finish_and_clear();
+    if let Some(path) = &a.plot {
+        plot_traces(m, b.as_mut(), &loaded, meaning, &opts, &report, path)?;
+    }
     if a.json {
         print_json(&report)?;
     } else {
@@ -70,5 +87,61 @@ pub fn run(m: &MachineArgs, a: &AnnealArgs, meaning: Meaning) -> Result<()> {
             report.reads, report.sweeps, report.seconds, report.updates_per_second
         );
     }
+    Ok(())
+}
+
+/// `--plot`: the reads again, watched ([`jobs::anneal_trace`]). A device cannot stop between
+/// sweeps: the dense model, bit-identical to it, runs the watched reads instead.
+fn plot_traces(
+    m: &MachineArgs,
+    b: &mut dyn Backend,
+    loaded: &Loaded,
+    meaning: Meaning,
+    opts: &AnnealOptions,
+    report: &AnnealReport,
+    path: &Path,
+) -> Result<()> {
+    let traced = match jobs::anneal_trace(b, loaded, opts, PLOT_POINTS) {
+        Err(jobs::JobError::Backend(BackendError::Unsupported { backend, .. }))
+            if m.machine == crate::MachineKind::Dense =>
+        {
+            eprintln!("note: --plot: the {backend} machine cannot stop between sweeps; the traces are the model's run of the same reads (bit-identical)");
+            let mut model = pbit_model::ModelBackend {
+                format: b.format(),
+                threads: 1,
+            };
+            jobs::anneal_trace(&mut model, loaded, opts, PLOT_POINTS)?
+        }
+        r => r?,
+    };
+    let (traces, best) = traced;
+    if best != report.energies {
+        anyhow::bail!("--plot: the watched reads' best energies differ from the run's (a bug: please report it)");
+    }
+    let title = format!(
+        "{}: {} p-bits, {} reads x {} sweeps, beta {:.3} to {:.3}",
+        match meaning {
+            Meaning::Couplings => "anneal",
+            Meaning::CutWeights => "maxcut",
+        },
+        report.n,
+        report.reads,
+        report.sweeps,
+        report.beta_start,
+        report.beta_end
+    );
+    let reads = traces
+        .into_iter()
+        .map(|t| {
+            (
+                format!("read {}", t.read),
+                t.points
+                    .into_iter()
+                    .map(|(s, e, b)| (s as f64, e, b))
+                    .collect(),
+            )
+        })
+        .collect();
+    pbit_host::plot::write(path, &pbit_host::plot::EnergyTraces { title, reads })?;
     Ok(())
 }

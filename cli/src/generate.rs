@@ -3,7 +3,7 @@
 use crate::{backend, print_json, MachineArgs};
 use anyhow::{Context, Result};
 use clap::Args;
-use pbit_host::digits::{self, Images, LabelledMachine};
+use pbit_host::digits::{self, GenerateOptions, Images, LabelledMachine};
 use pbit_host::judge::{verdict, Judge};
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,6 +21,19 @@ pub struct GenerateArgs {
     /// Sweeps per image; the pixels of the last one are the image.
     #[arg(long, default_value_t = 1000)]
     sweeps: u64,
+    /// Label strength G: the label p-bits' couplings × G (rounded to the grid) while
+    /// generating, as if each clamped label p-bit were G copies (1: the learned machine as is).
+    #[arg(long, default_value_t = digits::DEFAULT_LABEL_STRENGTH)]
+    label_strength: f64,
+    /// β of the sweeps (default: 0.7 × the β the machine was learned at).
+    #[arg(long)]
+    beta: Option<f64>,
+    /// Run the last --final-sweeps sweeps at this β.
+    #[arg(long, requires = "final_sweeps")]
+    final_beta: Option<f64>,
+    /// Sweeps at --final-beta at the end of the --sweeps.
+    #[arg(long, default_value_t = 0)]
+    final_sweeps: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write the images here: one line per image, its pixels as `1`/`0`, row-major (stdout if
@@ -49,7 +62,16 @@ pub fn run(m: &MachineArgs, a: &GenerateArgs) -> Result<()> {
     }
     let mut b = backend(m)?;
     let machine = LabelledMachine::read(&a.model, b.as_ref())?;
-    let images = digits::generate(b.as_mut(), &machine, a.label, a.count, a.sweeps, a.seed)?;
+    let opts = GenerateOptions {
+        count: a.count,
+        sweeps: a.sweeps,
+        seed: a.seed,
+        label_strength: a.label_strength,
+        beta: a.beta,
+        final_beta: a.final_beta,
+        final_sweeps: a.final_sweeps,
+    };
+    let images = digits::generate(b.as_mut(), &machine, a.label, &opts)?;
     let mut text = String::new();
     for im in &images {
         text.extend(im.iter().map(|&p| if p { '1' } else { '0' }));

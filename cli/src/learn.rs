@@ -15,6 +15,9 @@ pub enum TopologyArg {
     Semi,
     /// Visible–hidden only (restricted Boltzmann machine).
     Rbm,
+    /// A sparse deep Boltzmann machine of maximum degree --degree: visible, then two hidden
+    /// layers (⌈H/2⌉ and ⌊H/2⌋), adjacent layers sparsely coupled (docs/learning.md).
+    Dbm,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -54,6 +57,9 @@ pub struct LearnArgs {
     /// Which pairs are coupled (default: full with no hidden units, semi with some).
     #[arg(long, value_enum)]
     topology: Option<TopologyArg>,
+    /// --topology dbm: the most couplings per p-bit.
+    #[arg(long, default_value_t = 8)]
+    degree: usize,
     /// Default cd.
     #[arg(long, value_enum)]
     method: Option<MethodArg>,
@@ -152,6 +158,7 @@ pub fn run(m: &MachineArgs, a: &LearnArgs) -> Result<()> {
         Some(TopologyArg::Full) => Topology::Full,
         Some(TopologyArg::Semi) => Topology::Semi,
         Some(TopologyArg::Rbm) => Topology::Rbm,
+        Some(TopologyArg::Dbm) => Topology::Dbm { degree: a.degree },
         None if labelled => Topology::Rbm,
         None if hidden == 0 => Topology::Full,
         None => Topology::Semi,

@@ -18,7 +18,7 @@
 //! pixels of the chain's last sweep.
 
 use crate::learn::Data;
-use pbit_model::jobs::SampleJob;
+use pbit_model::jobs::{RelaxJob, RelaxWant, SampleJob};
 use pbit_model::run::SampleSpec;
 use pbit_model::{Backend, BackendError};
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
@@ -529,16 +529,92 @@ pub fn classify(
     })
 }
 
-/// Generates `count` images of class `label`: per image one chain from the seeded random state
-/// with the class's label p-bits clamped to +1 and the others to −1; the pixels after `sweeps`
-/// sweeps.
+/// How [`generate`] runs its chains (docs/learning.md, Generation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerateOptions {
+    /// Images, one chain each.
+    pub count: usize,
+    /// Sweeps per chain in all (the last `final_sweeps` of them at `final_beta`).
+    pub sweeps: u64,
+    pub seed: u64,
+    /// Label strength G: every coupling of a label p-bit is multiplied by G (rounded to the
+    /// format's grid) in the machine that generates, as if each clamped label p-bit were G
+    /// copies of itself. 1 samples the learned machine as it is.
+    pub label_strength: f64,
+    /// β of the sweeps before the final ones (None: [`DEFAULT_GENERATE_BETA_FACTOR`] × the β
+    /// the machine was learned at).
+    pub beta: Option<f64>,
+    /// β of the last `final_sweeps` sweeps (None: the same β throughout).
+    pub final_beta: Option<f64>,
+    pub final_sweeps: u64,
+}
+
+impl GenerateOptions {
+    /// The defaults of `pbit generate` (docs/learning.md): 1000 sweeps, label strength 5, β
+    /// 0.7 × the learned β throughout.
+    pub fn new(count: usize, seed: u64) -> GenerateOptions {
+        GenerateOptions {
+            count,
+            sweeps: 1000,
+            seed,
+            label_strength: DEFAULT_LABEL_STRENGTH,
+            beta: None,
+            final_beta: None,
+            final_sweeps: 0,
+        }
+    }
+}
+
+/// `pbit generate --label-strength`'s default.
+pub const DEFAULT_LABEL_STRENGTH: f64 = 5.0;
+
+/// `pbit generate --beta`'s default, as a multiple of the β the machine was learned at: the
+/// strengthened label pulls the chain into its class, the warmer pixels keep the images of
+/// one class apart (docs/learning.md has the measurements that chose 5 and 0.7).
+pub const DEFAULT_GENERATE_BETA_FACTOR: f64 = 0.7;
+
+/// The machine [`generate`] runs: the learned one with every label p-bit's couplings
+/// multiplied by `strength` and rounded to the format's grid (an error names a value beyond
+/// the coupling range).
+pub fn with_label_strength(
+    m: &LabelledMachine,
+    strength: f64,
+    format: pbit_spec::Format,
+) -> Result<FixedIsing, DigitsError> {
+    if !(strength.is_finite() && strength > 0.0) {
+        return Err(DigitsError::Other(format!(
+            "--label-strength {strength}: must be a positive number"
+        )));
+    }
+    if strength == 1.0 {
+        return Ok(m.fixed.clone());
+    }
+    let l = &m.layout;
+    let is_label = |i: usize| (l.pixels..l.pixels + l.labels()).contains(&i);
+    let one = format.one() as f64;
+    let mut ising = m.ising.clone();
+    for c in ising.couplings.iter_mut() {
+        if is_label(c.i) || is_label(c.j) {
+            c.value = (c.value * strength * one).round() / one;
+        }
+    }
+    FixedIsing::new(&ising, format, Scaling::Exact).map_err(|e| {
+        DigitsError::Other(format!(
+            "--label-strength {strength}: the strengthened label couplings do not fit the machine: {e}"
+        ))
+    })
+}
+
+/// Generates images of class `label`: per image one chain from a random state (pixels and
+/// hidden units uniform from the seed's host stream) with the class's label p-bits clamped to
+/// +1 and the others to −1, on the machine of [`with_label_strength`]. The chains run as relax
+/// jobs ([`RelaxJob`]), all images in one job per stage: `sweeps − final_sweeps` sweeps at
+/// `beta`, then `final_sweeps` at `final_beta`. The image is the pixels of the last sweep.
 pub fn generate(
     backend: &mut dyn Backend,
     m: &LabelledMachine,
     label: usize,
-    count: usize,
-    sweeps: u64,
-    seed: u64,
+    o: &GenerateOptions,
 ) -> Result<Vec<Vec<bool>>, DigitsError> {
     let l = &m.layout;
     if label >= l.classes {
@@ -547,30 +623,76 @@ pub fn generate(
             l.classes, l.classes
         )));
     }
-    if sweeps == 0 {
+    if o.sweeps == 0 {
         return Err(DigitsError::Other("--sweeps must be at least 1".into()));
     }
-    let clamps: Vec<(usize, bool)> = (0..l.classes)
-        .flat_map(|k| (0..l.copies).map(move |c| (l.label_pbit(k, c), k == label)))
-        .collect();
-    let mut out = Vec::with_capacity(count);
-    for i in 0..count {
-        let job = SampleJob {
-            problem: &m.fixed,
-            clamps: &clamps,
-            page: &m.page,
-            seed: chain_seed(seed, i as u64),
-            spec: SampleSpec {
-                burn_in: sweeps - 1,
-                sweeps: 1,
-                every: 1,
-            },
-        };
-        let mut last = Vec::new();
-        backend.sample(&job, &mut |s, _| last = s[..l.pixels].to_vec())?;
-        out.push(last);
+    if o.final_sweeps > o.sweeps {
+        return Err(DigitsError::Other(format!(
+            "--final-sweeps {} is more than --sweeps {}",
+            o.final_sweeps, o.sweeps
+        )));
     }
-    Ok(out)
+    if o.count > crate::learn::MAX_CHAINS {
+        return Err(DigitsError::Other(format!(
+            "--count {}: at most {} images per run",
+            o.count,
+            crate::learn::MAX_CHAINS
+        )));
+    }
+    let format = backend.format();
+    let problem = with_label_strength(m, o.label_strength, format)?;
+    let page = |beta: f64| -> Result<ThresholdPage, DigitsError> {
+        Ok(ThresholdPage::build(&format, Beta::from_f64(beta)?))
+    };
+    let clamped: Vec<usize> = (l.pixels..l.pixels + l.labels()).collect();
+    // initial states: the host stream of (seed, image); the label p-bits at their clamp
+    let mut states: Vec<Vec<bool>> = (0..o.count)
+        .map(|i| {
+            let mut x = chain_seed(o.seed, i as u64);
+            (0..l.n())
+                .map(|p| {
+                    if let Some(k) = (p >= l.pixels && p < l.pixels + l.labels())
+                        .then(|| (p - l.pixels) / l.copies)
+                    {
+                        return k == label;
+                    }
+                    x = splitmix64(x);
+                    x >> 63 == 1
+                })
+                .collect()
+        })
+        .collect();
+    let beta = o.beta.unwrap_or(DEFAULT_GENERATE_BETA_FACTOR * l.beta);
+    let stages = [
+        (beta, o.sweeps - o.final_sweeps),
+        (o.final_beta.unwrap_or(beta), o.final_sweeps),
+    ];
+    for (stage, &(beta, sweeps)) in stages.iter().enumerate() {
+        if sweeps == 0 || states.is_empty() {
+            continue;
+        }
+        let page = page(beta)?;
+        let job = RelaxJob {
+            problem: &problem,
+            clamped: &clamped,
+            page: &page,
+            seed: chain_seed(o.seed, u64::MAX - stage as u64),
+            first_read: 0,
+            initial: &states,
+            sweeps,
+        };
+        let got = backend.relax_batch(
+            &job,
+            RelaxWant {
+                finals: true,
+                sums: false,
+            },
+        )?;
+        states = got
+            .finals
+            .ok_or_else(|| DigitsError::Other("the final states did not come back".into()))?;
+    }
+    Ok(states.into_iter().map(|s| s[..l.pixels].to_vec()).collect())
 }
 
 #[cfg(test)]
@@ -665,5 +787,72 @@ mod tests {
             Layout::parse(&format!("# {}\n", none.header()), "m", 84).unwrap(),
             none
         );
+    }
+
+    /// A tiny labelled machine: 2 pixels, 2 classes, 1 hidden unit.
+    fn tiny() -> LabelledMachine {
+        let l = Layout {
+            pixels: 2,
+            classes: 2,
+            copies: 1,
+            hidden: 1,
+            threshold: 8,
+            beta: 1.0,
+            width: 2,
+        };
+        let text = format!(
+            "# {}\n5 5\n1 5 0.5\n2 5 -0.25\n3 5 0.75\n4 5 -0.5\n3 4 0.0625\nh 1 0.5\n",
+            l.header()
+        );
+        LabelledMachine::parse(&text, "tiny", &pbit_model::ModelBackend::default()).unwrap()
+    }
+
+    #[test]
+    fn label_strength_multiplies_only_label_couplings() {
+        let m = tiny();
+        let f = pbit_spec::Format::STANDARD;
+        let s = with_label_strength(&m, 3.0, f).unwrap();
+        let one = f.one() as f64;
+        let raw = |fx: &FixedIsing, i: usize, j: usize| {
+            let (nb, js) = fx.row(i);
+            nb.iter()
+                .position(|&k| k as usize == j)
+                .map(|p| js[p] as f64 / one)
+        };
+        assert_eq!(raw(&s, 0, 4), Some(0.5));
+        assert_eq!(raw(&s, 1, 4), Some(-0.25));
+        assert_eq!(raw(&s, 2, 4), Some(2.25));
+        assert_eq!(raw(&s, 3, 4), Some(-1.5));
+        assert_eq!(raw(&s, 2, 3), Some(0.1875));
+        assert_eq!(with_label_strength(&m, 1.0, f).unwrap(), m.fixed);
+        let e = with_label_strength(&m, 100.0, f).unwrap_err().to_string();
+        assert!(e.contains("--label-strength 100"), "{e}");
+        assert!(with_label_strength(&m, 0.0, f).is_err());
+    }
+
+    #[test]
+    fn generate_is_reproducible_and_checks_its_options() {
+        let m = tiny();
+        let mut b = pbit_model::ModelBackend::default();
+        let mut o = GenerateOptions::new(6, 4);
+        o.sweeps = 10;
+        o.final_sweeps = 2;
+        o.final_beta = Some(2.0);
+        let a = generate(&mut b, &m, 1, &o).unwrap();
+        assert_eq!(a.len(), 6);
+        assert!(a.iter().all(|im| im.len() == 2));
+        b.threads = 1;
+        assert_eq!(generate(&mut b, &m, 1, &o).unwrap(), a);
+        o.final_sweeps = 11;
+        let e = generate(&mut b, &m, 1, &o).unwrap_err().to_string();
+        assert!(
+            e.contains("--final-sweeps 11 is more than --sweeps 10"),
+            "{e}"
+        );
+        o.final_sweeps = 0;
+        assert!(generate(&mut b, &m, 2, &o)
+            .unwrap_err()
+            .to_string()
+            .contains("--label 2: the machine has 2 classes"));
     }
 }

@@ -148,7 +148,19 @@ pub fn sample(
     backend: &mut dyn Backend,
     loaded: &Loaded,
     opts: &SampleOptions,
+    out: Option<(&mut dyn Write, &str)>,
+) -> Result<SampleReport, JobError> {
+    sample_keeping(backend, loaded, opts, out, None)
+}
+
+/// [`sample`], also pushing every recorded sample's energy (file units) to `energies` if given
+/// (`pbit sample --plot`).
+pub fn sample_keeping(
+    backend: &mut dyn Backend,
+    loaded: &Loaded,
+    opts: &SampleOptions,
     mut out: Option<(&mut dyn Write, &str)>,
+    mut energies: Option<&mut Vec<f64>>,
 ) -> Result<SampleReport, JobError> {
     let p = &loaded.fixed;
     opts.check()?;
@@ -170,7 +182,11 @@ pub fn sample(
     let mut write_error: Option<std::io::Error> = None;
     let mut record = |spins: &[bool], energy_raw: i64| {
         count += 1;
-        energy_sum += p.energy_real(energy_raw);
+        let e = p.energy_real(energy_raw);
+        energy_sum += e;
+        if let Some(v) = energies.as_mut() {
+            v.push(e);
+        }
         for (u, &s) in ups.iter_mut().zip(spins) {
             *u += s as u64;
         }
@@ -219,6 +235,29 @@ pub fn sample(
             .collect(),
         rescaling: rescaling_report(p.rescaling),
     })
+}
+
+/// The instance the machine runs, in the file's units: the quantised (and possibly rescaled)
+/// values divided back, so that its Boltzmann distribution at the report's `beta_effective` is
+/// the machine's (for exact comparisons).
+pub fn machine_ising(p: &FixedIsing) -> Ising {
+    let unit = p.format.one() as f64 * p.scale;
+    let mut ising = Ising::new(p.n);
+    for i in 0..p.n {
+        let (nb, js) = p.row(i);
+        for (&j, &raw) in nb.iter().zip(js) {
+            if (j as usize) > i && raw != 0 {
+                ising.couplings.push(pbit_model::Coupling {
+                    i,
+                    j: j as usize,
+                    value: raw as f64 / unit,
+                    line: 0,
+                });
+            }
+        }
+        ising.h[i] = p.h_raw[i] as f64 / unit;
+    }
+    ising
 }
 
 /// Options of `pbit anneal` and `pbit maxcut`.
@@ -276,15 +315,20 @@ pub struct AnnealReport {
     pub total_weight: Option<f64>,
 }
 
-/// Runs `pbit anneal` (or, with `Meaning::CutWeights` in `loaded`, `pbit maxcut`).
-pub fn anneal(
-    backend: &mut dyn Backend,
-    loaded: &Loaded,
-    meaning: Meaning,
+/// What an anneal job is built from (shared by [`anneal`] and [`anneal_trace`]).
+struct AnnealParts {
+    clamps: Vec<(usize, bool)>,
+    beta_start: f64,
+    beta_end: f64,
+    schedule: Schedule,
+    pages: Pages,
+}
+
+fn anneal_parts(
+    backend: &dyn Backend,
+    p: &FixedIsing,
     opts: &AnnealOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<AnnealReport, JobError> {
-    let p = &loaded.fixed;
+) -> Result<AnnealParts, JobError> {
     opts.check(p.n)?;
     backend.check_fits(p.n)?;
     let clamps = parse_clamps(&opts.clamps, p.n)?;
@@ -301,6 +345,82 @@ pub fn anneal(
         MAX_STEPS,
     )?;
     let pages = Pages::build(p, &schedule);
+    Ok(AnnealParts {
+        clamps,
+        beta_start,
+        beta_end,
+        schedule,
+        pages,
+    })
+}
+
+/// One read's energy trace: (sweeps done, current energy, best energy so far), in the file's
+/// units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadTrace {
+    pub read: u64,
+    pub points: Vec<(u64, f64, f64)>,
+}
+
+/// The energy traces of `pbit anneal`'s job (`--plot`): the same reads, run watched
+/// ([`Backend::anneal_watched`]), the energies kept after every k-th sweep with k =
+/// ⌈sweeps / `max_points`⌉ (and after the last). Also returns each read's best energy, which
+/// equals the unwatched run's. A backend that cannot watch returns
+/// [`BackendError::Unsupported`] (the model gives its run bit for bit).
+pub fn anneal_trace(
+    backend: &mut dyn Backend,
+    loaded: &Loaded,
+    opts: &AnnealOptions,
+    max_points: u64,
+) -> Result<(Vec<ReadTrace>, Vec<f64>), JobError> {
+    let p = &loaded.fixed;
+    let parts = anneal_parts(backend, p, opts)?;
+    let job = AnnealJob {
+        problem: p,
+        clamps: &parts.clamps,
+        pages: &parts.pages,
+        seed: opts.seed,
+        reads: opts.reads,
+    };
+    let every = opts.sweeps.div_ceil(max_points.max(1)).max(1);
+    let mut traces: Vec<ReadTrace> = Vec::new();
+    let results = backend.anneal_watched(&job, every, &mut |w| {
+        if traces.last().is_none_or(|t| t.read != w.read) {
+            traces.push(ReadTrace {
+                read: w.read,
+                points: Vec::new(),
+            });
+        }
+        let t = traces.last_mut().expect("pushed above");
+        t.points.push((
+            w.sweep,
+            p.energy_real(w.energy_raw),
+            p.energy_real(w.best_energy_raw),
+        ));
+    })?;
+    let best = results
+        .iter()
+        .map(|r| p.energy_real(r.best_energy_raw))
+        .collect();
+    Ok((traces, best))
+}
+
+/// Runs `pbit anneal` (or, with `Meaning::CutWeights` in `loaded`, `pbit maxcut`).
+pub fn anneal(
+    backend: &mut dyn Backend,
+    loaded: &Loaded,
+    meaning: Meaning,
+    opts: &AnnealOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<AnnealReport, JobError> {
+    let p = &loaded.fixed;
+    let AnnealParts {
+        clamps,
+        beta_start,
+        beta_end,
+        schedule,
+        pages,
+    } = anneal_parts(backend, p, opts)?;
     let job = AnnealJob {
         problem: p,
         clamps: &clamps,

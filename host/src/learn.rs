@@ -65,6 +65,7 @@ use pbit_spec::{Beta, BetaError, ThresholdPage};
 use serde::Serialize;
 
 pub mod data;
+pub mod dbm;
 
 pub use data::{Data, DataError};
 use std::time::Instant;
@@ -84,22 +85,43 @@ pub enum Topology {
     Semi,
     /// Visible–hidden only (a restricted Boltzmann machine, the bipartite special case).
     Rbm,
+    /// A sparse deep Boltzmann machine for a degree-limited machine: visible — first hidden
+    /// layer (the first ⌈H/2⌉ hidden p-bits) — second hidden layer, every p-bit coupled to at
+    /// most `degree` others ([`dbm::pairs`]).
+    Dbm { degree: usize },
 }
 
 impl Topology {
     /// Whether p-bits a < b (0-based; visible below `visible`) are coupled.
+    /// (Not for [`Topology::Dbm`], whose pairs are drawn: see [`Topology::pairs`].)
     pub fn coupled(self, visible: usize, a: usize, b: usize) -> bool {
         let (va, vb) = (a < visible, b < visible);
         match self {
             Topology::Full => true,
             Topology::Semi => va || vb,
             Topology::Rbm => va != vb,
+            Topology::Dbm { .. } => false,
+        }
+    }
+    /// The coupled pairs (a < b) of a machine of `visible` + `hidden` p-bits, in order.
+    pub fn pairs(self, visible: usize, hidden: usize, seed: u64) -> Vec<(usize, usize)> {
+        let n = visible + hidden;
+        match self {
+            Topology::Dbm { degree } => dbm::pairs(visible, hidden, degree, seed),
+            _ => (0..n)
+                .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+                .filter(|&(a, b)| self.coupled(visible, a, b))
+                .collect(),
         }
     }
     /// Whether hidden units couple to each other (then the positive phase needs k sweeps and
     /// exact KL needs full enumeration).
     pub fn hidden_coupled(self, hidden: usize) -> bool {
-        self == Topology::Full && hidden > 1
+        match self {
+            Topology::Full => hidden > 1,
+            Topology::Dbm { .. } => hidden > 1,
+            _ => false,
+        }
     }
 }
 
@@ -457,10 +479,7 @@ pub fn learn<B: Backend + Metered + ?Sized>(
     let one = format.one() as f64;
     let mut rng = learn_rng(opts.seed);
 
-    let pairs: Vec<(usize, usize)> = (0..n)
-        .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
-        .filter(|&(a, b)| opts.topology.coupled(v, a, b))
-        .collect();
+    let pairs = opts.topology.pairs(v, opts.hidden, opts.seed);
     let mut shadow = Shadow {
         n,
         j: pairs

@@ -437,6 +437,101 @@ impl Plot for Matrix {
     }
 }
 
+/// Energy against sweeps, one colour per read: the current energy as a thin line and the best
+/// so far as a thick one (`pbit anneal --plot`).
+pub struct EnergyTraces {
+    pub title: String,
+    /// Per read: (name, points).
+    pub reads: Vec<(String, Vec<TracePoint>)>,
+}
+
+/// (sweep, current energy, best energy so far).
+pub type TracePoint = (f64, f64, f64);
+
+impl Plot for EnergyTraces {
+    fn size(&self) -> (u32, u32) {
+        (900, 550)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let pts = || self.reads.iter().flat_map(|(_, p)| p.iter());
+        let (x0, x1) = span(pts().map(|p| p.0));
+        let (y0, y1) = span(pts().flat_map(|p| [p.1, p.2]));
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FAMILY, 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("sweeps")
+            .y_desc("energy (thin: current, thick: best so far)")
+            .label_style((FAMILY, 14))
+            .draw()
+            .map_err(draw_err)?;
+        // a legend only while it stays readable
+        let legend = self.reads.len() <= 12;
+        for (k, (name, p)) in self.reads.iter().enumerate() {
+            let colour = Palette99::pick(k).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    p.iter().map(|q| (q.0, q.1)),
+                    colour.mix(0.45).stroke_width(1),
+                ))
+                .map_err(draw_err)?;
+            let s = chart
+                .draw_series(LineSeries::new(
+                    p.iter().map(|q| (q.0, q.2)),
+                    colour.stroke_width(3),
+                ))
+                .map_err(draw_err)?;
+            if legend {
+                s.label(name.clone()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
+                });
+            }
+        }
+        if legend && !self.reads.is_empty() {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font((FAMILY, 13))
+                .draw()
+                .map_err(draw_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// A histogram beside a scatter (`pbit sample --plot`: the energies, and the sampled marginals
+/// against the exact ones where they can be computed); the histogram alone without one.
+pub struct HistogramAndScatter {
+    pub histogram: Histogram,
+    pub scatter: Option<Scatter>,
+}
+
+impl Plot for HistogramAndScatter {
+    fn size(&self) -> (u32, u32) {
+        let (hw, hh) = self.histogram.size();
+        match &self.scatter {
+            Some(s) => (hw + s.size().0, hh.max(s.size().1)),
+            None => (hw, hh),
+        }
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        match &self.scatter {
+            None => self.histogram.draw(root),
+            Some(s) => {
+                let (left, right) = root.split_horizontally(self.histogram.size().0);
+                self.histogram.draw(&left)?;
+                s.draw(&right)
+            }
+        }
+    }
+}
+
 /// Checks that `path` can be written as a plot before long work starts (extension only).
 pub fn check_path(path: &Path) -> Result<(), PlotError> {
     match path
@@ -522,6 +617,40 @@ mod tests {
         check("h.png", h.size());
         write(&tmp("s.png"), &s).unwrap();
         check("s.png", s.size());
+    }
+
+    #[test]
+    fn energy_traces_and_histogram_beside_scatter_decode() {
+        let (_, _, _, h, sc) = plots();
+        let t = EnergyTraces {
+            title: "anneal".into(),
+            reads: (0..3)
+                .map(|r| {
+                    let p = (0..50)
+                        .map(|k| {
+                            let e = -(k as f64) - r as f64 + (k % 3) as f64;
+                            (k as f64, e, -(k as f64) - r as f64)
+                        })
+                        .collect();
+                    (format!("read {r}"), p)
+                })
+                .collect(),
+        };
+        let both = HistogramAndScatter {
+            histogram: h,
+            scatter: Some(sc),
+        };
+        for (name, size) in [("t.png", t.size()), ("b.png", both.size())] {
+            if name == "t.png" {
+                write(&tmp(name), &t).unwrap();
+            } else {
+                write(&tmp(name), &both).unwrap();
+            }
+            let (w, hh, drawn) = decode(&tmp(name));
+            assert_eq!((w, hh), size, "{name}");
+            assert!(drawn > 200, "{name}: {drawn} non-white pixels");
+        }
+        assert_eq!(both.size(), (1400, 600));
     }
 
     #[test]

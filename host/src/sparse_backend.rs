@@ -14,10 +14,11 @@ use crate::cost::{Metered, MeteredBackend, Usage};
 use pbit_model::colour::{self, Colouring};
 use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, Relaxed, SampleJob};
 use pbit_model::run::ReadResult;
+use pbit_model::sparse::machine::SparseMachine;
 use pbit_model::sparse::sparsify::Sparsified;
 use pbit_model::sparse::{check_degree, kernel, Phases, MODEL_FORMAT};
 use pbit_model::FixedIsing;
-use pbit_model::{Backend, BackendError};
+use pbit_model::{Backend, BackendError, Watched};
 use pbit_spec::sparse::SparseGraph;
 use pbit_spec::Format;
 use std::sync::Mutex;
@@ -168,6 +169,46 @@ impl Backend for SparseModelBackend {
             progress,
             self.isa,
         ))
+    }
+    /// The sparse reference machine (`SparseMachine`), read after read: the chromatic kernel is
+    /// bit-identical to it.
+    fn anneal_watched(
+        &mut self,
+        job: &AnnealJob,
+        every: u64,
+        watch: &mut dyn FnMut(&Watched),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let phases = self.phases(job.problem)?;
+        let every = every.max(1);
+        let total = job.pages.total_sweeps();
+        let mut results = Vec::with_capacity(job.reads as usize);
+        for read in 0..job.reads {
+            let mut m = SparseMachine::new(job.problem, &phases, job.seed, read);
+            m.set_clamps(job.clamps);
+            let mut t = 0u64;
+            for (page, sweeps) in &job.pages.steps {
+                for _ in 0..*sweeps {
+                    m.sweep(page);
+                    t += 1;
+                    if t.is_multiple_of(every) || t == total {
+                        watch(&Watched {
+                            read,
+                            sweep: t,
+                            spins: m.spins(),
+                            energy_raw: m.energy_raw(),
+                            best_energy_raw: m.best_energy_raw(),
+                        });
+                    }
+                }
+            }
+            results.push(ReadResult {
+                read,
+                best_energy_raw: m.best_energy_raw(),
+                best_spins: m.best_spins().to_vec(),
+                final_energy_raw: m.energy_raw(),
+            });
+        }
+        Ok(results)
     }
     fn relax(
         &mut self,
@@ -326,6 +367,60 @@ impl Backend for Sparsifying {
             });
         }
         Ok(mapped)
+    }
+    /// The inner machine's watched anneal; a sparsified instance's states are mapped back to the
+    /// original p-bits (majority of copies) and their energies are the original instance's,
+    /// the best so far being the lowest of those watched.
+    fn anneal_watched(
+        &mut self,
+        job: &AnnealJob,
+        every: u64,
+        watch: &mut dyn FnMut(&Watched),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let s = Sparsified::new(job.problem, self.max_degree, self.strength_raw)
+            .map_err(|e| BackendError::Other(e.to_string()))?;
+        let Some(s) = s else {
+            self.inner.check_fits(job.problem.n)?;
+            return self.inner.anneal_watched(job, every, watch);
+        };
+        self.inner.check_fits(s.problem.n)?;
+        let clamps = s.expand_clamps(job.clamps);
+        let inner = AnnealJob {
+            problem: &s.problem,
+            clamps: &clamps,
+            pages: job.pages,
+            seed: job.seed,
+            reads: job.reads,
+        };
+        let mut best: Option<(u64, i64)> = None;
+        let results = self.inner.anneal_watched(&inner, every, &mut |w| {
+            let spins = s.original_state(w.spins);
+            let e = job.problem.energy_raw(&spins);
+            let b = match best {
+                Some((r, b)) if r == w.read => b.min(e),
+                _ => e,
+            };
+            best = Some((w.read, b));
+            watch(&Watched {
+                read: w.read,
+                sweep: w.sweep,
+                spins: &spins,
+                energy_raw: e,
+                best_energy_raw: b,
+            });
+        })?;
+        Ok(results
+            .iter()
+            .map(|r| {
+                let spins = s.original_state(&r.best_spins);
+                ReadResult {
+                    read: r.read,
+                    best_energy_raw: job.problem.energy_raw(&spins),
+                    best_spins: spins,
+                    final_energy_raw: r.final_energy_raw,
+                }
+            })
+            .collect())
     }
     fn relax(
         &mut self,

@@ -55,6 +55,20 @@ pub fn relax_states<B: Backend + ?Sized>(
         .collect()
 }
 
+/// A read's state after a watched sweep of [`Backend::anneal_watched`].
+#[derive(Clone, Copy, Debug)]
+pub struct Watched<'a> {
+    pub read: u64,
+    /// Sweeps done in this read (1-based).
+    pub sweep: u64,
+    pub spins: &'a [bool],
+    /// Energy of `spins` (raw units of the job's problem).
+    pub energy_raw: i64,
+    /// The machine's best energy so far in this read (every update counts, as in
+    /// [`ReadResult::best_energy_raw`]).
+    pub best_energy_raw: i64,
+}
+
 /// A machine that runs jobs.
 pub trait Backend {
     /// Short name for reports ("model", "verilator", "serial").
@@ -76,6 +90,25 @@ pub trait Backend {
         job: &AnnealJob,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<ReadResult>, BackendError>;
+
+    /// [`Backend::anneal`] with a look inside: after every `every`-th sweep of each read (and
+    /// its last) `watch` gets the read's state and energies. The reads and their results are
+    /// exactly `anneal`'s (the same machine, the same generators); only the watching is added.
+    /// It is for pictures, not speed: the model runs it on its reference machine, one read
+    /// after another. Devices, which cannot stop between sweeps, return
+    /// [`BackendError::Unsupported`] (the model gives the same run bit for bit).
+    fn anneal_watched(
+        &mut self,
+        job: &AnnealJob,
+        every: u64,
+        watch: &mut dyn FnMut(&Watched),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let _ = (job, every, watch);
+        Err(BackendError::Unsupported {
+            backend: self.name(),
+            job: "watched anneal",
+        })
+    }
 
     /// Runs a relax job ([`RelaxJob`] defines the semantics) and calls `out(c, final_state)` once
     /// per chain, in chain order. Backends that cannot write a state yet return
@@ -171,6 +204,45 @@ impl Backend for ModelBackend {
             self.threads,
             progress,
         ))
+    }
+    /// The reference machine ([`crate::Machine`]), read after read: the fast kernels are
+    /// bit-identical to it, so the results are [`Backend::anneal`]'s.
+    fn anneal_watched(
+        &mut self,
+        job: &AnnealJob,
+        every: u64,
+        watch: &mut dyn FnMut(&Watched),
+    ) -> Result<Vec<ReadResult>, BackendError> {
+        let every = every.max(1);
+        let total = job.pages.total_sweeps();
+        let mut results = Vec::with_capacity(job.reads as usize);
+        for read in 0..job.reads {
+            let mut m = crate::Machine::new(job.problem, job.seed, read);
+            m.set_clamps(job.clamps);
+            let mut t = 0u64;
+            for (page, sweeps) in &job.pages.steps {
+                for _ in 0..*sweeps {
+                    m.sweep(page);
+                    t += 1;
+                    if t.is_multiple_of(every) || t == total {
+                        watch(&Watched {
+                            read,
+                            sweep: t,
+                            spins: m.spins(),
+                            energy_raw: m.energy_raw(),
+                            best_energy_raw: m.best_energy_raw(),
+                        });
+                    }
+                }
+            }
+            results.push(ReadResult {
+                read,
+                best_energy_raw: m.best_energy_raw(),
+                best_spins: m.best_spins().to_vec(),
+                final_energy_raw: m.energy_raw(),
+            });
+        }
+        Ok(results)
     }
     /// Chains are cut into contiguous ranges, one per thread (a single thread when the job is
     /// small), and reported in chain order: results do not depend on `threads`.
@@ -297,6 +369,46 @@ mod tests {
         // zero sweeps: the initial states come back
         let job0 = RelaxJob { sweeps: 0, ..job };
         assert_eq!(run(&mut ModelBackend::default(), &job0), initial);
+    }
+
+    #[test]
+    fn watched_anneal_is_the_anneal_with_a_look_inside() {
+        use crate::run::Pages;
+        use crate::schedule::{Schedule, Shape};
+        let p = instance(12, 4);
+        let schedule = Schedule::anneal(0.2, 2.0, 50, Shape::Geometric, 8).unwrap();
+        let pages = Pages::build(&p, &schedule);
+        let clamps = [(3usize, true)];
+        let job = AnnealJob {
+            problem: &p,
+            clamps: &clamps,
+            pages: &pages,
+            seed: 9,
+            reads: 5,
+        };
+        let mut b = ModelBackend::default();
+        let plain = b.anneal(&job, &|_| {}).unwrap();
+        let mut seen: Vec<(u64, u64, i64, i64)> = Vec::new();
+        let watched = b
+            .anneal_watched(&job, 7, &mut |w| {
+                assert_eq!(w.energy_raw, p.energy_raw(w.spins));
+                assert!(w.spins[3], "the clamp holds");
+                seen.push((w.read, w.sweep, w.energy_raw, w.best_energy_raw));
+            })
+            .unwrap();
+        assert_eq!(watched, plain);
+        // sweeps 7, 14, …, 49 and the last (50) of each read, in read order
+        let sweeps: Vec<u64> = (1..=7).map(|k| 7 * k).chain([50]).collect();
+        assert_eq!(seen.len(), 5 * sweeps.len());
+        for (r, chunk) in seen.chunks(sweeps.len()).enumerate() {
+            assert!(chunk.iter().all(|w| w.0 == r as u64));
+            assert_eq!(chunk.iter().map(|w| w.1).collect::<Vec<_>>(), sweeps);
+            // the best never rises and never lies above the current energy; it ends at the read's
+            assert!(chunk.windows(2).all(|w| w[1].3 <= w[0].3));
+            assert!(chunk.iter().all(|w| w.3 <= w.2));
+            assert_eq!(chunk.last().unwrap().3, plain[r].best_energy_raw);
+            assert_eq!(chunk.last().unwrap().2, plain[r].final_energy_raw);
+        }
     }
 
     #[test]
