@@ -52,7 +52,18 @@ pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         .hello()
         .with_context(|| format!("no pbit device answered on {path} at {} baud", m.baud))?;
     let status = link.status()?;
-    let sparse = pbit_driver::identify_sparse(&mut link)?;
+    // the sparse identity registers exist only on a sparse machine (capability `sparse`): a
+    // device whose spec hash is the dense machine's of its format is dense
+    let sparse = if h.spec_hash == pbit_spec::hash::spec_hash(&h.format()) {
+        pbit_driver::SparseIdentity {
+            kind: pbit_spec::sparse::MachineKind::Dense,
+            colours: 0,
+            max_degree: 0,
+            graph_hash: 0,
+        }
+    } else {
+        pbit_driver::identify_sparse(&mut link)?
+    };
     let is_sparse = sparse.kind == pbit_spec::sparse::MachineKind::Sparse;
     // a sparse machine's spec hash names its graph: known to this host with --graph
     let graph = if is_sparse {

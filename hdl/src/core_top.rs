@@ -384,14 +384,23 @@ pub fn emit_sparse_core_top(
                     busy_other: Default::default(),
                     verilog: core,
                 },
+                // the link's words are whole state words: its geometry is W·32 p-bits (the
+                // machine's own n bounds the host's checks; the link makes only the
+                // request-level checks here), with the sparse rows of the table
                 link: Link::new(
                     &hello,
                     &pbit_spec::regmap::Geometry {
-                        n: info.n as u32,
+                        n: 32 * $w,
                         format: info.format,
                         pages: pbit_spec::memory_map::MAX_PAGES,
                         steps: pbit_spec::memory_map::MAX_STEPS,
                         batch: None,
+                        sparse: Some(pbit_spec::regmap::SparseGeometry {
+                            edges: info.edges as u32,
+                            colours: info.colours,
+                            max_degree: info.max_degree as u32,
+                            graph_hash: info.graph_hash,
+                        }),
                     },
                     false,
                 ),
