@@ -234,6 +234,52 @@ fn verilator_sparse_is_byte_identical_to_the_model() {
     eprintln!("learn on both: {:.1} s", t.elapsed().as_secs_f64());
     assert_eq!(mt, vt, "learned files differ");
     assert_eq!(mj, vj, "learn reports differ");
+
+    // pbit info on the verilator backend: the machine generated for the graph
+    let o = ok(&args(&vl, &["--graph", &graph, "info", "--json"]));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["machine"], "sparse");
+    assert_eq!(v["n"], 5);
+    assert_eq!(v["max_degree"], 4);
+    assert_eq!(v["colours"], 5);
+    assert_eq!(v["spec_matches"], true);
+    let g: Value = serde_json::from_slice(&ok(&["graph", &k5, "--json"]).stdout).unwrap();
+    assert_eq!(v["graph_hash"], g["graph_hash"]);
+
+    // bad input, refused before a machine is built: a coupling on a non-edge of the given
+    // graph, an instance beyond its size, a graph beyond --max-degree
+    let path = write("path3.txt", "3 2\n1 2 0\n2 3 0\n");
+    let tri = write("tri.txt", "3 1\n1 3 1\n");
+    fails_with(
+        &args(&vl, &["--graph", &path, "anneal", &tri, "--sweeps", "5"]),
+        &["p-bits 1 and 3 (1-based) is not an edge"],
+    );
+    let four = write("four.txt", "4 1\n1 2 1\n");
+    fails_with(
+        &args(
+            &vl,
+            &[
+                "--graph", &path, "sample", &four, "--beta", "1", "--sweeps", "5",
+            ],
+        ),
+        &["4 p-bits", "machine has 3"],
+    );
+    fails_with(
+        &args(
+            &vl,
+            &[
+                "--graph",
+                &file,
+                "--max-degree",
+                "3",
+                "anneal",
+                &file,
+                "--sweeps",
+                "5",
+            ],
+        ),
+        &["maximum degree D = 3"],
+    );
 }
 
 /// `pbit sim serve` (a child process) on a pty, killed on drop.
@@ -338,4 +384,77 @@ fn serial_sparse_is_byte_identical_to_the_model_and_checks_the_device() {
         &["the device is a sparse machine", "add --machine sparse"],
     );
     assert_eq!(err.matches("spec hash").count(), 2, "{err}");
+}
+
+/// A dense device asked for the sparse machine (no Verilator needed: the scripted device on an
+/// in-memory link): refused at once, naming the device's spec hash and the one the sparse
+/// machine of the graph has.
+#[test]
+fn a_dense_device_refuses_the_sparse_machine_naming_both_spec_hashes() {
+    use pbit_host::device::SparseTarget;
+    use pbit_host::fake_device::FakeDevice;
+    use pbit_host::serial::SerialBackend;
+    use pbit_host::transport::{MemoryTransport, Transport};
+    use pbit_spec::sparse::{sparse_spec_hash, SparseGraph};
+    let format = pbit_spec::Format::for_machine(32);
+    let (a, b) = MemoryTransport::pair();
+    let _device = FakeDevice::new(32, format).spawn(b);
+    let backend = SerialBackend::connect(Box::new(a) as Box<dyn Transport>).unwrap();
+    assert!(backend.sparse_identity().is_none());
+    let g = SparseGraph::new(4, vec![(0, 1), (1, 2), (2, 3)], vec![0, 1, 0, 1]).unwrap();
+    let err = match backend.into_sparse(SparseTarget::new(Some(g.clone()), None)) {
+        Ok(_) => panic!("a dense device accepted the sparse machine"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("the device is a dense machine"), "{err}");
+    let dense = format!("{:016x}", pbit_spec::hash::spec_hash(&format));
+    let sparse = format!("{:016x}", sparse_spec_hash(&format, &g));
+    assert!(err.contains(&dense) && err.contains(&sparse), "{err}");
+}
+
+/// `pbit --machine sparse hdl regmap --graph FILE --json`: the sparse rows (capability
+/// `sparse`) with the built graph's values, and the sparse machine's spec hash.
+#[test]
+fn regmap_lists_the_sparse_rows_of_a_graph() {
+    let (k5, graph) = (k5_instance(), k5_graph());
+    let o = ok(&[
+        "--machine",
+        "sparse",
+        "--graph",
+        &graph,
+        "hdl",
+        "regmap",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let edges = v["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "edges")
+        .expect("the edge region");
+    assert_eq!(edges["capability"], "sparse");
+    assert_eq!(edges["words"], 10);
+    assert_eq!(edges["address"], 0x0D00_0000u32);
+    let reg = |name: &str| {
+        v["registers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("register {name}"))
+            .clone()
+    };
+    assert_eq!(reg("machine")["reset"], 1 | 5 << 8 | 4 << 16);
+    assert_eq!(reg("machine")["capability"], "sparse");
+    let g: Value = serde_json::from_slice(&ok(&["graph", &k5, "--json"]).stdout).unwrap();
+    let hash = u64::from_str_radix(g["graph_hash"].as_str().unwrap(), 16).unwrap();
+    assert_eq!(reg("graph_hash_lo")["reset"], hash as u32);
+    assert_eq!(reg("graph_hash_hi")["reset"], (hash >> 32) as u32);
+    assert_eq!(v["spec_hash"], g["sparse_spec_hash"]);
+    // the dense machine's export has none of them
+    let d: Value =
+        serde_json::from_slice(&ok(&["hdl", "regmap", "--n", "32", "--json"]).stdout).unwrap();
+    assert!(!d.to_string().contains("\"sparse\""));
+    assert!(!d.to_string().contains("graph_hash"));
 }

@@ -168,6 +168,12 @@ impl<D: Device> DeviceBackend<D> {
             None => self.device.sparse_limits()?.map(|(_, d)| d),
         };
         let (g, info) = machine_for(problem, target.graph.as_ref(), limit)?;
+        if target.graph.is_some() {
+            // the instance on the given graph: its size and every coupling an edge, checked
+            // before a machine is built or a word sent (the driver checks again at load)
+            pbit_model::sparse::Phases::new(problem, &g)
+                .map_err(|e| BackendError::Other(e.to_string()))?;
+        }
         if target.seen.insert(info.graph_hash) {
             if let Some(f) = &target.on_machine {
                 f(&info);

@@ -1095,7 +1095,12 @@ fn json_str(s: &str) -> String {
 /// machine's format (16 hex digits), the regions and the registers of the machine's
 /// capabilities, addresses as integers, resets resolved for the machine.
 pub fn to_json(g: &Geometry) -> String {
-    let hash = crate::hash::spec_hash(&g.format);
+    to_json_with_hash(g, crate::hash::spec_hash(&g.format))
+}
+
+/// [`to_json`] with the machine's spec hash given (a sparse machine's names its graph:
+/// [`crate::sparse::sparse_spec_hash`]).
+pub fn to_json_with_hash(g: &Geometry, hash: u64) -> String {
     let mut s = format!(
         "{{\"revision\": {}, \"spec_hash\": \"{hash:016x}\", \"regions\": [",
         crate::hash::SPEC_REVISION,
@@ -1163,10 +1168,15 @@ pub fn to_json(g: &Geometry) -> String {
 
 /// A plain-text listing of a machine's map (`pbit hdl regmap` without `--json`).
 pub fn text_listing(g: &Geometry) -> String {
+    text_listing_with_hash(g, crate::hash::spec_hash(&g.format))
+}
+
+/// [`text_listing`] with the machine's spec hash given (see [`to_json_with_hash`]).
+pub fn text_listing_with_hash(g: &Geometry, hash: u64) -> String {
     let mut s = format!(
         "revision {}, spec hash {:016x}, N = {}, capabilities {}\n",
         crate::hash::SPEC_REVISION,
-        crate::hash::spec_hash(&g.format),
+        hash,
         g.n,
         g.capabilities()
             .iter()
