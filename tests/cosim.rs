@@ -5,7 +5,6 @@ use pbit_model::run::{self, Pages, SampleSpec};
 use pbit_model::schedule::{Schedule, Shape};
 use pbit_model::{FixedIsing, Ising, Scaling};
 use pbit_sim::VerilatedMachine;
-use pbit_spec::rng::splitmix64;
 use pbit_spec::{Beta, Format, ThresholdPage};
 use std::sync::{Mutex, OnceLock};
 
@@ -31,16 +30,8 @@ fn large_machine() -> &'static Mutex<VerilatedMachine> {
     M.get_or_init(|| build(N_LARGE))
 }
 
-struct Gen(u64);
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = splitmix64(self.0);
-        self.0
-    }
-    fn below(&mut self, k: u64) -> u64 {
-        self.next() % k
-    }
-}
+/// Test-case generator: the host's generator (`pbit_spec::rng::HostRng`).
+type Gen = pbit_spec::rng::HostRng;
 
 /// One random case: instance, clamps, β.
 struct Case {
@@ -51,7 +42,7 @@ struct Case {
 }
 
 fn random_case(case_seed: u64, machine_n: usize) -> Case {
-    let mut g = Gen(case_seed);
+    let mut g = Gen::new(case_seed);
     // sizes: the extremes often, anything between otherwise
     let n = match g.below(5) {
         0 => 2,
@@ -152,8 +143,8 @@ fn sample_cases(m: &mut VerilatedMachine, first_case: u64, cases: u64) -> (usize
     for c in 0..cases {
         let case_seed = first_case + c;
         let case = random_case(case_seed, m.n());
-        let mut g = Gen(case_seed ^ 0xABCD);
-        let seed = g.next();
+        let mut g = Gen::new(case_seed ^ 0xABCD);
+        let seed = g.next_u64();
         let spec = SampleSpec {
             burn_in: g.below(6),
             sweeps: 1 + g.below(40),
@@ -213,8 +204,8 @@ fn cosim_anneal_matches_model() {
     for c in 0..40u64 {
         let case_seed = 0xA22E_0000 + c;
         let case = random_case(case_seed, N);
-        let mut g = Gen(case_seed ^ 0x1234);
-        let seed = g.next();
+        let mut g = Gen::new(case_seed ^ 0x1234);
+        let seed = g.next_u64();
         let read = g.below(8);
         let sweeps = 1 + g.below(60);
         let max_steps = 1 + g.below(32) as usize;
@@ -329,7 +320,7 @@ fn cosim_relax_matches_model() {
         let case_seed = 0x2E1A_0000 + c;
         let case = random_case(case_seed, N);
         let n = case.problem.n;
-        let mut g = Gen(case_seed);
+        let mut g = Gen::new(case_seed);
         let clamped: Vec<usize> = (0..n).filter(|_| g.below(3) == 0).collect();
         let initial: Vec<Vec<bool>> = (0..3)
             .map(|_| (0..n).map(|_| g.below(2) == 1).collect())
@@ -575,13 +566,13 @@ mod batch {
     fn cosim_batch_matches_model() {
         let mut m = machine().lock().unwrap();
         assert_eq!(m.read(mm::reg(mm::REG_BATCH_CAPS)), 1024 | 64 << 16);
-        let mut g = Gen(0xBA7C_0001);
+        let mut g = Gen::new(0xBA7C_0001);
         let n = 17;
         let p = instance(&mut g, n, N);
         let page = ThresholdPage::build(&p.format, Beta::from_f64(0.7).unwrap());
         let mut b = Batch {
-            seed: g.next(),
-            r0: g.next() >> 1,
+            seed: g.next_u64(),
+            r0: g.next_u64() >> 1,
             k: 5,
             clamped: vec![3, 11],
             initial: (0..300)
@@ -618,7 +609,7 @@ mod batch {
     /// (no sums, four state words per chain): finals (and sums) equal the model's.
     #[test]
     fn cosim_batch_sizes_match_model() {
-        let mut g = Gen(0xBA7C_0002);
+        let mut g = Gen::new(0xBA7C_0002);
         for (machine_n, n, chains, k) in [(N, 64, 12, 2), (N_LARGE, 100, 40, 3)] {
             let mut m = if machine_n == N {
                 machine()
@@ -630,8 +621,8 @@ mod batch {
             let p = instance(&mut g, n, machine_n);
             let page = ThresholdPage::build(&p.format, Beta::from_f64(0.4).unwrap());
             let b = Batch {
-                seed: g.next(),
-                r0: g.next(),
+                seed: g.next_u64(),
+                r0: g.next_u64(),
                 k,
                 clamped: vec![0, n - 1],
                 initial: (0..chains)
@@ -665,12 +656,12 @@ mod batch {
         for case_seed in 0xBA7C_1000..0xBA7C_1008u64 {
             let case = random_case(case_seed, N);
             let n = case.problem.n;
-            let mut g = Gen(case_seed ^ 0x5EED);
+            let mut g = Gen::new(case_seed ^ 0x5EED);
             let page =
                 ThresholdPage::build(&case.problem.format, Beta::from_f64(case.beta).unwrap());
             let b = Batch {
-                seed: g.next(),
-                r0: g.next(),
+                seed: g.next_u64(),
+                r0: g.next_u64(),
                 k: g.below(5),
                 clamped: case.clamps.iter().map(|&(i, _)| i).collect(),
                 initial: (0..1 + g.below(40))
@@ -695,12 +686,12 @@ mod batch {
     #[test]
     fn stop_ends_a_batch_and_the_next_job_is_exact() {
         let mut m = machine().lock().unwrap();
-        let mut g = Gen(0xBA7C_0003);
+        let mut g = Gen::new(0xBA7C_0003);
         let n = 30;
         let p = instance(&mut g, n, N);
         let page = ThresholdPage::build(&p.format, Beta::from_f64(1.0).unwrap());
         let b = Batch {
-            seed: g.next(),
+            seed: g.next_u64(),
             r0: 0,
             k: 50,
             clamped: vec![],

@@ -14,16 +14,8 @@ use pbit_spec::sparse::SparseGraph;
 use pbit_spec::{Beta, ThresholdPage};
 
 /// A deterministic generator for the test's choices.
-struct Gen(u64);
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = pbit_spec::rng::splitmix64(self.0);
-        self.0
-    }
-    fn below(&mut self, k: u64) -> u64 {
-        self.next() % k
-    }
-}
+/// Test-case generator: the host's generator (`pbit_spec::rng::HostRng`).
+type Gen = pbit_spec::rng::HostRng;
 
 /// A random graph of n nodes with degrees ≤ d: random pairs, kept while both ends have room.
 fn random_edges(g: &mut Gen, n: u32, d: u32, tries: usize) -> Vec<(u32, u32)> {
@@ -83,7 +75,7 @@ fn torus(l: u32) -> Vec<(u32, u32)> {
 
 /// The generated machines: (name, graph, built maximum degree).
 fn machines() -> Vec<(&'static str, SparseGraph, usize)> {
-    let mut g = Gen(0x5EED_5A4E);
+    let mut g = Gen::new(0x5EED_5A4E);
     let mut out = Vec::new();
     // a ring: bipartite, 2 colours
     let ring = SparseGraph::canonical_edges((0..12u32).map(|i| (i, (i + 1) % 12)));
@@ -166,10 +158,10 @@ fn sparse_machines_match_the_model() {
     let mut configs = 0;
     for (name, graph, d) in machines() {
         let mut m = VerilatedMachine::build_sparse(&graph, d).unwrap();
-        let mut gen = Gen(graph.hash());
+        let mut gen = Gen::new(graph.hash());
         for k in 0..20 {
-            let seed = gen.next();
-            let mut g = Gen(seed);
+            let seed = gen.next_u64();
+            let mut g = Gen::new(seed);
             let problem = instance(&mut g, &graph);
             let phases = Phases::new(&problem, &graph).unwrap();
             let n = problem.n;
@@ -272,7 +264,7 @@ fn updates_per_clock_from_the_busy_counter() {
     for (name, graph, d) in cases {
         let mut m = VerilatedMachine::build_sparse(&graph, d).unwrap();
         let info = m.sparse_info().unwrap().clone();
-        let mut g = Gen(7);
+        let mut g = Gen::new(7);
         let problem = instance(&mut g, &graph);
         let problem = if problem.n == graph.n() {
             problem

@@ -58,7 +58,7 @@ pub struct Board {
 
 /// ULX3S: ECP5 LFE5U-85F, 25 MHz oscillator (the core clock, no PLL), FT231X,
 /// 8 LEDs. The large machine: 256 dense p-bits with the batch engine (27% of the LUTs, 156 of
-/// 208 DP16KD, 20 DSPs; routed at 35.62 MHz).
+/// 208 DP16KD, 20 DSPs; its routed Fmax, above the 25 MHz clock, is in docs/boards.md).
 pub static ULX3S: Board = Board {
     name: "ulx3s",
     family: Family::Ecp5,

@@ -15,8 +15,8 @@ module pbit_ulx3s (
     output wire [7:0] led,
     output wire       wifi_gpio0
 );
-    // no PLL: N = 256 routes at 32.4 MHz, so the core runs on the 25 MHz oscillator itself
-    // (1 Mbaud = 25 clocks per bit, exact)
+    // no PLL: the profile's N = 256 routes above 25 MHz (docs/boards.md has the measured Fmax),
+    // so the core runs on the 25 MHz oscillator itself (1 Mbaud = 25 clocks per bit, exact)
     wire clock = clk_25mhz;
     wire busy, bad_frame, overflow, tx_active;
     top core (

@@ -60,11 +60,10 @@ fn main() {
             );
             let mut state = 1u64;
             let mut next = move || {
+                // splitmix64 over a Weyl sequence (the stream the documented figures were drawn from)
+                let z = pbit_spec::rng::splitmix64(state);
                 state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = state;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^ (z >> 31)
+                z
             };
             let mut out = Vec::new();
             for bits in lo..=hi {

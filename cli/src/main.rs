@@ -10,6 +10,7 @@ mod anneal;
 mod check;
 mod circuit;
 mod classify;
+mod diffuse;
 mod exact;
 mod factor;
 mod generate;
@@ -149,6 +150,9 @@ enum Command {
     Classify(classify::ClassifyArgs),
     /// Generate images of a class by clamping its label p-bits and sampling the pixels.
     Generate(generate::GenerateArgs),
+    /// Denoising diffusion: a chain of conditional Boltzmann machines (train, sample).
+    #[command(subcommand)]
+    Diffuse(diffuse::DiffuseCommand),
     /// The sparse machine an instance (or graph file) gets: n, degree, colours, graph hash.
     Graph(graph::GraphArgs),
     /// The simulated board: `pbit sim serve` runs it behind a pseudo-terminal.
@@ -190,6 +194,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Graph(a) => graph::run(m, a),
         Command::Classify(a) => classify::run(m, a),
         Command::Generate(a) => generate::run(m, a),
+        Command::Diffuse(c) => diffuse::run(m, c),
     }
 }
 

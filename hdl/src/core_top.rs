@@ -384,13 +384,11 @@ pub fn emit_sparse_core_top(
                     busy_other: Default::default(),
                     verilog: core,
                 },
-                // the link's words are whole state words: its geometry is W·32 p-bits (the
-                // machine's own n bounds the host's checks; the link makes only the
-                // request-level checks here), with the sparse rows of the table
+                // the machine's n p-bits in W state words, with the sparse rows of the table
                 link: Link::new(
                     &hello,
                     &pbit_spec::regmap::Geometry {
-                        n: 32 * $w,
+                        n: info.n as u32,
                         format: info.format,
                         pages: pbit_spec::memory_map::MAX_PAGES,
                         steps: pbit_spec::memory_map::MAX_STEPS,

@@ -261,7 +261,7 @@ impl<const W: usize> Link<W> {
     pub fn new(hello: &[u8], geometry: &Geometry, checks: bool) -> Self {
         assert_eq!(hello.len(), p::Hello::LEN);
         assert!((1..=8).contains(&W));
-        assert_eq!(geometry.n as usize, 32 * W);
+        assert_eq!((geometry.n as usize).div_ceil(32), W);
         let decode = HwDecode::of(geometry);
         assert!(decode.regions.len() <= REGION_SLOTS && decode.values.len() <= RULE_SLOTS);
         // the executor writes these numbers as literals

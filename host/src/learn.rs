@@ -60,7 +60,7 @@ use pbit_model::limits::{
 use pbit_model::run::correlation_sums;
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
 use pbit_spec::memory_map as mm;
-use pbit_spec::rng::splitmix64;
+use pbit_spec::rng::{splitmix64, HostRng};
 use pbit_spec::{Beta, BetaError, ThresholdPage};
 use serde::Serialize;
 
@@ -323,44 +323,27 @@ pub fn read_number(epoch: u64, step: u64, steps: u64, phase: u64, chain: u64) ->
     (((epoch * steps + step) * 2 + phase) << 20) + chain
 }
 
-/// The host's own random stream (splitmix64, as a counter-based generator).
-struct HostRng(u64);
-
-impl HostRng {
-    fn new(seed: u64) -> HostRng {
-        HostRng(splitmix64(seed ^ 0x6C65_6172_6E00_0000)) // "learn"
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(1);
-        splitmix64(self.0)
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn bit(&mut self) -> bool {
-        self.next() >> 63 == 1
-    }
+/// Learning's random stream: the host's generator ([`HostRng`]) started from the seed mixed
+/// with "learn", so it differs from the machine's streams of the same seed.
+pub(crate) fn learn_rng(seed: u64) -> HostRng {
+    HostRng::new(splitmix64(seed ^ 0x6C65_6172_6E00_0000)) // "learn"
 }
 
 /// Shadow weights of a machine with a fixed list of coupled pairs.
-struct Shadow {
-    n: usize,
-    pairs: Vec<(usize, usize)>,
-    j: Vec<f64>,
-    h: Vec<f64>,
-    j_max: f64,
-    h_max: f64,
-    one: f64,
+pub(crate) struct Shadow {
+    pub(crate) n: usize,
+    pub(crate) pairs: Vec<(usize, usize)>,
+    pub(crate) j: Vec<f64>,
+    pub(crate) h: Vec<f64>,
+    pub(crate) j_max: f64,
+    pub(crate) h_max: f64,
+    pub(crate) one: f64,
 }
 
 impl Shadow {
     /// The quantised image as an instance (values exact multiples of the grid, zero couplings
     /// left out).
-    fn image(&self) -> Ising {
+    pub(crate) fn image(&self) -> Ising {
         let q = |x: f64| (x * self.one).round() / self.one;
         let mut ising = Ising::new(self.n);
         for (k, &(a, b)) in self.pairs.iter().enumerate() {
@@ -376,7 +359,7 @@ impl Shadow {
     }
 
     /// Adds `dj`, `dh` and applies the clipping rule; returns the number of clip events.
-    fn update(&mut self, dj: &[f64], dh: &[f64]) -> u64 {
+    pub(crate) fn update(&mut self, dj: &[f64], dh: &[f64]) -> u64 {
         let mut clipped = 0;
         let mut apply = |x: &mut f64, d: f64, max: f64| {
             *x += d;
@@ -394,7 +377,7 @@ impl Shadow {
         clipped
     }
 
-    fn at_limit(&self) -> usize {
+    pub(crate) fn at_limit(&self) -> usize {
         self.j.iter().filter(|x| x.abs() >= self.j_max).count()
             + self.h.iter().filter(|x| x.abs() >= self.h_max).count()
     }
@@ -403,7 +386,7 @@ impl Shadow {
 /// Means of m_i m_j over the pairs and of m_i over the p-bits, over `states` (±1 spins).
 /// ⟨m_a m_b⟩ for each pair and ⟨m_i⟩ for each p-bit from the correlation sums of `chains`
 /// states ([`pbit_model::run::correlation_sums`]'s layout).
-fn statistics(
+pub(crate) fn statistics(
     pairs: &[(usize, usize)],
     n: usize,
     sums: &[i64],
@@ -423,7 +406,7 @@ fn statistics(
 }
 
 /// Runs a relax job for its final states and/or sums, checking the backend's answer.
-fn relax<B: Backend + ?Sized>(
+pub(crate) fn relax<B: Backend + ?Sized>(
     backend: &mut B,
     job: &RelaxJob,
     finals: bool,
@@ -472,7 +455,7 @@ pub fn learn<B: Backend + Metered + ?Sized>(
     let beta_f = beta.to_f64(); // β as the machine holds it
     let format = backend.format();
     let one = format.one() as f64;
-    let mut rng = HostRng::new(opts.seed);
+    let mut rng = learn_rng(opts.seed);
 
     let pairs: Vec<(usize, usize)> = (0..n)
         .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
@@ -550,7 +533,7 @@ pub fn learn<B: Backend + Metered + ?Sized>(
         let lr = opts.lr * (1.0 + (opts.lr_final - 1.0) * frac);
         // Fisher–Yates on the host stream
         for i in (1..d).rev() {
-            order.swap(i, rng.below(i + 1));
+            order.swap(i, rng.below(i as u64 + 1) as usize);
         }
         for step in 0..steps {
             let fixed = FixedIsing::new(&image, format, Scaling::Exact)?;

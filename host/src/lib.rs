@@ -33,6 +33,7 @@ pub mod check;
 pub mod clamp;
 pub mod cost;
 pub mod device;
+pub mod diffuse;
 pub mod digits;
 pub mod fake_device;
 pub mod jobs;

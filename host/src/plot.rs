@@ -4,7 +4,7 @@
 //! with ab_glyph from a font embedded in the binary (`host/assets/DejaVuSans-subset.ttf`: the
 //! printable ASCII, °, ×, β, −, –, —, … of DejaVu Sans; licence beside it), and PNGs are encoded
 //! from plotters' RGB buffer with the png crate. Each plot is a value ([`Lines`],
-//! [`Histogram`], [`Scatter`], [`ImageGrid`], [`Matrix`]) written by [`write`].
+//! [`Histogram`], [`Scatter`], [`ImageGrid`], [`ImageRows`], [`Matrix`]) written by [`write`].
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -308,6 +308,73 @@ impl Plot for ImageGrid {
                     BLACK.filled(),
                 ))
                 .map_err(draw_err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Binary images in given rows (row-major pixels, `width` a row), 1 black on white: e.g. a
+/// denoising trajectory per row, then rows of samples. An empty row leaves a gap.
+pub struct ImageRows {
+    pub title: String,
+    pub rows: Vec<Vec<Vec<bool>>>,
+    pub width: usize,
+}
+
+impl ImageRows {
+    fn cell(&self) -> (u32, u32) {
+        let w = self.width.max(1) as u32;
+        let h = self
+            .rows
+            .iter()
+            .flatten()
+            .next()
+            .map_or(1, |i| i.len().div_ceil(self.width.max(1))) as u32;
+        (w, h)
+    }
+}
+
+impl Plot for ImageRows {
+    fn size(&self) -> (u32, u32) {
+        let (w, h) = self.cell();
+        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(1).max(1) as u32;
+        (
+            (cols * (w * CELL + GAP) + GAP)
+                .max(300)
+                .max(self.title.len() as u32 * 9 + 2 * GAP),
+            self.rows.len().max(1) as u32 * (h * CELL + GAP) + GAP + 30,
+        )
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (w, h) = self.cell();
+        root.draw(&Text::new(
+            self.title.clone(),
+            (GAP as i32, 6),
+            (FAMILY, 16),
+        ))
+        .map_err(draw_err)?;
+        for (r, row) in self.rows.iter().enumerate() {
+            for (c, im) in row.iter().enumerate() {
+                let x0 = (GAP + c as u32 * (w * CELL + GAP)) as i32;
+                let y0 = (30 + GAP + r as u32 * (h * CELL + GAP)) as i32;
+                root.draw(&Rectangle::new(
+                    [
+                        (x0 - 1, y0 - 1),
+                        (x0 + (w * CELL) as i32, y0 + (h * CELL) as i32),
+                    ],
+                    BLACK.mix(0.3),
+                ))
+                .map_err(draw_err)?;
+                for (i, _) in im.iter().enumerate().filter(|(_, &on)| on) {
+                    let (px, py) = ((i % self.width) as i32, (i / self.width) as i32);
+                    let (x, y) = (x0 + px * CELL as i32, y0 + py * CELL as i32);
+                    root.draw(&Rectangle::new(
+                        [(x, y), (x + CELL as i32, y + CELL as i32)],
+                        BLACK.filled(),
+                    ))
+                    .map_err(draw_err)?;
+                }
             }
         }
         Ok(())

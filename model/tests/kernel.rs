@@ -7,16 +7,8 @@ use pbit_model::{FixedIsing, Ising, Scaling};
 use pbit_spec::{Beta, Format, ThresholdPage};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-struct Gen(u64);
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = pbit_spec::rng::splitmix64(self.0);
-        self.0
-    }
-    fn below(&mut self, k: u64) -> u64 {
-        self.next() % k
-    }
-}
+/// Test-case generator: the host's generator (`pbit_spec::rng::HostRng`).
+type Gen = pbit_spec::rng::HostRng;
 
 /// A random instance: `density` of the pairs coupled, values up to `jmax`/`hmax` raw (the
 /// standard format's extremes are 255 and 1023).
@@ -50,7 +42,7 @@ fn instance_in(
 fn clamps(n: usize, g: &mut Gen) -> Vec<(usize, bool)> {
     let k = g.below(4) as usize;
     (0..k.min(n))
-        .map(|_| (g.below(n as u64) as usize, g.next() & 1 == 1))
+        .map(|_| (g.below(n as u64) as usize, g.next_u64() & 1 == 1))
         .collect()
 }
 
@@ -132,7 +124,7 @@ fn check_anneal(
 
 #[test]
 fn anneal_reads_match_reference_on_random_instances() {
-    let mut g = Gen(17);
+    let mut g = Gen::new(17);
     let read_counts = [1u64, 2, 3, 5, 8, 9, 13, 16, 17, 21];
     for case in 0..60 {
         let n = match case % 6 {
@@ -160,7 +152,7 @@ fn anneal_reads_match_reference_on_random_instances() {
         let pg = pages(&p, &mut g);
         let count = read_counts[case % read_counts.len()];
         let first = g.below(1000);
-        check_anneal(&p, &c, &pg, g.next(), first..first + count);
+        check_anneal(&p, &c, &pg, g.next_u64(), first..first + count);
     }
 }
 
@@ -168,12 +160,12 @@ fn anneal_reads_match_reference_on_random_instances() {
 fn anneal_reads_match_reference_on_lattice_and_empty() {
     // a sparse periodic ±J lattice like the benchmark's, many reads
     let side = 12;
-    let mut g = Gen(5);
+    let mut g = Gen::new(5);
     let mut ising = Ising::new(side * side);
     for r in 0..side {
         for col in 0..side {
             let i = r * side + col;
-            let v = |g: &mut Gen| if g.next() & 1 == 1 { 1.0 } else { -1.0 };
+            let v = |g: &mut Gen| if g.next_u64() & 1 == 1 { 1.0 } else { -1.0 };
             ising.add_coupling(i, r * side + (col + 1) % side, v(&mut g));
             ising.add_coupling(i, ((r + 1) % side) * side + col, v(&mut g));
         }
@@ -196,7 +188,7 @@ fn anneal_reads_match_reference_on_lattice_and_empty() {
 #[test]
 fn anneal_reads_match_reference_on_dense_wide_fields() {
     // dense with fields beyond i16 (the kernel's i32 dense cells) and just within (i16 cells)
-    let mut g = Gen(3);
+    let mut g = Gen::new(3);
     for (n, jmax, layout) in [
         (300, 255, "dense-i32"),
         (129, 255, "dense-i16"),
@@ -228,7 +220,7 @@ fn anneal_reads_match_reference_on_sparse_wide_fields() {
         j_bits: 16,
         ..Format::STANDARD
     };
-    let mut g = Gen(11);
+    let mut g = Gen::new(11);
     for (n, density, layout) in [(200, 0.03, "sparse-i32"), (60, 0.1, "sparse-i32")] {
         let p = instance_in(wide, n, density, 32767, 1023, &mut g);
         assert_eq!(kernel::layout(&p), layout);
@@ -241,7 +233,7 @@ fn anneal_reads_match_reference_on_sparse_wide_fields() {
 
 #[test]
 fn sample_matches_reference() {
-    let mut g = Gen(99);
+    let mut g = Gen::new(99);
     for case in 0..30 {
         let n = 1 + g.below(if case % 2 == 0 { 40 } else { 300 }) as usize;
         let p = instance(
@@ -259,7 +251,7 @@ fn sample_matches_reference() {
             sweeps: 1 + g.below(30),
             every: 1 + g.below(4),
         };
-        let seed = g.next();
+        let seed = g.next_u64();
         let mut want = Vec::new();
         run::sample(&p, &c, &page, seed, spec, |s, e| want.push((s.to_vec(), e)));
         for isa in [Isa::Auto, Isa::Avx2, Isa::Portable] {
@@ -282,7 +274,7 @@ fn sample_matches_reference() {
 /// clamps still win), for any thread count and kernel variant, on sparse and dense layouts.
 #[test]
 fn anneal_from_initial_states_matches_reference() {
-    let mut g = Gen(23);
+    let mut g = Gen::new(23);
     for (case, (n, density)) in [(1usize, 1.0), (9, 1.0), (40, 0.5), (150, 0.05), (300, 1.0)]
         .into_iter()
         .enumerate()
@@ -294,9 +286,9 @@ fn anneal_from_initial_states_matches_reference() {
         let count = [1u64, 3, 8, 11, 17][case];
         let reads = first..first + count;
         let initial: Vec<Vec<bool>> = (0..count)
-            .map(|_| (0..n).map(|_| g.next() & 1 == 1).collect())
+            .map(|_| (0..n).map(|_| g.next_u64() & 1 == 1).collect())
             .collect();
-        let seed = g.next();
+        let seed = g.next_u64();
         let want: Vec<run::ReadResult> = reads
             .clone()
             .map(|r| {
@@ -336,7 +328,7 @@ fn anneal_from_initial_states_matches_reference() {
 #[test]
 fn a_cancelled_anneal_stops_within_a_sweep() {
     use std::sync::atomic::AtomicBool;
-    let mut g = Gen(29);
+    let mut g = Gen::new(29);
     let p = instance(64, 0.5, 16, 16, &mut g);
     let pg = Pages::build(
         &p,
