@@ -5,11 +5,11 @@ use crate::{print_json, BackendKind, LoadArgs, MachineArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use pbit_host::cost::MeteredBackend;
+use pbit_host::device::SparseTarget;
 use pbit_host::jobs::{self, Meaning};
 use pbit_host::sparse_backend::{machine_for, SparseModelBackend, Sparsifying};
 use pbit_model::colour::{self, Colouring};
 use pbit_model::sparse::sparsify::Sparsified;
-use pbit_model::Backend;
 use pbit_model::{Ising, Scaling};
 use pbit_spec::sparse::{sparse_format, sparse_spec_hash, SparseGraph};
 use serde::Serialize;
@@ -23,14 +23,14 @@ pub fn graph_file(m: &MachineArgs) -> Result<Option<(SparseGraph, Colouring)>> {
     Ok(Some(colour::graph_of_file(&ising)))
 }
 
-/// The sparse machine's backend: the model (fast chromatic kernel), wrapped to sparsify
-/// optimisation jobs when a maximum degree is given without a fixed graph.
+/// The sparse machine's backend: the model (fast chromatic kernel), the Verilated sparse
+/// gateware (generated per graph) or a sparse device on a serial port, through the one device
+/// backend; wrapped to sparsify optimisation jobs when a maximum degree is given without a
+/// fixed graph.
 pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
-    match m.backend.unwrap_or(BackendKind::Model) {
-        BackendKind::Model => {}
-        other => bail!(
-            "--machine sparse runs on --backend model in this build; the {other:?} backend of the sparse machine is not available"
-        ),
+    let kind = m.backend.unwrap_or(BackendKind::Model);
+    if m.trace.is_some() {
+        bail!("--trace writes the dense verilator machine's waveform; the sparse machine's is not traced yet");
     }
     let threads = match m.threads {
         Some(0) => bail!("--threads must be at least 1"),
@@ -52,8 +52,34 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
         })?;
     }
     let fixed_graph = graph.is_some();
-    let mut b = SparseModelBackend::new(threads, m.max_degree, graph);
-    b.on_machine = Some(Box::new(|info| eprintln!("note: {info}")));
+    let note: pbit_host::sparse_backend::OnMachine = Box::new(|info| eprintln!("note: {info}"));
+    let b: Box<dyn MeteredBackend> = match kind {
+        BackendKind::Model => {
+            let mut b = SparseModelBackend::new(threads, m.max_degree, graph);
+            b.on_machine = Some(note);
+            Box::new(b)
+        }
+        #[cfg(feature = "verilator")]
+        BackendKind::Verilator => {
+            if m.machine_n.is_some() {
+                bail!("--machine-n sizes the dense machine; the sparse machine's size is its graph's (--graph FILE, or the instance's own)");
+            }
+            let mut target = SparseTarget::new(graph, m.max_degree);
+            target.on_machine = Some(note);
+            Box::new(pbit_host::verilator::VerilatorBackend::sparse(target)?)
+        }
+        #[cfg(feature = "serial")]
+        BackendKind::Serial => {
+            let mut target = SparseTarget::new(graph, m.max_degree);
+            target.on_machine = Some(note);
+            Box::new(
+                pbit_host::serial::SerialBackend::open(&crate::port(m)?, m.baud)?
+                    .into_sparse(target)?,
+            )
+        }
+        #[allow(unreachable_patterns)]
+        kind => bail!("this pbit was built without the {kind:?} backend (cargo feature `verilator` or `serial` of pbit-cli)"),
+    };
     match m.max_degree {
         // a fixed graph's machine cannot add copies (they would need edges it lacks)
         Some(d) if !fixed_graph => {
@@ -72,7 +98,7 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
                 }
             };
             Ok(Box::new(Sparsifying {
-                inner: Box::new(b),
+                inner: b,
                 max_degree: d,
                 strength_raw,
                 // once per sparsified machine (factor runs many rounds over a few circuits)
@@ -91,7 +117,7 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
             if m.copy_strength.is_some() {
                 bail!("--copy-strength needs --max-degree (without --graph): only then are copies added");
             }
-            Ok(Box::new(b))
+            Ok(b)
         }
     }
 }

@@ -46,7 +46,9 @@ pub enum HdlCommand {
         json: bool,
     },
     /// Print the memory map of a machine of N p-bits (regions, registers, access, widths,
-    /// resets, value rules, capabilities), from the table in spec/src/regmap.rs.
+    /// resets, value rules, capabilities), from the table in spec/src/regmap.rs. With
+    /// `--machine sparse --graph FILE`: the sparse machine of that graph (its rows of
+    /// capability `sparse` and its spec hash; --n is the graph's).
     Regmap {
         /// p-bits of the machine (32, 64, 128, 256).
         #[arg(long, default_value_t = 256)]
@@ -223,6 +225,23 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             no_batch_engine,
             json,
         } => {
+            if m.machine == crate::MachineKind::Sparse {
+                // the sparse machine of --graph: its rows (capability sparse) and spec hash
+                let Some((graph, _)) = crate::graph::graph_file(m)? else {
+                    bail!("pbit hdl regmap --machine sparse needs --graph FILE: the graph its machine is built for");
+                };
+                let d = m.max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
+                pbit_model::sparse::check_degree(&graph, d)?;
+                let format = pbit_spec::sparse::sparse_format(d);
+                let g = pbit_spec::sparse_map::geometry(graph.n() as u32, format, &graph, d);
+                let hash = pbit_spec::sparse::sparse_spec_hash(&format, &graph);
+                if *json {
+                    println!("{}", pbit_spec::regmap::to_json_with_hash(&g, hash));
+                } else {
+                    print!("{}", pbit_spec::regmap::text_listing_with_hash(&g, hash));
+                }
+                return Ok(());
+            }
             if !pbit_hdl::SUPPORTED_N.contains(n) {
                 bail!(
                     "the gateware is generated for N in {:?}, not {n}",

@@ -44,6 +44,10 @@ struct Info {
 }
 
 pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
+    #[cfg(feature = "verilator")]
+    if m.backend == Some(crate::BackendKind::Verilator) {
+        return run_verilator(m, a);
+    }
     let path = port(m)?;
     let t = SerialTransport::open(&path, m.baud)?;
     let mut link = Link::new(t);
@@ -52,7 +56,18 @@ pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         .hello()
         .with_context(|| format!("no pbit device answered on {path} at {} baud", m.baud))?;
     let status = link.status()?;
-    let sparse = pbit_driver::identify_sparse(&mut link)?;
+    // the sparse identity registers exist only on a sparse machine (capability `sparse`): a
+    // device whose spec hash is the dense machine's of its format is dense
+    let sparse = if h.spec_hash == pbit_spec::hash::spec_hash(&h.format()) {
+        pbit_driver::SparseIdentity {
+            kind: pbit_spec::sparse::MachineKind::Dense,
+            colours: 0,
+            max_degree: 0,
+            graph_hash: 0,
+        }
+    } else {
+        pbit_driver::identify_sparse(&mut link)?
+    };
     let is_sparse = sparse.kind == pbit_spec::sparse::MachineKind::Sparse;
     // a sparse machine's spec hash names its graph: known to this host with --graph
     let graph = if is_sparse {
@@ -136,6 +151,105 @@ pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         }
     } else if let Err(e) = check_hello(&h) {
         bail!("{e}");
+    }
+    Ok(())
+}
+
+/// What the Verilated machine reports (`pbit --backend verilator info`).
+#[cfg(feature = "verilator")]
+#[derive(Serialize)]
+struct VerilatorInfo {
+    backend: &'static str,
+    /// "dense" or "sparse"; for a sparse machine its colours, maximum degree and graph hash.
+    machine: String,
+    n: usize,
+    format: String,
+    spec_hash: String,
+    host_spec_hash: String,
+    spec_matches: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    colours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_degree: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graph_hash: Option<String>,
+}
+
+/// `pbit --backend verilator [--machine sparse --graph FILE] info`: the machine the verilator
+/// backend builds (the sparse one for the graph, or the dense one of `--machine-n`, default
+/// 256), as its registers report it.
+#[cfg(feature = "verilator")]
+fn run_verilator(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
+    use pbit_sim::VerilatedMachine;
+    let sparse = m.machine == crate::MachineKind::Sparse;
+    let (mut vm, host_hash) = if sparse {
+        let Some((graph, _)) = crate::graph::graph_file(m)? else {
+            bail!("pbit --backend verilator --machine sparse info needs --graph FILE: the graph its machine is generated for");
+        };
+        let d = m.max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
+        pbit_model::sparse::check_degree(&graph, d)?;
+        let vm = VerilatedMachine::build_sparse(&graph, d)?;
+        let h = pbit_spec::sparse::sparse_spec_hash(&vm.format(), &graph);
+        (vm, h)
+    } else {
+        let n = m.machine_n.unwrap_or(256);
+        if !pbit_hdl::SUPPORTED_N.contains(&n) {
+            bail!(
+                "the gateware is generated for N in {:?}, not {n}",
+                pbit_hdl::SUPPORTED_N
+            );
+        }
+        let vm = VerilatedMachine::build(n)?;
+        let h = pbit_spec::hash::spec_hash(&vm.format());
+        (vm, h)
+    };
+    let id = pbit_driver::identify(&mut vm).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let s = if sparse {
+        Some(pbit_driver::identify_sparse(&mut vm).map_err(|e| anyhow::anyhow!("{e}"))?)
+    } else {
+        None
+    };
+    let info = VerilatorInfo {
+        backend: "verilator",
+        machine: s.map_or("dense".into(), |s| s.kind.to_string()),
+        n: id.n,
+        format: id.format.to_string(),
+        spec_hash: format!("{:#018x}", id.spec_hash),
+        host_spec_hash: format!("{host_hash:#018x}"),
+        spec_matches: id.spec_hash == host_hash,
+        colours: s.map(|s| s.colours),
+        max_degree: s.map(|s| s.max_degree),
+        graph_hash: s.map(|s| format!("{:016x}", s.graph_hash)),
+    };
+    if a.json {
+        print_json(&info)?;
+    } else {
+        println!("backend          verilator");
+        println!("machine kind     {}", info.machine);
+        println!("p-bits (N)       {}", info.n);
+        if let Some(s) = s {
+            println!(
+                "sparse machine   max degree {}, {} colours, graph {:016x}",
+                s.max_degree, s.colours, s.graph_hash
+            );
+        }
+        println!("format           {}", info.format);
+        println!(
+            "spec hash        {} ({})",
+            info.spec_hash,
+            if info.spec_matches {
+                "matches this host".to_string()
+            } else {
+                format!("this host expects {}", info.host_spec_hash)
+            }
+        );
+    }
+    if !info.spec_matches {
+        bail!(
+            "the built machine's spec hash {} is not this host's {}",
+            info.spec_hash,
+            info.host_spec_hash
+        );
     }
     Ok(())
 }

@@ -329,6 +329,16 @@ impl<B: Bus> Machine<B> {
                     chains: c.chains as u32,
                     sums_n: c.sums_n as u32,
                 }),
+            // the built graph's edges (the table's `sparse` rows)
+            sparse: self
+                .graph
+                .as_ref()
+                .map(|g| pbit_spec::regmap::SparseGeometry {
+                    edges: g.edges().len() as u32,
+                    colours: g.colour_count(),
+                    max_degree: g.max_degree() as u32,
+                    graph_hash: g.hash(),
+                }),
         }
     }
     pub fn n(&self) -> usize {
@@ -452,10 +462,8 @@ impl<B: Bus> Machine<B> {
             }
             self.write_reg(mm::REG_N_ACTIVE, n as u32)?;
             if !edges.is_empty() {
-                // the edge region is not in the contract's table yet: no geometry check
-                self.bus
-                    .write(sm::edge_addr(0), &edges)
-                    .map_err(DriverError::Bus)?;
+                // the edge region is the table's (capability sparse): checked like any write
+                self.write(sm::edge_addr(0), &edges)?;
             }
             let h: Vec<u32> = problem.h_raw[..n].iter().map(|&v| v as u32).collect();
             return self.write(mm::region_addr(mm::REGION_H, 0), &h);

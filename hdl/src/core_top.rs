@@ -384,6 +384,7 @@ pub fn emit_sparse_core_top(
                     busy_other: Default::default(),
                     verilog: core,
                 },
+                // the machine's n p-bits in W state words, with the sparse rows of the table
                 link: Link::new(
                     &hello,
                     &pbit_spec::regmap::Geometry {
@@ -392,6 +393,12 @@ pub fn emit_sparse_core_top(
                         pages: pbit_spec::memory_map::MAX_PAGES,
                         steps: pbit_spec::memory_map::MAX_STEPS,
                         batch: None,
+                        sparse: Some(pbit_spec::regmap::SparseGeometry {
+                            edges: info.edges as u32,
+                            colours: info.colours,
+                            max_degree: info.max_degree as u32,
+                            graph_hash: info.graph_hash,
+                        }),
                     },
                     false,
                 ),

@@ -37,6 +37,7 @@ pub fn geometry(n: usize, batch: bool) -> pbit_spec::regmap::Geometry {
             chains: 1 << crate::batch::CHAIN_BITS,
             sums_n: n.min(crate::batch::SUMS_MAX_N) as u32,
         }),
+        sparse: None,
     }
 }
 

@@ -3,13 +3,24 @@
 //! board on the UART link). The jobs are written once here; a [`Device`] only says how to
 //! reach a machine that holds an instance ([`crate::verilator::VerilatedDevice`],
 //! [`crate::serial::SerialDevice`]). Results are the model's bit for bit.
+//!
+//! The same backend runs the sparse, graph-coloured machine (`--machine sparse`,
+//! [`DeviceBackend::for_sparse`]): for each job it works out the machine the instance runs on (the
+//! graph it was given, else the instance's own graph coloured as the sparse model colours it:
+//! [`crate::sparse_backend::machine_for`]) and asks the device for that machine
+//! ([`Device::sparse_machine`]): the Verilator device builds one per graph (cached by graph
+//! hash), a device on a link checks that it is that machine (kind, graph hash, spec hash).
 
 use crate::cost::Usage;
+use crate::sparse_backend::{machine_for, OnMachine};
 use pbit_driver::{BatchCaps, Bus, DriverError, Machine};
 use pbit_model::backend::{Backend, BackendError};
 use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, Relaxed, SampleJob};
 use pbit_model::run::ReadResult;
+use pbit_model::FixedIsing;
+use pbit_spec::sparse::SparseGraph;
 use pbit_spec::Format;
+use std::collections::HashSet;
 
 /// How a [`DeviceBackend`] reaches a machine.
 pub trait Device {
@@ -30,6 +41,34 @@ pub trait Device {
             .batch_caps()
             .map_err(|e| device_error(name, e))
     }
+    /// The sparse machine built for `graph` with maximum degree `max_degree` (None: the
+    /// graph's own): built or reused, or — a device that is one machine — checked to be it
+    /// (kind, graph hash and spec hash, each mismatch an error naming both sides).
+    fn sparse_machine(
+        &mut self,
+        graph: &SparseGraph,
+        max_degree: Option<usize>,
+    ) -> Result<Machine<&mut Self::Bus>, BackendError> {
+        let _ = (graph, max_degree);
+        Err(BackendError::Unsupported {
+            backend: self.name(),
+            job: "sparse-machine",
+        })
+    }
+    /// The sparse machine the device is, if it is one fixed machine: its graph's n and
+    /// maximum degree D (None: machines are built per graph).
+    fn sparse_limits(&mut self) -> Result<Option<(usize, usize)>, BackendError> {
+        Ok(None)
+    }
+    /// [`Device::sparse_limits`]'s n as far as it is known without asking the device.
+    fn sparse_capacity(&self) -> Option<usize> {
+        None
+    }
+    /// Whether the device is one machine already built (a board): its machine is checked
+    /// against the one a job needs, never built for it.
+    fn is_built(&self) -> bool {
+        false
+    }
     /// What the device has moved and run so far, given the machine's busy clocks (None: no
     /// link to count).
     fn usage(&self, machine_clocks: u64) -> Option<Usage> {
@@ -43,16 +82,72 @@ pub fn device_error<E: std::error::Error>(name: &str, e: DriverError<E>) -> Back
     BackendError::Other(format!("{name} backend: {e}"))
 }
 
+/// Which sparse machine a [`DeviceBackend`] runs jobs on (`--machine sparse`).
+pub struct SparseTarget {
+    /// The graph the machine is built for (`--graph`); None: each instance's own graph,
+    /// coloured as the sparse model colours it.
+    pub graph: Option<SparseGraph>,
+    /// The machine's maximum degree D (None: the graph's own, or the device's).
+    pub max_degree: Option<usize>,
+    /// Called with the machine of the first job on each graph.
+    pub on_machine: Option<OnMachine>,
+    seen: HashSet<u64>,
+}
+
+impl SparseTarget {
+    pub fn new(graph: Option<SparseGraph>, max_degree: Option<usize>) -> Self {
+        SparseTarget {
+            graph,
+            max_degree,
+            on_machine: None,
+            seen: HashSet::new(),
+        }
+    }
+}
+
 /// A device as a [`Backend`].
 pub struct DeviceBackend<D> {
     device: D,
     /// Clocks the machine ran for the jobs so far.
     pub clocks: u64,
+    /// The sparse machine's jobs (None: the dense machine).
+    sparse: Option<SparseTarget>,
 }
 
 impl<D: Device> DeviceBackend<D> {
     pub fn new(device: D) -> Self {
-        DeviceBackend { device, clocks: 0 }
+        DeviceBackend {
+            device,
+            clocks: 0,
+            sparse: None,
+        }
+    }
+    /// The device running the sparse machine `target` (`--machine sparse`). A device that is
+    /// one sparse machine (a board) is checked against a given graph at once; else each job's
+    /// machine is checked (or built) when it runs.
+    pub fn for_sparse(mut device: D, target: SparseTarget) -> Result<Self, BackendError> {
+        if let Some(g) = &target.graph {
+            if let Some(d) = target.max_degree {
+                pbit_model::sparse::check_degree(g, d)
+                    .map_err(|e| BackendError::Other(format!("the machine's graph: {e}")))?;
+            }
+            if device.is_built() {
+                device.sparse_machine(g, target.max_degree)?;
+            }
+        }
+        Ok(DeviceBackend {
+            device,
+            clocks: 0,
+            sparse: Some(target),
+        })
+    }
+    /// This backend's device, running the sparse machine `target` ([`Self::for_sparse`]).
+    pub fn into_sparse(self, target: SparseTarget) -> Result<Self, BackendError> {
+        DeviceBackend::for_sparse(self.device, target)
+    }
+    /// The sparse machine's jobs, if this backend runs them.
+    pub fn sparse_target(&self) -> Option<&SparseTarget> {
+        self.sparse.as_ref()
     }
     pub fn device(&self) -> &D {
         &self.device
@@ -60,9 +155,32 @@ impl<D: Device> DeviceBackend<D> {
     pub fn device_mut(&mut self) -> &mut D {
         &mut self.device
     }
-    fn machine(&mut self, n: usize) -> Result<Machine<&mut D::Bus>, BackendError> {
-        self.check_fits(n)?;
-        self.device.machine(n)
+    /// The machine a job on `problem` runs on: the dense machine holding its n p-bits, or the
+    /// sparse machine of its graph.
+    fn machine(&mut self, problem: &FixedIsing) -> Result<Machine<&mut D::Bus>, BackendError> {
+        self.check_fits(problem.n)?;
+        let Some(target) = &mut self.sparse else {
+            return self.device.machine(problem.n);
+        };
+        // a device that is one sparse machine bounds the degree with its own D
+        let limit = match target.max_degree {
+            Some(d) => Some(d),
+            None => self.device.sparse_limits()?.map(|(_, d)| d),
+        };
+        let (g, info) = machine_for(problem, target.graph.as_ref(), limit)?;
+        if target.graph.is_some() {
+            // the instance on the given graph: its size and every coupling an edge, checked
+            // before a machine is built or a word sent (the driver checks again at load)
+            pbit_model::sparse::Phases::new(problem, &g)
+                .map_err(|e| BackendError::Other(e.to_string()))?;
+        }
+        if target.seen.insert(info.graph_hash) {
+            if let Some(f) = &target.on_machine {
+                f(&info);
+            }
+        }
+        let d = target.max_degree;
+        self.device.sparse_machine(&g, d)
     }
     fn error(&self, e: DriverError<<D::Bus as Bus>::Error>) -> BackendError {
         device_error(self.device.name(), e)
@@ -73,18 +191,31 @@ impl<D: Device> Backend for DeviceBackend<D> {
     fn name(&self) -> &'static str {
         self.device.name()
     }
+    /// The device's format; the sparse machine's jobs are quantised as the sparse model's
+    /// (the machine's fields are sized for its degree and hold every instance that fits it).
     fn format(&self) -> Format {
-        self.device.format()
+        match self.sparse {
+            None => self.device.format(),
+            Some(_) => pbit_model::sparse::MODEL_FORMAT,
+        }
     }
+    /// The sparse machine's capacity is its graph's n (a given graph, or the device's own);
+    /// machines built per instance have none.
     fn capacity(&self) -> Option<usize> {
-        Some(self.device.capacity())
+        match &self.sparse {
+            None => Some(self.device.capacity()),
+            Some(t) => match &t.graph {
+                Some(g) => Some(g.n()),
+                None => self.device.sparse_capacity(),
+            },
+        }
     }
     fn sample(
         &mut self,
         job: &SampleJob,
         record: &mut dyn FnMut(&[bool], i64),
     ) -> Result<(), BackendError> {
-        let r = self.machine(job.problem.n)?.sample(
+        let r = self.machine(job.problem)?.sample(
             job.problem,
             job.clamps,
             job.page,
@@ -100,7 +231,7 @@ impl<D: Device> Backend for DeviceBackend<D> {
         job: &AnnealJob,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<ReadResult>, BackendError> {
-        let r = self.machine(job.problem.n)?.anneal(
+        let r = self.machine(job.problem)?.anneal(
             job.problem,
             job.clamps,
             job.pages,
@@ -118,7 +249,7 @@ impl<D: Device> Backend for DeviceBackend<D> {
         out: &mut dyn FnMut(usize, &[bool]),
     ) -> Result<(), BackendError> {
         job.validate()?;
-        let r = self.machine(job.problem.n)?.relax(
+        let r = self.machine(job.problem)?.relax(
             job.problem,
             job.clamped,
             job.page,
@@ -137,8 +268,17 @@ impl<D: Device> Backend for DeviceBackend<D> {
     fn relax_batch(&mut self, job: &RelaxJob, want: RelaxWant) -> Result<Relaxed, BackendError> {
         job.validate()?;
         self.check_fits(job.problem.n)?;
-        let caps = self.device.batch_caps(job.problem.n)?;
-        let r = self.machine(job.problem.n)?.relax_batch(
+        let caps = match self.sparse {
+            None => self.device.batch_caps(job.problem.n)?,
+            // the sparse machine's own registers (it has no batch engine today: chain by chain)
+            Some(_) => {
+                let name = self.device.name();
+                self.machine(job.problem)?
+                    .batch_caps()
+                    .map_err(|e| device_error(name, e))?
+            }
+        };
+        let r = self.machine(job.problem)?.relax_batch(
             caps,
             job.problem,
             job.clamped,

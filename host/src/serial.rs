@@ -8,9 +8,10 @@ use crate::cost::Usage;
 use crate::device::{device_error, Device, DeviceBackend};
 use crate::link::{Link, LinkError};
 use crate::transport::Transport;
-use pbit_driver::{BatchCaps, CacheStats, Cached, DriverError, Machine};
+use pbit_driver::{BatchCaps, CacheStats, Cached, DriverError, Machine, SparseIdentity};
 use pbit_model::BackendError;
 use pbit_spec::protocol::Hello;
+use pbit_spec::sparse::{sparse_spec_hash, MachineMismatch, SparseGraph};
 use pbit_spec::Format;
 
 /// The link's default baud rate (divides both boards' clocks exactly).
@@ -22,6 +23,8 @@ pub struct SerialDevice<T: Transport = Box<dyn Transport>> {
     hello: Hello,
     /// The device's batch engine (read at its first relax job).
     batch_caps: Option<BatchCaps>,
+    /// A sparse device's identity (kind, colours, D, graph hash); None: a dense device.
+    sparse: Option<SparseIdentity>,
 }
 
 /// A device on a link, as a backend.
@@ -64,16 +67,30 @@ impl<T: Transport> SerialBackend<T> {
                 id.format
             )));
         }
+        // a device whose spec hash is not the dense machine's of its format is a sparse one
+        // (Link::connect refuses any other); only then are the sparse identity registers read
+        let sparse = if hello.spec_hash == pbit_spec::hash::spec_hash(&hello.format()) {
+            None
+        } else {
+            let s =
+                pbit_driver::identify_sparse(&mut link).map_err(|e| device_error("serial", e))?;
+            (s.kind == pbit_spec::sparse::MachineKind::Sparse).then_some(s)
+        };
         Ok(DeviceBackend::new(SerialDevice {
             bus: Cached::new(link),
             hello,
             batch_caps: None,
+            sparse,
         }))
     }
 
     /// What the device reported.
     pub fn hello(&self) -> Hello {
         self.device().hello
+    }
+    /// A sparse device's identity (None: the device is a dense machine).
+    pub fn sparse_identity(&self) -> Option<SparseIdentity> {
+        self.device().sparse
     }
     /// The link (its statistics; requests sent through it directly must be followed by
     /// [`SerialBackend::invalidate`]).
@@ -113,9 +130,70 @@ impl<T: Transport> Device for SerialDevice<T> {
     fn capacity(&self) -> usize {
         self.hello.n as usize
     }
+    /// The dense machine: a sparse device is refused, naming both spec hashes.
     fn machine(&mut self, _n: usize) -> Result<Machine<&mut Self::Bus>, BackendError> {
+        if let Some(id) = self.sparse {
+            return Err(BackendError::Other(format!(
+                "serial backend: the device is a sparse machine (n {}, max degree {}, {} colours, graph {:016x}; spec hash {:016x}), not the dense machine this job needs (spec hash {:016x} for its format); add --machine sparse",
+                self.hello.n,
+                id.max_degree,
+                id.colours,
+                id.graph_hash,
+                self.hello.spec_hash,
+                pbit_spec::hash::spec_hash(&self.hello.format()),
+            )));
+        }
         let (machine_n, format) = (self.hello.n as usize, self.hello.format());
         Ok(Machine::new(&mut self.bus, machine_n, format))
+    }
+    /// The device, checked to be the sparse machine of `graph`: a sparse device (else both
+    /// spec hashes are named), built for that graph (both graph hashes), with the spec hash
+    /// this host computes for that graph in the device's format. The device's own degree D
+    /// is its build's; `max_degree` is not the device's to change.
+    fn sparse_machine(
+        &mut self,
+        graph: &SparseGraph,
+        _max_degree: Option<usize>,
+    ) -> Result<Machine<&mut Self::Bus>, BackendError> {
+        let format = self.hello.format();
+        let want = sparse_spec_hash(&format, graph);
+        let Some(id) = self.sparse else {
+            return Err(BackendError::Other(format!(
+                "serial backend: the device is a dense machine (N = {}, spec hash {:016x}), but --machine sparse needs the sparse machine of graph {:016x} (spec hash {want:016x}); serve or flash a sparse build of that graph (pbit sim serve --machine sparse --graph FILE, pbit hdl build --machine sparse --graph FILE), or drop --machine sparse",
+                self.hello.n,
+                self.hello.spec_hash,
+                graph.hash(),
+            )));
+        };
+        if id.graph_hash != graph.hash() {
+            return Err(BackendError::Other(format!(
+                "serial backend: {} (device spec hash {:016x}, this instance's machine {want:016x})",
+                MachineMismatch::Graph {
+                    expected: graph.hash(),
+                    found: id.graph_hash
+                },
+                self.hello.spec_hash,
+            )));
+        }
+        if want != self.hello.spec_hash {
+            return Err(BackendError::Other(format!(
+                "serial backend: the sparse device's spec hash {:016x} is not this host's {want:016x} for graph {:016x} in its format {format} (another update order, generator, activation or layout)",
+                self.hello.spec_hash,
+                graph.hash()
+            )));
+        }
+        Ok(Machine::sparse(&mut self.bus, graph.clone(), format))
+    }
+    fn sparse_limits(&mut self) -> Result<Option<(usize, usize)>, BackendError> {
+        Ok(self
+            .sparse
+            .map(|id| (self.hello.n as usize, id.max_degree as usize)))
+    }
+    fn sparse_capacity(&self) -> Option<usize> {
+        self.sparse.map(|_| self.hello.n as usize)
+    }
+    fn is_built(&self) -> bool {
+        true
     }
     /// Read once: every job after the first saves the round trip.
     fn batch_caps(&mut self, n: usize) -> Result<BatchCaps, BackendError> {

@@ -5,12 +5,19 @@
 //! user fixes), on first use, and kept while jobs fit it. Instances are quantised to the
 //! standard format; the machine's narrower fields hold every instance that fits it, and pages
 //! are clipped to its field range, which never changes a decision.
+//!
+//! The sparse machine (`--machine sparse`, [`VerilatorBackend::sparse`]) is generated for each
+//! job's graph (pbit-hdl's sparse generator) at the maximum degree asked for, else the graph's;
+//! machines are kept by graph hash and degree (a factoring run alternates between a few
+//! circuits), and the compiled model is cached on disk by its Verilog, so by graph hash.
 
-use crate::device::{Device, DeviceBackend};
+use crate::device::{Device, DeviceBackend, SparseTarget};
 use pbit_driver::Machine;
 use pbit_model::BackendError;
 use pbit_sim::VerilatedMachine;
+use pbit_spec::sparse::SparseGraph;
 use pbit_spec::Format;
+use std::collections::HashMap;
 
 /// The Verilated machine of the size a job needs, built on first use.
 pub struct VerilatedDevice {
@@ -20,6 +27,8 @@ pub struct VerilatedDevice {
     /// Write a waveform of the machine's first clocks (a traced build; see
     /// [`pbit_sim::Trace`]). A machine rebuilt for another size starts the file afresh.
     pub trace: Option<pbit_sim::Trace>,
+    /// Sparse machines built so far, by graph hash and maximum degree.
+    sparse: HashMap<(u64, usize), VerilatedMachine>,
 }
 
 /// The Verilated gateware as a backend.
@@ -50,7 +59,22 @@ impl VerilatorBackend {
             machine_n,
             machine: None,
             trace,
+            sparse: HashMap::new(),
         }))
+    }
+
+    /// The sparse machine `target` in Verilator: generated for the graph given, else for each
+    /// instance's own graph, on first use. A waveform is not written for sparse builds yet.
+    pub fn sparse(target: SparseTarget) -> Result<VerilatorBackend, BackendError> {
+        DeviceBackend::for_sparse(
+            VerilatedDevice {
+                machine_n: None,
+                machine: None,
+                trace: None,
+                sparse: HashMap::new(),
+            },
+            target,
+        )
     }
 }
 
@@ -81,5 +105,25 @@ impl Device for VerilatedDevice {
         let vm = self.machine.as_mut().expect("built above");
         let (size, format) = (vm.n(), vm.format());
         Ok(Machine::new(vm, size, format))
+    }
+    /// Generated for `graph` on first use (a Verilator build of a new graph takes a while; the
+    /// compiled model is cached on disk by its Verilog).
+    fn sparse_machine(
+        &mut self,
+        graph: &SparseGraph,
+        max_degree: Option<usize>,
+    ) -> Result<Machine<&mut VerilatedMachine>, BackendError> {
+        let d = max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
+        let key = (graph.hash(), d);
+        let vm = match self.sparse.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let built = VerilatedMachine::build_sparse(graph, d)
+                    .map_err(|e| BackendError::Other(format!("verilator backend: {e}")))?;
+                e.insert(built)
+            }
+        };
+        let format = vm.format();
+        Ok(Machine::sparse(vm, graph.clone(), format))
     }
 }

@@ -16,6 +16,8 @@ use crate::format::Format;
 /// layouts and seeding, value checks (`ERR_BAD_VALUE`), indices beyond the machine refused.
 /// 4: a STOP takes no look-ahead draw (the generators of a stopped run are those of the updates
 /// it made; revision 3 had stepped the next p-bit's generator too).
+/// Also 4 (landed together): the sparse machine's rows (capability `sparse`: `REG_MACHINE`, the graph hash, the edge
+/// region) in the table.
 pub const SPEC_REVISION: u32 = 4;
 
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
@@ -82,8 +84,8 @@ pub fn spec_hash(format: &Format) -> u64 {
 mod tests {
     use super::*;
     use crate::regmap::{
-        canonical_text_of, Access, Count, Layout, Value, REGIONS, REGION_CHAINS, REGISTERS,
-        REG_BATCH_CHAINS, REG_N_ACTIVE,
+        canonical_text_of, Access, Count, Layout, Value, REGIONS, REGION_CHAINS, REGION_EDGES,
+        REGISTERS, REG_BATCH_CHAINS, REG_MACHINE, REG_N_ACTIVE,
     };
 
     fn hash_of(regions: &[crate::regmap::Region], regs: &[crate::regmap::Register]) -> u64 {
@@ -122,6 +124,20 @@ mod tests {
             .find(|r| r.index == REG_N_ACTIVE)
             .unwrap()
             .access = Access::W;
+        assert_ne!(hash_of(REGIONS, &regs), base);
+        // the sparse machine's rows: the edge region's values, the identity's fields
+        let mut regions = REGIONS.to_vec();
+        regions
+            .iter_mut()
+            .find(|r| r.id == REGION_EDGES)
+            .unwrap()
+            .values = &[Value::Any];
+        assert_ne!(hash_of(&regions, REGISTERS), base);
+        let mut regs = REGISTERS.to_vec();
+        regs.iter_mut()
+            .find(|r| r.index == REG_MACHINE)
+            .unwrap()
+            .fields = &[];
         assert_ne!(hash_of(REGIONS, &regs), base);
     }
 

@@ -13,7 +13,8 @@
 //!   equal to it) and the JSON export of `pbit hdl regmap` ([`to_json`]);
 //! * the spec hash ([`crate::hash`] hashes [`canonical_text`]).
 //!
-//! Adding a capability (the sparse machine, say) is a [`Capability`] variant and its rows.
+//! Adding a capability is a [`Capability`] variant and its rows: the sparse, graph-coloured
+//! machine's (`sparse`: its identity and graph-hash registers and its edge region) are one.
 
 use crate::format::Format;
 use std::fmt::Write as _;
@@ -62,14 +63,18 @@ pub enum Capability {
     Core,
     /// The batch engine (`REG_BATCH_CAPS` ≠ 0).
     Batch,
+    /// The sparse, graph-coloured machine (docs/spec.md): its identity and graph hash, and J
+    /// per edge of its built graph instead of per pair.
+    Sparse,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 2] = [Capability::Core, Capability::Batch];
+    pub const ALL: [Capability; 3] = [Capability::Core, Capability::Batch, Capability::Sparse];
     pub fn name(self) -> &'static str {
         match self {
             Capability::Core => "core",
             Capability::Batch => "batch",
+            Capability::Sparse => "sparse",
         }
     }
 }
@@ -92,6 +97,8 @@ pub enum Count {
     Chains,
     /// Correlation sums of the engine's largest n: n(n+1)/2.
     Sums,
+    /// Edges of a sparse machine's built graph.
+    Edges,
 }
 
 impl Count {
@@ -105,6 +112,7 @@ impl Count {
             Count::Steps => g.steps,
             Count::Chains => g.batch.map_or(0, |b| b.chains),
             Count::Sums => g.batch.map_or(0, |b| b.sums_n * (b.sums_n + 1) / 2),
+            Count::Edges => g.sparse.map_or(0, |s| s.edges),
         }
     }
     fn name(self) -> String {
@@ -117,6 +125,7 @@ impl Count {
             Count::Steps => "steps".into(),
             Count::Chains => "chains".into(),
             Count::Sums => "sums_n(sums_n+1)/2".into(),
+            Count::Edges => "edges".into(),
         }
     }
 }
@@ -247,6 +256,11 @@ pub enum Reset {
     SpecHashHi,
     /// `REG_BATCH_CAPS`' packing (0 without the engine).
     BatchCaps,
+    /// `REG_MACHINE`'s packing: kind (sparse 1), colours, maximum degree.
+    Machine,
+    /// The built graph's hash, low and high words.
+    GraphHashLo,
+    GraphHashHi,
 }
 
 impl Reset {
@@ -260,8 +274,64 @@ impl Reset {
             Reset::SpecHashLo => crate::hash::spec_hash(f) as u32,
             Reset::SpecHashHi => (crate::hash::spec_hash(f) >> 32) as u32,
             Reset::BatchCaps => g.batch.map_or(0, |b| b.chains | b.sums_n << 16),
+            Reset::Machine => g.sparse.map_or(0, |s| {
+                pack(
+                    REG_MACHINE,
+                    &[
+                        ("kind", MACHINE_KIND_SPARSE),
+                        ("colours", s.colours),
+                        ("max_degree", s.max_degree),
+                    ],
+                )
+            }),
+            Reset::GraphHashLo => g.sparse.map_or(0, |s| s.graph_hash as u32),
+            Reset::GraphHashHi => g.sparse.map_or(0, |s| (s.graph_hash >> 32) as u32),
         }
     }
+}
+
+/// `REG_MACHINE`'s kind of a sparse machine (a dense machine has no such register: kind 0).
+pub const MACHINE_KIND_SPARSE: u32 = 1;
+
+/// Packs named field values into register `index`'s word by the table's fields (each value
+/// masked to its field's width).
+pub fn pack(index: u32, values: &[(&str, u32)]) -> u32 {
+    let reg = REGISTERS
+        .iter()
+        .find(|r| r.index == index)
+        .expect("a register of the table");
+    values.iter().fold(0, |w, &(name, v)| {
+        let f = reg
+            .fields
+            .iter()
+            .find(|f| f.name == name)
+            .expect("a field of the register");
+        let mask = if f.width >= 32 {
+            u32::MAX
+        } else {
+            (1 << f.width) - 1
+        };
+        w | (v & mask) << f.lsb
+    })
+}
+
+/// A named field of register `index`'s word `w`, by the table's fields.
+pub fn unpack(index: u32, w: u32, name: &str) -> u32 {
+    let reg = REGISTERS
+        .iter()
+        .find(|r| r.index == index)
+        .expect("a register of the table");
+    let f = reg
+        .fields
+        .iter()
+        .find(|f| f.name == name)
+        .expect("a field of the register");
+    let mask = if f.width >= 32 {
+        u32::MAX
+    } else {
+        (1 << f.width) - 1
+    };
+    w >> f.lsb & mask
 }
 
 /// A bit field of a register.
@@ -416,6 +486,13 @@ regions! {
         index_doc: "k < sums_n(sums_n+1)/2 (sums_index, sums_single)",
         doc: "batch engine: correlation sum k, i32",
     }
+    REGION_EDGES = 0x0D {
+        name: "edges", access: Access::W, layout: Layout::Linear(Count::Edges), width: 32,
+        values: &[Value::Signed { width: Width::J, symmetric: true }],
+        capability: Capability::Sparse,
+        index_doc: "e < edges (the built graph's canonical order: i < j, sorted by (i, j))",
+        doc: "sparse machine: raw J of edge e, wired to both ends (the j region is not decoded)",
+    }
 }
 
 registers! {
@@ -542,6 +619,24 @@ registers! {
         value: Value::Any, capability: Capability::Batch,
         doc: "chains the current (or last) batch has finished",
     }
+    REG_MACHINE = 0x1A {
+        name: "machine", access: Access::R, width: 32, reset: Reset::Machine,
+        fields: &[Field { name: "kind", lsb: 0, width: 8, capability: Capability::Sparse },
+                  Field { name: "colours", lsb: 8, width: 8, capability: Capability::Sparse },
+                  Field { name: "max_degree", lsb: 16, width: 16, capability: Capability::Sparse }],
+        value: Value::Any, capability: Capability::Sparse,
+        doc: "sparse machine: kind (1 sparse), colours C, maximum degree D",
+    }
+    REG_GRAPH_HASH_LO = 0x1B {
+        name: "graph_hash_lo", access: Access::R, width: 32, reset: Reset::GraphHashLo,
+        fields: &[], value: Value::Any, capability: Capability::Sparse,
+        doc: "sparse machine: hash of the built graph (SparseGraph::hash), low word",
+    }
+    REG_GRAPH_HASH_HI = 0x1C {
+        name: "graph_hash_hi", access: Access::R, width: 32, reset: Reset::GraphHashHi,
+        fields: &[], value: Value::Any, capability: Capability::Sparse,
+        doc: "sparse machine: graph hash, high word",
+    }
 }
 
 /// Magic word "pbit".
@@ -566,6 +661,17 @@ pub struct Geometry {
     pub steps: u32,
     /// The batch engine, if it has one.
     pub batch: Option<BatchGeometry>,
+    /// The sparse machine's graph, if it is one.
+    pub sparse: Option<SparseGeometry>,
+}
+
+/// A sparse machine's built graph, as its registers and edge region show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SparseGeometry {
+    pub edges: u32,
+    pub colours: u32,
+    pub max_degree: u32,
+    pub graph_hash: u64,
 }
 
 /// The batch engine's dimensions (`REG_BATCH_CAPS`).
@@ -580,6 +686,7 @@ impl Geometry {
         match c {
             Capability::Core => true,
             Capability::Batch => self.batch.is_some(),
+            Capability::Sparse => self.sparse.is_some(),
         }
     }
     /// The capabilities of this machine.
@@ -988,7 +1095,12 @@ fn json_str(s: &str) -> String {
 /// machine's format (16 hex digits), the regions and the registers of the machine's
 /// capabilities, addresses as integers, resets resolved for the machine.
 pub fn to_json(g: &Geometry) -> String {
-    let hash = crate::hash::spec_hash(&g.format);
+    to_json_with_hash(g, crate::hash::spec_hash(&g.format))
+}
+
+/// [`to_json`] with the machine's spec hash given (a sparse machine's names its graph:
+/// [`crate::sparse::sparse_spec_hash`]).
+pub fn to_json_with_hash(g: &Geometry, hash: u64) -> String {
     let mut s = format!(
         "{{\"revision\": {}, \"spec_hash\": \"{hash:016x}\", \"regions\": [",
         crate::hash::SPEC_REVISION,
@@ -1056,10 +1168,15 @@ pub fn to_json(g: &Geometry) -> String {
 
 /// A plain-text listing of a machine's map (`pbit hdl regmap` without `--json`).
 pub fn text_listing(g: &Geometry) -> String {
+    text_listing_with_hash(g, crate::hash::spec_hash(&g.format))
+}
+
+/// [`text_listing`] with the machine's spec hash given (see [`to_json_with_hash`]).
+pub fn text_listing_with_hash(g: &Geometry, hash: u64) -> String {
     let mut s = format!(
         "revision {}, spec hash {:016x}, N = {}, capabilities {}\n",
         crate::hash::SPEC_REVISION,
-        crate::hash::spec_hash(&g.format),
+        hash,
         g.n,
         g.capabilities()
             .iter()
@@ -1130,6 +1247,8 @@ pub fn markdown() -> String {
             Reset::Format2 => "format".into(),
             Reset::SpecHashLo | Reset::SpecHashHi => "spec hash".into(),
             Reset::BatchCaps => "engine's".into(),
+            Reset::Machine => "built's".into(),
+            Reset::GraphHashLo | Reset::GraphHashHi => "graph hash".into(),
         };
         let fields: Vec<String> = r
             .fields
@@ -1194,8 +1313,30 @@ mod tests {
                     pages: 32,
                     steps: 32,
                     batch,
+                    sparse: None,
                 });
             }
+        }
+        // sparse machines (no batch engine): edge counts around powers of two
+        // (the link's geometry is whole state words: n a multiple of 32)
+        for (n, edges) in [(32u32, 10u32), (32, 24), (64, 128), (256, 600)] {
+            v.push(Geometry {
+                n,
+                format: Format {
+                    rng_bits: 8,
+                    field_bits: 13,
+                    ..Format::STANDARD
+                },
+                pages: 32,
+                steps: 32,
+                batch: None,
+                sparse: Some(SparseGeometry {
+                    edges,
+                    colours: 3,
+                    max_degree: 6,
+                    graph_hash: 0x0123_4567_89ab_cdef,
+                }),
+            });
         }
         v
     }
@@ -1343,13 +1484,17 @@ mod tests {
     fn json_names_every_register_with_integer_addresses() {
         let g = geometries()[3];
         let j = to_json(&g);
+        let sparse = to_json(geometries().last().unwrap());
         for r in REGISTERS {
-            assert!(
-                j.contains(&format!("\"name\": \"{}\"", r.name)),
-                "{}",
-                r.name
-            );
+            let name = format!("\"name\": \"{}\"", r.name);
+            match r.capability {
+                Capability::Sparse => {
+                    assert!(sparse.contains(&name) && !j.contains(&name), "{}", r.name)
+                }
+                _ => assert!(j.contains(&name), "{}", r.name),
+            }
         }
+        assert!(sparse.contains("\"capability\": \"sparse\""));
         assert!(j.contains("\"address\": 24, \"width\": 32")); // batch_chains = 0x18
         assert!(!to_json(&geometries()[2]).contains("batch_done"));
     }
