@@ -5,6 +5,8 @@
 # exceeds BUDGET sweeps is recorded as not found. D is a comma-separated list of maximum degrees
 # (0: the sparse machine without a degree limit), each run as its own machine.
 #
+# SKIP=k leaves out the first k semiprimes and appends to the results (to resume a run).
+#
 #   bench/sparse_factor.sh [COUNT] [D] [BUDGET]   (defaults 20, 0,12, 5e7) -> target/bench/sparse_factor.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +16,11 @@ BUDGET=${3:-50000000}
 OUT=target/bench
 mkdir -p "$OUT"
 cargo build --release -q -p pbit-cli --bin pbit
-python3 - target/release/pbit "$COUNT" "$D" "$BUDGET" > "$OUT/sparse_factor.jsonl" <<'PYEOF'
+SKIP=${SKIP:-0}
+[ "$SKIP" = 0 ] && : > "$OUT/sparse_factor.jsonl"
+python3 - target/release/pbit "$COUNT" "$D" "$BUDGET" "$SKIP" >> "$OUT/sparse_factor.jsonl" <<'PYEOF'
 import json, random, resource, subprocess, sys
-pbit, count, d, budget = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+pbit, count, d, budget, skip = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 primes = [p for p in range(512, 1024) if all(p % k for k in range(2, 32))]
 rng = random.Random(20)
 ns = set()
@@ -24,7 +28,7 @@ while len(ns) < count:
     p, q = rng.choice(primes), rng.choice(primes)
     if p != q and (p * q).bit_length() == 20:
         ns.add(p * q)
-for n in sorted(ns):
+for n in sorted(ns)[skip:]:
     machines = [("dense", [])] + [
         ("sparse", ["--machine", "sparse"]) if k == "0" else
         (f"sparse-D{k}", ["--machine", "sparse", "--max-degree", k]) for k in d.split(",")]
