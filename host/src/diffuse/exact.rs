@@ -358,7 +358,7 @@ mod tests {
         for label in 0..2 {
             for xin in 0..8usize {
                 // states with inputs = xin and labels one-hot `label`
-                let mut cond = vec![0.0; 8];
+                let mut cond = [0.0; 8];
                 for (s, &p) in full.iter().enumerate() {
                     let inputs = (s >> 3) & 7;
                     let labels = (s >> 6) & 3;
