@@ -77,3 +77,77 @@ fn ulx3s_profile_build_meets_timing() {
     check_report(&r);
     assert!(r.timing_met, "{r:?}");
 }
+
+/// A ring of `n` p-bits (2 colours) or a periodic l × l torus (degree 4, 2 colours).
+fn sparse_graph(kind: &str, size: u32) -> pbit_spec::sparse::SparseGraph {
+    use pbit_spec::sparse::SparseGraph;
+    let (n, pairs, colours): (u32, Vec<(u32, u32)>, Vec<u32>) = match kind {
+        "ring" => (
+            size,
+            (0..size).map(|i| (i, (i + 1) % size)).collect(),
+            (0..size).map(|i| i % 2).collect(),
+        ),
+        _ => {
+            let id = |x: u32, y: u32| (x % size) + size * (y % size);
+            let mut p = Vec::new();
+            for x in 0..size {
+                for y in 0..size {
+                    p.push((id(x, y), id(x + 1, y)));
+                    p.push((id(x, y), id(x, y + 1)));
+                }
+            }
+            let c = (0..size * size)
+                .map(|i| (i % size + i / size) % 2)
+                .collect();
+            (size * size, p, c)
+        }
+    };
+    SparseGraph::new(n as usize, SparseGraph::canonical_edges(pairs), colours).unwrap()
+}
+
+/// A small sparse machine to a bitstream: timing met, the report's rates from its clocks per
+/// sweep (n / (colours × ⌈|colour| / L⌉)).
+fn sparse_build(name: &str, graph: pbit_spec::sparse::SparseGraph, lanes: usize) -> Report {
+    let b = board(name).unwrap();
+    let mut options =
+        BuildOptions::defaults(b, out_dir(&format!("{name}-sparse-{}-l{lanes}", graph.n())));
+    options.n = graph.n();
+    let d = graph.max_degree();
+    options.sparse = Some((graph.clone(), d));
+    options.lanes = Some(lanes);
+    let plan = BuildPlan::new(b, options).unwrap_or_else(|e| panic!("{e}"));
+    let r = plan.run(&mut |_| {}).unwrap_or_else(|e| match e {
+        BuildError::DoesNotFit { report, .. } => panic!("does not fit: {report:?}"),
+        e => panic!("{e}"),
+    });
+    assert_eq!(r.machine, "sparse");
+    assert_eq!(
+        (r.n, r.colours, r.max_degree),
+        (graph.n(), Some(2), Some(d))
+    );
+    assert_eq!(r.lanes, Some(lanes));
+    let per_sweep = 2 * (graph.n() / 2).div_ceil(lanes);
+    assert_eq!(r.clocks_per_sweep, Some(per_sweep as u32), "{r:?}");
+    assert_eq!(r.updates_per_clock, graph.n() as f64 / per_sweep as f64);
+    assert!((r.flips_per_ns - r.updates_per_clock * r.clock_mhz / 1000.0).abs() < 1e-9);
+    assert!(r.fmax_mhz > 0.0 && r.bitstream.as_ref().unwrap().metadata().unwrap().len() > 0);
+    assert_eq!(r.timing_met, r.fmax_mhz >= r.clock_mhz, "{r:?}");
+    assert!(r.timing_met, "{r:?}");
+    assert!(
+        r.luts <= r.luts_available && r.brams <= r.brams_available,
+        "{r:?}"
+    );
+    r
+}
+
+#[test]
+fn icebreaker_small_sparse_build_runs_end_to_end() {
+    // a 16-p-bit ring in 4 lanes: 4 clocks a sweep
+    sparse_build("icebreaker", sparse_graph("ring", 16), 4);
+}
+
+#[test]
+fn ulx3s_small_sparse_build_meets_timing() {
+    // a 4 × 4 torus (degree 4) in 4 lanes: 4 clocks a sweep
+    sparse_build("ulx3s", sparse_graph("torus", 4), 4);
+}
