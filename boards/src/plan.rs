@@ -381,10 +381,10 @@ impl BuildPlan {
 }
 
 /// The update lanes a board's sparse build takes by default (`pbit hdl build --machine sparse`
-/// without `--lanes`): on the ULX3S, half the largest colour class (each lane serves two
-/// p-bits of a colour: ⌈|colour| / L⌉ = 2 clocks a phase), which fits the 512-p-bit
-/// degree-6 bar build; on the iCEBreaker, 4 lanes (the UP5K has room for little logic beside
-/// the link).
+/// without `--lanes`): on the ULX3S, an eighth of the largest colour class (8 clocks a phase
+/// for the largest colour; the 512-p-bit degree-6 glass then takes 32 lanes, which fits the
+/// ECP5-85F by the yosys sizing in docs/boards.md); on the iCEBreaker, 4 lanes at most (the
+/// UP5K has room for little logic beside the link).
 pub fn default_sparse_lanes(
     board: &Board,
     graph: &pbit_spec::sparse::SparseGraph,
@@ -395,7 +395,7 @@ pub fn default_sparse_lanes(
     }
     let largest = sizes.into_iter().max().unwrap_or(1).max(1);
     Some(match board.family {
-        Family::Ecp5 => largest.div_ceil(2),
+        Family::Ecp5 => largest.div_ceil(8),
         Family::Ice40 => largest.min(4),
     })
 }

@@ -1,6 +1,9 @@
 //! The sparse, graph-coloured machine: Verilog generated from a built graph
 //! ([`pbit_spec::sparse::SparseGraph`]) — one update cell per p-bit, its neighbours wired in,
-//! one colour phase per clock.
+//! one colour phase per clock; or ([`SparseOptions::lanes`]) L time-multiplexed update lanes,
+//! a colour's p-bits L at a time, each lane's inputs a small multiplexer over the p-bits it
+//! serves (docs/hdl.md, "Update lanes"). The text below describes a cell; a lane is the same
+//! cell behind its multiplexer.
 //!
 //! rust-hdl fixes its structure at compile time (widths are const generics, and an `hdl_gen`
 //! body can index a `Vec` of blocks only by loop variables), so a machine whose wiring is a
@@ -13,8 +16,9 @@
 //! (pbit-sim's tests), not in rust-hdl's simulator.
 //!
 //! # Datapath (per p-bit i of colour c)
-//! * generator: xorshift32 state in 32 flip-flops; its next state `step(x)` is a wire, so the
-//!   next draw u = step(x) >> 24 is known before the update (it does not depend on the state);
+//! * generator: xorshift32 in 32 flip-flops per p-bit, holding its next state s = step(x), so
+//!   the next draw u = s >> 24 is known before the update (it does not depend on the state);
+//!   an update stores step(s); the RNG region reads step⁻¹(s) and a write stores step(word);
 //! * field: I_i = h_i + Σ_k (m_j ? J_e : −J_e) over its neighbours (j, e), an adder tree of
 //!   F-bit wrapping adds (exact: fields never saturate, checked at load);
 //! * activation: the page's upper 128 thresholds in a RAM per *port group*; a group serves one
@@ -584,7 +588,8 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    end");
         w!("    wire [31:0] rs_{l} = xs32(ss_{l});");
         w!("    wire [31:0] wb_{l} = wr_rng ? wdx : rs_{l};");
-        // field terms and their tree
+        // field terms and their tree: m·J = nb ? J : ~J + 1, so each term is J XOR the
+        // neighbour's sign and the +1s are one count, a term of its own (no negator per term)
         let mut terms: Vec<String> =
             vec![format!("{{{{{}{{hs_{l}[{}]}}}}, hs_{l}}}", f - hb, hb - 1)];
         for k in 0..deg {
@@ -596,9 +601,16 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 jb - 1
             );
             w!(
-                "    wire [{}:0] t_{l}_{k} = nb_{l}_{k} ? jx_{l}_{k} : -jx_{l}_{k};",
+                "    wire [{}:0] t_{l}_{k} = jx_{l}_{k} ^ {{{f}{{!nb_{l}_{k}}}}};",
                 f - 1
             );
+        }
+        if deg > 0 {
+            let ones: Vec<String> = (0..deg)
+                .map(|k| format!("{{{}'d0, !nb_{l}_{k}}}", f - 1))
+                .collect();
+            w!("    wire [{}:0] neg_{l} = {};", f - 1, balanced(&ones));
+            terms.push(format!("neg_{l}"));
         }
         w!("    wire [{}:0] fld_{l} = {};", f - 1, balanced(&terms));
         // the threshold from this clock's port
@@ -770,6 +782,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    end");
 
     // ---- sequential logic of the nodes, one always block each
+    w!("    wire [{}:0] act_gt, act_eq;", words - 1);
+    for wd in 0..words {
+        w!("    assign act_gt[{wd}] = (n_active[31:5] > 27'd{wd}); assign act_eq[{wd}] = (n_active[31:5] == 27'd{wd});");
+    }
+    w!("    wire [31:0] act_lo;");
+    for b in 0..32 {
+        w!("    assign act_lo[{b}] = (n_active[4:0] > 5'd{b});");
+    }
     for i in 0..n {
         let (wd, b) = (i / 32, i % 32);
         let (l, slot) = plan.node_at[i];
@@ -777,8 +797,8 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    assign spins[{i}] = spin_{i}; assign clamps[{i}] = clamp_{i}; assign act[{i}] = act_{i};");
         w!("    wire up_{i} = en_{l} & slotdec[{slot}];");
         w!("    always @(posedge clock) begin");
-        // act_i = n_active > i, i = 32w + b
-        w!("        act_{i} <= (n_active[31:5] > 27'd{wd}) | ((n_active[31:5] == 27'd{wd}) & (n_active[4:0] > 5'd{b}));");
+        // act_i = n_active > i, i = 32w + b (the comparisons shared by words and bits)
+        w!("        act_{i} <= act_gt[{wd}] | (act_eq[{wd}] & act_lo[{b}]);");
         w!("        if (up_{i} | (wr_rng & whi[{wd}] & wlo[{b}])) s_{i} <= wb_{l};");
         w!("        if (up_{i}) spin_{i} <= mnew_{l};");
         w!("        if (wr_state & wword[{wd}]) spin_{i} <= write_data[{b}];");
