@@ -729,7 +729,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     let mut tree = String::new();
     while level.len() > 1 {
         lvl += 1;
-        let reg_here = lvl % STAGE_LEVELS == 0;
+        let reg_here = lvl.is_multiple_of(STAGE_LEVELS);
         let mut next = Vec::new();
         for (k, pair) in level.chunks(2).enumerate() {
             let width = pair.iter().map(|p| p.1).max().unwrap() + 1;
@@ -986,7 +986,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             let width = hi - 32 * wd + 1;
             w!(
                 "            24'd{wd}: read_data <= {{{}'d0, {vec}[{hi}:{}]}};",
-                32 - width + if width == 32 { 0 } else { 0 },
+                32 - width,
                 32 * wd
             );
         }
