@@ -157,9 +157,48 @@ fn beta(g: &mut Gen) -> Beta {
 fn sparse_machines_match_the_model() {
     let mut configs = 0;
     for (name, graph, d) in machines() {
-        let mut m = VerilatedMachine::build_sparse(&graph, d).unwrap();
-        let mut gen = Gen::new(graph.hash());
-        for k in 0..20 {
+        configs += check_machine(name, &graph, d, None, 20);
+    }
+    assert!(configs >= 100);
+}
+
+/// The same over time-multiplexed builds: L update lanes, a colour's p-bits L at a time, with
+/// L dividing no colour's size (torus, random graphs), dividing them (the ring at L = 6: each
+/// lane serves one p-bit of each colour), L = 1 (a fully sequential sweep) and empty colours.
+#[test]
+fn lane_machines_match_the_model() {
+    let all = machines();
+    let pick = |name: &str| all.iter().find(|m| m.0 == name).unwrap().clone();
+    let mut configs = 0;
+    for (name, lanes) in [
+        ("random40-d6", 3),
+        ("random30-d5-firstfit", 4),
+        ("torus4-gap", 3),
+        ("ring12", 6),
+        ("ring12", 1),
+        ("edgeless5", 2),
+    ] {
+        let (_, graph, d) = pick(name);
+        configs += check_machine(name, &graph, d, Some(lanes), 8);
+    }
+    assert!(configs >= 48);
+}
+
+/// `count` random configurations on the machine built for `graph` (with `lanes`), each
+/// compared with the model; the number run.
+fn check_machine(
+    name: &str,
+    graph: &SparseGraph,
+    d: usize,
+    lanes: Option<usize>,
+    count: usize,
+) -> usize {
+    let graph = graph.clone();
+    let mut configs = 0;
+    {
+        let mut m = VerilatedMachine::build_sparse_with(&graph, d, lanes).unwrap();
+        let mut gen = Gen::new(graph.hash() ^ lanes.unwrap_or(0) as u64);
+        for k in 0..count {
             let seed = gen.next_u64();
             let mut g = Gen::new(seed);
             let problem = instance(&mut g, &graph);
@@ -189,7 +228,7 @@ fn sparse_machines_match_the_model() {
                 })
                 .unwrap();
             let ctx = format!(
-                "machine {name} (graph {:016x}), configuration {k}, seed {seed:#x}, n = {n}, clamps {clamps:?}, {spec:?}",
+                "machine {name} (graph {:016x}, lanes {lanes:?}), configuration {k}, seed {seed:#x}, n = {n}, clamps {clamps:?}, {spec:?}",
                 graph.hash()
             );
             if let Some(t) = (0..want.len().max(got.len())).find(|&t| want.get(t) != got.get(t)) {
@@ -235,35 +274,60 @@ fn sparse_machines_match_the_model() {
             configs += 1;
         }
     }
-    assert!(configs >= 100);
+    configs
 }
 
 /// updates per clock = n / (colours × clocks per phase), from the busy-clock counter over
-/// 10⁴ and 2·10⁴ sweeps: their difference is exactly 10⁴ sweeps × C × clocks per phase (the
+/// 10⁴ and 2·10⁴ sweeps, with and without lanes: their difference is exactly 10⁴ sweeps ×
+/// clocks per sweep (= C × clocks per phase when the phases are equal; the
 /// fixed costs — recompute, step, page copy, pipeline drain — cancel), and over 10⁴ sweeps the
 /// fixed costs are under 200 clocks: the recompute, the final sample's wait and the end's drain
-/// each ≤ latency + 2 clocks, the step and its lookup clock 2, page copy 129.
+/// each ≤ latency + 2 clocks (the recompute a clock per slot more), the step and its lookup
+/// clock 2, page copy 129.
 #[test]
 fn updates_per_clock_from_the_busy_counter() {
+    let torus8 = {
+        let e = torus(8);
+        let c = pbit_model::colour::colour(64, &e);
+        SparseGraph::new(64, e, c.colours).unwrap()
+    };
+    let edgeless3 = SparseGraph::new(3, vec![], vec![0; 3]).unwrap();
     let cases = [
-        (
-            "torus8",
-            {
-                let e = torus(8);
-                let c = pbit_model::colour::colour(64, &e);
-                SparseGraph::new(64, e, c.colours).unwrap()
-            },
-            4usize,
-        ),
-        (
-            "edgeless3",
-            SparseGraph::new(3, vec![], vec![0; 3]).unwrap(),
-            1,
-        ),
+        ("torus8", torus8.clone(), 4usize, None),
+        ("edgeless3", edgeless3.clone(), 1, None),
+        // 2 colours of 32: ⌈32 / 5⌉ = 7 clocks a phase, 14 a sweep; 32 lanes: 2 a sweep
+        ("torus8-L5", torus8.clone(), 4, Some(5)),
+        ("torus8-L32", torus8, 4, Some(32)),
+        // one colour of 3 in 2 lanes: 2 clocks a sweep
+        ("edgeless3-L2", edgeless3, 1, Some(2)),
     ];
-    for (name, graph, d) in cases {
-        let mut m = VerilatedMachine::build_sparse(&graph, d).unwrap();
+    for (name, graph, d, lanes) in cases {
+        let mut m = VerilatedMachine::build_sparse_with(&graph, d, lanes).unwrap();
         let info = m.sparse_info().unwrap().clone();
+        // clocks per sweep from the colour classes: one per colour without lanes (2 for a
+        // single clock), Σ ⌈|colour| / L⌉ with L lanes
+        let mut sizes = vec![0usize; info.colours as usize];
+        for &c in graph.colours() {
+            sizes[c as usize] += 1;
+        }
+        let slots: usize = match lanes {
+            None => sizes.len(),
+            Some(l) => sizes.iter().map(|s| s.div_ceil(l).max(1)).sum(),
+        };
+        let per_sweep = if slots == 1 { 2 } else { slots as u64 };
+        assert_eq!(info.clocks_per_sweep as u64, per_sweep, "{name}");
+        let phase: Vec<usize> = sizes
+            .iter()
+            .map(|&s| lanes.map_or(1, |l| s.div_ceil(l).max(1)))
+            .collect();
+        if slots > 1 && phase.iter().all(|&p| p == phase[0]) {
+            // uniform phases: n / (colours × clocks per phase)
+            assert_eq!(
+                info.updates_per_clock(),
+                graph.n() as f64 / (info.colours * info.clocks_per_phase) as f64,
+                "{name}"
+            );
+        }
         let mut g = Gen::new(7);
         let problem = instance(&mut g, &graph);
         let problem = if problem.n == graph.n() {
@@ -290,7 +354,6 @@ fn updates_per_clock_from_the_busy_counter() {
                 .unwrap();
             clocks.push(c);
         }
-        let per_sweep = (info.colours * info.clocks_per_phase) as u64;
         assert_eq!(
             clocks[1] - clocks[0],
             10_000 * per_sweep,
@@ -299,7 +362,8 @@ fn updates_per_clock_from_the_busy_counter() {
         let upc = (10_000 * graph.n() as u64) as f64 / clocks[0] as f64;
         let want = info.updates_per_clock();
         assert_eq!(want, graph.n() as f64 / per_sweep as f64);
-        let fixed = 3 * (info.latency as u64 + 2) + 2 + 129;
+        // the recompute takes a clock per slot
+        let fixed = 3 * (info.latency as u64 + 2) + per_sweep + 2 + 129;
         assert!(fixed < 200);
         let floor = want * (10_000 * per_sweep) as f64 / (10_000 * per_sweep + fixed) as f64;
         assert!(
@@ -307,7 +371,7 @@ fn updates_per_clock_from_the_busy_counter() {
             "{name}: {upc} updates/clock, want {want}"
         );
         eprintln!(
-            "{name}: {upc:.4} updates/clock over 10^4 sweeps (n / (C × clocks per phase) = {want})"
+            "{name}: {upc:.4} updates/clock over 10^4 sweeps (n / clocks per sweep = {want})"
         );
     }
 }

@@ -51,6 +51,8 @@ pub struct BuildOptions {
     /// A sparse machine for this graph and maximum degree instead of the dense one (`n` is
     /// then the graph's).
     pub sparse: Option<(pbit_spec::sparse::SparseGraph, usize)>,
+    /// The sparse machine's update lanes (None: one update cell per p-bit).
+    pub lanes: Option<usize>,
 }
 
 impl BuildOptions {
@@ -63,6 +65,7 @@ impl BuildOptions {
             nice: true,
             seed: 1,
             sparse: None,
+            lanes: None,
         }
     }
 }
@@ -143,6 +146,7 @@ impl BuildPlan {
                 let opts = pbit_hdl::sparse::SparseOptions {
                     max_degree: *d,
                     readback: false,
+                    lanes: options.lanes,
                 };
                 pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, board.clock_hz, options.baud)
                     .map_err(|e| BuildError::Sparse(e.to_string()))?
@@ -360,6 +364,7 @@ impl BuildPlan {
             let opts = pbit_hdl::sparse::SparseOptions {
                 max_degree: *d,
                 readback: false,
+                lanes: self.options.lanes,
             };
             if let Ok(info) = pbit_hdl::sparse::sparse_info(graph, &opts) {
                 report.set_sparse(
@@ -368,7 +373,29 @@ impl BuildPlan {
                     info.max_degree,
                     info.updates_per_clock(),
                 );
+                report.lanes = info.lanes;
+                report.clocks_per_sweep = Some(info.clocks_per_sweep);
             }
         }
     }
+}
+
+/// The update lanes a board's sparse build takes by default (`pbit hdl build --machine sparse`
+/// without `--lanes`): on the ULX3S, an eighth of the largest colour class (8 clocks a phase
+/// for the largest colour; the 512-p-bit degree-6 glass then takes 32 lanes, which fits the
+/// ECP5-85F by the yosys sizing in docs/boards.md); on the iCEBreaker, 4 lanes at most (the
+/// UP5K has room for little logic beside the link).
+pub fn default_sparse_lanes(
+    board: &Board,
+    graph: &pbit_spec::sparse::SparseGraph,
+) -> Option<usize> {
+    let mut sizes = vec![0usize; graph.colour_count().max(1) as usize];
+    for &c in graph.colours() {
+        sizes[c as usize] += 1;
+    }
+    let largest = sizes.into_iter().max().unwrap_or(1).max(1);
+    Some(match board.family {
+        Family::Ecp5 => largest.div_ceil(8),
+        Family::Ice40 => largest.min(4),
+    })
 }

@@ -175,6 +175,12 @@ pub struct Report {
     pub colours: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_degree: Option<usize>,
+    /// Sparse machine: its update lanes (absent: one update cell per p-bit) and clocks per
+    /// sweep (updates_per_clock = n / clocks_per_sweep).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clocks_per_sweep: Option<u32>,
     /// Every clock nextpnr timed, and every utilisation line.
     pub clocks: Vec<ClockTiming>,
     pub utilisation: Vec<Utilisation>,
@@ -265,6 +271,8 @@ impl Report {
             machine: "dense".into(),
             colours: None,
             max_degree: None,
+            lanes: None,
+            clocks_per_sweep: None,
             clocks: nextpnr.clocks.clone(),
             utilisation: nextpnr.utilisation.clone(),
             step_seconds: Vec::new(),

@@ -18,6 +18,10 @@ pub enum HdlCommand {
         /// Directory to write `pbit_n{N}.v` into.
         #[arg(long, default_value = "build/hdl")]
         out: PathBuf,
+        /// --machine sparse: update lanes L (a colour's p-bits L at a time, ⌈|colour| / L⌉
+        /// clocks a phase); 0 or absent: one update cell per p-bit.
+        #[arg(long)]
+        lanes: Option<usize>,
     },
     #[cfg(feature = "boards")]
     /// Build a board's bitstream: core top + shell, yosys, nextpnr, packer; then a report
@@ -44,6 +48,10 @@ pub enum HdlCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// --machine sparse: update lanes L (a colour's p-bits L at a time); 0: one update
+        /// cell per p-bit; default: the board's (pbit_boards::default_sparse_lanes).
+        #[arg(long)]
+        lanes: Option<usize>,
     },
     /// Print the memory map of a machine of N p-bits (regions, registers, access, widths,
     /// resets, value rules, capabilities), from the table in spec/src/regmap.rs. With
@@ -145,11 +153,12 @@ fn sparse_graph(m: &crate::MachineArgs) -> Result<Option<(pbit_spec::sparse::Spa
 
 pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
     match c {
-        HdlCommand::Emit { n: _, out } if m.machine == crate::MachineKind::Sparse => {
+        HdlCommand::Emit { n: _, out, lanes } if m.machine == crate::MachineKind::Sparse => {
             let (graph, d) = sparse_graph(m)?.expect("--machine sparse");
             let opts = pbit_hdl::sparse::SparseOptions {
                 max_degree: d,
                 readback: true,
+                lanes: lanes.filter(|&l| l > 0),
             };
             let (verilog, _) = pbit_hdl::sparse::emit_sparse_verilog(&graph, &opts)?;
             std::fs::create_dir_all(out)?;
@@ -157,7 +166,10 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             std::fs::write(&path, verilog)?;
             println!("{}", path.display());
         }
-        HdlCommand::Emit { n, out } => {
+        HdlCommand::Emit { n, out, lanes } => {
+            if lanes.is_some() {
+                bail!("--lanes is for --machine sparse");
+            }
             let Some(n) = n else {
                 bail!("give --n (or --machine sparse --graph FILE)");
             };
@@ -179,6 +191,7 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             plan,
             no_nice,
             json,
+            lanes,
         } => {
             let b = board(name)?;
             let mut options = pbit_boards::BuildOptions::defaults(b, PathBuf::new());
@@ -189,6 +202,20 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                     bail!("--n is the graph's for --machine sparse");
                 }
                 options.n = g.n();
+                options.lanes = match lanes {
+                    Some(0) => None,
+                    Some(l) => Some(*l),
+                    None => pbit_boards::default_sparse_lanes(b, g),
+                };
+                eprintln!(
+                    "sparse machine: {}",
+                    match options.lanes {
+                        Some(l) => format!("{l} update lanes"),
+                        None => "one update cell per p-bit".into(),
+                    }
+                );
+            } else if lanes.is_some() {
+                bail!("--lanes is for --machine sparse");
             }
             let default_dir = match &options.sparse {
                 Some((g, _)) => {

@@ -1,5 +1,6 @@
 //! Writes the Verilog of a sparse machine for a periodic L×L×L lattice (or a ring) to a file:
-//! `cargo run --release -p pbit-hdl --example emit_sparse -- lattice3 8 out.v` (ring: `ring 8`).
+//! `cargo run --release -p pbit-hdl --example emit_sparse -- lattice3 8 out.v [LANES] [readback]`
+//! (ring: `ring 8`; LANES a number of update lanes, or `none`/absent: one cell per p-bit).
 use pbit_hdl::sparse::{emit_sparse_verilog, SparseOptions};
 use pbit_spec::sparse::SparseGraph;
 
@@ -34,7 +35,11 @@ fn main() {
         &g,
         &SparseOptions {
             max_degree: d,
-            readback: args.len() > 4,
+            readback: args.len() > 5,
+            lanes: args
+                .get(4)
+                .filter(|a| a.as_str() != "none")
+                .map(|a| a.parse().expect("LANES: a number or none")),
         },
     )
     .unwrap();

@@ -485,6 +485,7 @@ mod tests {
         let opts = SparseOptions {
             max_degree: 2,
             readback: false,
+            lanes: None,
         };
         let (v, info) = emit_sparse_core_top(&g, &opts, 25_000_000, 1_000_000).unwrap();
         assert!(v.contains("module top(") && v.contains("module pbit_sparse_core("));

@@ -1,6 +1,9 @@
 //! The sparse, graph-coloured machine: Verilog generated from a built graph
 //! ([`pbit_spec::sparse::SparseGraph`]) — one update cell per p-bit, its neighbours wired in,
-//! one colour phase per clock.
+//! one colour phase per clock; or ([`SparseOptions::lanes`]) L time-multiplexed update lanes,
+//! a colour's p-bits L at a time, each lane's inputs a small multiplexer over the p-bits it
+//! serves (docs/hdl.md, "Update lanes"). The text below describes a cell; a lane is the same
+//! cell behind its multiplexer.
 //!
 //! rust-hdl fixes its structure at compile time (widths are const generics, and an `hdl_gen`
 //! body can index a `Vec` of blocks only by loop variables), so a machine whose wiring is a
@@ -13,8 +16,9 @@
 //! (pbit-sim's tests), not in rust-hdl's simulator.
 //!
 //! # Datapath (per p-bit i of colour c)
-//! * generator: xorshift32 state in 32 flip-flops; its next state `step(x)` is a wire, so the
-//!   next draw u = step(x) >> 24 is known before the update (it does not depend on the state);
+//! * generator: xorshift32 in 32 flip-flops per p-bit, holding its next state s = step(x), so
+//!   the next draw u = s >> 24 is known before the update (it does not depend on the state);
+//!   an update stores step(s); the RNG region reads step⁻¹(s) and a write stores step(word);
 //! * field: I_i = h_i + Σ_k (m_j ? J_e : −J_e) over its neighbours (j, e), an adder tree of
 //!   F-bit wrapping adds (exact: fields never saturate, checked at load);
 //! * activation: the page's upper 128 thresholds in a RAM per *port group*; a group serves one
@@ -59,6 +63,9 @@ pub struct SparseOptions {
     /// Whether the RNG and field regions are readable (an N-way multiplexer each: tests and
     /// Verilator builds want them, boards save the LUTs; without, they read 0).
     pub readback: bool,
+    /// Update lanes: None = one update cell per p-bit (a colour phase per clock); Some(L) = L
+    /// time-multiplexed lanes, a colour's p-bits L at a time (⌈|colour| / L⌉ clocks a phase).
+    pub lanes: Option<usize>,
 }
 
 /// Why a sparse machine cannot be generated.
@@ -76,6 +83,8 @@ pub enum SparseEmitError {
     },
     #[error("the graph has {colours} colours; a sparse machine has at most 255")]
     Colours { colours: u32 },
+    #[error("a sparse machine needs at least 1 update lane, not {lanes}")]
+    Lanes { lanes: usize },
 }
 
 /// What a generated sparse machine is: its size, colours, degree, format and hashes.
@@ -88,8 +97,15 @@ pub struct SparseInfo {
     pub format: Format,
     pub graph_hash: u64,
     pub spec_hash: u64,
-    /// Clocks per colour phase (1, or 2 for a 1-colour graph).
+    /// Clocks of the longest colour phase: ⌈max |colour| / L⌉ with L lanes, 1 without (2 when
+    /// a sweep is a single clock, which needs its lookup clock first).
     pub clocks_per_phase: u32,
+    /// Clocks per sweep: Σ over colours of ⌈|colour| / L⌉ (at least 1 each), or C without
+    /// lanes (2 when that is 1).
+    pub clocks_per_sweep: u32,
+    /// Update lanes (None: one cell per p-bit) and the number of update cells generated.
+    pub lanes: Option<usize>,
+    pub cells: usize,
     /// Clocks from a phase's update to its energy in the E register.
     pub latency: usize,
     /// Page-copy RAMs (two read ports each).
@@ -97,9 +113,10 @@ pub struct SparseInfo {
 }
 
 impl SparseInfo {
-    /// p-bit updates per clock while sweeping: n / (colours × clocks per phase).
+    /// p-bit updates per clock while sweeping: n / clocks per sweep (= n / (colours × clocks
+    /// per phase) when every colour takes as many clocks).
     pub fn updates_per_clock(&self) -> f64 {
-        self.n as f64 / (self.colours.max(1) * self.clocks_per_phase) as f64
+        self.n as f64 / self.clocks_per_sweep as f64
     }
 }
 
@@ -128,8 +145,20 @@ pub fn sparse_info(
     if colours > 255 {
         return Err(SparseEmitError::Colours { colours });
     }
+    if opts.lanes == Some(0) {
+        return Err(SparseEmitError::Lanes { lanes: 0 });
+    }
     let format = sparse_format(opts.max_degree);
-    let layout = Layout::new(graph);
+    let plan = Plan::new(graph, opts.lanes);
+    let longest = (0..plan.slots)
+        .map(|s| {
+            plan.slot_colour
+                .iter()
+                .filter(|&&c| c == plan.slot_colour[s])
+                .count()
+        })
+        .max()
+        .unwrap_or(1);
     Ok(SparseInfo {
         n,
         edges: graph.edges().len(),
@@ -138,9 +167,12 @@ pub fn sparse_info(
         format,
         graph_hash: graph.hash(),
         spec_hash: sparse_spec_hash(&format, graph),
-        clocks_per_phase: if colours <= 1 { 2 } else { 1 },
-        latency: tree_stages(n) + 2,
-        page_rams: layout.groups,
+        clocks_per_phase: if plan.slots <= 1 { 2 } else { longest as u32 },
+        clocks_per_sweep: plan.clocks_per_sweep() as u32,
+        lanes: opts.lanes,
+        cells: plan.lanes.len(),
+        latency: tree_stages(plan.lanes.len()) + 2,
+        page_rams: plan.groups(),
     })
 }
 
@@ -150,41 +182,113 @@ fn tree_stages(n: usize) -> usize {
     levels.div_ceil(STAGE_LEVELS).max(1)
 }
 
-/// Which page-copy port serves each p-bit: colour class c's k-th p-bit (in index order) reads
-/// port (group k / 2, side k % 2), so the p-bits sharing a port have different colours.
-struct Layout {
-    groups: usize,
-    /// (group, side) of each node.
-    port: Vec<(usize, usize)>,
-    /// port_nodes[g][s] = (colour, node) pairs served by that port.
-    port_nodes: Vec<[Vec<(u32, usize)>; 2]>,
+/// How the p-bits map onto update lanes and clocks: a sweep is `slots` clocks (each colour's
+/// p-bits, L at a time: ⌈|colour| / L⌉ clocks, at least 1); lane l serves the p-bits listed in
+/// `lanes[l]` as (slot, node). Without lanes every p-bit is its own lane, updating in its
+/// colour's clock (one clock per colour). A page-copy read port serves one lane per clock: at
+/// each slot the lanes that update get ports 0, 1, … in lane order, so a port is shared only
+/// by lanes that never update in the same clock.
+struct Plan {
+    slots: usize,
+    /// Whether a slot is the last of its colour's phase.
+    phase_end: Vec<bool>,
+    /// The colour each slot updates.
+    slot_colour: Vec<u32>,
+    lanes: Vec<Vec<(usize, usize)>>,
+    /// (lane, slot) of each node.
+    node_at: Vec<(usize, usize)>,
+    /// The port of each lane's entries (parallel to `lanes`).
+    lane_port: Vec<Vec<usize>>,
+    /// (slot, node) pairs served by each port.
+    ports: Vec<Vec<(usize, usize)>>,
 }
 
-impl Layout {
-    fn new(graph: &SparseGraph) -> Layout {
+impl Plan {
+    fn new(graph: &SparseGraph, lanes: Option<usize>) -> Plan {
         let c = graph.colour_count().max(1) as usize;
         let mut classes = vec![Vec::new(); c];
         for (i, &col) in graph.colours().iter().enumerate() {
             classes[col as usize].push(i);
         }
-        let groups = classes
-            .iter()
-            .map(|v| v.len().div_ceil(2))
-            .max()
-            .unwrap_or(0);
-        let mut port = vec![(0, 0); graph.n()];
-        let mut port_nodes: Vec<[Vec<(u32, usize)>; 2]> =
-            (0..groups).map(|_| [Vec::new(), Vec::new()]).collect();
-        for (col, class) in classes.iter().enumerate() {
-            for (k, &i) in class.iter().enumerate() {
-                port[i] = (k / 2, k % 2);
-                port_nodes[k / 2][k % 2].push((col as u32, i));
+        let mut phase_end = Vec::new();
+        let mut slot_colour = Vec::new();
+        let mut lane_list: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut node_at = vec![(0, 0); graph.n()];
+        match lanes {
+            None => {
+                for col in 0..c {
+                    phase_end.push(true);
+                    slot_colour.push(col as u32);
+                }
+                for (i, &col) in graph.colours().iter().enumerate() {
+                    node_at[i] = (i, col as usize);
+                    lane_list.push(vec![(col as usize, i)]);
+                }
+            }
+            Some(l) => {
+                let l = l.max(1);
+                let width = classes
+                    .iter()
+                    .map(Vec::len)
+                    .max()
+                    .unwrap_or(1)
+                    .min(l)
+                    .max(1);
+                lane_list = vec![Vec::new(); width];
+                for (col, class) in classes.iter().enumerate() {
+                    let start = phase_end.len();
+                    let k = class.len().div_ceil(l).max(1);
+                    for s in 0..k {
+                        phase_end.push(s + 1 == k);
+                        slot_colour.push(col as u32);
+                    }
+                    for (k, &i) in class.iter().enumerate() {
+                        let (lane, slot) = (k % l, start + k / l);
+                        node_at[i] = (lane, slot);
+                        lane_list[lane].push((slot, i));
+                    }
+                }
             }
         }
-        Layout {
-            groups,
-            port,
-            port_nodes,
+        let slots = phase_end.len();
+        let mut active = vec![0usize; slots];
+        let mut ports: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut lane_port = Vec::new();
+        for entries in &lane_list {
+            let mut lp = Vec::new();
+            for &(slot, node) in entries {
+                let p = active[slot];
+                active[slot] += 1;
+                if ports.len() <= p {
+                    ports.push(Vec::new());
+                }
+                ports[p].push((slot, node));
+                lp.push(p);
+            }
+            lane_port.push(lp);
+        }
+        Plan {
+            slots,
+            phase_end,
+            slot_colour,
+            lanes: lane_list,
+            node_at,
+            lane_port,
+            ports,
+        }
+    }
+
+    fn groups(&self) -> usize {
+        self.ports.len().div_ceil(2)
+    }
+
+    /// Clocks per sweep: one per slot (two when there is one slot, whose lookup clock cannot
+    /// overlap the previous update).
+    fn clocks_per_sweep(&self) -> usize {
+        if self.slots <= 1 {
+            2
+        } else {
+            self.slots
         }
     }
 }
@@ -242,9 +346,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     let f = info.format.field_bits as usize;
     let jb = info.format.j_bits as usize;
     let hb = info.format.h_bits as usize;
-    let c = info.colours.max(1) as usize;
-    let layout = Layout::new(graph);
-    let g = layout.groups;
+    let plan = Plan::new(graph, opts.lanes);
+    let g = plan.groups();
+    let t = plan.slots;
+    let sb = bits_for(t - 1).max(1); // slot counter bits
     let words = n.div_ceil(32);
     // ΔE and recompute terms: |2I| and |I + h| < 2^F, so F + 2 bits hold them signed
     let dw = f + 2;
@@ -260,7 +365,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     let ctrl_reserved = !mm::CTRL_VALID;
     let hi_bits = bits_for(n.max(ne).div_ceil(32)); // index bits above the low 5 used by decoders
     let hi_count = n.max(ne).div_ceil(32);
-    let stages = tree_stages(n);
+    let stages = tree_stages(plan.lanes.len());
 
     let mut o = String::new();
     macro_rules! w {
@@ -285,6 +390,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!(");");
     w!("    function [31:0] xs32; input [31:0] x; reg [31:0] a; reg [31:0] b; begin");
     w!("        a = x ^ (x << 13); b = a ^ (a >> 17); xs32 = b ^ (b << 5); end endfunction");
+    // the inverse step: a generator stores its next state s = xs32(x); the RNG region reads x
+    w!("    function [31:0] unxs32; input [31:0] y; reg [31:0] a; reg [31:0] b; begin");
+    w!("        b = y ^ (y << 5) ^ (y << 10) ^ (y << 15) ^ (y << 20) ^ (y << 25) ^ (y << 30);");
+    w!("        a = b ^ (b >> 17); unxs32 = a ^ (a << 13) ^ (a << 26); end endfunction");
     // ---- controller state
     w!("    localparam S_IDLE = 4'd0, S_RECOMP = 4'd1, S_RDRAIN = 4'd2, S_STEP = 4'd3, S_COPY = 4'd4,");
     w!("               S_PREP = 4'd5, S_SWEEP = 4'd6, S_SDRAIN = 4'd7, S_DRAIN = 4'd8;");
@@ -299,9 +408,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    reg [4:0] copied_page = 5'd0;");
     w!("    reg copies_valid = 1'b0;");
     w!(
-        "    reg [{}:0] phot = {c}'d1; // one-hot: the colour updating in S_SWEEP",
-        c - 1
+        "    reg [{}:0] slot = {sb}'d0; // the clock of the sweep (S_SWEEP) or recompute",
+        sb - 1
     );
+    w!("    reg [31:0] racc = 32'd0;");
     w!("    reg [63:0] clocks = 64'd0;");
     w!("    reg [31:0] sweeps = 32'd0, samples = 32'd0;");
     w!("    reg [31:0] energy = 32'd0, best_energy = 32'd0, sample_energy = 32'd0;");
@@ -369,111 +479,238 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // ---- phase strobes
     w!("    wire upd = (state == S_SWEEP);");
     w!("    wire recomp_clk = (state == S_RECOMP);");
-    // the colour looked up this clock (for the next clock's phase)
-    w!("    reg [{}:0] nxt;", c - 1);
-    w!("    always @(*) begin");
-    if c == 1 {
-        w!("        nxt = 1'b1;");
+    w!("    wire last_slot = (slot == {sb}'d{});", t - 1);
+    w!("    wire [{}:0] slotdec;", t - 1);
+    for k in 0..t {
+        w!("    assign slotdec[{k}] = (slot == {sb}'d{k});");
+    }
+    let ends: Vec<String> = (0..t)
+        .filter(|&k| plan.phase_end[k])
+        .map(|k| format!("slotdec[{k}]"))
+        .collect();
+    w!("    wire phase_end = {};", ends.join(" | "));
+    // the slot looked up this clock (for the next clock's update)
+    if t == 1 {
+        w!("    wire [{}:0] nslot = {sb}'d0;", sb - 1);
     } else {
         w!(
-            "        if (state == S_SWEEP) nxt = {{phot[{}:0], phot[{}]}};",
-            c - 2,
-            c - 1
+            "    wire [{}:0] nslot = (state == S_SWEEP && !last_slot) ? slot + {sb}'d1 : {sb}'d0;",
+            sb - 1
         );
-        w!("        else nxt = {c}'d1;");
     }
-    w!("    end");
     // ---- energy pipeline tags (declared early: the controller waits on them)
-    w!("    reg [1:0] tag [0:{stages}];");
-    w!("    integer ti; initial for (ti = 0; ti <= {stages}; ti = ti + 1) tag[ti] = 2'd0;");
+    // tag bits: 0 add ΔE, 1 a colour phase ends (best compare), 2 add a recompute term, 3 the
+    // recompute's last slot
+    w!("    reg [3:0] tag [0:{stages}];");
+    w!("    integer ti; initial for (ti = 0; ti <= {stages}; ti = ti + 1) tag[ti] = 4'd0;");
     let mut inflight = String::from("bpend");
     for k in 0..=stages {
-        let _ = write!(inflight, " | (tag[{k}] != 2'd0)");
+        let _ = write!(inflight, " | (tag[{k}] != 4'd0)");
     }
     w!("    wire inflight = {inflight};");
     w!("    wire sample_blocked = sample_pending & !sample_ready;");
     w!("    wire due = (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1);");
+    // bus writes of a generator store its next state (the draw): s = step(x)
+    w!("    wire [31:0] wdx = xs32(write_data);");
 
-    // ---- per node: generator, field, decision
+    // ---- per node: stored state
     for i in 0..n {
-        let (pg, ps) = layout.port[i];
+        let (l, s) = plan.node_at[i];
         w!(
-            "    // node {i}: colour {}, port ({pg}, {ps}), neighbours {:?}",
+            "    // node {i}: colour {}, lane {l}, slot {s}, neighbours {:?}",
             graph.colours()[i],
             nbrs[i]
         );
-        w!("    reg [31:0] rng_{i} = 32'd1;");
-        w!("    wire [31:0] rs_{i} = xs32(rng_{i});");
-        w!("    wire [6:0] la_{i} = rs_{i}[31] ? rs_{i}[30:24] : ~rs_{i}[30:24];");
+        w!("    reg [31:0] s_{i} = 32'd1;");
         w!("    reg [{}:0] h_{i} = {hb}'d0;", hb - 1);
-        // field terms and their tree
+    }
+    for e in 0..ne {
+        w!("    reg [{}:0] j_{e} = {jb}'d0;", jb - 1);
+    }
+    let dflt = |w: usize| {
+        if opts.readback {
+            format!("{w}'d0")
+        } else {
+            format!("{{{w}{{1'bx}}}}")
+        }
+    };
+    // ---- per lane: the selected p-bit's inputs, generator, field, decision and ΔE
+    for (l, entries) in plan.lanes.iter().enumerate() {
+        let deg = entries
+            .iter()
+            .map(|&(_, i)| nbrs[i].len())
+            .max()
+            .unwrap_or(0);
+        w!("    // lane {l}: (slot, node) {:?}", entries);
+        w!(
+            "    reg [31:0] ss_{l}; reg [{}:0] hs_{l}; reg sp_{l}, cl_{l}, ac_{l}, va_{l};",
+            hb - 1
+        );
+        for k in 0..deg {
+            w!("    reg nb_{l}_{k}; reg [{}:0] jj_{l}_{k};", jb - 1);
+        }
+        let assign = |o: &mut String, i: usize, ind: &str| {
+            let _ = writeln!(
+                o,
+                "{ind}ss_{l} = s_{i}; hs_{l} = h_{i}; sp_{l} = spins[{i}]; cl_{l} = clamps[{i}]; ac_{l} = act[{i}];"
+            );
+            for k in 0..deg {
+                match nbrs[i].get(k) {
+                    Some(&(j, e)) => {
+                        let _ = writeln!(o, "{ind}nb_{l}_{k} = spins[{j}]; jj_{l}_{k} = j_{e};");
+                    }
+                    None => {
+                        let _ = writeln!(o, "{ind}nb_{l}_{k} = 1'b0; jj_{l}_{k} = {jb}'d0;");
+                    }
+                }
+            }
+        };
+        w!("    always @(*) begin");
+        if entries.len() == 1 {
+            let (slot, i) = entries[0];
+            assign(&mut o, i, "        ");
+            w!("        va_{l} = slotdec[{slot}];");
+        } else {
+            w!("        ss_{l} = {}; hs_{l} = {}; sp_{l} = 1'b0; cl_{l} = 1'b0; ac_{l} = 1'b0; va_{l} = 1'b0;", dflt(32), dflt(hb));
+            for k in 0..deg {
+                w!("        nb_{l}_{k} = 1'b0; jj_{l}_{k} = {};", dflt(jb));
+            }
+            w!("        case (slot)");
+            for &(slot, i) in entries {
+                w!("        {sb}'d{slot}: begin");
+                assign(&mut o, i, "            ");
+                w!("            va_{l} = 1'b1;");
+                w!("        end");
+            }
+            w!("        default: ;");
+            w!("        endcase");
+        }
+        w!("    end");
+        w!("    wire [31:0] rs_{l} = xs32(ss_{l});");
+        w!("    wire [31:0] wb_{l} = wr_rng ? wdx : rs_{l};");
+        // field terms and their tree: m·J = nb ? J : ~J + 1, so each term is J XOR the
+        // neighbour's sign and the +1s are one count, a term of its own (no negator per term)
         let mut terms: Vec<String> =
-            vec![format!("{{{{{}{{h_{i}[{}]}}}}, h_{i}}}", f - hb, hb - 1)];
-        for &(j, e) in &nbrs[i] {
-            terms.push(format!("t_{i}_{e}"));
+            vec![format!("{{{{{}{{hs_{l}[{}]}}}}, hs_{l}}}", f - hb, hb - 1)];
+        for k in 0..deg {
+            terms.push(format!("t_{l}_{k}"));
             w!(
-                "    wire [{}:0] jx_{i}_{e} = {{{{{}{{j_{e}[{}]}}}}, j_{e}}};",
+                "    wire [{}:0] jx_{l}_{k} = {{{{{}{{jj_{l}_{k}[{}]}}}}, jj_{l}_{k}}};",
                 f - 1,
                 f - jb,
                 jb - 1
             );
             w!(
-                "    wire [{}:0] t_{i}_{e} = spins[{j}] ? jx_{i}_{e} : -jx_{i}_{e};",
+                "    wire [{}:0] t_{l}_{k} = jx_{l}_{k} ^ {{{f}{{!nb_{l}_{k}}}}};",
                 f - 1
             );
         }
-        w!("    wire [{}:0] fld_{i} = {};", f - 1, balanced(&terms));
-        w!("    wire [{}:0] th_{i} = th_{pg}_{ps};", f - 1);
+        if deg > 0 {
+            let ones: Vec<String> = (0..deg)
+                .map(|k| format!("{{{}'d0, !nb_{l}_{k}}}", f - 1))
+                .collect();
+            w!("    wire [{}:0] neg_{l} = {};", f - 1, balanced(&ones));
+            terms.push(format!("neg_{l}"));
+        }
+        w!("    wire [{}:0] fld_{l} = {};", f - 1, balanced(&terms));
+        // the threshold from this clock's port
+        let mut lports: Vec<usize> = plan.lane_port[l].clone();
+        lports.sort_unstable();
+        lports.dedup();
+        if lports.len() == 1 {
+            let p = lports[0];
+            w!("    wire [{}:0] th_{l} = th_{}_{};", f - 1, p / 2, p % 2);
+        } else {
+            w!("    reg [{}:0] th_{l};", f - 1);
+            w!("    always @(*) begin");
+            w!("        th_{l} = {};", dflt(f));
+            w!("        case (slot)");
+            for (k, &(slot, _)) in entries.iter().enumerate() {
+                let p = plan.lane_port[l][k];
+                w!("        {sb}'d{slot}: th_{l} = th_{}_{};", p / 2, p % 2);
+            }
+            w!("        default: ;");
+            w!("        endcase");
+            w!("    end");
+        }
         w!(
-            "    wire gt_{i} = (fld_{i} ^ {f}'d{}) > (th_{i} ^ {f}'d{});",
+            "    wire gt_{l} = (fld_{l} ^ {f}'d{}) > (th_{l} ^ {f}'d{});",
             1u64 << (f - 1),
             1u64 << (f - 1)
         );
-        w!("    wire mnew_{i} = clamps[{i}] ? spins[{i}] : gt_{i};");
-        w!(
-            "    wire en_{i} = upd & phot[{}] & act[{i}];",
-            graph.colours()[i]
-        );
+        w!("    wire mnew_{l} = cl_{l} ? sp_{l} : gt_{l};");
+        w!("    wire en_{l} = upd & va_{l} & ac_{l};");
         // ΔE = −2·m_new·I on a flip; recompute term −m·(I + h)
         w!(
-            "    wire [{}:0] fx_{i} = {{{{2{{fld_{i}[{}]}}}}, fld_{i}}};",
+            "    wire [{}:0] fx_{l} = {{{{2{{fld_{l}[{}]}}}}, fld_{l}}};",
             dw - 1,
             f - 1
         );
         w!(
-            "    wire [{}:0] ihx_{i} = fx_{i} + {{{{{}{{h_{i}[{}]}}}}, h_{i}}};",
+            "    wire [{}:0] ihx_{l} = fx_{l} + {{{{{}{{hs_{l}[{}]}}}}, hs_{l}}};",
             dw - 1,
             dw - hb,
             hb - 1
         );
-        w!("    reg [{}:0] d_{i} = {dw}'d0;", dw - 1);
+        w!("    reg [{}:0] d_{l} = {dw}'d0;", dw - 1);
+        w!("    always @(posedge clock) begin");
+        w!("        if (en_{l}) d_{l} <= (mnew_{l} != sp_{l}) ? (mnew_{l} ? -{{fx_{l}[{}:0], 1'b0}} : {{fx_{l}[{}:0], 1'b0}}) : {dw}'d0;", dw - 2, dw - 2);
+        w!("        else if (recomp_clk & va_{l} & ac_{l}) d_{l} <= sp_{l} ? -ihx_{l} : ihx_{l};");
+        w!("        else d_{l} <= {dw}'d0;");
+        w!("    end");
     }
-    // ---- edges
-    for e in 0..ne {
-        w!("    reg [{}:0] j_{e} = {jb}'d0;", jb - 1);
+    // the field of each node, for the readback region
+    if opts.readback {
+        for i in 0..n {
+            let (l, _) = plan.node_at[i];
+            if plan.lanes[l].len() == 1 {
+                w!("    wire [{}:0] fr_{i} = fld_{l};", f - 1);
+                continue;
+            }
+            let mut terms: Vec<String> =
+                vec![format!("{{{{{}{{h_{i}[{}]}}}}, h_{i}}}", f - hb, hb - 1)];
+            for &(j, e) in &nbrs[i] {
+                terms.push(format!(
+                    "(spins[{j}] ? {{{{{}{{j_{e}[{}]}}}}, j_{e}}} : -{{{{{}{{j_{e}[{}]}}}}, j_{e}}})",
+                    f - jb,
+                    jb - 1,
+                    f - jb,
+                    jb - 1
+                ));
+            }
+            w!("    wire [{}:0] fr_{i} = {};", f - 1, balanced(&terms));
+        }
     }
-    // ---- page RAMs
+    // ---- page RAMs: port p's address is the draw of the p-bit it serves next clock
     w!("    wire copy_we = (state == S_COPY) & (copy_cnt != 8'd0);");
     w!("    wire [6:0] copy_addr = copy_cnt[6:0] - 7'd1;");
     for gi in 0..g {
         for s in 0..2 {
-            let mut addr = String::new();
-            let mut inv = String::new();
-            for &(col, node) in &layout.port_nodes[gi][s] {
-                if !addr.is_empty() {
-                    addr.push_str(" | ");
-                    inv.push_str(" | ");
+            let p = 2 * gi + s;
+            let served: &[(usize, usize)] = plan.ports.get(p).map(|v| v.as_slice()).unwrap_or(&[]);
+            w!("    reg [7:0] pu_{gi}_{s};");
+            w!("    always @(*) begin");
+            match served {
+                [] => {
+                    w!("        pu_{gi}_{s} = 8'd0;");
                 }
-                let _ = write!(addr, "({{7{{nxt[{col}]}}}} & la_{node})");
-                let _ = write!(inv, "(nxt[{col}] & !rs_{node}[31])");
+                [(_, node)] if t == 1 => {
+                    w!("        pu_{gi}_{s} = s_{node}[31:24];");
+                }
+                _ => {
+                    w!("        pu_{gi}_{s} = {};", dflt(8));
+                    w!("        case (nslot)");
+                    for &(slot, node) in served {
+                        w!("        {sb}'d{slot}: pu_{gi}_{s} = s_{node}[31:24];");
+                    }
+                    w!("        default: ;");
+                    w!("        endcase");
+                }
             }
-            if addr.is_empty() {
-                addr = "7'd0".into();
-                inv = "1'b0".into();
-            }
-            w!("    wire [6:0] pa_{gi}_{s} = {addr};");
+            w!("    end");
+            w!("    wire [6:0] pa_{gi}_{s} = pu_{gi}_{s}[7] ? pu_{gi}_{s}[6:0] : ~pu_{gi}_{s}[6:0];");
             w!("    reg inv_{gi}_{s} = 1'b0;");
-            w!("    always @(posedge clock) inv_{gi}_{s} <= {inv};");
+            w!("    always @(posedge clock) inv_{gi}_{s} <= !pu_{gi}_{s}[7];");
             w!("    wire [{}:0] rd_{gi}_{s};", f - 1);
             w!(
                 "    wire [{}:0] th_{gi}_{s} = rd_{gi}_{s} ^ {{{f}{{inv_{gi}_{s}}}}};",
@@ -483,8 +720,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    pbit_sparse_page #(.F({f})) page_{gi}(.clock(clock), .we(copy_we), .addr_a(copy_we ? copy_addr : pa_{gi}_0), .wd(pmem_q), .rd_a(rd_{gi}_0), .addr_b(pa_{gi}_1), .rd_b(rd_{gi}_1));");
     }
 
-    // ---- the energy tree over all d_i
-    let mut level: Vec<(String, usize)> = (0..n).map(|i| (format!("d_{i}"), dw)).collect();
+    // ---- the energy tree over the lanes' d_l
+    let mut level: Vec<(String, usize)> = (0..plan.lanes.len())
+        .map(|l| (format!("d_{l}"), dw))
+        .collect();
     let mut lvl = 0usize;
     let mut stage = 0usize;
     let mut tree = String::new();
@@ -526,10 +765,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         32 - top_w.min(32),
         top_w - 1
     );
+    w!("    wire [31:0] rsum = racc + tsum;");
+    w!("    wire [31:0] rsum_half = {{rsum[31], rsum[31:1]}};");
     // tags and state history follow the register stages: tag[0] with d, tag[k] with stage k
     w!("    reg [{}:0] hist [1:{stages}];", n - 1);
     w!("    always @(posedge clock) begin");
-    w!("        tag[0] <= {{recomp_clk, upd}};");
+    w!("        tag[0] <= {{recomp_clk & last_slot, recomp_clk, upd & phase_end, upd}};");
     w!("        tag[1] <= tag[0]; hist[1] <= spins;");
     for k in 2..=stages {
         w!(
@@ -541,20 +782,27 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    end");
 
     // ---- sequential logic of the nodes, one always block each
+    w!("    wire [{}:0] act_gt, act_eq;", words - 1);
+    for wd in 0..words {
+        w!("    assign act_gt[{wd}] = (n_active[31:5] > 27'd{wd}); assign act_eq[{wd}] = (n_active[31:5] == 27'd{wd});");
+    }
+    w!("    wire [31:0] act_lo;");
+    for b in 0..32 {
+        w!("    assign act_lo[{b}] = (n_active[4:0] > 5'd{b});");
+    }
     for i in 0..n {
         let (wd, b) = (i / 32, i % 32);
+        let (l, slot) = plan.node_at[i];
         w!("    reg spin_{i} = 1'b0, clamp_{i} = 1'b0, act_{i} = 1'b0;");
         w!("    assign spins[{i}] = spin_{i}; assign clamps[{i}] = clamp_{i}; assign act[{i}] = act_{i};");
+        w!("    wire up_{i} = en_{l} & slotdec[{slot}];");
         w!("    always @(posedge clock) begin");
-        // act_i = n_active > i, i = 32w + b
-        w!("        act_{i} <= (n_active[31:5] > 27'd{wd}) | ((n_active[31:5] == 27'd{wd}) & (n_active[4:0] > 5'd{b}));");
-        w!("        if (en_{i}) begin rng_{i} <= rs_{i}; spin_{i} <= mnew_{i}; end");
-        w!("        else if (wr_rng & whi[{wd}] & wlo[{b}]) rng_{i} <= write_data;");
+        // act_i = n_active > i, i = 32w + b (the comparisons shared by words and bits)
+        w!("        act_{i} <= act_gt[{wd}] | (act_eq[{wd}] & act_lo[{b}]);");
+        w!("        if (up_{i} | (wr_rng & whi[{wd}] & wlo[{b}])) s_{i} <= wb_{l};");
+        w!("        if (up_{i}) spin_{i} <= mnew_{l};");
         w!("        if (wr_state & wword[{wd}]) spin_{i} <= write_data[{b}];");
         w!("        if (wr_clamp & wword[{wd}]) clamp_{i} <= write_data[{b}];");
-        w!("        if (en_{i}) d_{i} <= (mnew_{i} != spin_{i}) ? (mnew_{i} ? -{{fx_{i}[{}:0], 1'b0}} : {{fx_{i}[{}:0], 1'b0}}) : {dw}'d0;", dw - 2, dw - 2);
-        w!("        else if (recomp_clk & act_{i}) d_{i} <= spin_{i} ? -ihx_{i} : ihx_{i};");
-        w!("        else d_{i} <= {dw}'d0;");
         w!(
             "        if (wr_h & whi[{wd}] & wlo[{b}]) h_{i} <= write_data[{}:0];",
             hb - 1
@@ -592,9 +840,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("        if (sample_pending & sample_ready) sample_pending <= 1'b0;");
     // energy: the tree's output
     w!("        bpend <= 1'b0;");
-    w!("        if (tag[{stages}][0]) begin energy <= energy + tsum; espins <= hist[{stages}]; bpend <= 1'b1; end");
-    w!("        if (tag[{stages}][1]) begin");
-    w!("            energy <= {{tsum[31], tsum[31:1]}}; best_energy <= {{tsum[31], tsum[31:1]}};");
+    w!("        if (tag[{stages}][0]) energy <= energy + tsum;");
+    w!("        if (tag[{stages}][1]) begin espins <= hist[{stages}]; bpend <= 1'b1; end");
+    w!("        if (tag[{stages}][2]) racc <= racc + tsum;");
+    w!("        if (tag[{stages}][3]) begin");
+    w!("            energy <= rsum_half; best_energy <= rsum_half;");
     w!("            espins <= hist[{stages}]; bstate <= hist[{stages}]; stale <= 1'b0;");
     w!("        end");
     w!("        if (bpend & ((energy ^ 32'h80000000) < (best_energy ^ 32'h80000000))) begin");
@@ -603,13 +853,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // controller
     w!("        case (state)");
     w!("        S_IDLE: begin");
+    w!("            racc <= 32'd0; slot <= {sb}'d0;");
     w!("            if (start) begin");
     w!("                sample_pending <= 1'b0;");
     w!("                burn_left <= burn_in; every_left <= every; step <= 5'd0; running <= 1'b1;");
     w!("                state <= stale ? S_RECOMP : S_STEP;");
     w!("            end else if (recompute) begin running <= 1'b0; state <= S_RECOMP; end");
     w!("        end");
-    w!("        S_RECOMP: state <= S_RDRAIN;");
+    w!("        S_RECOMP: if (last_slot) begin slot <= {sb}'d0; state <= S_RDRAIN; end else slot <= slot + {sb}'d1;");
     w!("        S_RDRAIN: if (!inflight && !recomp_clk) state <= running ? S_STEP : S_IDLE;");
     w!("        S_STEP: begin");
     w!("            page <= sched_page[step]; sweeps_left <= sched_sweeps[step]; copy_cnt <= 8'd0;");
@@ -622,9 +873,9 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            copy_cnt <= copy_cnt + 8'd1;");
     w!("            if (copy_cnt == 8'd{PAGE_HALF}) begin copied_page <= page; copies_valid <= 1'b1; state <= S_PREP; end");
     w!("        end");
-    w!("        S_PREP: begin phot <= {c}'d1; state <= S_SWEEP; end");
+    w!("        S_PREP: begin slot <= {sb}'d0; state <= S_SWEEP; end");
     w!("        S_SWEEP: begin");
-    w!("            if (phot[{}]) begin", c - 1);
+    w!("            if (last_slot) begin");
     // end of a sweep
     w!("                sweeps <= sweeps + 32'd1;");
     w!("                if (burn_left != 32'd0) burn_left <= burn_left - 32'd1;");
@@ -634,14 +885,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_STEP; end");
     w!("                end else begin");
     w!("                    sweeps_left <= sweeps_left - 32'd1;");
-    if c == 1 {
+    if t == 1 {
         w!("                    state <= S_PREP;");
     } else {
-        w!("                    phot <= {c}'d1;");
+        w!("                    slot <= {sb}'d0;");
     }
     w!("                end");
-    if c > 1 {
-        w!("            end else phot <= {{phot[{}:0], 1'b0}};", c - 2);
+    if t > 1 {
+        w!("            end else slot <= slot + {sb}'d1;");
     } else {
         w!("            end");
     }
@@ -663,6 +914,17 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    assign sample_valid = sample_pending;");
 
     // ---- reads (registered)
+    if opts.readback {
+        w!("    reg [31:0] rb_s;");
+        w!("    always @(*) begin");
+        w!("        case (r_index)");
+        for i in 0..n {
+            w!("        24'd{i}: rb_s = s_{i};");
+        }
+        w!("        default: rb_s = 32'd0;");
+        w!("        endcase");
+        w!("    end");
+    }
     w!("    always @(posedge clock) begin");
     w!("        read_data <= 32'd0;");
     w!("        if (r_region == 8'd{}) begin", mm::REGION_REGS);
@@ -744,12 +1006,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             "        if (r_region == 8'd{} && idle) begin",
             mm::REGION_RNG
         );
-        w!("            case (r_index)");
-        for i in 0..n {
-            w!("            24'd{i}: read_data <= rng_{i};");
-        }
-        w!("            default: read_data <= 32'd0;");
-        w!("            endcase");
+        w!("            read_data <= unxs32(rb_s);");
         w!("        end");
         w!(
             "        if (r_region == 8'd{} && idle) begin",
@@ -758,7 +1015,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("            case (r_index)");
         for i in 0..n {
             w!(
-                "            24'd{i}: read_data <= {{{{{}{{fld_{i}[{}]}}}}, fld_{i}}};",
+                "            24'd{i}: read_data <= {{{{{}{{fr_{i}[{}]}}}}, fr_{i}}};",
                 32 - f,
                 f - 1
             );
@@ -802,6 +1059,7 @@ mod tests {
         let opts = SparseOptions {
             max_degree: 2,
             readback: true,
+            lanes: None,
         };
         let (v, info) = emit_sparse_verilog(&g, &opts).unwrap();
         assert!(v.contains("module top("));
@@ -812,7 +1070,7 @@ mod tests {
         assert_eq!(info.format, sparse_format(2));
         // one edge register per edge, one generator per node
         assert_eq!(v.matches("reg [8:0] j_").count(), 8);
-        assert_eq!(v.matches("reg [31:0] rng_").count(), 8);
+        assert_eq!(v.matches("reg [31:0] s_").count(), 8);
     }
 
     #[test]
@@ -822,6 +1080,7 @@ mod tests {
             &SparseOptions {
                 max_degree: 1,
                 readback: false,
+                lanes: None,
             },
         )
         .unwrap_err();

@@ -144,6 +144,7 @@ impl Board {
         let opts = pbit_hdl::sparse::SparseOptions {
             max_degree,
             readback: true,
+            lanes: None,
         };
         let (verilog, info) =
             pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, clock_hz, baud)

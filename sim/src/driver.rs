@@ -81,9 +81,20 @@ impl VerilatedMachine {
     /// sparse machine for `graph` with maximum degree `max_degree` and instantiates it. Every
     /// region is readable (the RNG and field regions too).
     pub fn build_sparse(graph: &SparseGraph, max_degree: usize) -> Result<Self, SimError> {
+        Self::build_sparse_with(graph, max_degree, None)
+    }
+
+    /// [`Self::build_sparse`] with `lanes` time-multiplexed update lanes (None: one update
+    /// cell per p-bit).
+    pub fn build_sparse_with(
+        graph: &SparseGraph,
+        max_degree: usize,
+        lanes: Option<usize>,
+    ) -> Result<Self, SimError> {
         let opts = SparseOptions {
             max_degree,
             readback: true,
+            lanes,
         };
         let (verilog, info) = pbit_hdl::sparse::emit_sparse_verilog(graph, &opts)?;
         let so = crate::build::build_shared_object(&verilog)?;
