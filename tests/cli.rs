@@ -1,15 +1,8 @@
 //! End-to-end tests of the `pbit` binary: real processes, real files, real exit codes.
 
+use pbit_tests::{fails_with, pbit};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn pbit(args: &[&str]) -> Output {
-    Command::new(pbit_tests::pbit_bin())
-        .args(args)
-        .output()
-        .expect("run pbit")
-}
 
 fn ok_json(args: &[&str]) -> Value {
     let out = pbit(args);
@@ -19,17 +12,6 @@ fn ok_json(args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}"))
-}
-
-fn fails_with(args: &[&str], needle: &str) {
-    let out = pbit(args);
-    assert!(!out.status.success(), "pbit {args:?} should fail");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(needle),
-        "pbit {args:?}: stderr {err:?} lacks {needle:?}"
-    );
-    assert!(!err.contains("panicked"), "pbit {args:?} panicked: {err}");
 }
 
 fn example(name: &str) -> String {

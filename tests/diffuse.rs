@@ -5,29 +5,12 @@
 //! verilator and g++ (scripts/test-all.sh installs them).
 
 use pbit_sim::board::{serve, ServeOptions, DEFAULT_CLOCK_HZ};
+use pbit_tests::{ok, pbit};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-
-fn pbit(args: &[&str]) -> Output {
-    Command::new(pbit_tests::pbit_bin())
-        .args(args)
-        .output()
-        .expect("run pbit")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = pbit(args);
-    assert!(
-        out.status.success(),
-        "pbit {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&ok(args).stdout).expect("JSON report")

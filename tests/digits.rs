@@ -3,26 +3,9 @@
 //! writes its documented format, the learned file's layout header is machine-readable, and bad
 //! CSV files are clean errors naming file, line and field.
 
+use pbit_tests::{ok, pbit};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn pbit(args: &[&str]) -> Output {
-    Command::new(pbit_tests::pbit_bin())
-        .args(args)
-        .output()
-        .expect("run pbit")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = pbit(args);
-    assert!(
-        out.status.success(),
-        "pbit {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn dataset(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,16 +1,9 @@
 //! End-to-end tests of `pbit factor`, `pbit circuit` and `pbit sat`: real processes, real
 //! files, real exit codes.
 
+use pbit_tests::{fails_with, pbit};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn pbit(args: &[&str]) -> Output {
-    Command::new(pbit_tests::pbit_bin())
-        .args(args)
-        .output()
-        .expect("run pbit")
-}
 
 fn ok(args: &[&str]) -> String {
     let out = pbit(args);
@@ -24,17 +17,6 @@ fn ok(args: &[&str]) -> String {
 
 fn ok_json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}"))
-}
-
-fn fails_with(args: &[&str], needle: &str) {
-    let out = pbit(args);
-    assert!(!out.status.success(), "pbit {args:?} should fail");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(needle),
-        "pbit {args:?}: stderr {err:?} lacks {needle:?}"
-    );
-    assert!(!err.contains("panicked"), "pbit {args:?} panicked: {err}");
 }
 
 fn fixture(name: &str) -> String {

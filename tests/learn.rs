@@ -1,26 +1,9 @@
 //! End-to-end tests of `pbit learn`: learn the full adder's truth table, write the machine,
 //! run it forward and backward with `pbit sample --clamp`; bad data files fail cleanly.
 
+use pbit_tests::{ok, pbit};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn pbit(args: &[&str]) -> Output {
-    Command::new(pbit_tests::pbit_bin())
-        .args(args)
-        .output()
-        .expect("run pbit")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = pbit(args);
-    assert!(
-        out.status.success(),
-        "pbit {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

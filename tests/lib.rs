@@ -7,7 +7,7 @@
 use pbit_model::{FixedIsing, Ising, Scaling};
 use pbit_spec::Format;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// The `pbit` binary (package pbit-cli), built for the profile these tests were built with.
@@ -75,4 +75,35 @@ pub fn instance(n: usize, seed: u64) -> FixedIsing {
         ising.h[i] = ((next() % 17) as f64 - 8.0) / 16.0;
     }
     FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap()
+}
+
+/// Runs the `pbit` binary with `args`; its exit status and output, whatever they are.
+pub fn pbit(args: &[&str]) -> Output {
+    Command::new(pbit_bin())
+        .args(args)
+        .output()
+        .expect("run pbit")
+}
+
+/// Runs `pbit` and asserts it succeeded (the failure message carries its stderr).
+pub fn ok(args: &[&str]) -> Output {
+    let out = pbit(args);
+    assert!(
+        out.status.success(),
+        "pbit {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `pbit`, asserts it failed with `needle` in its stderr and did not panic.
+pub fn fails_with(args: &[&str], needle: &str) {
+    let out = pbit(args);
+    assert!(!out.status.success(), "pbit {args:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(needle),
+        "pbit {args:?}: stderr {err:?} lacks {needle:?}"
+    );
+    assert!(!err.contains("panicked"), "pbit {args:?} panicked: {err}");
 }

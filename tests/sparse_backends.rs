@@ -8,31 +8,15 @@
 //! fully visible Boltzmann machine) for the direct port and as a served board. Needs verilator
 //! and g++ (scripts/test-all.sh installs them).
 
+use pbit_tests::{ok, pbit};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 /// Verilator builds and served boards: one at a time (2 cores).
 static BUILDS: Mutex<()> = Mutex::new(());
-
-fn pbit(args: &[&str]) -> Output {
-    Command::new(pbit_tests::pbit_bin())
-        .args(args)
-        .output()
-        .expect("run pbit")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = pbit(args);
-    assert!(
-        out.status.success(),
-        "pbit {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn fails_with(args: &[&str], needles: &[&str]) -> String {
     let out = pbit(args);

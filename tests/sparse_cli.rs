@@ -6,41 +6,13 @@ use pbit_model::run::SampleSpec;
 use pbit_model::sparse::{run, Phases, MODEL_FORMAT};
 use pbit_model::{FixedIsing, Ising, Scaling};
 use pbit_spec::{Beta, ThresholdPage};
+use pbit_tests::{fails_with, ok};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn pbit(args: &[&str]) -> Output {
-    Command::new(pbit_tests::pbit_bin())
-        .args(args)
-        .output()
-        .expect("run pbit")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = pbit(args);
-    assert!(
-        out.status.success(),
-        "pbit {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn ok_json(args: &[&str]) -> Value {
     let out = ok(args);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}"))
-}
-
-fn fails_with(args: &[&str], needle: &str) {
-    let out = pbit(args);
-    assert!(!out.status.success(), "pbit {args:?} should fail");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(needle),
-        "pbit {args:?}: stderr {err:?} lacks {needle:?}"
-    );
-    assert!(!err.contains("panicked"), "pbit {args:?} panicked: {err}");
 }
 
 fn example(name: &str) -> String {
