@@ -40,12 +40,12 @@ pub struct FieldCell<const F: usize> {
     pub clock: Signal<In, Clock>,
     /// J_k,col of the column read last clock (raw, 9 bits).
     pub j: Signal<In, Bits<J_BITS>>,
-    /// field ← 0 (the recompute's start; the name is the controller's phase, which used to
-    /// load h here).
-    pub load_h: Signal<In, Bit>,
-    /// field ← field ± (double ? 2 : 1)·J_k,col; `neg` subtracts.
+    /// field ← 0 (the recompute's start).
+    pub clear_fields: Signal<In, Bit>,
+    /// field ← field ± (flip ? 2 : 1)·J_k,col; `neg` subtracts; `flip`: the column's p-bit
+    /// flipped (its term changes by 2·J), else a recompute's single term.
     pub add: Signal<In, Bit>,
-    pub double: Signal<In, Bit>,
+    pub flip: Signal<In, Bit>,
     pub neg: Signal<In, Bit>,
     pub field: Signal<Out, Bits<F>>,
     field_reg: DFF<Bits<F>>,
@@ -65,9 +65,9 @@ impl<const F: usize> Default for FieldCell<F> {
         Self {
             clock: Default::default(),
             j: Default::default(),
-            load_h: Default::default(),
+            clear_fields: Default::default(),
             add: Default::default(),
-            double: Default::default(),
+            flip: Default::default(),
             neg: Default::default(),
             field: Default::default(),
             field_reg: Default::default(),
@@ -93,7 +93,7 @@ impl<const F: usize> Logic for FieldCell<F> {
             self.jx.next = bit_cast::<F, J_BITS>(self.j.val()) | self.sign_ext.val();
         }
         self.delta.next = self.jx.val();
-        if self.double.val() {
+        if self.flip.val() {
             self.delta.next = self.jx.val() << 1;
         }
         // field − delta = field + !delta + 1: one adder (one carry chain) for both signs
@@ -108,7 +108,7 @@ impl<const F: usize> Logic for FieldCell<F> {
                 + (self.delta.val() ^ self.flip_mask.val())
                 + self.carry_in.val();
         }
-        if self.load_h.val() {
+        if self.clear_fields.val() {
             self.field_reg.d.next = 0.into();
         }
     }
@@ -251,9 +251,9 @@ pub struct Crossbar<const N: usize, const A: usize, const F: usize> {
     pub busy: Signal<In, Bit>,
     /// Column of J read this clock (the adders use it at the next clock).
     pub read_col: Signal<In, Bits<A>>,
-    pub load_h: Signal<In, Bit>,
+    pub clear_fields: Signal<In, Bit>,
     pub add: Signal<In, Bit>,
-    pub double: Signal<In, Bit>,
+    pub flip: Signal<In, Bit>,
     pub neg: Signal<In, Bit>,
     /// p-bit whose local field I and bias h appear on `sel_field` / `sel_h`, and the value
     /// `sel` takes at the next clock edge (the bias RAM is read with it, a clock early).
@@ -304,9 +304,9 @@ impl<const N: usize, const A: usize, const F: usize> Default for Crossbar<N, A, 
             write_data: Default::default(),
             busy: Default::default(),
             read_col: Default::default(),
-            load_h: Default::default(),
+            clear_fields: Default::default(),
             add: Default::default(),
-            double: Default::default(),
+            flip: Default::default(),
             neg: Default::default(),
             sel: Default::default(),
             sel_next: Default::default(),
@@ -358,9 +358,9 @@ impl<const N: usize, const A: usize, const F: usize> Logic for Crossbar<N, A, F>
         }
         for k in 0..N {
             self.cells[k].clock.next = self.clock.val();
-            self.cells[k].load_h.next = self.load_h.val();
+            self.cells[k].clear_fields.next = self.clear_fields.val();
             self.cells[k].add.next = self.add.val();
-            self.cells[k].double.next = self.double.val();
+            self.cells[k].flip.next = self.flip.val();
             self.cells[k].neg.next = self.neg.val();
         }
         for g in 0..Self::BANKS {
@@ -489,13 +489,13 @@ mod tests {
             }
             let mut spins: Vec<bool> = (0..N).map(|i| i % 3 == 0 || i == 7).collect();
             // recompute: clear while reading column 0, then add ±J_kj
-            x.load_h.next = true;
+            x.clear_fields.next = true;
             x.read_col.next = 0usize.to_bits();
             wait_clock_cycle!(sim, clock, x);
-            x.load_h.next = false;
+            x.clear_fields.next = false;
             for (j, &spin) in spins.iter().enumerate() {
                 x.add.next = true;
-                x.double.next = false;
+                x.flip.next = false;
                 x.neg.next = !spin;
                 x.read_col.next = ((j + 1) % N).to_bits();
                 wait_clock_cycle!(sim, clock, x);
@@ -516,7 +516,7 @@ mod tests {
                 wait_clock_cycle!(sim, clock, x);
                 spins[i] = !spins[i];
                 x.add.next = true;
-                x.double.next = true;
+                x.flip.next = true;
                 x.neg.next = !spins[i];
                 wait_clock_cycle!(sim, clock, x);
                 x.add.next = false;

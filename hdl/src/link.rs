@@ -839,12 +839,17 @@ impl<const W: usize> Logic for Link<W> {
             }
             LinkState::RdScan => {
                 // every word readable before the reply is built (the reply buffer keeps the
-                // last reply for a retry until then)
-                if self.i.q.val() == self.cnt.q.val() {
+                // last reply for a retry until then). The scan states are reachable only with
+                // c_checks; without, their bodies fold to a constant here, because yosys does
+                // not prove them unreachable and would keep their logic (the checks' +570
+                // iCE40 cells, and ~30 for the states' own muxes).
+                if !self.c_checks.val() {
+                    self.state.d.next = LinkState::Recv;
+                } else if self.i.q.val() == self.cnt.q.val() {
                     self.i.d.next = 0.into();
                     self.ret.d.next = LinkState::RdLoop;
                     self.state.d.next = LinkState::ReplyHdr;
-                } else if self.c_checks.val() & !self.cw_read_ok.val() {
+                } else if !self.cw_read_ok.val() {
                     self.ecode.d.next = 4.into();
                     self.edetail.d.next = self.cur_addr.val();
                     self.state.d.next = LinkState::ErrWrite;
@@ -885,7 +890,9 @@ impl<const W: usize> Logic for Link<W> {
             LinkState::WrScan => {
                 // every word's address and value checked before any is written; then the
                 // words are loaded again from the frame buffer (fptr back to the first)
-                if self.i.q.val() == self.cnt.q.val() {
+                if !self.c_checks.val() {
+                    self.state.d.next = LinkState::Recv;
+                } else if self.i.q.val() == self.cnt.q.val() {
                     self.i.d.next = 0.into();
                     self.fptr.d.next = 6.into();
                     self.state.d.next = LinkState::WrLoop;
@@ -895,13 +902,14 @@ impl<const W: usize> Logic for Link<W> {
                 }
             }
             LinkState::WrScanCheck => {
-                self.edetail.d.next = self.cur_addr.val();
-                // gated by c_checks although the state is unreachable without it: yosys does
-                // not prove that, and ungated the checks' logic stays (+570 iCE40 cells)
-                if self.c_checks.val() & !self.cw_write_ok.val() {
+                if !self.c_checks.val() {
+                    self.state.d.next = LinkState::Recv;
+                } else if !self.cw_write_ok.val() {
+                    self.edetail.d.next = self.cur_addr.val();
                     self.ecode.d.next = 4.into();
                     self.state.d.next = LinkState::ErrWrite;
-                } else if self.c_checks.val() & !self.cw_value_ok.val() {
+                } else if !self.cw_value_ok.val() {
+                    self.edetail.d.next = self.cur_addr.val();
                     self.ecode.d.next = 6.into();
                     self.state.d.next = LinkState::ErrWrite;
                 } else {

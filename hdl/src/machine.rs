@@ -191,9 +191,9 @@ pub struct Machine<
     acc_cin: Signal<Local, Bits<32>>,
     better: Signal<Local, Bit>,
     half: Signal<Local, Bits<32>>,
-    st_a: Signal<Local, Bits<32>>,
-    st_b: Signal<Local, Bits<32>>,
-    st_c: Signal<Local, Bits<32>>,
+    status_busy: Signal<Local, Bits<32>>,
+    status_pending: Signal<Local, Bits<32>>,
+    status_stale: Signal<Local, Bits<32>>,
 }
 
 impl<
@@ -329,9 +329,9 @@ impl<
             acc_cin: Default::default(),
             better: Default::default(),
             half: Default::default(),
-            st_a: Default::default(),
-            st_b: Default::default(),
-            st_c: Default::default(),
+            status_busy: Default::default(),
+            status_pending: Default::default(),
+            status_stale: Default::default(),
         }
     }
 }
@@ -436,8 +436,8 @@ impl<
         self.crossbar.read_col.next = self.sched.look.val();
         self.crossbar.sel.next = self.sched.sel.val();
         self.crossbar.sel_next.next = self.sched.sel_next.val();
-        self.crossbar.load_h.next = self.sched.load_h.val();
-        self.crossbar.double.next = self.sched.decide.val();
+        self.crossbar.clear_fields.next = self.sched.clear_fields.val();
+        self.crossbar.flip.next = self.sched.decide.val();
 
         // ---- the p-bit at the cursor
         self.cur_word.next = self.sched.cursor.val() >> 5;
@@ -514,7 +514,7 @@ impl<
         }
 
         // ---- recompute: E = −½ Σ m_i (I_i + h_i)
-        if self.sched.load_h.val() {
+        if self.sched.clear_fields.val() {
             self.acc.d.next = 0.into();
         }
         // acc ∓ sum, one carry chain for both signs as for E above
@@ -610,17 +610,17 @@ impl<
         }
 
         // ---- bus reads (registered)
-        self.st_a.next = self.zero32.val();
+        self.status_busy.next = self.zero32.val();
         if self.sched.busy.val() {
-            self.st_a.next = self.one32.val();
+            self.status_busy.next = self.one32.val();
         }
-        self.st_b.next = self.zero32.val();
+        self.status_pending.next = self.zero32.val();
         if self.sample_pending.q.val() {
-            self.st_b.next = self.two32.val();
+            self.status_pending.next = self.two32.val();
         }
-        self.st_c.next = self.zero32.val();
+        self.status_stale.next = self.zero32.val();
         if self.stale.q.val() {
-            self.st_c.next = self.four32.val();
+            self.status_stale.next = self.four32.val();
         }
         self.rd.d.next = 0.into();
         if self.r_region.val() == self.r_regs.val() {
@@ -643,7 +643,8 @@ impl<
                 self.rd.d.next = self.v_hash_hi.val();
             }
             if self.r_index.val() == self.a_status.val() {
-                self.rd.d.next = self.st_a.val() | self.st_b.val() | self.st_c.val();
+                self.rd.d.next =
+                    self.status_busy.val() | self.status_pending.val() | self.status_stale.val();
             }
             if self.r_index.val() == self.a_n_active.val() {
                 self.rd.d.next = self.n_active.q.val();

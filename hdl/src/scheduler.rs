@@ -2,7 +2,7 @@
 //! samples, and drives the datapath with one phase signal per kind of clock.
 //!
 //! Phases (one clock each unless noted):
-//! * `LoadH`: every field ← 0 (the crossbar adds h at its multiplexer), J column 0 is read.
+//! * `ClearFields`: every field ← 0 (the crossbar adds h at its multiplexer), J column 0 is read.
 //! * `Accum` (n clocks): field_k += ±J_kj for j = cursor, the column of j+1 is read.
 //! * `Energy` (n clocks): the energy accumulator takes −m_i·(I_i + h_i) of i = cursor.
 //! * `EnergyDone`: E = acc/2, best ← (E, state), fields no longer stale.
@@ -38,7 +38,7 @@ pub fn run_clocks(n: u64, steps: &[u64]) -> u64 {
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum Phase {
     Idle,
-    LoadH,
+    ClearFields,
     Accum,
     Energy,
     EnergyDone,
@@ -89,7 +89,7 @@ pub struct Scheduler<const A: usize, const P: usize, const S: usize> {
     pub sel: Signal<Out, Bits<A>>,
     /// `sel` after this clock edge (the bias RAM is read with it a clock early).
     pub sel_next: Signal<Out, Bits<A>>,
-    pub load_h: Signal<Out, Bit>,
+    pub clear_fields: Signal<Out, Bit>,
     pub accum: Signal<Out, Bit>,
     pub energy: Signal<Out, Bit>,
     pub energy_done: Signal<Out, Bit>,
@@ -143,7 +143,7 @@ impl<const A: usize, const P: usize, const S: usize> Default for Scheduler<A, P,
             look_en: Default::default(),
             sel: Default::default(),
             sel_next: Default::default(),
-            load_h: Default::default(),
+            clear_fields: Default::default(),
             accum: Default::default(),
             energy: Default::default(),
             energy_done: Default::default(),
@@ -207,7 +207,7 @@ impl<const A: usize, const P: usize, const S: usize> Logic for Scheduler<A, P, S
         self.cursor.next = self.cursor_r.q.val();
         self.look.next = self.cursor_r.q.val() + 1;
         self.look_en.next = false;
-        self.load_h.next = false;
+        self.clear_fields.next = false;
         self.accum.next = false;
         self.energy.next = false;
         self.energy_done.next = false;
@@ -231,17 +231,17 @@ impl<const A: usize, const P: usize, const S: usize> Logic for Scheduler<A, P, S
                     self.step_r.d.next = 0.into();
                     if self.stale.val() {
                         self.running.d.next = true;
-                        self.state.d.next = Phase::LoadH;
+                        self.state.d.next = Phase::ClearFields;
                     } else {
                         self.state.d.next = Phase::StepLoad;
                     }
                 } else if self.recompute.val() {
                     self.running.d.next = false;
-                    self.state.d.next = Phase::LoadH;
+                    self.state.d.next = Phase::ClearFields;
                 }
             }
-            Phase::LoadH => {
-                self.load_h.next = true;
+            Phase::ClearFields => {
+                self.clear_fields.next = true;
                 self.look.next = 0.into();
                 self.cursor_r.d.next = 0.into();
                 self.state.d.next = Phase::Accum;
