@@ -150,7 +150,7 @@ core_top!(
 
 /// Whether the core top without the batch engine (the iCEBreaker's) has the link's per-word
 /// checks (indices beyond the machine, values; [`Link::new`]). It does not: with them the
-/// UP5K build at N = 32 needs 5,790 logic cells of its 5,280 (5,256 without), so the
+/// UP5K build at N = 32 needs 5,790 logic cells of its 5,280 (5,247 without), so the
 /// iCEBreaker relies on the host's and the model's checks (docs/protocol.md).
 pub const MACHINE_TOP_CHECKS: bool = false;
 
