@@ -8,71 +8,22 @@
 use pbit_host::check::{check, CheckOptions};
 use pbit_host::link::Link;
 use pbit_host::transport::{SerialTransport, Transport, TransportError};
-use pbit_sim::board::{serve, ServeOptions, DEFAULT_CLOCK_HZ};
 use pbit_spec::frame::{Message, DELIMITER};
 use pbit_spec::protocol::{Sample, SAMPLE};
 use pbit_tests::pbit_bin;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The simulated board runs slower than real time: reply timeouts are stretched.
 const TIMEOUT_SCALE: u32 = 20;
 const BAUD: u32 = 1_000_000;
 
-/// A simulated board (N = 32, batch engine) on a pty, stopped on drop.
-struct Server {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    path: PathBuf,
-}
-
-impl Server {
-    fn start() -> Server {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel::<Result<PathBuf, String>>();
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let opts = ServeOptions {
-                n: 32,
-                baud: BAUD,
-                clock_hz: DEFAULT_CLOCK_HZ,
-                batch: true,
-                sparse: None,
-            };
-            let ready = tx.clone();
-            if let Err(e) = serve(opts, &s, move |p: &Path| {
-                let _ = ready.send(Ok(p.to_path_buf()));
-            }) {
-                let _ = tx.send(Err(e.to_string()));
-            }
-        });
-        let path = match rx.recv_timeout(Duration::from_secs(900)) {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => panic!("the simulated board did not start: {e}"),
-            Err(e) => panic!("the simulated board did not start: {e}"),
-        };
-        Server {
-            stop,
-            thread: Some(thread),
-            path,
-        }
-    }
-    fn port(&self) -> String {
-        self.path.display().to_string()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// The simulated board (N = 32, batch engine) on a pty.
+fn start_board() -> pbit_tests::SimBoard {
+    pbit_tests::SimBoard::start(32, BAUD)
 }
 
 /// Passes bytes through, except the SAMPLE frame numbered `number` of every run, whose state
@@ -134,7 +85,7 @@ impl<T: Transport> Transport for RewriteSample<T> {
 
 #[test]
 fn check_passes_on_the_simulated_board_and_names_the_first_difference() {
-    let server = Server::start();
+    let server = start_board();
     let open = || SerialTransport::open(&server.port(), BAUD).unwrap();
 
     // the board as it is: every job equals the model, byte for byte

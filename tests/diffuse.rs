@@ -4,13 +4,9 @@
 //! identical, its traffic and machine clocks counted), and clean errors for bad input. Needs
 //! verilator and g++ (scripts/test-all.sh installs them).
 
-use pbit_sim::board::{serve, ServeOptions, DEFAULT_CLOCK_HZ};
 use pbit_tests::{ok, pbit};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&ok(args).stdout).expect("JSON report")
@@ -250,54 +246,6 @@ fn training_and_generation_are_byte_identical_on_the_gateware() {
     assert_eq!(m, v);
 }
 
-/// The simulated board (`pbit sim serve`'s machine) on a pseudo-terminal, stopped on drop.
-struct Board {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    path: PathBuf,
-}
-
-impl Board {
-    fn start(n: usize, baud: u32) -> Board {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel::<Result<PathBuf, String>>();
-        let st = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let opts = ServeOptions {
-                n,
-                baud,
-                clock_hz: DEFAULT_CLOCK_HZ,
-                batch: true,
-                sparse: None,
-            };
-            let ready = tx.clone();
-            if let Err(e) = serve(opts, &st, move |p: &Path| {
-                let _ = ready.send(Ok(p.to_path_buf()));
-            }) {
-                let _ = tx.send(Err(e.to_string()));
-            }
-        });
-        let path = match rx.recv_timeout(Duration::from_secs(900)) {
-            Ok(Ok(p)) => p,
-            other => panic!("the simulated board did not start: {other:?}"),
-        };
-        Board {
-            stop,
-            thread: Some(thread),
-            path,
-        }
-    }
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn generation_over_the_serial_link_is_byte_identical_and_metered() {
     let data = tmp("bas2-serial.txt");
@@ -320,7 +268,7 @@ fn generation_over_the_serial_link_is_byte_identical_and_metered() {
         "--out",
         s(&model),
     ]);
-    let board = Board::start(32, 1_000_000);
+    let board = pbit_tests::SimBoard::start(32, 1_000_000);
     let outs = [tmp("serial-model.txt"), tmp("serial-serial.txt")];
     let mut reports = Vec::new();
     for (backend, out) in ["model", "serial"].iter().zip(&outs) {

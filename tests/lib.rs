@@ -107,3 +107,64 @@ pub fn fails_with(args: &[&str], needle: &str) {
     );
     assert!(!err.contains("panicked"), "pbit {args:?} panicked: {err}");
 }
+
+/// A simulated board (`pbit sim serve`'s machine: the Verilated core top with the batch engine)
+/// served on a pseudo-terminal, as a board on USB-serial; stopped on drop.
+pub struct SimBoard {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The pty's path (`--port`).
+    pub path: PathBuf,
+    pub baud: u32,
+}
+
+impl SimBoard {
+    /// Builds (or takes from the cache) and serves an n-p-bit board at `baud`; waits until it
+    /// is ready (a first build takes minutes on a loaded machine).
+    pub fn start(n: usize, baud: u32) -> SimBoard {
+        use pbit_sim::board::{serve, ServeOptions, DEFAULT_CLOCK_HZ};
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel::<Result<PathBuf, String>>();
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let opts = ServeOptions {
+                n,
+                baud,
+                clock_hz: DEFAULT_CLOCK_HZ,
+                batch: true,
+                sparse: None,
+            };
+            let ready = tx.clone();
+            if let Err(e) = serve(opts, &s, move |p: &Path| {
+                let _ = ready.send(Ok(p.to_path_buf()));
+            }) {
+                let _ = tx.send(Err(e.to_string()));
+            }
+        });
+        let path = match rx.recv_timeout(std::time::Duration::from_secs(900)) {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => panic!("the simulated board did not start: {e}"),
+            Err(e) => panic!("the simulated board did not start: {e}"),
+        };
+        SimBoard {
+            stop,
+            thread: Some(thread),
+            path,
+            baud,
+        }
+    }
+
+    /// The pty's path as a `--port` argument.
+    pub fn port(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl Drop for SimBoard {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

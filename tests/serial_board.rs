@@ -13,13 +13,12 @@ use pbit_model::run::{Pages, SampleSpec};
 use pbit_model::schedule::Shape;
 use pbit_model::Schedule;
 use pbit_model::{Backend, ModelBackend};
-use pbit_sim::board::{serve, ServeOptions, DEFAULT_CLOCK_HZ};
+use pbit_sim::board::DEFAULT_CLOCK_HZ;
 use pbit_spec::{Beta, Format, ThresholdPage};
 use pbit_tests::instance;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
 
 /// The simulated board runs slower than real time: reply timeouts are stretched.
 const TIMEOUT_SCALE: u32 = 20;
@@ -27,64 +26,21 @@ const TIMEOUT_SCALE: u32 = 20;
 /// The board builds are shared by the tests of this file: one at a time.
 static BOARDS: Mutex<()> = Mutex::new(());
 
-/// A simulated board served on a pty, stopped on drop.
-struct Server {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    path: PathBuf,
-    baud: u32,
+/// The simulated board (pbit_tests::SimBoard) with the host's transport and backend on it.
+type Server = pbit_tests::SimBoard;
+
+trait Links {
+    fn transport(&self) -> Box<dyn Transport>;
+    fn backend(&self) -> SerialBackend;
 }
 
-impl Server {
-    fn start(n: usize, baud: u32) -> Server {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel::<Result<PathBuf, String>>();
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let opts = ServeOptions {
-                n,
-                baud,
-                clock_hz: DEFAULT_CLOCK_HZ,
-                batch: true,
-                sparse: None,
-            };
-            let ready = tx.clone();
-            if let Err(e) = serve(opts, &s, move |p: &Path| {
-                let _ = ready.send(Ok(p.to_path_buf()));
-            }) {
-                let _ = tx.send(Err(e.to_string()));
-            }
-        });
-        let path = match rx.recv_timeout(Duration::from_secs(900)) {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => panic!("the simulated board did not start: {e}"),
-            Err(e) => panic!("the simulated board did not start: {e}"),
-        };
-        Server {
-            stop,
-            thread: Some(thread),
-            path,
-            baud,
-        }
-    }
-    fn port(&self) -> String {
-        self.path.display().to_string()
-    }
+impl Links for Server {
     fn transport(&self) -> Box<dyn Transport> {
         Box::new(SerialTransport::open(&self.port(), self.baud).unwrap())
     }
     fn backend(&self) -> SerialBackend {
         let link = Link::connect_scaled(self.transport(), TIMEOUT_SCALE).unwrap();
         SerialBackend::from_link(link).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
