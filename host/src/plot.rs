@@ -259,6 +259,38 @@ pub struct ImageGrid {
 const CELL: u32 = 8;
 const GAP: u32 = 6;
 
+/// One binary image (row-major, `width` pixels a row; `cell` its size in pixels) in column
+/// `col`, row `row` of a grid of such cells below the title, framed in grey, 1 black on white.
+fn draw_image<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    image: &[bool],
+    width: usize,
+    (w, h): (u32, u32),
+    col: u32,
+    row: u32,
+) -> Result<(), String> {
+    let x0 = (GAP + col * (w * CELL + GAP)) as i32;
+    let y0 = (30 + GAP + row * (h * CELL + GAP)) as i32;
+    root.draw(&Rectangle::new(
+        [
+            (x0 - 1, y0 - 1),
+            (x0 + (w * CELL) as i32, y0 + (h * CELL) as i32),
+        ],
+        BLACK.mix(0.3),
+    ))
+    .map_err(draw_err)?;
+    for (i, _) in image.iter().enumerate().filter(|(_, &on)| on) {
+        let (px, py) = ((i % width) as i32, (i / width) as i32);
+        let (x, y) = (x0 + px * CELL as i32, y0 + py * CELL as i32);
+        root.draw(&Rectangle::new(
+            [(x, y), (x + CELL as i32, y + CELL as i32)],
+            BLACK.filled(),
+        ))
+        .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
 impl ImageGrid {
     fn layout(&self) -> (u32, u32, u32, u32) {
         let w = self.width.max(1) as u32;
@@ -290,25 +322,7 @@ impl Plot for ImageGrid {
         .map_err(draw_err)?;
         for (k, im) in self.images.iter().enumerate() {
             let (c, r) = (k as u32 % cols, k as u32 / cols);
-            let x0 = (GAP + c * (w * CELL + GAP)) as i32;
-            let y0 = (30 + GAP + r * (h * CELL + GAP)) as i32;
-            root.draw(&Rectangle::new(
-                [
-                    (x0 - 1, y0 - 1),
-                    (x0 + (w * CELL) as i32, y0 + (h * CELL) as i32),
-                ],
-                BLACK.mix(0.3),
-            ))
-            .map_err(draw_err)?;
-            for (i, _) in im.iter().enumerate().filter(|(_, &on)| on) {
-                let (px, py) = ((i % self.width) as i32, (i / self.width) as i32);
-                let (x, y) = (x0 + px * CELL as i32, y0 + py * CELL as i32);
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + CELL as i32, y + CELL as i32)],
-                    BLACK.filled(),
-                ))
-                .map_err(draw_err)?;
-            }
+            draw_image(root, im, self.width, (w, h), c, r)?;
         }
         Ok(())
     }
@@ -356,25 +370,7 @@ impl Plot for ImageRows {
         .map_err(draw_err)?;
         for (r, row) in self.rows.iter().enumerate() {
             for (c, im) in row.iter().enumerate() {
-                let x0 = (GAP + c as u32 * (w * CELL + GAP)) as i32;
-                let y0 = (30 + GAP + r as u32 * (h * CELL + GAP)) as i32;
-                root.draw(&Rectangle::new(
-                    [
-                        (x0 - 1, y0 - 1),
-                        (x0 + (w * CELL) as i32, y0 + (h * CELL) as i32),
-                    ],
-                    BLACK.mix(0.3),
-                ))
-                .map_err(draw_err)?;
-                for (i, _) in im.iter().enumerate().filter(|(_, &on)| on) {
-                    let (px, py) = ((i % self.width) as i32, (i / self.width) as i32);
-                    let (x, y) = (x0 + px * CELL as i32, y0 + py * CELL as i32);
-                    root.draw(&Rectangle::new(
-                        [(x, y), (x + CELL as i32, y + CELL as i32)],
-                        BLACK.filled(),
-                    ))
-                    .map_err(draw_err)?;
-                }
+                draw_image(root, im, self.width, (w, h), c as u32, r as u32)?;
             }
         }
         Ok(())
