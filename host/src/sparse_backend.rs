@@ -11,6 +11,7 @@
 //!   distribution) refuse such an instance with an error naming D.
 
 use crate::cost::{Metered, MeteredBackend, Usage};
+use pbit_model::backend::watched_reads;
 use pbit_model::colour::{self, Colouring};
 use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, Relaxed, SampleJob};
 use pbit_model::run::ReadResult;
@@ -179,36 +180,11 @@ impl Backend for SparseModelBackend {
         watch: &mut dyn FnMut(&Watched),
     ) -> Result<Vec<ReadResult>, BackendError> {
         let phases = self.phases(job.problem)?;
-        let every = every.max(1);
-        let total = job.pages.total_sweeps();
-        let mut results = Vec::with_capacity(job.reads as usize);
-        for read in 0..job.reads {
+        Ok(watched_reads(job, every, watch, |read| {
             let mut m = SparseMachine::new(job.problem, &phases, job.seed, read);
             m.set_clamps(job.clamps);
-            let mut t = 0u64;
-            for (page, sweeps) in &job.pages.steps {
-                for _ in 0..*sweeps {
-                    m.sweep(page);
-                    t += 1;
-                    if t.is_multiple_of(every) || t == total {
-                        watch(&Watched {
-                            read,
-                            sweep: t,
-                            spins: m.spins(),
-                            energy_raw: m.energy_raw(),
-                            best_energy_raw: m.best_energy_raw(),
-                        });
-                    }
-                }
-            }
-            results.push(ReadResult {
-                read,
-                best_energy_raw: m.best_energy_raw(),
-                best_spins: m.best_spins().to_vec(),
-                final_energy_raw: m.energy_raw(),
-            });
-        }
-        Ok(results)
+            m
+        }))
     }
     fn relax(
         &mut self,

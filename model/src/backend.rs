@@ -55,6 +55,73 @@ pub fn relax_states<B: Backend + ?Sized>(
         .collect()
 }
 
+/// A reference machine that [`watched_reads`] can drive: the dense [`crate::Machine`] and the
+/// sparse one expose the same sweep and readout.
+pub trait WatchedMachine {
+    fn sweep(&mut self, page: &pbit_spec::ThresholdPage);
+    fn spins(&self) -> &[bool];
+    fn energy_raw(&self) -> i64;
+    fn best_energy_raw(&self) -> i64;
+    fn best_spins(&self) -> &[bool];
+}
+
+impl WatchedMachine for crate::Machine<'_> {
+    fn sweep(&mut self, page: &pbit_spec::ThresholdPage) {
+        crate::Machine::sweep(self, page)
+    }
+    fn spins(&self) -> &[bool] {
+        crate::Machine::spins(self)
+    }
+    fn energy_raw(&self) -> i64 {
+        crate::Machine::energy_raw(self)
+    }
+    fn best_energy_raw(&self) -> i64 {
+        crate::Machine::best_energy_raw(self)
+    }
+    fn best_spins(&self) -> &[bool] {
+        crate::Machine::best_spins(self)
+    }
+}
+
+/// [`Backend::anneal_watched`] on a reference machine, read after read: `start(read)` gives the
+/// read's machine (seeded, clamped); `watch` sees every `every`-th sweep and the last.
+pub fn watched_reads<M: WatchedMachine>(
+    job: &AnnealJob,
+    every: u64,
+    watch: &mut dyn FnMut(&Watched),
+    mut start: impl FnMut(u64) -> M,
+) -> Vec<ReadResult> {
+    let every = every.max(1);
+    let total = job.pages.total_sweeps();
+    let mut results = Vec::with_capacity(job.reads as usize);
+    for read in 0..job.reads {
+        let mut m = start(read);
+        let mut t = 0u64;
+        for (page, sweeps) in &job.pages.steps {
+            for _ in 0..*sweeps {
+                m.sweep(page);
+                t += 1;
+                if t.is_multiple_of(every) || t == total {
+                    watch(&Watched {
+                        read,
+                        sweep: t,
+                        spins: m.spins(),
+                        energy_raw: m.energy_raw(),
+                        best_energy_raw: m.best_energy_raw(),
+                    });
+                }
+            }
+        }
+        results.push(ReadResult {
+            read,
+            best_energy_raw: m.best_energy_raw(),
+            best_spins: m.best_spins().to_vec(),
+            final_energy_raw: m.energy_raw(),
+        });
+    }
+    results
+}
+
 /// A read's state after a watched sweep of [`Backend::anneal_watched`].
 #[derive(Clone, Copy, Debug)]
 pub struct Watched<'a> {
@@ -213,36 +280,11 @@ impl Backend for ModelBackend {
         every: u64,
         watch: &mut dyn FnMut(&Watched),
     ) -> Result<Vec<ReadResult>, BackendError> {
-        let every = every.max(1);
-        let total = job.pages.total_sweeps();
-        let mut results = Vec::with_capacity(job.reads as usize);
-        for read in 0..job.reads {
+        Ok(watched_reads(job, every, watch, |read| {
             let mut m = crate::Machine::new(job.problem, job.seed, read);
             m.set_clamps(job.clamps);
-            let mut t = 0u64;
-            for (page, sweeps) in &job.pages.steps {
-                for _ in 0..*sweeps {
-                    m.sweep(page);
-                    t += 1;
-                    if t.is_multiple_of(every) || t == total {
-                        watch(&Watched {
-                            read,
-                            sweep: t,
-                            spins: m.spins(),
-                            energy_raw: m.energy_raw(),
-                            best_energy_raw: m.best_energy_raw(),
-                        });
-                    }
-                }
-            }
-            results.push(ReadResult {
-                read,
-                best_energy_raw: m.best_energy_raw(),
-                best_spins: m.best_spins().to_vec(),
-                final_energy_raw: m.energy_raw(),
-            });
-        }
-        Ok(results)
+            m
+        }))
     }
     /// Chains are cut into contiguous ranges, one per thread (a single thread when the job is
     /// small), and reported in chain order: results do not depend on `threads`.

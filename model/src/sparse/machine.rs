@@ -141,6 +141,24 @@ impl<'p> SparseMachine<'p> {
     }
 }
 
+impl crate::backend::WatchedMachine for SparseMachine<'_> {
+    fn sweep(&mut self, page: &ThresholdPage) {
+        SparseMachine::sweep(self, page)
+    }
+    fn spins(&self) -> &[bool] {
+        SparseMachine::spins(self)
+    }
+    fn energy_raw(&self) -> i64 {
+        SparseMachine::energy_raw(self)
+    }
+    fn best_energy_raw(&self) -> i64 {
+        SparseMachine::best_energy_raw(self)
+    }
+    fn best_spins(&self) -> &[bool] {
+        SparseMachine::best_spins(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
