@@ -85,6 +85,18 @@ pub enum SparseEmitError {
     Colours { colours: u32 },
     #[error("a sparse machine needs at least 1 update lane, not {lanes}")]
     Lanes { lanes: usize },
+    #[error(
+        "edge {edge} ({i}, {j}) joins two p-bits of lane {lane} and no pair of distinct \
+         neighbour positions below D = {max_degree} is free for it; build with more lanes or a \
+         larger --max-degree"
+    )]
+    Placement {
+        edge: usize,
+        i: usize,
+        j: usize,
+        lane: usize,
+        max_degree: usize,
+    },
 }
 
 /// What a generated sparse machine is: its size, colours, degree, format and hashes.
@@ -110,6 +122,10 @@ pub struct SparseInfo {
     pub latency: usize,
     /// Page-copy RAMs (two read ports each).
     pub page_rams: usize,
+    /// Whether the lanes keep their p-bits' generators, biases and couplings in per-lane
+    /// memories indexed by the slot (true with lanes and ≥ 3 clocks a sweep) rather than in
+    /// per-p-bit flip-flops behind a multiplexer.
+    pub lane_memories: bool,
 }
 
 impl SparseInfo {
@@ -150,6 +166,7 @@ pub fn sparse_info(
     }
     let format = sparse_format(opts.max_degree);
     let plan = Plan::new(graph, opts.lanes);
+    plan.positions(graph, opts.max_degree)?;
     let longest = (0..plan.slots)
         .map(|s| {
             plan.slot_colour
@@ -173,6 +190,7 @@ pub fn sparse_info(
         cells: plan.lanes.len(),
         latency: tree_stages(plan.lanes.len()) + 2,
         page_rams: plan.groups(),
+        lane_memories: plan.memories(),
     })
 }
 
@@ -282,6 +300,78 @@ impl Plan {
         self.ports.len().div_ceil(2)
     }
 
+    /// Whether lanes keep their p-bits' data in memories indexed by the slot. A generator is
+    /// read two clocks before its update (the draw addresses the page a clock ahead) and
+    /// written back in the update's clock, so a sweep needs ≥ 3 slots for a read never to meet
+    /// the write of the same entry.
+    fn memories(&self) -> bool {
+        self.lanes.len() < self.node_at.len() && self.slots >= 3
+    }
+
+    /// Each node's neighbours by position: `pos[i][k]` = Some((j, e)) when neighbour j (edge e)
+    /// feeds input k of i's lane. With lane memories each position is a memory of its own with
+    /// one write port, and a bus write of edge e writes both ends in the same clock: when both
+    /// ends are served by one lane, their positions must differ. Those edges are placed first
+    /// (greedy); the rest take each end's first free position. Without lane memories the
+    /// positions are the neighbours in edge order.
+    fn positions(
+        &self,
+        graph: &SparseGraph,
+        max_degree: usize,
+    ) -> Result<Vec<Vec<Option<(usize, usize)>>>, SparseEmitError> {
+        let n = graph.n();
+        let width = graph
+            .degrees()
+            .iter()
+            .map(|&d| d as usize)
+            .max()
+            .unwrap_or(0)
+            .max(max_degree);
+        let mut pos: Vec<Vec<Option<(usize, usize)>>> = vec![vec![None; width]; n];
+        let edges = graph.edges();
+        if !self.memories() {
+            for (e, &(i, j)) in edges.iter().enumerate() {
+                let (i, j) = (i as usize, j as usize);
+                let ki = pos[i].iter().position(Option::is_none).unwrap();
+                pos[i][ki] = Some((j, e));
+                let kj = pos[j].iter().position(Option::is_none).unwrap();
+                pos[j][kj] = Some((i, e));
+            }
+            return Ok(pos);
+        }
+        let lane = |i: usize| self.node_at[i].0;
+        let shared = |&(_, &(i, j)): &(usize, &(u32, u32))| lane(i as usize) == lane(j as usize);
+        let order = edges
+            .iter()
+            .enumerate()
+            .filter(shared)
+            .chain(edges.iter().enumerate().filter(|p| !shared(p)));
+        for (e, &(i, j)) in order {
+            let (i, j) = (i as usize, j as usize);
+            let free_i: Vec<usize> = (0..width).filter(|&k| pos[i][k].is_none()).collect();
+            let free_j: Vec<usize> = (0..width).filter(|&k| pos[j][k].is_none()).collect();
+            let pick = if lane(i) == lane(j) {
+                free_i
+                    .iter()
+                    .find_map(|&ki| free_j.iter().find(|&&kj| kj != ki).map(|&kj| (ki, kj)))
+            } else {
+                free_i.first().zip(free_j.first()).map(|(&a, &b)| (a, b))
+            };
+            let Some((ki, kj)) = pick else {
+                return Err(SparseEmitError::Placement {
+                    edge: e,
+                    i,
+                    j,
+                    lane: lane(i),
+                    max_degree,
+                });
+            };
+            pos[i][ki] = Some((j, e));
+            pos[j][kj] = Some((i, e));
+        }
+        Ok(pos)
+    }
+
     /// Clocks per sweep: one per slot (two when there is one slot, whose lookup clock cannot
     /// overlap the previous update).
     fn clocks_per_sweep(&self) -> usize {
@@ -347,6 +437,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     let jb = info.format.j_bits as usize;
     let hb = info.format.h_bits as usize;
     let plan = Plan::new(graph, opts.lanes);
+    let mem = plan.memories();
+    let pos = plan
+        .positions(graph, opts.max_degree)
+        .expect("checked by sparse_info");
     let g = plan.groups();
     let t = plan.slots;
     let sb = bits_for(t - 1).max(1); // slot counter bits
@@ -396,7 +490,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("        a = b ^ (b >> 17); unxs32 = a ^ (a << 13) ^ (a << 26); end endfunction");
     // ---- controller state
     w!("    localparam S_IDLE = 4'd0, S_RECOMP = 4'd1, S_RDRAIN = 4'd2, S_STEP = 4'd3, S_COPY = 4'd4,");
-    w!("               S_PREP = 4'd5, S_SWEEP = 4'd6, S_SDRAIN = 4'd7, S_DRAIN = 4'd8;");
+    w!("               S_PREP = 4'd5, S_SWEEP = 4'd6, S_SDRAIN = 4'd7, S_DRAIN = 4'd8, S_BEGIN = 4'd9;");
     w!("    reg [3:0] state = S_IDLE;");
     w!("    reg running = 1'b0;");
     w!("    reg stale = 1'b1;");
@@ -498,6 +592,22 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             sb - 1
         );
     }
+    if mem {
+        // memory lanes read a slot's bias and couplings a clock ahead (the slot of the next
+        // update or recompute clock) and its generator two clocks ahead (its draw addresses
+        // the page a clock ahead); elsewhere slot 0, so S_PREP finds slot 0's data and
+        // S_BEGIN gives a recompute slot 0's
+        w!(
+            "    wire [{}:0] jslot = (state == S_SWEEP) ? nslot : (state == S_RECOMP && !last_slot) ? slot + {sb}'d1 : {sb}'d0;",
+            sb - 1
+        );
+        w!(
+            "    wire [{}:0] gslot = (state == S_SWEEP) ? ((slot >= {sb}'d{}) ? slot - {sb}'d{} : slot + {sb}'d2) : (state == S_PREP) ? {sb}'d1 : {sb}'d0;",
+            sb - 1,
+            t - 2,
+            t - 2
+        );
+    }
     // ---- energy pipeline tags (declared early: the controller waits on them)
     // tag bits: 0 add ΔE, 1 a colour phase ends (best compare), 2 add a recompute term, 3 the
     // recompute's last slot
@@ -521,11 +631,18 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             graph.colours()[i],
             nbrs[i]
         );
-        w!("    reg [31:0] s_{i} = 32'd1;");
-        w!("    reg [{}:0] h_{i} = {hb}'d0;", hb - 1);
+        if !mem || opts.readback {
+            w!("    reg [31:0] s_{i} = 32'd1;");
+            w!("    reg [{}:0] h_{i} = {hb}'d0;", hb - 1);
+        }
     }
-    for e in 0..ne {
-        w!("    reg [{}:0] j_{e} = {jb}'d0;", jb - 1);
+    if !mem || opts.readback {
+        for e in 0..ne {
+            w!("    reg [{}:0] j_{e} = {jb}'d0;", jb - 1);
+        }
+    }
+    if mem {
+        emit_lane_memory_decode(&mut o, graph, &plan, &pos, sb);
     }
     let dflt = |w: usize| {
         if opts.readback {
@@ -538,7 +655,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     for (l, entries) in plan.lanes.iter().enumerate() {
         let deg = entries
             .iter()
-            .map(|&(_, i)| nbrs[i].len())
+            .map(|&(_, i)| {
+                pos[i]
+                    .iter()
+                    .rposition(Option::is_some)
+                    .map_or(0, |k| k + 1)
+            })
             .max()
             .unwrap_or(0);
         w!("    // lane {l}: (slot, node) {:?}", entries);
@@ -549,18 +671,29 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         for k in 0..deg {
             w!("    reg nb_{l}_{k}; reg [{}:0] jj_{l}_{k};", jb - 1);
         }
+        // register lanes select a p-bit's generator, bias and couplings here; memory lanes
+        // read them from their memories (below) and select only the one-bit signals
         let assign = |o: &mut String, i: usize, ind: &str| {
+            if !mem {
+                let _ = writeln!(o, "{ind}ss_{l} = s_{i}; hs_{l} = h_{i};");
+            }
             let _ = writeln!(
                 o,
-                "{ind}ss_{l} = s_{i}; hs_{l} = h_{i}; sp_{l} = spins[{i}]; cl_{l} = clamps[{i}]; ac_{l} = act[{i}];"
+                "{ind}sp_{l} = spins[{i}]; cl_{l} = clamps[{i}]; ac_{l} = act[{i}];"
             );
             for k in 0..deg {
-                match nbrs[i].get(k) {
-                    Some(&(j, e)) => {
-                        let _ = writeln!(o, "{ind}nb_{l}_{k} = spins[{j}]; jj_{l}_{k} = j_{e};");
+                match pos[i][k] {
+                    Some((j, e)) => {
+                        let _ = writeln!(o, "{ind}nb_{l}_{k} = spins[{j}];");
+                        if !mem {
+                            let _ = writeln!(o, "{ind}jj_{l}_{k} = j_{e};");
+                        }
                     }
                     None => {
-                        let _ = writeln!(o, "{ind}nb_{l}_{k} = 1'b0; jj_{l}_{k} = {jb}'d0;");
+                        let _ = writeln!(o, "{ind}nb_{l}_{k} = 1'b0;");
+                        if !mem {
+                            let _ = writeln!(o, "{ind}jj_{l}_{k} = {jb}'d0;");
+                        }
                     }
                 }
             }
@@ -571,9 +704,15 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             assign(&mut o, i, "        ");
             w!("        va_{l} = slotdec[{slot}];");
         } else {
-            w!("        ss_{l} = {}; hs_{l} = {}; sp_{l} = 1'b0; cl_{l} = 1'b0; ac_{l} = 1'b0; va_{l} = 1'b0;", dflt(32), dflt(hb));
+            if !mem {
+                w!("        ss_{l} = {}; hs_{l} = {};", dflt(32), dflt(hb));
+            }
+            w!("        sp_{l} = 1'b0; cl_{l} = 1'b0; ac_{l} = 1'b0; va_{l} = 1'b0;");
             for k in 0..deg {
-                w!("        nb_{l}_{k} = 1'b0; jj_{l}_{k} = {};", dflt(jb));
+                w!("        nb_{l}_{k} = 1'b0;");
+                if !mem {
+                    w!("        jj_{l}_{k} = {};", dflt(jb));
+                }
             }
             w!("        case (slot)");
             for &(slot, i) in entries {
@@ -658,12 +797,15 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("        else if (recomp_clk & va_{l} & ac_{l}) d_{l} <= sp_{l} ? -ihx_{l} : ihx_{l};");
         w!("        else d_{l} <= {dw}'d0;");
         w!("    end");
+        if mem {
+            emit_lane_memories(&mut o, l, deg, &info.format, t, position_bits(&pos));
+        }
     }
     // the field of each node, for the readback region
     if opts.readback {
         for i in 0..n {
             let (l, _) = plan.node_at[i];
-            if plan.lanes[l].len() == 1 {
+            if plan.lanes[l].len() == 1 && !mem {
                 w!("    wire [{}:0] fr_{i} = fld_{l};", f - 1);
                 continue;
             }
@@ -698,10 +840,19 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                     w!("        pu_{gi}_{s} = s_{node}[31:24];");
                 }
                 _ => {
+                    // a memory lane's next generator state is in its register g_l (read two
+                    // clocks ahead), a register lane's in the p-bit's own s_i
+                    let draw = |node: usize| {
+                        if mem {
+                            format!("g_{}[31:24]", plan.node_at[node].0)
+                        } else {
+                            format!("s_{node}[31:24]")
+                        }
+                    };
                     w!("        pu_{gi}_{s} = {};", dflt(8));
                     w!("        case (nslot)");
                     for &(slot, node) in served {
-                        w!("        {sb}'d{slot}: pu_{gi}_{s} = s_{node}[31:24];");
+                        w!("        {sb}'d{slot}: pu_{gi}_{s} = {};", draw(node));
                     }
                     w!("        default: ;");
                     w!("        endcase");
@@ -799,18 +950,24 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    always @(posedge clock) begin");
         // act_i = n_active > i, i = 32w + b (the comparisons shared by words and bits)
         w!("        act_{i} <= act_gt[{wd}] | (act_eq[{wd}] & act_lo[{b}]);");
-        w!("        if (up_{i} | (wr_rng & whi[{wd}] & wlo[{b}])) s_{i} <= wb_{l};");
+        if !mem || opts.readback {
+            w!("        if (up_{i} | (wr_rng & whi[{wd}] & wlo[{b}])) s_{i} <= wb_{l};");
+        }
         w!("        if (up_{i}) spin_{i} <= mnew_{l};");
         w!("        if (wr_state & wword[{wd}]) spin_{i} <= write_data[{b}];");
         w!("        if (wr_clamp & wword[{wd}]) clamp_{i} <= write_data[{b}];");
-        w!(
-            "        if (wr_h & whi[{wd}] & wlo[{b}]) h_{i} <= write_data[{}:0];",
-            hb - 1
-        );
+        if !mem || opts.readback {
+            w!(
+                "        if (wr_h & whi[{wd}] & wlo[{b}]) h_{i} <= write_data[{}:0];",
+                hb - 1
+            );
+        }
         w!("    end");
     }
-    for e in 0..ne {
-        w!("    always @(posedge clock) if (wr_edge & whi[{}] & wlo[{}]) j_{e} <= write_data[{}:0];", e / 32, e % 32, jb - 1);
+    if !mem || opts.readback {
+        for e in 0..ne {
+            w!("    always @(posedge clock) if (wr_edge & whi[{}] & wlo[{}]) j_{e} <= write_data[{}:0];", e / 32, e % 32, jb - 1);
+        }
     }
 
     // ---- pages, schedule, registers
@@ -857,9 +1014,13 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            if (start) begin");
     w!("                sample_pending <= 1'b0;");
     w!("                burn_left <= burn_in; every_left <= every; step <= 5'd0; running <= 1'b1;");
-    w!("                state <= stale ? S_RECOMP : S_STEP;");
-    w!("            end else if (recompute) begin running <= 1'b0; state <= S_RECOMP; end");
+    // memory lanes write the bus's biases, couplings and generators a clock late (after their
+    // decode), so a recompute starts a clock later, when slot 0's read sees the last write
+    let recomp = if mem { "S_BEGIN" } else { "S_RECOMP" };
+    w!("                state <= stale ? {recomp} : S_STEP;");
+    w!("            end else if (recompute) begin running <= 1'b0; state <= {recomp}; end");
     w!("        end");
+    w!("        S_BEGIN: state <= S_RECOMP;");
     w!("        S_RECOMP: if (last_slot) begin slot <= {sb}'d0; state <= S_RDRAIN; end else slot <= slot + {sb}'d1;");
     w!("        S_RDRAIN: if (!inflight && !recomp_clk) state <= running ? S_STEP : S_IDLE;");
     w!("        S_STEP: begin");
@@ -1029,6 +1190,178 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     o.push_str(PAGE_RAM);
     // zero-width concatenations are illegal: a full 32-bit word has no padding
     o.replace("{0'd0, ", "{")
+}
+
+/// The write decode of memory lanes: the bus's RNG, h and edge writes, delayed a clock while
+/// two ROMs turn the written index into where it lives — a node's (lane, slot), an edge's
+/// (lane, slot, position) at both ends. Outputs: `wq_rng`, `wq_h`, `wq_edge`, `wdq`, `wdxq`
+/// (the generator's stored next state), and per lane `nh_l` (the node write hits lane l),
+/// `nq_slot`, `ea_l`/`eb_l` (an edge's first/second end is in lane l) with `eq_{s,k}{a,b}`.
+fn emit_lane_memory_decode(
+    o: &mut String,
+    graph: &SparseGraph,
+    plan: &Plan,
+    pos: &[Vec<Option<(usize, usize)>>],
+    sb: usize,
+) {
+    let lanes = plan.lanes.len();
+    let lb = bits_for(lanes - 1).max(1);
+    let kb = position_bits(pos);
+    let nw = 1 + lb + sb;
+    let ew = 1 + 2 * (lb + sb + kb);
+    let _ = writeln!(
+        o,
+        "    // ---- lane memories: delayed bus writes and their decode"
+    );
+    let _ = writeln!(
+        o,
+        "    reg wq_rng = 1'b0, wq_h = 1'b0, wq_edge = 1'b0; reg [31:0] wdq = 32'd0;"
+    );
+    let _ = writeln!(o, "    always @(posedge clock) begin wq_rng <= wr_rng; wq_h <= wr_h; wq_edge <= wr_edge; wdq <= write_data; end");
+    let _ = writeln!(o, "    wire [31:0] wdxq = xs32(wdq);");
+    // the ROMs are memories with a registered read, so yosys puts them in block RAM
+    let n = plan.node_at.len();
+    let ne = graph.edges().len();
+    let nib = bits_for(n - 1).max(1);
+    let _ = writeln!(o, "    reg [{}:0] nrom [0:{}];", nw - 1, n - 1);
+    let _ = writeln!(o, "    initial begin");
+    for (i, &(l, slot)) in plan.node_at.iter().enumerate() {
+        let _ = writeln!(o, "        nrom[{i}] = {{1'b1, {lb}'d{l}, {sb}'d{slot}}};");
+    }
+    let _ = writeln!(o, "    end");
+    let _ = writeln!(o, "    reg [{}:0] nq = {nw}'d0;", nw - 1);
+    let _ = writeln!(o, "    wire n_in = (w_index < 24'd{n});");
+    let _ = writeln!(
+        o,
+        "    always @(posedge clock) nq <= n_in ? nrom[w_index[{}:0]] : {nw}'d0;",
+        nib - 1
+    );
+    let _ = writeln!(o, "    wire nq_valid = nq[{}];", nw - 1);
+    let _ = writeln!(
+        o,
+        "    wire [{}:0] nq_lane = nq[{}:{sb}];",
+        lb - 1,
+        sb + lb - 1
+    );
+    let _ = writeln!(o, "    wire [{}:0] nq_slot = nq[{}:0];", sb - 1, sb - 1);
+    let eib = bits_for(ne.max(1) - 1).max(1);
+    let _ = writeln!(o, "    reg [{}:0] erom [0:{}];", ew - 1, ne.max(1) - 1);
+    let _ = writeln!(o, "    initial begin");
+    if ne == 0 {
+        let _ = writeln!(o, "        erom[0] = {ew}'d0;");
+    }
+    let k_of = |i: usize, e: usize| {
+        pos[i]
+            .iter()
+            .position(|p| matches!(p, Some((_, f)) if *f == e))
+    };
+    for (e, &(i, j)) in graph.edges().iter().enumerate() {
+        let (i, j) = (i as usize, j as usize);
+        let (li, si) = plan.node_at[i];
+        let (lj, sj) = plan.node_at[j];
+        let ki = k_of(i, e).expect("every edge has a position at each end");
+        let kj = k_of(j, e).expect("every edge has a position at each end");
+        let _ = writeln!(
+            o,
+            "        erom[{e}] = {{1'b1, {lb}'d{li}, {sb}'d{si}, {kb}'d{ki}, {lb}'d{lj}, {sb}'d{sj}, {kb}'d{kj}}};"
+        );
+    }
+    let _ = writeln!(o, "    end");
+    let _ = writeln!(o, "    reg [{}:0] eq = {ew}'d0;", ew - 1);
+    let _ = writeln!(o, "    wire e_in = (w_index < 24'd{ne});");
+    let _ = writeln!(
+        o,
+        "    always @(posedge clock) eq <= e_in ? erom[w_index[{}:0]] : {ew}'d0;",
+        eib - 1
+    );
+    let half = lb + sb + kb;
+    let _ = writeln!(o, "    wire eq_valid = eq[{}];", ew - 1);
+    for (end, base) in [("a", half), ("b", 0)] {
+        let _ = writeln!(
+            o,
+            "    wire [{}:0] eq_l{end} = eq[{}:{}];",
+            lb - 1,
+            base + half - 1,
+            base + sb + kb
+        );
+        let _ = writeln!(
+            o,
+            "    wire [{}:0] eq_s{end} = eq[{}:{}];",
+            sb - 1,
+            base + sb + kb - 1,
+            base + kb
+        );
+        let _ = writeln!(
+            o,
+            "    wire [{}:0] eq_k{end} = eq[{}:{base}];",
+            kb - 1,
+            base + kb - 1
+        );
+    }
+    for l in 0..lanes {
+        let _ = writeln!(
+            o,
+            "    wire nh_{l} = nq_valid & (nq_lane == {lb}'d{l}); wire ea_{l} = eq_valid & (eq_la == {lb}'d{l}); wire eb_{l} = eq_valid & (eq_lb == {lb}'d{l});"
+        );
+    }
+}
+
+/// Lane `l`'s memories, one entry per slot of the sweep: its generators (`gm`, read two clocks
+/// ahead into `g_l`, then `ss_l` in the update's clock, which writes back the stepped state),
+/// biases (`hm`) and the couplings of its `deg` neighbour positions (`jm_k`, a memory each, so
+/// an edge whose two ends share the lane writes both in one clock), read a clock ahead.
+fn emit_lane_memories(o: &mut String, l: usize, deg: usize, fmt: &Format, t: usize, kb: usize) {
+    let hb = fmt.h_bits as usize;
+    let jb = fmt.j_bits as usize;
+    let _ = writeln!(o, "    reg [31:0] gm_{l} [0:{}];", t - 1);
+    let _ = writeln!(o, "    reg [{}:0] hm_{l} [0:{}];", hb - 1, t - 1);
+    for k in 0..deg {
+        let _ = writeln!(o, "    reg [{}:0] jm_{l}_{k} [0:{}];", jb - 1, t - 1);
+    }
+    let _ = writeln!(o, "    integer mi_{l};");
+    let _ = writeln!(
+        o,
+        "    initial for (mi_{l} = 0; mi_{l} < {t}; mi_{l} = mi_{l} + 1) begin"
+    );
+    let _ = writeln!(
+        o,
+        "        gm_{l}[mi_{l}] = 32'd1; hm_{l}[mi_{l}] = {hb}'d0;"
+    );
+    for k in 0..deg {
+        let _ = writeln!(o, "        jm_{l}_{k}[mi_{l}] = {jb}'d0;");
+    }
+    let _ = writeln!(o, "    end");
+    let _ = writeln!(o, "    reg [31:0] g_{l} = 32'd1;");
+    let _ = writeln!(o, "    wire gwe_{l} = en_{l} | (wq_rng & nh_{l});");
+    let _ = writeln!(o, "    always @(posedge clock) begin");
+    let _ = writeln!(o, "        g_{l} <= gm_{l}[gslot]; ss_{l} <= g_{l};");
+    let _ = writeln!(
+        o,
+        "        if (gwe_{l}) gm_{l}[upd ? slot : nq_slot] <= upd ? rs_{l} : wdxq;"
+    );
+    let _ = writeln!(o, "        hs_{l} <= hm_{l}[jslot];");
+    let _ = writeln!(
+        o,
+        "        if (wq_h & nh_{l}) hm_{l}[nq_slot] <= wdq[{}:0];",
+        hb - 1
+    );
+    let _ = writeln!(o, "    end");
+    for k in 0..deg {
+        let _ = writeln!(o, "    wire ja_{l}_{k} = ea_{l} & (eq_ka == {kb}'d{k}); wire jb_{l}_{k} = eb_{l} & (eq_kb == {kb}'d{k});");
+        let _ = writeln!(o, "    always @(posedge clock) begin");
+        let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[jslot];");
+        let _ = writeln!(
+            o,
+            "        if (wq_edge & (ja_{l}_{k} | jb_{l}_{k})) jm_{l}_{k}[ja_{l}_{k} ? eq_sa : eq_sb] <= wdq[{}:0];",
+            jb - 1
+        );
+        let _ = writeln!(o, "    end");
+    }
+}
+
+/// Bits of a neighbour position (0..the positions' width).
+fn position_bits(pos: &[Vec<Option<(usize, usize)>>]) -> usize {
+    bits_for(pos.first().map_or(1, Vec::len).max(1) - 1).max(1)
 }
 
 /// A balanced sum of `terms` (an adder tree rather than a chain).
