@@ -200,6 +200,9 @@ fn tree_stages(n: usize) -> usize {
     levels.div_ceil(STAGE_LEVELS).max(1)
 }
 
+/// Each node's lane inputs by neighbour position: Some((neighbour, edge)) or None.
+type Positions = Vec<Vec<Option<(usize, usize)>>>;
+
 /// How the p-bits map onto update lanes and clocks: a sweep is `slots` clocks (each colour's
 /// p-bits, L at a time: ⌈|colour| / L⌉ clocks, at least 1); lane l serves the p-bits listed in
 /// `lanes[l]` as (slot, node). Without lanes every p-bit is its own lane, updating in its
@@ -318,7 +321,7 @@ impl Plan {
         &self,
         graph: &SparseGraph,
         max_degree: usize,
-    ) -> Result<Vec<Vec<Option<(usize, usize)>>>, SparseEmitError> {
+    ) -> Result<Positions, SparseEmitError> {
         let n = graph.n();
         let width = graph
             .degrees()
@@ -327,7 +330,7 @@ impl Plan {
             .max()
             .unwrap_or(0)
             .max(max_degree);
-        let mut pos: Vec<Vec<Option<(usize, usize)>>> = vec![vec![None; width]; n];
+        let mut pos: Positions = vec![vec![None; width]; n];
         let edges = graph.edges();
         if !self.memories() {
             for (e, &(i, j)) in edges.iter().enumerate() {
