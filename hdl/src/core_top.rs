@@ -351,6 +351,10 @@ impl<const W: usize> Logic for SparseCoreTop<W> {
 /// The Verilog of the sparse core top for `graph` (the machine of [`crate::sparse`] with
 /// `opts`, a `clock_hz` clock, a UART at `baud`): top module `top` with [`emit_core_top`]'s
 /// ports, and the machine's description.
+/// The most p-bits a sparse machine behind the link holds: its state words are a const
+/// generic of the link block, instantiated for 1..=16 words (the 8×8×8 glass takes 16).
+pub const MAX_LINK_SPARSE_N: usize = 512;
+
 pub fn emit_sparse_core_top(
     graph: &SparseGraph,
     opts: &SparseOptions,
@@ -417,10 +421,18 @@ pub fn emit_sparse_core_top(
         6 => top!(6),
         7 => top!(7),
         8 => top!(8),
+        9 => top!(9),
+        10 => top!(10),
+        11 => top!(11),
+        12 => top!(12),
+        13 => top!(13),
+        14 => top!(14),
+        15 => top!(15),
+        16 => top!(16),
         _ => {
             return Err(SparseTopError::TooLarge {
                 n: info.n,
-                max: 256,
+                max: MAX_LINK_SPARSE_N,
             })
         }
     };

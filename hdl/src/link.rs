@@ -51,9 +51,12 @@ pub const REPLY_BASE: u32 = 0;
 pub const ERROR_BASE: u32 = 1024;
 pub const SAMPLE_BASE: u32 = 1088;
 /// Bytes of the transmit RAM: up to the end of the longest SAMPLE message (opcode, seq, sample
-/// number, energy, W ≤ 8 state words). Not the full 2^11: on the UP5K 1,130 bytes take 3 RAM4K
-/// (4 for 2^11), and that one frees the block RAM of the crossbar's biases.
-pub const TX_BYTES: usize = SAMPLE_BASE as usize + 2 + 4 * (2 + 8);
+/// number, energy, W ≤ [`MAX_STATE_WORDS`] state words). Not the full 2^11: on the UP5K 1,162
+/// bytes take 3 RAM4K (4 for 2^11), and that one frees the block RAM of the crossbar's biases.
+pub const TX_BYTES: usize = SAMPLE_BASE as usize + 2 + 4 * (2 + MAX_STATE_WORDS);
+/// The most state words a link serves: 16 (512 p-bits, the sparse 8×8×8 glass); the dense
+/// machine takes at most 8.
+pub const MAX_STATE_WORDS: usize = 16;
 /// Length of an ERROR message: opcode, seq, code, detail u32.
 const ERROR_LEN: u32 = 7;
 
@@ -260,7 +263,7 @@ impl<const W: usize> Link<W> {
     /// checks (region, writable, busy) are made (the iCEBreaker has no room for more).
     pub fn new(hello: &[u8], geometry: &Geometry, checks: bool) -> Self {
         assert_eq!(hello.len(), p::Hello::LEN);
-        assert!((1..=8).contains(&W));
+        assert!((1..=MAX_STATE_WORDS).contains(&W));
         assert_eq!((geometry.n as usize).div_ceil(32), W);
         let decode = HwDecode::of(geometry);
         assert!(decode.regions.len() <= REGION_SLOTS && decode.values.len() <= RULE_SLOTS);

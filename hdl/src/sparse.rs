@@ -36,9 +36,23 @@
 //!   tracked per colour phase, strict < (the first of equal energies wins). The same tree
 //!   recomputes E = −½ Σ m_i (I_i + h_i) when the state or couplings were written.
 //!
+//! # Lane memories
+//! With lanes and ≥ 3 clocks a sweep, a lane keeps the generators, biases and couplings of the
+//! p-bits it serves in memories with one entry per slot (yosys maps them to LUT RAM, ECP5
+//! `DPR16X4`, or block RAM), instead of per-p-bit flip-flops behind a T-way multiplexer: the
+//! generator entry is read two clocks before its update (its draw addresses the page a clock
+//! ahead) and written back stepped in the update's clock; bias and couplings are read a clock
+//! ahead. Only the one-bit signals (the neighbours' states, clamp, active) are still selected by
+//! the slot. A bus write of a generator, bias or coupling is decoded by two ROMs (a node's lane
+//! and slot; an edge's lane, slot and neighbour position at both ends) and lands a clock late,
+//! so a run that recomputes the energy first waits a clock (`S_BEGIN`). Each neighbour position
+//! is a memory of its own, and the positions are placed so that an edge whose two ends share a
+//! lane writes two different memories.
+//!
 //! # Timing
 //! A sweep is C clocks (one per colour; 2 when C = 1, where each phase needs its lookup clock
-//! first); a schedule step adds its lookup clock (and 129 clocks when it changes the page); a
+//! first); a schedule step adds its fetch and lookup clocks (and 129 clocks when it changes the
+//! page; memory lanes add a clock to a recompute, see below); a
 //! sampled sweep waits for the energy pipeline (`latency` clocks) before it captures the
 //! sample; the end of a run waits for it too. updates per clock = n / C.
 
@@ -493,7 +507,8 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("        a = b ^ (b >> 17); unxs32 = a ^ (a << 13) ^ (a << 26); end endfunction");
     // ---- controller state
     w!("    localparam S_IDLE = 4'd0, S_RECOMP = 4'd1, S_RDRAIN = 4'd2, S_STEP = 4'd3, S_COPY = 4'd4,");
-    w!("               S_PREP = 4'd5, S_SWEEP = 4'd6, S_SDRAIN = 4'd7, S_DRAIN = 4'd8, S_BEGIN = 4'd9;");
+    w!("               S_PREP = 4'd5, S_SWEEP = 4'd6, S_SDRAIN = 4'd7, S_DRAIN = 4'd8, S_BEGIN = 4'd9,");
+    w!("               S_FETCH = 4'd10;");
     w!("    reg [3:0] state = S_IDLE;");
     w!("    reg running = 1'b0;");
     w!("    reg stale = 1'b1;");
@@ -516,6 +531,9 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    reg bpend = 1'b0;");
     w!("    reg [31:0] sched_sweeps [0:31];");
     w!("    reg [4:0] sched_page [0:31];");
+    // the schedule is read a clock ahead (S_FETCH), so it sits in block RAM, not flip-flops
+    w!("    reg [31:0] sq_sweeps = 32'd0; reg [4:0] sq_page = 5'd0;");
+    w!("    always @(posedge clock) begin sq_sweeps <= sched_sweeps[step]; sq_page <= sched_page[step]; end");
     w!("    reg [{}:0] pmem [0:4095];", f - 1);
     w!("    reg [{}:0] pmem_q;", f - 1);
     // per-node registers in per-node always blocks (one huge block over n-bit vectors makes
@@ -1020,17 +1038,18 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // memory lanes write the bus's biases, couplings and generators a clock late (after their
     // decode), so a recompute starts a clock later, when slot 0's read sees the last write
     let recomp = if mem { "S_BEGIN" } else { "S_RECOMP" };
-    w!("                state <= stale ? {recomp} : S_STEP;");
+    w!("                state <= stale ? {recomp} : S_FETCH;");
     w!("            end else if (recompute) begin running <= 1'b0; state <= {recomp}; end");
     w!("        end");
     w!("        S_BEGIN: state <= S_RECOMP;");
     w!("        S_RECOMP: if (last_slot) begin slot <= {sb}'d0; state <= S_RDRAIN; end else slot <= slot + {sb}'d1;");
-    w!("        S_RDRAIN: if (!inflight && !recomp_clk) state <= running ? S_STEP : S_IDLE;");
+    w!("        S_RDRAIN: if (!inflight && !recomp_clk) state <= running ? S_FETCH : S_IDLE;");
+    w!("        S_FETCH: state <= S_STEP;");
     w!("        S_STEP: begin");
-    w!("            page <= sched_page[step]; sweeps_left <= sched_sweeps[step]; copy_cnt <= 8'd0;");
-    w!("            if (sched_sweeps[step] == 32'd0) begin");
-    w!("                if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else step <= step + 5'd1;");
-    w!("            end else if (copies_valid && copied_page == sched_page[step]) state <= S_PREP;");
+    w!("            page <= sq_page; sweeps_left <= sq_sweeps; copy_cnt <= 8'd0;");
+    w!("            if (sq_sweeps == 32'd0) begin");
+    w!("                if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_FETCH; end");
+    w!("            end else if (copies_valid && copied_page == sq_page) state <= S_PREP;");
     w!("            else state <= S_COPY;");
     w!("        end");
     w!("        S_COPY: begin");
@@ -1046,7 +1065,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("                else if (every != 32'd0) every_left <= (every_left == 32'd1) ? every : every_left - 32'd1;");
     w!("                if (due) state <= S_SDRAIN;");
     w!("                else if (sweeps_left == 32'd1) begin");
-    w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_STEP; end");
+    w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_FETCH; end");
     w!("                end else begin");
     w!("                    sweeps_left <= sweeps_left - 32'd1;");
     if t == 1 {
@@ -1065,7 +1084,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            if (!inflight && !upd && !sample_blocked) begin");
     w!("                sample_pending <= 1'b1; sample_energy <= energy; sstate <= spins; samples <= samples + 32'd1;");
     w!("                if (sweeps_left == 32'd1) begin");
-    w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_STEP; end");
+    w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_FETCH; end");
     w!("                end else begin sweeps_left <= sweeps_left - 32'd1; state <= S_PREP; end");
     w!("            end");
     w!("        end");
