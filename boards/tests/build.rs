@@ -139,28 +139,14 @@ fn sparse_build(name: &str, graph: pbit_spec::sparse::SparseGraph, lanes: usize)
     r
 }
 
-/// The smallest sparse machine the link takes (n = 32) does not fit the UP5K: a 32-p-bit ring
-/// in 4 lanes is 10,678 LCs of 5,280 (the per-p-bit generator, h and J flip-flops alone are
-/// ≈ 1,700). The build runs through place and route, which refuses it;
-/// the report says by how much. A change that makes it fit fails here, to be turned into a
-/// fitting build.
+/// The smallest sparse machine the link takes (n = 32: a ring) fits the UP5K in one lane with
+/// lane memories (its generators, biases and couplings in block RAM; 4,744 of 5,280 LCs when
+/// measured): a bitstream meeting timing at the board's 12 MHz, 32 clocks a sweep. (In 4 lanes
+/// with per-p-bit flip-flops it was 10,678 LCs.)
 #[test]
-fn icebreaker_small_sparse_build_runs_end_to_end() {
-    let b = board("icebreaker").unwrap();
-    let graph = sparse_graph("ring", 32);
-    let mut options = BuildOptions::defaults(b, out_dir("icebreaker-sparse-32-l4"));
-    options.n = 32;
-    options.sparse = Some((graph, 2));
-    options.lanes = Some(4);
-    let plan = BuildPlan::new(b, options).unwrap_or_else(|e| panic!("{e}"));
-    match plan.run(&mut |_| {}) {
-        Err(BuildError::DoesNotFit { report, .. }) => {
-            assert_eq!(report.machine, "sparse");
-            assert!(report.luts > report.luts_available, "{report:?}");
-        }
-        Ok(r) => panic!("the 32-p-bit sparse machine now fits the UP5K: {r:?}"),
-        Err(e) => panic!("{e}"),
-    }
+fn icebreaker_small_sparse_build_meets_timing() {
+    let r = sparse_build("icebreaker", sparse_graph("ring", 32), 1);
+    assert_eq!(r.clocks_per_sweep, Some(32));
 }
 
 #[test]

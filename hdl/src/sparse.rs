@@ -587,6 +587,13 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         mm::REGION_CLAMPS
     );
     w!("    wire wr_page = wr & (w_region == 8'd{}) & (w_index[23:21] == 3'd0) & (w_index[15:7] == 9'd0);", mm::REGION_PAGES);
+    // one port (the bus writes only while idle, the copy reads only while running), so the
+    // UP5K can hold the 32 pages in a single-port SPRAM instead of 13 of its 30 block RAMs
+    w!("    wire [11:0] pmem_addr = wr_page ? {{w_index[20:16], w_index[6:0]}} : {{page, copy_cnt[6:0]}};");
+    w!("    always @(posedge clock) begin");
+    w!("        if (wr_page) pmem[pmem_addr] <= write_data[{}:0];", f - 1);
+    w!("        pmem_q <= pmem[pmem_addr];");
+    w!("    end");
     w!(
         "    wire wr_sched = wr & (w_region == 8'd{}) & (w_index[23:6] == 18'd0);",
         mm::REGION_SCHEDULE
@@ -993,8 +1000,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
 
     // ---- pages, schedule, registers
     w!("    always @(posedge clock) begin");
-    w!("        if (wr_page) begin pmem[{{w_index[20:16], w_index[6:0]}}] <= write_data[{}:0]; copies_valid <= 1'b0; end", f - 1);
-    w!("        pmem_q <= pmem[{{page, copy_cnt[6:0]}}];");
+    w!("        if (wr_page) copies_valid <= 1'b0;");
     w!("        if (wr_sched & !w_index[0]) sched_sweeps[w_index[5:1]] <= write_data;");
     w!("        if (wr_sched & w_index[0]) sched_page[w_index[5:1]] <= write_data[4:0];");
     w!(
