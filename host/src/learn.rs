@@ -49,7 +49,7 @@
 //! [`pbit_model::exact::boltzmann_distribution`] (V + H ≤ 20).
 
 use crate::cost::{LinkUse, Metered, StepUse, Usage};
-use ndarray::{Array1, Array2};
+use ndarray::{s, Array1, Array2, Zip};
 use pbit_model::backend::{Backend, BackendError};
 use pbit_model::exact::visible::{kl_divergence, visible_log_probs, MAX_KL_VISIBLE};
 use pbit_model::exact::ExactError;
@@ -469,14 +469,23 @@ impl Moments {
         let n32 = n as u32;
         let mut correlations = Array2::from_diag_elem(n, 1.0);
         for a in 0..n {
-            for b in a + 1..n {
-                let x = sums[mm::sums_index(n32, a as u32, b as u32) as usize] as f64 * w;
-                correlations[[a, b]] = x;
-                correlations[[b, a]] = x;
+            // the sums of row a (pairs a < b) lie together, from sums_index(n, a, a + 1)
+            let start = mm::sums_index(n32, a as u32, a as u32 + 1) as usize;
+            let row = &sums[start.min(sums.len())..][..n - a - 1];
+            correlations
+                .slice_mut(s![a, a + 1..])
+                .iter_mut()
+                .zip(row)
+                .for_each(|(c, &x)| *c = x as f64 * w);
+        }
+        for a in 0..n {
+            for b in 0..a {
+                correlations[[a, b]] = correlations[[b, a]];
             }
         }
-        let means = (0..n)
-            .map(|i| sums[mm::sums_single(n32, i as u32) as usize] as f64 * w)
+        let means = sums[mm::sums_single(n32, 0) as usize..][..n]
+            .iter()
+            .map(|&x| x as f64 * w)
             .collect();
         Moments {
             correlations,
@@ -487,8 +496,12 @@ impl Moments {
     /// The CD update lr · (data − model) of the couplings and the biases, element by element.
     pub fn step(&self, model: &Moments, lr: f64) -> (Array2<f64>, Array1<f64>) {
         (
-            (&self.correlations - &model.correlations) * lr,
-            (&self.means - &model.means) * lr,
+            Zip::from(&self.correlations)
+                .and(&model.correlations)
+                .map_collect(|&a, &b| lr * (a - b)),
+            Zip::from(&self.means)
+                .and(&model.means)
+                .map_collect(|&a, &b| lr * (a - b)),
         )
     }
 }
