@@ -30,6 +30,15 @@
 //!   linearly over the epochs from `lr` to `lr · lr_final`.
 //! * Batches: each epoch visits the data in an order shuffled on the host stream, B at a time.
 //!
+//! # Arrays
+//! The shadow couplings are a symmetric n×n matrix W and the biases a vector (ndarray), each
+//! phase's statistics a [`Moments`] (⟨m_i m_j⟩ n×n, ⟨m_i⟩), the update [`Moments::step`]; the
+//! exact distributions are arrays too. Host-side f64 only: the machine sees the quantised image,
+//! and the bit-exact kernels never take an array. Every operation is element by element or an
+//! iterator sum in index order, so the figures are those of per-pair loops, bit for bit. The
+//! price is n² f64s per matrix whatever the topology (4 of them per step: 0.33 MB each at the
+//! digits' 202 p-bits, 134 MB at the 4,096-p-bit limit, where a sparse DBM needs far fewer).
+//!
 //! # Initial state
 //! Couplings uniform in ±`init_scale`; visible biases atanh(⟨m_i⟩_data)/β (|⟨m_i⟩| capped at
 //! 0.9), the optimum of independent units; hidden biases 0; hidden states uniform.
