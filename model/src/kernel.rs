@@ -307,7 +307,11 @@ impl<const L: usize> Lanes<L> {
             best: [0; L],
             sweep: 0,
         };
+        // every lane's state, then all lanes' fields and energies in one pass over the CSR:
+        // I_i = h_i + Σ_j J_ij m_j, and E = −(Σ_i m_i·I_i + Σ_i m_i·h_i)/2 (each pair counted
+        // twice in the first sum), the integers `FixedIsing::fields` and `energy_raw` give
         let mut spins = vec![false; n];
+        let mut m = vec![[0i32; L]; n];
         for (l, &read) in reads.iter().enumerate() {
             for (i, s) in spins.iter_mut().enumerate() {
                 *s = match initial {
@@ -319,18 +323,37 @@ impl<const L: usize> Lanes<L> {
             for &(i, v) in clamps {
                 spins[i] = v;
             }
-            let fields = problem.fields(&spins);
             for i in 0..n {
-                let f = fields[i];
-                match &mut st.fields {
-                    Store::Rows16(r) => r[i][l] = f as i16,
-                    Store::Rows32(r) => r[i][l] = f,
-                    Store::Cells16(c) => c[l * n + i] = f as i16,
-                    Store::Cells32(c) => c[l * n + i] = f,
-                }
                 st.spins[i][l] = -(spins[i] as i32);
+                m[i][l] = if spins[i] { 1 } else { -1 };
             }
-            st.energy[l] = problem.energy_raw(&spins);
+        }
+        // twice the energy, negated
+        let mut twice = [0i64; L];
+        for (i, mi) in m.iter().enumerate() {
+            let (nb, jv) = problem.row(i);
+            let h = problem.h_raw[i];
+            // partial sums stay within ±max_field_raw, which fits i32 (FixedIsing::new)
+            let mut f = [h; L];
+            for (&j, &v) in nb.iter().zip(jv) {
+                let mj = &m[j as usize];
+                for l in 0..L {
+                    f[l] += v * mj[l];
+                }
+            }
+            for l in 0..L {
+                twice[l] += mi[l] as i64 * (f[l] as i64 + h as i64);
+                match &mut st.fields {
+                    Store::Rows16(r) => r[i][l] = f[l] as i16,
+                    Store::Rows32(r) => r[i][l] = f[l],
+                    Store::Cells16(c) => c[l * n + i] = f[l] as i16,
+                    Store::Cells32(c) => c[l * n + i] = f[l],
+                }
+            }
+        }
+        for (e, &t) in st.energy.iter_mut().zip(&twice) {
+            debug_assert_eq!(t % 2, 0);
+            *e = -t / 2;
         }
         st.best = st.energy;
         st.best_spins.clone_from(&st.spins);
