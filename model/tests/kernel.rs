@@ -257,6 +257,23 @@ fn anneal_reads_match_reference_on_g1_like_graphs() {
         check_anneal(&p, &[], &pg, 6, 0..8);
         check_anneal(&p, &clamps(n, &mut g), &pg, 7, 40..59);
     }
+    // few distinct couplings, fields beyond i16: i32 rows whose neighbours run in groups of
+    // equal J (as G1's do in i16)
+    let n = 280;
+    let mut ising = Ising::new(n);
+    for i in 0..n {
+        for j in i + 1..n {
+            if g.below(100) < 6 {
+                let raw = [-20000.0, 20000.0, 9000.0][g.below(3) as usize];
+                ising.add_coupling(i, j, raw / 16.0);
+            }
+        }
+    }
+    let p = FixedIsing::new(&ising, wide, Scaling::Exact).unwrap();
+    assert_eq!(kernel::layout(&p), "sparse-i32");
+    let pg = pages(&p, &mut g);
+    check_anneal(&p, &[], &pg, 8, 0..8);
+    check_anneal(&p, &clamps(n, &mut g), &pg, 9, 3..14);
 }
 
 #[test]
