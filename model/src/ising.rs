@@ -628,6 +628,36 @@ mod tests {
     }
 
     #[test]
+    fn first_duplicate_is_the_earliest_repeat() {
+        // against the line-by-line definition: the first coupling whose pair occurred before,
+        // and that pair's first occurrence
+        let mut g = pbit_spec::rng::HostRng::new(12);
+        for case in 0..300 {
+            let n = 2 + g.below(6) as usize;
+            let m = g.below(12) as usize;
+            let couplings: Vec<Coupling> = (0..m)
+                .map(|k| {
+                    let i = g.below(n as u64) as usize;
+                    let j = (i + 1 + g.below(n as u64 - 1) as usize) % n;
+                    Coupling {
+                        i,
+                        j,
+                        value: 1.0,
+                        line: k + 2,
+                    }
+                })
+                .collect();
+            let same = |a: &Coupling, b: &Coupling| pair_key(a.i, a.j) == pair_key(b.i, b.j);
+            let want = (0..m).find_map(|second| {
+                (0..second)
+                    .find(|&first| same(&couplings[first], &couplings[second]))
+                    .map(|first| (first, second))
+            });
+            assert_eq!(first_duplicate(&couplings, n), want, "case {case}");
+        }
+    }
+
+    #[test]
     fn sizes_are_refused_before_allocating() {
         // 10^12 p-bits would be 16 TB of biases: refused at the header, named
         let e = Ising::parse("1000000000000 1\n1 2 1\n", "big.txt").unwrap_err();
