@@ -91,23 +91,18 @@ const TABLE_LEN: usize = 1 << 16;
 const TABLE_MASK: u32 = (TABLE_LEN - 1) as u32;
 /// P-bits whose draws are taken ahead of their updates.
 const BLOCK: usize = 128;
-/// Sparse stores of instances with at most this many p-bits hold exactly this many rows and
-/// index them by u16: a neighbour's row then needs no bounds check (the rows past n are never
-/// touched, so the zeroed allocation costs no memory beyond n's pages).
+/// Sparse multi-lane stores of instances with at most this many p-bits hold exactly this many
+/// rows and index them by u16 ([`Near`]): a neighbour's row then needs no bounds check. The rows
+/// past n are never touched, but a reused heap block is zeroed in full (up to 2 MiB): jobs of
+/// fewer than [`MIN_PADDED_WORK`] p-bit sweeps per read keep n rows.
 const ROWS: usize = 1 << 16;
-
-/// Rows of a sparse store for n p-bits: `ROWS` if n fits, else n.
-fn padded_rows(n: usize) -> usize {
-    if n <= ROWS {
-        ROWS
-    } else {
-        n
-    }
-}
+/// n × sweeps per read below which a job's stores are not padded to `ROWS` rows: zeroing 2 MiB
+/// (~50 µs) is then at most a few per cent of a batch (2^16 × 8 lanes ≈ 1 ms of updates).
+const MIN_PADDED_WORK: u64 = 1 << 16;
 
 /// The neighbour lists of a sparse job as u16 (instances of at most `ROWS` p-bits).
 enum Near {
-    /// More than `ROWS` p-bits (or a job that pushes no rows): the CSR as it is.
+    /// More than `ROWS` p-bits, a short job, or a job that pushes no rows: the CSR as it is.
     None,
     /// The CSR's neighbours in its order, each with its J.
     Plain(Vec<u16>),
@@ -127,8 +122,10 @@ impl Near {
     /// one run per row; a ±J lattice has about two of two, and stays `Plain`).
     const MIN_RUN: usize = 4;
 
-    fn new(p: &FixedIsing) -> Near {
-        if p.n > ROWS {
+    /// The lists for a job of `sweeps` sweeps per read (`Near::None` for short jobs, see
+    /// [`MIN_PADDED_WORK`]).
+    fn new(p: &FixedIsing, sweeps: u64) -> Near {
+        if p.n > ROWS || (p.n as u64).saturating_mul(sweeps) < MIN_PADDED_WORK {
             return Near::None;
         }
         let mut nb = Vec::with_capacity(p.neighbors.len());
@@ -333,7 +330,7 @@ struct Lanes<const L: usize> {
 impl<const L: usize> Lanes<L> {
     /// Lane l is read `reads[l]` in the state `Machine::new` + `set_clamps` gives; with
     /// `initial`, lane l's state is then `initial[l]` (`set_spins`: clamped p-bits keep their
-    /// clamp value).
+    /// clamp value). A sparse store has `ROWS` rows when `near` is not `Near::None` (and L > 1).
     fn new(
         problem: &FixedIsing,
         clamps: &[(usize, bool)],
@@ -341,15 +338,19 @@ impl<const L: usize> Lanes<L> {
         reads: &[u64],
         initial: Option<&[&[bool]]>,
         layout: &Layout,
+        near: &Near,
     ) -> Self {
         assert_eq!(reads.len(), L);
         let n = problem.n;
+        let rows = match near {
+            Near::None => n,
+            _ if L == 1 => n,
+            _ => ROWS,
+        };
         let mut st = Lanes {
             fields: match layout {
-                Layout::Sparse16(_) if L > 1 => Store::Rows16(vec![[0; L]; padded_rows(n)]),
-                Layout::Sparse16(_) | Layout::Sparse32 => {
-                    Store::Rows32(vec![[0; L]; padded_rows(n)])
-                }
+                Layout::Sparse16(_) if L > 1 => Store::Rows16(vec![[0; L]; rows]),
+                Layout::Sparse16(_) | Layout::Sparse32 => Store::Rows32(vec![[0; L]; rows]),
                 Layout::Dense16(_) => Store::Cells16(vec![0; L * n]),
                 Layout::Dense32(_) => Store::Cells32(vec![0; L * n]),
             },
@@ -552,7 +553,7 @@ impl<const L: usize> Lanes<L> {
         self.sweep += 1;
         let tag = self.sweep;
         let (rows, cells) = T::split(&mut self.fields);
-        // all of a sparse store: ROWS rows when n ≤ ROWS (see `padded_rows`)
+        // all of a sparse store: ROWS rows when the job's `Near` has u16 lists
         let rows = if DENSE { &mut rows[..0] } else { rows };
         let cells = &mut cells[..if DENSE { L * n } else { 0 }];
         let mat = &mat[..if DENSE { n * n } else { p.neighbors.len() }];
@@ -845,6 +846,7 @@ fn run_batch<const L: usize, const GATHER: bool>(
         &lane_reads,
         initial.as_deref(),
         &job.layout,
+        &job.near,
     );
     let mut table = Table::new(p);
     for (page, sweeps) in &job.pages.steps {
@@ -1047,7 +1049,7 @@ pub fn anneal_reads_from(
         clamped,
         layout: Layout::choose(problem),
         low_degree: low_degree(problem),
-        near: Near::new(problem),
+        near: Near::new(problem, pages.total_sweeps()),
         pages,
         seed,
         progress,
@@ -1126,7 +1128,7 @@ pub fn sample_isa(
     table.load(page);
     let layout = Layout::choose(problem);
     let low = low_degree(problem);
-    let mut st = Lanes::<1>::new(problem, clamps, seed, &[0], None, &layout);
+    let mut st = Lanes::<1>::new(problem, clamps, seed, &[0], None, &layout, &Near::None);
     let mut spins = vec![false; problem.n];
     let run = |st: &mut Lanes<1>, count: u64| {
         run_sweeps_isa(isa, st, problem, &layout, low, &clamped, &table, count)

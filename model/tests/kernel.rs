@@ -171,9 +171,11 @@ fn anneal_reads_match_reference_on_lattice_and_empty() {
         }
     }
     let p = FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap();
+    // 144 × 460 p-bit sweeps per read: long enough for the u16-indexed rows (a shorter run
+    // takes the general path, tested by the random instances)
     let pg = Pages::build(
         &p,
-        &Schedule::anneal(0.1, 3.0, 60, Shape::Geometric, 32).unwrap(),
+        &Schedule::anneal(0.1, 3.0, 460, Shape::Geometric, 32).unwrap(),
     );
     check_anneal(&p, &[], &pg, 9, 0..37);
     check_anneal(&p, &[(3, true), (100, false)], &pg, 9, 5..13);
@@ -236,7 +238,9 @@ fn anneal_reads_match_reference_on_g1_like_graphs() {
     // The path `pbit anneal G1` takes: sparse rows, more than 8 neighbours per p-bit (a block's
     // draws taken ahead, the hardware gather in the AVX builds), several blocks and a partial
     // one; one full 8-lane batch, and full plus partial batches with clamps. ±1 couplings as in
-    // G1 (and their negation, the cut problem), full-range ones, and wide J (i32 rows).
+    // G1 (and their negation, the cut problem), full-range ones, and wide J (i32 rows). 250
+    // sweeps: long enough (n × sweeps ≥ 2^16) for the u16-indexed rows, in runs of equal J
+    // where a row's couplings take few values.
     let mut g = Gen::new(23);
     let wide = Format {
         j_bits: 16,
@@ -252,7 +256,7 @@ fn anneal_reads_match_reference_on_g1_like_graphs() {
         assert!(p.neighbors.len() > 8 * n, "not a low-degree graph");
         let pg = Pages::build(
             &p,
-            &Schedule::anneal(0.05, 4.0, 40, Shape::Geometric, 32).unwrap(),
+            &Schedule::anneal(0.05, 4.0, 250, Shape::Geometric, 32).unwrap(),
         );
         check_anneal(&p, &[], &pg, 6, 0..8);
         check_anneal(&p, &clamps(n, &mut g), &pg, 7, 40..59);
@@ -271,7 +275,10 @@ fn anneal_reads_match_reference_on_g1_like_graphs() {
     }
     let p = FixedIsing::new(&ising, wide, Scaling::Exact).unwrap();
     assert_eq!(kernel::layout(&p), "sparse-i32");
-    let pg = pages(&p, &mut g);
+    let pg = Pages::build(
+        &p,
+        &Schedule::anneal(0.05, 4.0, 250, Shape::Geometric, 32).unwrap(),
+    );
     check_anneal(&p, &[], &pg, 8, 0..8);
     check_anneal(&p, &clamps(n, &mut g), &pg, 9, 3..14);
 }
