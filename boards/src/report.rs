@@ -309,7 +309,7 @@ impl Report {
             f64::NEG_INFINITY
         };
         self.timing_met =
-            core.is_some_and(|c| c.pass && (c.target_mhz - self.clock_mhz).abs() <= 0.005 + 1e-9);
+            core.is_some_and(|c| c.pass && (c.target_mhz - self.clock_mhz).abs() <= 0.0051);
         self.updates_per_s = self.updates_per_clock * (self.clock_mhz * 1e6);
         self.flips_per_ns = self.updates_per_clock * self.clock_mhz / 1000.0;
     }

@@ -232,12 +232,16 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             } else if lanes.is_some() {
                 bail!("--lanes is for --machine sparse");
             }
-            let default_dir = match &options.sparse {
+            let mut default_dir = match &options.sparse {
                 Some((g, _)) => {
                     PathBuf::from("build").join(format!("{}-sparse-{:016x}", b.name, g.hash()))
                 }
                 None => default_out(b, options.n),
             };
+            // a PLL build does not overwrite the oscillator build's bitstream
+            if let Some(f) = clock_mhz {
+                default_dir.as_mut_os_string().push(format!("-{f}mhz"));
+            }
             options.baud = baud.unwrap_or(b.default_baud);
             options.clock_mhz = *clock_mhz;
             options.out_dir = out.clone().unwrap_or(default_dir);
