@@ -149,8 +149,9 @@ impl BuildPlan {
             Family::Ecp5 => (tools::YOSYS_ECP5, tools::NEXTPNR_ECP5, tools::ECPPACK),
             Family::Ice40 => (tools::YOSYS_ICE40, tools::NEXTPNR_ICE40, tools::ICEPACK),
         };
-        let (yosys, nextpnr, packer) = (yosys.locate()?, nextpnr.locate()?, packer.locate()?);
+        // a clock the PLL cannot make is refused before the tools are looked for
         let clock = core_clock(board, options.clock_mhz)?;
+        let (yosys, nextpnr, packer) = (yosys.locate()?, nextpnr.locate()?, packer.locate()?);
         let core = match &options.sparse {
             Some((graph, d)) => {
                 // boards leave the RNG and field read-back multiplexers out (tests only)
