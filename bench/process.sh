@@ -7,7 +7,8 @@
 #
 # pbit runs twice per setting: with its own default β range (what `pbit anneal` does) and with
 # dwave's default range for the instance (the same schedule range as the peer).
-# Environment: INSTANCES (default /work/shared/instances), REPEAT (5).
+# Environment: INSTANCES (default /work/shared/instances), REPEAT (5), PBIT (a pbit binary to
+# measure instead of building this tree's, e.g. another commit's for a before/after pair).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWEEPS=${1:-4000}
@@ -20,10 +21,15 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import dwave.samplers
     "$VENV/bin/pip" install -q dwave-samplers==1.8.0
 fi
 PY="$VENV/bin/python"
-cargo build --release -q -p pbit-cli --bin pbit
-PBIT=target/release/pbit
+if [ -z "${PBIT:-}" ]; then
+    cargo build --release -q -p pbit-cli --bin pbit
+    PBIT=target/release/pbit
+    BUILD=$(git rev-parse --short HEAD)
+else
+    BUILD="$PBIT"
+fi
 export OMP_NUM_THREADS=1
-echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, $(git rev-parse --short HEAD); load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, $BUILD; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 OUT=$(mktemp)
 for spec in "$INSTANCES/sg2d_64x64_pbc.txt" "examples/G1.txt" "examples/G1.txt --maxcut"; do
     file="${spec%% *}"

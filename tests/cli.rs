@@ -371,3 +371,40 @@ fn hdl_regmap_json_lists_every_register() {
     assert!(names.contains(&"batch_caps") && !names.contains(&"batch_done"));
     fails_with(&["hdl", "regmap", "--n", "48", "--json"], "not 48");
 }
+
+/// `pbit hdl build --clock-mhz F` refuses a core clock the board's PLL cannot make, naming the
+/// range, before it looks for a tool or writes a file.
+#[test]
+fn hdl_build_refuses_a_clock_the_pll_cannot_make() {
+    let out = tmp("pll-refused");
+    let out = out.to_str().unwrap();
+    fails_with(
+        &[
+            "hdl",
+            "build",
+            "--board",
+            "ulx3s",
+            "--clock-mhz",
+            "500",
+            "--out",
+            out,
+            "--plan",
+        ],
+        "the ulx3s's EHXPLLL makes 10–400 MHz from its 25 MHz oscillator",
+    );
+    fails_with(
+        &[
+            "hdl",
+            "build",
+            "--board",
+            "icebreaker",
+            "--clock-mhz",
+            "8",
+            "--out",
+            out,
+            "--plan",
+        ],
+        "SB_PLL40_PAD makes 16–275 MHz",
+    );
+    assert!(!Path::new(out).join("core.v").exists());
+}

@@ -32,10 +32,11 @@ pub struct Board {
     pub nextpnr_device: &'static [&'static str],
     /// The board's oscillator.
     pub osc_hz: u32,
-    /// The core clock: the oscillator, or the PLL's output where the shell has one.
+    /// The core clock of a build without `--clock-mhz`: the oscillator itself (no PLL).
     pub clock_hz: u32,
-    /// The shell's PLL, if any (what it makes of the oscillator).
-    pub pll: Option<&'static str>,
+    /// The PLL primitive the shell instantiates when a build asks for another core clock
+    /// (`--clock-mhz`, dividers from [`crate::pll`]); None: the board's builds cannot.
+    pub pll_primitive: Option<&'static str>,
     /// Default machine size (a `pbit_hdl::SUPPORTED_N` size).
     pub default_n: usize,
     /// Default UART rate: must divide `clock_hz` within 1.5%.
@@ -56,7 +57,7 @@ pub struct Board {
     pub batch: bool,
 }
 
-/// ULX3S: ECP5 LFE5U-85F, 25 MHz oscillator (the core clock, no PLL), FT231X,
+/// ULX3S: ECP5 LFE5U-85F, 25 MHz oscillator (the core clock; an `EHXPLLL` with `--clock-mhz`), FT231X,
 /// 8 LEDs. The large machine: 256 dense p-bits with the batch engine (27% of the LUTs, 156 of
 /// 208 DP16KD, 20 DSPs; its routed Fmax, above the 25 MHz clock, is in docs/boards.md).
 pub static ULX3S: Board = Board {
@@ -68,7 +69,7 @@ pub static ULX3S: Board = Board {
     // N = 256 routes above 25 MHz (docs/boards.md), so the oscillator clocks the core directly
     // (1 Mbaud = 25 clocks per bit, exact)
     clock_hz: 25_000_000,
-    pll: None,
+    pll_primitive: Some("EHXPLLL"),
     default_n: 256,
     default_baud: 1_000_000,
     uart: "FT231X",
@@ -86,7 +87,8 @@ pub static ULX3S: Board = Board {
     batch: true,
 };
 
-/// iCEBreaker: iCE40 UP5K SG48, 12 MHz, FT2232H channel B, 2 user LEDs. The entry board.
+/// iCEBreaker: iCE40 UP5K SG48, 12 MHz (the core clock; an `SB_PLL40_PAD` with `--clock-mhz`),
+/// FT2232H channel B, 2 user LEDs. The entry board.
 pub static ICEBREAKER: Board = Board {
     name: "icebreaker",
     family: Family::Ice40,
@@ -94,7 +96,7 @@ pub static ICEBREAKER: Board = Board {
     nextpnr_device: &["--up5k", "--package", "sg48"],
     osc_hz: 12_000_000,
     clock_hz: 12_000_000,
-    pll: None,
+    pll_primitive: Some("SB_PLL40_PAD"),
     default_n: 32,
     default_baud: 1_000_000,
     uart: "FT2232H channel B",

@@ -2,6 +2,7 @@
 //! before anything runs, printable as a shell script, then run step by step.
 
 use crate::board::{Board, Family};
+use crate::pll::{core_clock, mhz_text, ClockError, CoreClock};
 use crate::report::{parse_nextpnr_log, Report};
 use crate::shell::shell_verilog;
 use crate::tools::{self, ToolError};
@@ -14,6 +15,8 @@ pub enum BuildError {
     Tool(#[from] ToolError),
     #[error(transparent)]
     Core(#[from] pbit_hdl::CoreTopError),
+    #[error(transparent)]
+    Clock(#[from] ClockError),
     #[error("cannot generate the sparse machine: {0}")]
     Sparse(String),
     #[error("cannot write {path}: {reason}")]
@@ -39,10 +42,13 @@ pub enum BuildError {
 }
 
 /// What to build.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BuildOptions {
     pub n: usize,
     pub baud: u32,
+    /// The core clock asked for (`--clock-mhz`): the board's PLL makes the nearest frequency
+    /// it can ([`crate::pll`]); None: the oscillator, no PLL.
+    pub clock_mhz: Option<f64>,
     pub out_dir: PathBuf,
     /// Run yosys and nextpnr under `nice -n 19` (other work on the machine keeps its cores).
     pub nice: bool,
@@ -61,6 +67,7 @@ impl BuildOptions {
         BuildOptions {
             n: board.default_n,
             baud: board.default_baud,
+            clock_mhz: None,
             out_dir: out_dir.into(),
             nice: true,
             seed: 1,
@@ -110,6 +117,9 @@ impl Step {
 pub struct BuildPlan {
     pub board: &'static Board,
     pub options: BuildOptions,
+    /// The clock the core runs at: the core top is generated for it (UART divisor, HELLO),
+    /// nextpnr times it and the report quotes it.
+    pub clock: CoreClock,
     /// Files written before the first step: the core top, the shell, the pin file.
     pub files: Vec<(PathBuf, String)>,
     pub steps: Vec<Step>,
@@ -139,6 +149,8 @@ impl BuildPlan {
             Family::Ecp5 => (tools::YOSYS_ECP5, tools::NEXTPNR_ECP5, tools::ECPPACK),
             Family::Ice40 => (tools::YOSYS_ICE40, tools::NEXTPNR_ICE40, tools::ICEPACK),
         };
+        // a clock the PLL cannot make is refused before the tools are looked for
+        let clock = core_clock(board, options.clock_mhz)?;
         let (yosys, nextpnr, packer) = (yosys.locate()?, nextpnr.locate()?, packer.locate()?);
         let core = match &options.sparse {
             Some((graph, d)) => {
@@ -148,17 +160,17 @@ impl BuildPlan {
                     readback: false,
                     lanes: options.lanes,
                 };
-                pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, board.clock_hz, options.baud)
+                pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, clock.hz, options.baud)
                     .map_err(|e| BuildError::Sparse(e.to_string()))?
                     .0
             }
-            None => pbit_hdl::emit_core_top(options.n, board.clock_hz, options.baud, board.batch)?,
+            None => pbit_hdl::emit_core_top(options.n, clock.hz, options.baud, board.batch)?,
         };
         let dir = &options.out_dir;
         let p = |name: &str| dir.join(name);
         let files = vec![
             (p("core.v"), core),
-            (p("shell.v"), shell_verilog(board).to_string()),
+            (p("shell.v"), shell_verilog(board, &clock)),
             (p(board.constraints_file), board.constraints.to_string()),
         ];
         // the tools run in `dir`: files by bare name
@@ -190,7 +202,10 @@ impl BuildPlan {
             log: p("yosys.log"),
         }];
         let mut args: Vec<String> = board.nextpnr_device.iter().map(|a| a.to_string()).collect();
-        let freq = format!("{}", board.clock_mhz());
+        // the core clock's target (ECP5: the .lpf constrains the oscillator pin at 25 MHz and
+        // nextpnr derives the PLL output's constraint from the dividers, which is this same
+        // frequency; --freq covers any clock left unconstrained)
+        let freq = mhz_text(clock.mhz);
         let (constraint_flag, out_flag, routed) = match board.family {
             Family::Ecp5 => ("--lpf", "--textcfg", p("pbit.config")),
             Family::Ice40 => ("--pcf", "--asc", p("pbit.asc")),
@@ -234,6 +249,7 @@ impl BuildPlan {
         Ok(BuildPlan {
             board,
             options,
+            clock,
             files,
             steps,
             bitstream,
@@ -249,8 +265,16 @@ impl BuildPlan {
             self.board.device,
             self.options.n,
             self.options.baud,
-            self.board.clock_mhz(),
-            self.board.pll.unwrap_or("the oscillator, no PLL")
+            mhz_text(self.clock.mhz),
+            match &self.clock.pll {
+                None => "the oscillator, no PLL".to_string(),
+                Some(p) => format!(
+                    "{} from the {} MHz oscillator, VCO {} MHz",
+                    p.primitive(),
+                    mhz_text(self.board.osc_hz as f64 / 1e6),
+                    mhz_text(p.vco_mhz())
+                ),
+            }
         );
         for (path, text) in &self.files {
             out.push_str(&format!(
@@ -358,8 +382,10 @@ impl BuildPlan {
         Ok(report)
     }
 
-    /// A sparse build's report names the sparse machine (n, colours, degree, updates/clock).
+    /// The report at the build's core clock; a sparse build's names the sparse machine (n,
+    /// colours, degree, updates/clock).
     fn describe(&self, report: &mut Report) {
+        report.set_core_clock(&self.clock);
         if let Some((graph, d)) = &self.options.sparse {
             let opts = pbit_hdl::sparse::SparseOptions {
                 max_degree: *d,

@@ -106,15 +106,27 @@ fn sparse_graph(kind: &str, size: u32) -> pbit_spec::sparse::SparseGraph {
 
 /// A small sparse machine to a bitstream: timing met, the report's rates from its clocks per
 /// sweep (n / (colours × ⌈|colour| / L⌉)).
-fn sparse_build(name: &str, graph: pbit_spec::sparse::SparseGraph, lanes: usize) -> Report {
+/// With `clock_mhz`, the core runs on the board's PLL at the nearest frequency it makes.
+fn sparse_build(
+    name: &str,
+    graph: pbit_spec::sparse::SparseGraph,
+    lanes: usize,
+    clock_mhz: Option<f64>,
+) -> Report {
     let b = board(name).unwrap();
-    let mut options =
-        BuildOptions::defaults(b, out_dir(&format!("{name}-sparse-{}-l{lanes}", graph.n())));
+    let pll = clock_mhz.map_or(String::new(), |f| format!("-pll{f}"));
+    let mut options = BuildOptions::defaults(
+        b,
+        out_dir(&format!("{name}-sparse-{}-l{lanes}{pll}", graph.n())),
+    );
     options.n = graph.n();
+    options.clock_mhz = clock_mhz;
     let d = graph.max_degree();
     options.sparse = Some((graph.clone(), d));
     options.lanes = Some(lanes);
     let plan = BuildPlan::new(b, options).unwrap_or_else(|e| panic!("{e}"));
+    // the report's clock is the plan's: the oscillator, or what the PLL's dividers make
+    let clock = plan.clock;
     let r = plan.run(&mut |_| {}).unwrap_or_else(|e| match e {
         BuildError::DoesNotFit { report, .. } => panic!("does not fit: {report:?}"),
         e => panic!("{e}"),
@@ -136,6 +148,24 @@ fn sparse_build(name: &str, graph: pbit_spec::sparse::SparseGraph, lanes: usize)
         r.luts <= r.luts_available && r.brams <= r.brams_available,
         "{r:?}"
     );
+    assert_eq!(r.clock_mhz, clock.mhz);
+    match clock.pll {
+        None => assert_eq!(r.clock_mhz, b.clock_mhz()),
+        Some(pll) => {
+            assert_eq!(r.clock_mhz, pll.out_mhz());
+            // the PLL is in the placed netlist: one of the device's PLL sites used
+            let used = r
+                .utilisation
+                .iter()
+                .find(|u| Some(u.cell.as_str()) == b.pll_primitive);
+            assert_eq!(used.map(|u| u.used), Some(1), "{:?}", r.utilisation);
+        }
+    }
+    // nextpnr timed the core clock at this clock (its log's two decimals), and passed it
+    let core = r.clocks.iter().find(|c| c.fmax_mhz == r.fmax_mhz).unwrap();
+    assert!((core.target_mhz - r.clock_mhz).abs() <= 0.0051, "{r:?}");
+    assert_eq!(r.timing_met, core.pass);
+    assert!((r.slack - (1e3 / r.clock_mhz - 1e3 / r.fmax_mhz)).abs() < 1e-9);
     r
 }
 
@@ -152,5 +182,37 @@ fn icebreaker_small_sparse_build_meets_timing() {
 #[test]
 fn ulx3s_small_sparse_build_meets_timing() {
     // an 8 × 4 torus (degree 4) in 4 lanes: 8 clocks a sweep
-    sparse_build("ulx3s", sparse_graph("torus", 4), 4);
+    sparse_build("ulx3s", sparse_graph("torus", 4), 4, None);
+}
+
+/// The same machine on the ULX3S's PLL at 40 MHz (25 × 8 / 5, exact; its Fmax at the 25 MHz
+/// oscillator was 51.6 MHz): the EHXPLLL is placed, clock_mhz is the PLL's 40 MHz, timing
+/// is nextpnr's verdict at 40 MHz, and flips/ns = updates per clock × 40 / 1000.
+#[test]
+fn ulx3s_small_sparse_pll_build_meets_timing() {
+    let r = sparse_build("ulx3s", sparse_graph("torus", 4), 4, Some(40.0));
+    assert_eq!(r.clock_mhz, 40.0);
+    let pll = r.pll.as_ref().expect("a PLL build reports its PLL");
+    assert_eq!((pll.requested_mhz, pll.vco_mhz), (40.0, 600.0));
+    assert_eq!(r.flips_per_ns, r.updates_per_clock * 40.0 / 1000.0);
+    // the core inside is generated for the PLL's clock (its UART divisor, 40 clocks a bit at
+    // 1 Mbaud, and its HELLO's clock), not the oscillator's
+    let core =
+        std::fs::read_to_string(r.bitstream.as_ref().unwrap().with_file_name("core.v")).unwrap();
+    let graph = sparse_graph("torus", 4);
+    let opts = pbit_hdl::sparse::SparseOptions {
+        max_degree: graph.max_degree(),
+        readback: false,
+        lanes: Some(4),
+    };
+    let emit = |hz| {
+        pbit_hdl::core_top::emit_sparse_core_top(&graph, &opts, hz, r.baud)
+            .unwrap()
+            .0
+    };
+    assert!(
+        core == emit(40_000_000),
+        "core.v is not the 40 MHz core top"
+    );
+    assert!(core != emit(25_000_000));
 }

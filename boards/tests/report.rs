@@ -134,3 +134,37 @@ fn missing_tools_are_an_error_naming_the_install_command() {
         "{e}"
     );
 }
+
+/// With `--clock-mhz` the report is at the PLL's clock: clock_mhz the frequency the dividers
+/// make, the slack against its period, and timing met only by nextpnr's PASS at that target.
+#[test]
+fn a_pll_build_is_judged_at_the_pll_clock() {
+    let b = board("ulx3s").unwrap();
+    let clock = pbit_boards::core_clock(b, Some(40.0)).unwrap();
+    assert_eq!(clock.mhz, 40.0, "25 x 8 / 5");
+    let at = |target: &str| {
+        let log = parse_nextpnr_log(&format!(
+            "Info: Max frequency for clock '$glbnet$clock': 45.10 MHz (PASS at {target} MHz)\n"
+        ));
+        let mut r = Report::from_logs(b, 32, 1_000_000, &log, "");
+        r.set_core_clock(&clock);
+        r
+    };
+    let r = at("40.00");
+    assert!(r.timing_met, "{r:?}");
+    assert_eq!(r.clock_mhz, 40.0);
+    assert!((r.slack - (1e3 / 40.0 - 1e3 / 45.10)).abs() < 1e-9);
+    assert_eq!(r.flips_per_ns, r.updates_per_clock * 40.0 / 1000.0);
+    let pll = r.pll.as_ref().unwrap();
+    assert_eq!((pll.requested_mhz, pll.vco_mhz), (40.0, 600.0));
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["pll"]["primitive"], "EHXPLLL");
+    assert_eq!(json["pll"]["clkfb_div"], 8);
+    // nextpnr passed a different target (e.g. the 25 MHz oscillator's): not a verdict on
+    // the PLL clock
+    let r = at("25.00");
+    assert!(!r.timing_met && r.slack > 0.0, "{r:?}");
+    // without a PLL the JSON has no "pll" key (as before --clock-mhz existed)
+    let r = Report::from_logs(b, 32, 1_000_000, &parse_nextpnr_log(ECP5_LOG), "");
+    assert!(serde_json::to_value(&r).unwrap().get("pll").is_none());
+}

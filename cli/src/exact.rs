@@ -70,7 +70,7 @@ pub fn run_exact(m: &MachineArgs, a: &ExactArgs) -> Result<()> {
             ground_energy: r.ground_energy,
             ground_states: r.ground_states,
             ground_state: pbit_model::spins_to_string(&r.ground_state),
-            marginals: r.marginals,
+            marginals: r.marginals.to_vec(),
         })?;
     } else {
         println!("ln Z {}", r.log_z);
@@ -92,7 +92,7 @@ pub fn run_meanfield(m: &MachineArgs, a: &ExactArgs) -> Result<()> {
         print_json(&MeanFieldReport {
             n: ising.n,
             beta: a.beta,
-            marginals: r.marginals.clone(),
+            marginals: r.marginals.to_vec(),
             free_energy: r.free_energy,
             energy: r.energy,
             entropy: r.entropy,

@@ -36,6 +36,11 @@ pub enum HdlCommand {
         /// UART rate (default: the board's profile; must divide the clock within 1.5%).
         #[arg(long)]
         baud: Option<u32>,
+        /// Run the core from the board's PLL at this frequency (MHz): the nearest the PLL's
+        /// dividers make is the build's clock_mhz (ULX3S EHXPLLL 10–400 MHz from 25 MHz,
+        /// iCEBreaker SB_PLL40_PAD 16–275 MHz from 12 MHz). Default: the oscillator, no PLL.
+        #[arg(long)]
+        clock_mhz: Option<f64>,
         /// Directory for the Verilog, logs and bitstream (default build/<board>-n<N>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -109,6 +114,15 @@ fn print_report(r: &pbit_boards::Report) {
             r.n, r.baud
         ),
         _ => println!("machine    N = {}, UART {} baud", r.n, r.baud),
+    }
+    if let Some(p) = &r.pll {
+        println!(
+            "clock      {} from the oscillator: {} MHz (asked for {} MHz), VCO {} MHz",
+            p.config.primitive(),
+            r.clock_mhz,
+            p.requested_mhz,
+            p.vco_mhz
+        );
     }
     println!(
         "timing     clock {:.2} MHz, Fmax {:.2} MHz, slack {:+.2} ns: {}",
@@ -187,6 +201,7 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             board: name,
             n,
             baud,
+            clock_mhz,
             out,
             plan,
             no_nice,
@@ -217,16 +232,29 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             } else if lanes.is_some() {
                 bail!("--lanes is for --machine sparse");
             }
-            let default_dir = match &options.sparse {
+            let mut default_dir = match &options.sparse {
                 Some((g, _)) => {
                     PathBuf::from("build").join(format!("{}-sparse-{:016x}", b.name, g.hash()))
                 }
                 None => default_out(b, options.n),
             };
+            // a PLL build does not overwrite the oscillator build's bitstream
+            if let Some(f) = clock_mhz {
+                default_dir.as_mut_os_string().push(format!("-{f}mhz"));
+            }
             options.baud = baud.unwrap_or(b.default_baud);
+            options.clock_mhz = *clock_mhz;
             options.out_dir = out.clone().unwrap_or(default_dir);
             options.nice = !no_nice;
             let build = pbit_boards::BuildPlan::new(b, options)?;
+            if let (Some(req), Some(pll)) = (clock_mhz, &build.clock.pll) {
+                eprintln!(
+                    "core clock: {} MHz from the {} (asked for {req} MHz; VCO {} MHz)",
+                    build.clock.mhz,
+                    pll.primitive(),
+                    pll.vco_mhz()
+                );
+            }
             if *plan {
                 print!("{}", build.script());
                 return Ok(());

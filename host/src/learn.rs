@@ -30,6 +30,15 @@
 //!   linearly over the epochs from `lr` to `lr · lr_final`.
 //! * Batches: each epoch visits the data in an order shuffled on the host stream, B at a time.
 //!
+//! # Arrays
+//! The shadow couplings are a symmetric n×n matrix W and the biases a vector (ndarray), each
+//! phase's statistics a [`Moments`] (⟨m_i m_j⟩ n×n, ⟨m_i⟩), the update [`Moments::step`]; the
+//! exact distributions are arrays too. Host-side f64 only: the machine sees the quantised image,
+//! and the bit-exact kernels never take an array. Every operation is element by element or an
+//! iterator sum in index order, so the figures are those of per-pair loops, bit for bit. The
+//! price is n² f64s per matrix whatever the topology (4 of them per step: 0.33 MB each at the
+//! digits' 202 p-bits, 134 MB at the 4,096-p-bit limit, where a sparse DBM needs far fewer).
+//!
 //! # Initial state
 //! Couplings uniform in ±`init_scale`; visible biases atanh(⟨m_i⟩_data)/β (|⟨m_i⟩| capped at
 //! 0.9), the optimum of independent units; hidden biases 0; hidden states uniform.
@@ -49,6 +58,7 @@
 //! [`pbit_model::exact::boltzmann_distribution`] (V + H ≤ 20).
 
 use crate::cost::{LinkUse, Metered, StepUse, Usage};
+use ndarray::{s, Array1, Array2, Zip};
 use pbit_model::backend::{Backend, BackendError};
 use pbit_model::exact::visible::{kl_divergence, visible_log_probs, MAX_KL_VISIBLE};
 use pbit_model::exact::ExactError;
@@ -61,7 +71,7 @@ use pbit_model::run::correlation_sums;
 use pbit_model::{FixedIsing, Ising, QuantiseError, Scaling};
 use pbit_spec::memory_map as mm;
 use pbit_spec::rng::{splitmix64, HostRng};
-use pbit_spec::{Beta, BetaError, ThresholdPage};
+use pbit_spec::{Beta, BetaError, Format, ThresholdPage};
 use serde::Serialize;
 
 pub mod data;
@@ -351,37 +361,72 @@ pub(crate) fn learn_rng(seed: u64) -> HostRng {
     HostRng::new(splitmix64(seed ^ 0x6C65_6172_6E00_0000)) // "learn"
 }
 
-/// Shadow weights of a machine with a fixed list of coupled pairs.
+/// Shadow weights of a machine with a fixed list of coupled pairs: the couplings as a symmetric
+/// n×n matrix W (zero off the pairs, and on the diagonal), the biases as a vector.
+///
+/// Host-side f64 arrays only: the machine sees the quantised [`Shadow::image`], never these.
+/// Every update is element by element (no reductions), so the figures are those of the per-pair
+/// loops the arrays replaced, bit for bit.
 pub(crate) struct Shadow {
-    pub(crate) n: usize,
     pub(crate) pairs: Vec<(usize, usize)>,
-    pub(crate) j: Vec<f64>,
-    pub(crate) h: Vec<f64>,
-    pub(crate) j_max: f64,
-    pub(crate) h_max: f64,
-    pub(crate) one: f64,
+    pub(crate) w: Array2<f64>,
+    pub(crate) h: Array1<f64>,
+    j_max: f64,
+    h_max: f64,
+    one: f64,
 }
 
 impl Shadow {
+    /// Couplings uniform in ±`init_scale`, drawn from `rng` pair by pair in `pairs`' order;
+    /// biases 0. The format gives the range (±J_max, ±h_max) and the grid.
+    pub(crate) fn new(
+        n: usize,
+        pairs: Vec<(usize, usize)>,
+        format: &Format,
+        init_scale: f64,
+        rng: &mut HostRng,
+    ) -> Shadow {
+        let one = format.one() as f64;
+        let mut w = Array2::zeros((n, n));
+        for &(a, b) in &pairs {
+            let x = init_scale * (2.0 * rng.unit() - 1.0);
+            w[[a, b]] = x;
+            w[[b, a]] = x;
+        }
+        Shadow {
+            pairs,
+            w,
+            h: Array1::zeros(n),
+            j_max: format.j_max_raw() as f64 / one,
+            h_max: format.h_max_raw() as f64 / one,
+            one,
+        }
+    }
+
+    pub(crate) fn n(&self) -> usize {
+        self.h.len()
+    }
+
     /// The quantised image as an instance (values exact multiples of the grid, zero couplings
     /// left out).
     pub(crate) fn image(&self) -> Ising {
         let q = |x: f64| (x * self.one).round() / self.one;
-        let mut ising = Ising::new(self.n);
-        for (k, &(a, b)) in self.pairs.iter().enumerate() {
-            let v = q(self.j[k]);
+        let mut ising = Ising::new(self.n());
+        for &(a, b) in &self.pairs {
+            let v = q(self.w[[a, b]]);
             if v != 0.0 {
                 ising.add_coupling(a, b, v);
             }
         }
-        for i in 0..self.n {
-            ising.h[i] = q(self.h[i]);
+        for (h, &x) in ising.h.iter_mut().zip(&self.h) {
+            *h = q(x);
         }
         ising
     }
 
-    /// Adds `dj`, `dh` and applies the clipping rule; returns the number of clip events.
-    pub(crate) fn update(&mut self, dj: &[f64], dh: &[f64]) -> u64 {
+    /// Adds `dw` (read at the coupled pairs a < b) and `dh`, and applies the clipping rule;
+    /// returns the number of clip events. W stays symmetric.
+    pub(crate) fn update(&mut self, dw: &Array2<f64>, dh: &Array1<f64>) -> u64 {
         let mut clipped = 0;
         let mut apply = |x: &mut f64, d: f64, max: f64| {
             *x += d;
@@ -390,8 +435,11 @@ impl Shadow {
                 clipped += 1;
             }
         };
-        for (x, &d) in self.j.iter_mut().zip(dj) {
-            apply(x, d, self.j_max);
+        for &(a, b) in &self.pairs {
+            let mut x = self.w[[a, b]];
+            apply(&mut x, dw[[a, b]], self.j_max);
+            self.w[[a, b]] = x;
+            self.w[[b, a]] = x;
         }
         for (x, &d) in self.h.iter_mut().zip(dh) {
             apply(x, d, self.h_max);
@@ -399,32 +447,72 @@ impl Shadow {
         clipped
     }
 
+    /// The clipping rule alone (after the initial values are set).
+    pub(crate) fn clip(&mut self) -> u64 {
+        let n = self.n();
+        self.update(&Array2::zeros((n, n)), &Array1::zeros(n))
+    }
+
     pub(crate) fn at_limit(&self) -> usize {
-        self.j.iter().filter(|x| x.abs() >= self.j_max).count()
+        let j = self.pairs.iter();
+        j.filter(|&&(a, b)| self.w[[a, b]].abs() >= self.j_max)
+            .count()
             + self.h.iter().filter(|x| x.abs() >= self.h_max).count()
     }
 }
 
-/// Means of m_i m_j over the pairs and of m_i over the p-bits, over `states` (±1 spins).
-/// ⟨m_a m_b⟩ for each pair and ⟨m_i⟩ for each p-bit from the correlation sums of `chains`
-/// states ([`pbit_model::run::correlation_sums`]'s layout).
-pub(crate) fn statistics(
-    pairs: &[(usize, usize)],
-    n: usize,
-    sums: &[i64],
-    chains: usize,
-) -> (Vec<f64>, Vec<f64>) {
-    let w = 1.0 / chains.max(1) as f64;
-    let n32 = n as u32;
-    (
-        pairs
+/// One phase's statistics over its chains (±1 spins): ⟨m_i m_j⟩ and ⟨m_i⟩.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Moments {
+    /// ⟨m_i m_j⟩, symmetric n×n (1 on the diagonal).
+    pub correlations: Array2<f64>,
+    /// ⟨m_i⟩.
+    pub means: Array1<f64>,
+}
+
+impl Moments {
+    /// From the correlation sums of `chains` states of `n` p-bits
+    /// ([`pbit_model::run::correlation_sums`]'s layout, the batch engine's sums region).
+    pub fn from_sums(n: usize, sums: &[i64], chains: usize) -> Moments {
+        let w = 1.0 / chains.max(1) as f64;
+        let n32 = n as u32;
+        let mut correlations = Array2::from_diag_elem(n, 1.0);
+        for a in 0..n {
+            // the sums of row a (pairs a < b) lie together, from sums_index(n, a, a + 1)
+            let start = mm::sums_index(n32, a as u32, a as u32 + 1) as usize;
+            let row = &sums[start.min(sums.len())..][..n - a - 1];
+            correlations
+                .slice_mut(s![a, a + 1..])
+                .iter_mut()
+                .zip(row)
+                .for_each(|(c, &x)| *c = x as f64 * w);
+        }
+        for a in 0..n {
+            for b in 0..a {
+                correlations[[a, b]] = correlations[[b, a]];
+            }
+        }
+        let means = sums[mm::sums_single(n32, 0) as usize..][..n]
             .iter()
-            .map(|&(a, b)| sums[mm::sums_index(n32, a as u32, b as u32) as usize] as f64 * w)
-            .collect(),
-        (0..n)
-            .map(|i| sums[mm::sums_single(n32, i as u32) as usize] as f64 * w)
-            .collect(),
-    )
+            .map(|&x| x as f64 * w)
+            .collect();
+        Moments {
+            correlations,
+            means,
+        }
+    }
+
+    /// The CD update lr · (data − model) of the couplings and the biases, element by element.
+    pub fn step(&self, model: &Moments, lr: f64) -> (Array2<f64>, Array1<f64>) {
+        (
+            Zip::from(&self.correlations)
+                .and(&model.correlations)
+                .map_collect(|&a, &b| lr * (a - b)),
+            Zip::from(&self.means)
+                .and(&model.means)
+                .map_collect(|&a, &b| lr * (a - b)),
+        )
+    }
 }
 
 /// Runs a relax job for its final states and/or sums, checking the backend's answer.
@@ -476,22 +564,10 @@ pub fn learn<B: Backend + Metered + ?Sized>(
     let beta = Beta::from_f64(opts.beta)?;
     let beta_f = beta.to_f64(); // β as the machine holds it
     let format = backend.format();
-    let one = format.one() as f64;
     let mut rng = learn_rng(opts.seed);
 
     let pairs = opts.topology.pairs(v, opts.hidden, opts.seed);
-    let mut shadow = Shadow {
-        n,
-        j: pairs
-            .iter()
-            .map(|_| opts.init_scale * (2.0 * rng.unit() - 1.0))
-            .collect(),
-        pairs,
-        h: vec![0.0; n],
-        j_max: format.j_max_raw() as f64 / one,
-        h_max: format.h_max_raw() as f64 / one,
-        one,
-    };
+    let mut shadow = Shadow::new(n, pairs, &format, opts.init_scale, &mut rng);
     // visible biases start at the data's independent-unit optimum, atanh(⟨m_i⟩)/β, |⟨m⟩| ≤ 0.9
     for i in 0..v {
         let m = data
@@ -502,7 +578,7 @@ pub fn learn<B: Backend + Metered + ?Sized>(
             / d as f64;
         shadow.h[i] = (m.clamp(-0.9, 0.9)).atanh() / beta_f;
     }
-    shadow.update(&vec![0.0; shadow.j.len()], &vec![0.0; n]); // apply the range
+    shadow.clip(); // apply the range
 
     let p_data = (v <= MAX_KL_VISIBLE).then(|| data.distribution());
     let mut timing = Timing::default();
@@ -611,12 +687,10 @@ pub fn learn<B: Backend + Metered + ?Sized>(
             timing.sampling += t.elapsed().as_secs_f64();
             sweeps = sweeps.saturating_add(opts.k * cs as u64);
 
-            let (pc, pm) = statistics(&shadow.pairs, n, &correlation_sums(&positive, n), cs);
-            let negative_sums = negative.sums.expect("checked");
-            let (nc, nm) = statistics(&shadow.pairs, n, &negative_sums, cs);
-            let dj: Vec<f64> = pc.iter().zip(&nc).map(|(a, b)| lr * (a - b)).collect();
-            let dh: Vec<f64> = pm.iter().zip(&nm).map(|(a, b)| lr * (a - b)).collect();
-            clipped_updates += shadow.update(&dj, &dh);
+            let data_phase = Moments::from_sums(n, &correlation_sums(&positive, n), cs);
+            let model_phase = Moments::from_sums(n, &negative.sums.expect("checked"), cs);
+            let (dw, dh) = data_phase.step(&model_phase, lr);
+            clipped_updates += shadow.update(&dw, &dh);
             image = shadow.image();
             if pcd {
                 let negative = negative.finals.expect("checked");
@@ -818,6 +892,50 @@ mod tests {
         )
         .unwrap();
         assert_ne!(a.1, other.report.kl_per_epoch, "the seed matters");
+    }
+
+    #[test]
+    fn moments_are_the_phase_means_and_the_update_is_data_minus_model() {
+        // three states of 4 p-bits, the means by hand from the ±1 spins
+        let states = vec![
+            vec![true, false, true, true],
+            vec![true, true, false, true],
+            vec![false, false, true, true],
+        ];
+        let spin = |b: bool| if b { 1.0 } else { -1.0 };
+        let m = Moments::from_sums(4, &correlation_sums(&states, 4), 3);
+        for a in 0..4 {
+            let mean = states.iter().map(|s| spin(s[a])).sum::<f64>() / 3.0;
+            assert_eq!(m.means[a], mean);
+            for b in 0..4 {
+                let c = states.iter().map(|s| spin(s[a]) * spin(s[b])).sum::<f64>() / 3.0;
+                assert!((m.correlations[[a, b]] - c).abs() < 1e-15, "({a}, {b})");
+            }
+        }
+        // lr · (data − model), here against independent uniform spins (all moments 0 off the
+        // diagonal)
+        let zero = Moments {
+            correlations: Array2::eye(4),
+            means: Array1::zeros(4),
+        };
+        let (dw, dh) = m.step(&zero, 0.5);
+        assert_eq!(dw[[0, 3]], 0.5 * m.correlations[[0, 3]]);
+        assert_eq!(dw[[2, 2]], 0.0);
+        assert_eq!(dh, &m.means * 0.5);
+        // the shadow applies it at its pairs only, keeps W symmetric, and images it on the grid
+        let format = pbit_spec::Format::STANDARD;
+        let mut shadow = Shadow::new(4, vec![(0, 3), (1, 2)], &format, 0.0, &mut learn_rng(1));
+        assert_eq!(shadow.update(&dw, &dh), 0);
+        assert_eq!(shadow.w, shadow.w.t());
+        assert_eq!((shadow.w[[0, 3]], shadow.w[[0, 1]]), (dw[[0, 3]], 0.0));
+        // ⟨m_0 m_3⟩ = 1/3 and ⟨m_1 m_2⟩ = −1: shadow 1/6 and −1/2, images 3/16 and −8/16
+        let image = shadow.image();
+        let c: Vec<_> = image
+            .couplings
+            .iter()
+            .map(|c| (c.i, c.j, c.value))
+            .collect();
+        assert_eq!(c, vec![(0, 3, 0.1875), (1, 2, -0.5)]);
     }
 
     #[test]

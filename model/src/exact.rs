@@ -27,6 +27,7 @@
 //! order, so results are bit-identical on any machine and any core count.
 
 use crate::ising::{Ising, IsingError};
+use ndarray::Array1;
 
 pub mod visible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,8 +81,8 @@ pub struct Exact {
     pub ground_tolerance: f64,
     /// One ground state (true = +1): the lowest state index with E = E0 exactly.
     pub ground_state: Vec<bool>,
-    /// ⟨m_i⟩.
-    pub marginals: Vec<f64>,
+    /// ⟨m_i⟩ (an array, as the Python package hands it to numpy).
+    pub marginals: Array1<f64>,
 }
 
 /// The instance in the form the enumeration uses.
@@ -459,12 +460,12 @@ pub fn exact(ising: &Ising, beta: f64) -> Result<Exact, ExactError> {
         ground_states: ground,
         ground_tolerance: tol,
         ground_state: (0..p.n).map(|i| gs_index >> i & 1 == 1).collect(),
-        marginals,
+        marginals: Array1::from_vec(marginals),
     })
 }
 
 /// The energy of every state (index bit i set = spin i is +1), N ≤ [`MAX_DISTRIBUTION_N`].
-pub fn state_energies(ising: &Ising) -> Result<Vec<f64>, ExactError> {
+pub fn state_energies(ising: &Ising) -> Result<Array1<f64>, ExactError> {
     validate(ising, MAX_DISTRIBUTION_N)?;
     let p = Prepared::new(ising);
     let low = p.low;
@@ -477,18 +478,20 @@ pub fn state_energies(ising: &Ising) -> Result<Vec<f64>, ExactError> {
             out[at..at + block].copy_from_slice(e);
         });
     }
-    Ok(out)
+    Ok(Array1::from_vec(out))
 }
 
 /// The Boltzmann probabilities of all 2^N states (index bit i set = spin i is +1) at `beta`,
 /// N ≤ [`MAX_DISTRIBUTION_N`].
-pub fn boltzmann_distribution(ising: &Ising, beta: f64) -> Result<Vec<f64>, ExactError> {
+pub fn boltzmann_distribution(ising: &Ising, beta: f64) -> Result<Array1<f64>, ExactError> {
     check_beta(beta)?;
     let e = state_energies(ising)?;
     let e0 = e.iter().copied().fold(f64::INFINITY, f64::min);
-    let mut p: Vec<f64> = e.iter().map(|&x| (-beta * (x - e0)).exp()).collect();
+    let mut p = e.mapv(|x| (-beta * (x - e0)).exp());
+    // Z summed in state order (the iterator, not ndarray's pairwise `sum`): the same f64 as
+    // before the arrays, so learning's KL figures stay byte-identical
     let z: f64 = p.iter().sum();
-    p.iter_mut().for_each(|x| *x /= z);
+    p.mapv_inplace(|x| x / z);
     Ok(p)
 }
 

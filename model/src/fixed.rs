@@ -152,27 +152,54 @@ impl FixedIsing {
         };
 
         let n = ising.n;
-        let mut rows: Vec<Vec<(u32, i32)>> = vec![Vec::new(); n];
+        let mut raws = Vec::with_capacity(ising.couplings.len());
+        let mut degree = vec![0u32; n];
         for c in &ising.couplings {
             let raw = convert(c.value, c.line, "coupling", jmax)?;
             if raw != 0 {
-                rows[c.i].push((c.j as u32, raw));
-                rows[c.j].push((c.i as u32, raw));
+                degree[c.i] += 1;
+                degree[c.j] += 1;
             }
+            raws.push(raw);
         }
         let mut h_raw = Vec::with_capacity(n);
         for i in 0..n {
             h_raw.push(convert(ising.h[i], ising.h_lines[i], "bias", hmax)?);
         }
-
+        // The CSR by counting, twice: rows in coupling order, then rebuilt by visiting those
+        // rows in order (row r's entry (r, c) goes to row c, which receives its neighbours r in
+        // increasing order). The couplings are symmetric, so that is every row, sorted by
+        // neighbour, in linear time.
         let mut offsets = Vec::with_capacity(n + 1);
-        let mut neighbors = Vec::new();
-        let mut j_raw = Vec::new();
         offsets.push(0u32);
-        for (i, row) in rows.iter_mut().enumerate() {
-            row.sort_unstable_by_key(|&(j, _)| j);
+        for &d in &degree {
+            offsets.push(offsets.last().unwrap() + d);
+        }
+        let mut next: Vec<u32> = offsets[..n].to_vec();
+        let mut unsorted = vec![(0u32, 0i32); *offsets.last().unwrap() as usize];
+        for (c, &raw) in ising.couplings.iter().zip(&raws) {
+            if raw != 0 {
+                unsorted[next[c.i] as usize] = (c.j as u32, raw);
+                next[c.i] += 1;
+                unsorted[next[c.j] as usize] = (c.i as u32, raw);
+                next[c.j] += 1;
+            }
+        }
+        next.copy_from_slice(&offsets[..n]);
+        let mut neighbors = vec![0u32; unsorted.len()];
+        let mut j_raw = vec![0i32; unsorted.len()];
+        for r in 0..n {
+            for &(c, v) in &unsorted[offsets[r] as usize..offsets[r + 1] as usize] {
+                let at = next[c as usize] as usize;
+                neighbors[at] = r as u32;
+                j_raw[at] = v;
+                next[c as usize] += 1;
+            }
+        }
+        for i in 0..n {
+            let row = &j_raw[offsets[i] as usize..offsets[i + 1] as usize];
             let bound: i64 =
-                row.iter().map(|&(_, v)| v.abs() as i64).sum::<i64>() + h_raw[i].abs() as i64;
+                row.iter().map(|&v| v.abs() as i64).sum::<i64>() + h_raw[i].abs() as i64;
             if bound > format.field_max_raw() as i64 {
                 return Err(QuantiseError::FieldOverflow {
                     source_name: src(),
@@ -181,11 +208,6 @@ impl FixedIsing {
                     bits: format.field_bits,
                 });
             }
-            for &(j, v) in row.iter() {
-                neighbors.push(j);
-                j_raw.push(v);
-            }
-            offsets.push(neighbors.len() as u32);
         }
         let rescaling = (scaling == Scaling::Rescale).then_some(Rescaling {
             factor: scale,
@@ -293,6 +315,44 @@ mod tests {
             assert_eq!(f.energy_real(f.energy_raw(&s)), ising.energy(&s));
         }
         assert_eq!(f.row(0), (&[1u32, 2][..], &[-16, 32][..]));
+    }
+
+    #[test]
+    fn rows_are_every_neighbour_sorted_whatever_the_coupling_order() {
+        // couplings in a shuffled order, either index first, some zero (left out of the rows):
+        // row i must be exactly the non-zero J_ij of the dense matrix, by increasing j
+        let n = 40;
+        let mut g = pbit_spec::rng::HostRng::new(3);
+        let mut pairs = Vec::new();
+        for i in 0..n {
+            for j in i + 1..n {
+                if g.below(3) == 0 {
+                    pairs.push((i, j, g.below(9) as i32 - 4));
+                }
+            }
+        }
+        for k in (1..pairs.len()).rev() {
+            pairs.swap(k, g.below(k as u64 + 1) as usize);
+        }
+        let mut ising = Ising::new(n);
+        for &(i, j, raw) in &pairs {
+            let (a, b) = if g.below(2) == 0 { (i, j) } else { (j, i) };
+            ising.add_coupling(a, b, raw as f64 / 16.0);
+        }
+        let f = FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap();
+        let mut dense = vec![vec![0i32; n]; n];
+        for &(i, j, raw) in &pairs {
+            dense[i][j] = raw;
+            dense[j][i] = raw;
+        }
+        for (i, row) in dense.iter().enumerate() {
+            let want: (Vec<u32>, Vec<i32>) = (0..n)
+                .filter(|&j| row[j] != 0)
+                .map(|j| (j as u32, row[j]))
+                .unzip();
+            let (nb, jv) = f.row(i);
+            assert_eq!((nb.to_vec(), jv.to_vec()), want, "row {i}");
+        }
     }
 
     #[test]

@@ -10,7 +10,6 @@
 //! E(m) = −Σ_{i<j} J_ij m_i m_j − Σ_i h_i m_i; positive J is ferromagnetic.
 
 use crate::limits::{MAX_COUPLINGS, MAX_PBITS};
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
@@ -115,6 +114,66 @@ pub enum IsingError {
     BadBiasCount { found: usize, n: usize },
     #[error("{what} {index} is not finite")]
     NotFinite { what: &'static str, index: usize },
+}
+
+/// The first three whitespace-separated fields of a line ("" where missing) and how many it has.
+fn first_fields(line: &str) -> ([&str; 3], usize) {
+    let mut it = line.split_whitespace();
+    let mut f = [""; 3];
+    let mut found = 0;
+    for slot in &mut f {
+        match it.next() {
+            Some(t) => {
+                *slot = t;
+                found += 1;
+            }
+            None => return (f, found),
+        }
+    }
+    (f, found + it.count())
+}
+
+/// The unordered pair {i, j} as one integer (indices are below 2^32).
+fn pair_key(i: usize, j: usize) -> u64 {
+    ((i.min(j) as u64) << 32) | i.max(j) as u64
+}
+
+/// The duplicate pair a line-by-line check meets first: (index of the pair's first coupling,
+/// index of its second), the second as early as possible. None if every pair is distinct.
+/// Linear in n + m: the couplings are bucketed by their lower index (in order), and each
+/// bucket's upper indices are marked as they are seen.
+fn first_duplicate(couplings: &[Coupling], n: usize) -> Option<(usize, usize)> {
+    let lo_hi = |c: &Coupling| (c.i.min(c.j), c.i.max(c.j));
+    let mut start = vec![0usize; n + 1];
+    for c in couplings {
+        start[lo_hi(c).0 + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut next = start.clone();
+    let mut order = vec![0usize; couplings.len()];
+    for (k, c) in couplings.iter().enumerate() {
+        let lo = lo_hi(c).0;
+        order[next[lo]] = k;
+        next[lo] += 1;
+    }
+    // seen[hi] = (bucket, first coupling) of the last bucket that had hi
+    let mut seen = vec![(usize::MAX, 0usize); n];
+    let mut found: Option<(usize, usize)> = None;
+    for lo in 0..n {
+        for &k in &order[start[lo]..start[lo + 1]] {
+            let hi = lo_hi(&couplings[k]).1;
+            if seen[hi].0 == lo {
+                if found.is_none_or(|(_, second)| k < second) {
+                    found = Some((seen[hi].1, k));
+                }
+            } else {
+                seen[hi] = (lo, k);
+            }
+        }
+    }
+    found
 }
 
 impl Ising {
@@ -239,7 +298,10 @@ impl Ising {
         // a header may promise more lines than the file has (an error found at its end)
         let reserve = m.min(text.len() / 6);
         ising.couplings.reserve(reserve);
-        let mut pairs: HashMap<(usize, usize), usize> = HashMap::with_capacity(reserve);
+        // Duplicate pairs are found after the loop (see `first_duplicate`); a file whose pairs
+        // strictly increase in line order (G-set's do) has none, and needs no sort.
+        let mut last_key = None;
+        let mut increasing = true;
 
         let index = |line: usize, field: &'static str, text: &str| -> Result<usize, ParseError> {
             let v: i64 = text.parse().map_err(|_| {
@@ -281,75 +343,91 @@ impl Ising {
             Ok(v)
         };
 
-        for (line, l) in lines {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f[0] == "h" {
-                if ising.couplings.len() < m {
+        let read_lines = || -> Result<(), ParseError> {
+            for (line, l) in lines {
+                let (f, found) = first_fields(l);
+                if f[0] == "h" {
+                    if ising.couplings.len() < m {
+                        return Err(err(
+                            line,
+                            ParseErrorKind::BiasTooEarly {
+                                expected: m,
+                                found: ising.couplings.len(),
+                            },
+                        ));
+                    }
+                    if found != 3 {
+                        return Err(err(line, ParseErrorKind::BadBiasLine { found }));
+                    }
+                    let i = index(line, "bias index i", f[1])?;
+                    let v = value(line, "bias value", f[2])?;
+                    if ising.h_lines[i] != 0 {
+                        return Err(err(
+                            line,
+                            ParseErrorKind::DuplicateBias {
+                                i: i + 1,
+                                first_line: ising.h_lines[i],
+                            },
+                        ));
+                    }
+                    ising.h[i] = v;
+                    ising.h_lines[i] = line;
+                    continue;
+                }
+                if ising.couplings.len() == m {
                     return Err(err(
                         line,
-                        ParseErrorKind::BiasTooEarly {
+                        ParseErrorKind::WrongCount {
                             expected: m,
-                            found: ising.couplings.len(),
+                            found: m + 1,
                         },
                     ));
                 }
-                if f.len() != 3 {
-                    return Err(err(line, ParseErrorKind::BadBiasLine { found: f.len() }));
+                if found != 3 {
+                    return Err(err(line, ParseErrorKind::BadCouplingLine { found }));
                 }
-                let i = index(line, "bias index i", f[1])?;
-                let v = value(line, "bias value", f[2])?;
-                if ising.h_lines[i] != 0 {
-                    return Err(err(
-                        line,
-                        ParseErrorKind::DuplicateBias {
-                            i: i + 1,
-                            first_line: ising.h_lines[i],
-                        },
-                    ));
+                let i = index(line, "coupling index i", f[0])?;
+                let j = index(line, "coupling index j", f[1])?;
+                let v = value(line, "coupling value", f[2])?;
+                if i == j {
+                    return Err(err(line, ParseErrorKind::SelfCoupling(i + 1)));
                 }
-                ising.h[i] = v;
-                ising.h_lines[i] = line;
-                continue;
-            }
-            if ising.couplings.len() == m {
-                return Err(err(
+                let key = pair_key(i, j);
+                increasing &= last_key.is_none_or(|last| key > last);
+                last_key = Some(key);
+                ising.couplings.push(Coupling {
+                    i,
+                    j,
+                    value: v,
                     line,
-                    ParseErrorKind::WrongCount {
-                        expected: m,
-                        found: m + 1,
-                    },
-                ));
+                });
             }
-            if f.len() != 3 {
-                return Err(err(
-                    line,
-                    ParseErrorKind::BadCouplingLine { found: f.len() },
-                ));
+            Ok(())
+        };
+        // A duplicate pair is reported where a line-by-line check would have stopped: before
+        // any later error (every coupling kept so far is on an earlier line).
+        let done = read_lines();
+        let duplicate = || {
+            if increasing {
+                return None;
             }
-            let i = index(line, "coupling index i", f[0])?;
-            let j = index(line, "coupling index j", f[1])?;
-            let v = value(line, "coupling value", f[2])?;
-            if i == j {
-                return Err(err(line, ParseErrorKind::SelfCoupling(i + 1)));
-            }
-            let key = (i.min(j), i.max(j));
-            if let Some(&first_line) = pairs.get(&key) {
-                return Err(err(
-                    line,
+            first_duplicate(&ising.couplings, n).map(|(first, second)| {
+                let c = &ising.couplings[second];
+                err(
+                    c.line,
                     ParseErrorKind::DuplicatePair {
-                        i: i + 1,
-                        j: j + 1,
-                        first_line,
+                        i: c.i + 1,
+                        j: c.j + 1,
+                        first_line: ising.couplings[first].line,
                     },
-                ));
-            }
-            pairs.insert(key, line);
-            ising.couplings.push(Coupling {
-                i,
-                j,
-                value: v,
-                line,
-            });
+                )
+            })
+        };
+        if let Err(e) = done {
+            return Err(duplicate().unwrap_or(e));
+        }
+        if let Some(e) = duplicate() {
+            return Err(e);
         }
         if ising.couplings.len() != m {
             let last = text.lines().count();
@@ -521,11 +599,62 @@ mod tests {
             kind("3 1\n1 2\n"),
             (2, ParseErrorKind::BadCouplingLine { found: 2 })
         ));
+        // duplicates are reported where a line-by-line check stops: the earliest second
+        // occurrence, before any later error, after any earlier one
+        let dup = |text: &str| match kind(text) {
+            (line, ParseErrorKind::DuplicatePair { i, j, first_line }) => {
+                Some((line, i, j, first_line))
+            }
+            _ => None,
+        };
+        assert_eq!(dup("3 3\n1 3 1\n1 2 1\n2 1 1\n"), Some((4, 2, 1, 3)));
+        assert_eq!(dup("3 3\n1 3 1\n3 1 1\n1 x 1\n"), Some((3, 3, 1, 2)));
+        assert!(matches!(
+            kind("3 3\n1 3 1\n1 x 1\n3 1 1\n"),
+            (3, ParseErrorKind::NotANumber { .. })
+        ));
+        assert_eq!(dup("4 4\n1 2 1\n3 4 1\n4 3 1\n2 1 1\n"), Some((4, 4, 3, 3)));
+        assert_eq!(dup("3 3\n2 3 1\n3 2 1\n2 3 1\n"), Some((3, 3, 2, 2)));
+        assert_eq!(dup("3 2\n2 3 1\n2 3 1\nh 1 1\nh 1 1\n"), Some((3, 2, 3, 2)));
+        assert!(matches!(
+            kind("3 2\n1 2 1\n2 1 1 7\n"),
+            (3, ParseErrorKind::BadCouplingLine { found: 4 })
+        ));
         let e = Ising::parse("3 1\n1 4 1\n", "inst.txt").unwrap_err();
         assert_eq!(
             e.to_string(),
             "inst.txt:2: coupling index j 4 is out of range 1..=3"
         );
+    }
+
+    #[test]
+    fn first_duplicate_is_the_earliest_repeat() {
+        // against the line-by-line definition: the first coupling whose pair occurred before,
+        // and that pair's first occurrence
+        let mut g = pbit_spec::rng::HostRng::new(12);
+        for case in 0..300 {
+            let n = 2 + g.below(6) as usize;
+            let m = g.below(12) as usize;
+            let couplings: Vec<Coupling> = (0..m)
+                .map(|k| {
+                    let i = g.below(n as u64) as usize;
+                    let j = (i + 1 + g.below(n as u64 - 1) as usize) % n;
+                    Coupling {
+                        i,
+                        j,
+                        value: 1.0,
+                        line: k + 2,
+                    }
+                })
+                .collect();
+            let same = |a: &Coupling, b: &Coupling| pair_key(a.i, a.j) == pair_key(b.i, b.j);
+            let want = (0..m).find_map(|second| {
+                (0..second)
+                    .find(|&first| same(&couplings[first], &couplings[second]))
+                    .map(|first| (first, second))
+            });
+            assert_eq!(first_duplicate(&couplings, n), want, "case {case}");
+        }
     }
 
     #[test]

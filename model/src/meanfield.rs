@@ -17,6 +17,7 @@
 //! It is an upper bound on the exact F = −ln Z/β for any m.
 
 use crate::ising::{Ising, IsingError};
+use ndarray::Array1;
 
 /// Options of [`mean_field`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,8 +46,8 @@ impl Default for MeanFieldOptions {
 /// The mean-field fixed point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MeanField {
-    /// m_i = ⟨m_i⟩ of the product distribution.
-    pub marginals: Vec<f64>,
+    /// m_i = ⟨m_i⟩ of the product distribution (an array, as for [`crate::exact::Exact`]).
+    pub marginals: Array1<f64>,
     /// The naive mean-field free energy F = E_MF − S/β at `marginals`.
     pub free_energy: f64,
     /// E_MF = −Σ_{i<j} J_ij m_i m_j − Σ_i h_i m_i.
@@ -146,7 +147,7 @@ pub fn mean_field(
         free_energy: energy - entropy / beta,
         energy,
         entropy,
-        marginals: m,
+        marginals: Array1::from_vec(m),
         iterations,
         converged,
     })

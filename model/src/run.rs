@@ -5,7 +5,7 @@
 use crate::fixed::FixedIsing;
 use crate::machine::Machine;
 use crate::schedule::Schedule;
-use pbit_spec::ThresholdPage;
+use pbit_spec::{PageBuilder, ThresholdPage};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A schedule with its threshold pages built for the problem's format.
@@ -17,11 +17,12 @@ pub struct Pages {
 
 impl Pages {
     pub fn build(problem: &FixedIsing, schedule: &Schedule) -> Pages {
+        let builder = PageBuilder::new(&problem.format);
         Pages {
             steps: schedule
                 .steps
                 .iter()
-                .map(|s| (ThresholdPage::build(&problem.format, s.beta), s.sweeps))
+                .map(|s| (builder.build(s.beta), s.sweeps))
                 .collect(),
         }
     }

@@ -171,9 +171,11 @@ fn anneal_reads_match_reference_on_lattice_and_empty() {
         }
     }
     let p = FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap();
+    // 144 × 460 p-bit sweeps per read: long enough for the u16-indexed rows (a shorter run
+    // takes the general path, tested by the random instances)
     let pg = Pages::build(
         &p,
-        &Schedule::anneal(0.1, 3.0, 60, Shape::Geometric, 32).unwrap(),
+        &Schedule::anneal(0.1, 3.0, 460, Shape::Geometric, 32).unwrap(),
     );
     check_anneal(&p, &[], &pg, 9, 0..37);
     check_anneal(&p, &[(3, true), (100, false)], &pg, 9, 5..13);
@@ -229,6 +231,80 @@ fn anneal_reads_match_reference_on_sparse_wide_fields() {
     }
     let p = instance(100, 0.05, 255, 1023, &mut g);
     assert_eq!(kernel::layout(&p), "sparse-i16");
+}
+
+#[test]
+fn anneal_reads_match_reference_on_g1_like_graphs() {
+    // The path `pbit anneal G1` takes: sparse rows, more than 8 neighbours per p-bit (a block's
+    // draws taken ahead, the hardware gather in the AVX builds), several blocks and a partial
+    // one; one full 8-lane batch, and full plus partial batches with clamps. ±1 couplings as in
+    // G1 (and their negation, the cut problem), full-range ones, and wide J (i32 rows). 250
+    // sweeps: long enough (n × sweeps ≥ 2^16) for the u16-indexed rows, in runs of equal J
+    // where a row's couplings take few values.
+    let mut g = Gen::new(23);
+    let wide = Format {
+        j_bits: 16,
+        ..Format::STANDARD
+    };
+    for (format, n, jmax, hmax, layout) in [
+        (Format::STANDARD, 300, 1, 0, "sparse-i16"),
+        (Format::STANDARD, 333, 255, 1023, "sparse-i16"),
+        (wide, 270, 32767, 1023, "sparse-i32"),
+    ] {
+        let p = instance_in(format, n, 0.06, jmax, hmax, &mut g);
+        assert_eq!(kernel::layout(&p), layout);
+        assert!(p.neighbors.len() > 8 * n, "not a low-degree graph");
+        let pg = Pages::build(
+            &p,
+            &Schedule::anneal(0.05, 4.0, 250, Shape::Geometric, 32).unwrap(),
+        );
+        check_anneal(&p, &[], &pg, 6, 0..8);
+        check_anneal(&p, &clamps(n, &mut g), &pg, 7, 40..59);
+    }
+    // few distinct couplings, fields beyond i16: i32 rows whose neighbours run in groups of
+    // equal J (as G1's do in i16)
+    let n = 280;
+    let mut ising = Ising::new(n);
+    for i in 0..n {
+        for j in i + 1..n {
+            if g.below(100) < 6 {
+                let raw = [-20000.0, 20000.0, 9000.0][g.below(3) as usize];
+                ising.add_coupling(i, j, raw / 16.0);
+            }
+        }
+    }
+    let p = FixedIsing::new(&ising, wide, Scaling::Exact).unwrap();
+    assert_eq!(kernel::layout(&p), "sparse-i32");
+    let pg = Pages::build(
+        &p,
+        &Schedule::anneal(0.05, 4.0, 250, Shape::Geometric, 32).unwrap(),
+    );
+    check_anneal(&p, &[], &pg, 8, 0..8);
+    check_anneal(&p, &clamps(n, &mut g), &pg, 9, 3..14);
+}
+
+#[test]
+fn anneal_reads_match_reference_around_u16_indices() {
+    // Sparse stores of up to 2^16 p-bits index their rows by u16; one more p-bit takes the
+    // general path. A ring with couplings to the next 5 p-bits (10 neighbours each, so draws
+    // are taken ahead), ±1 couplings, so p-bit 2^16 − 1 (and 2^16) flips and is pushed to.
+    for n in [1usize << 16, (1 << 16) + 1] {
+        let mut g = Gen::new(n as u64);
+        let mut ising = Ising::new(n);
+        for i in 0..n {
+            for k in 1..=5 {
+                let v = if g.next_u64() & 1 == 1 { 1.0 } else { -1.0 };
+                ising.add_coupling(i, (i + k) % n, v);
+            }
+        }
+        let p = FixedIsing::new(&ising, Format::STANDARD, Scaling::Exact).unwrap();
+        assert_eq!(kernel::layout(&p), "sparse-i16");
+        let pg = Pages::build(
+            &p,
+            &Schedule::anneal(0.1, 3.0, 3, Shape::Geometric, 3).unwrap(),
+        );
+        check_anneal(&p, &[(n - 1, true)], &pg, 3, 0..8);
+    }
 }
 
 #[test]

@@ -387,7 +387,9 @@ fn machine_samples_the_exact_chain_law_and_boltzmann() {
         );
 
         // (b) against the real-valued instance's Boltzmann law at the machine's β
-        let pi_b = boltzmann_distribution(&case.ising, beta.to_f64()).unwrap();
+        let pi_b = boltzmann_distribution(&case.ising, beta.to_f64())
+            .unwrap()
+            .to_vec();
         let quantisation = tv(&pi_chain, &pi_b);
         // a page moves each P(+1) by at most 2^-12, so a sweep kernel by at most N·2^-12 in TV;
         // the stationary laws differ by that times a mixing time of a few sweeps

@@ -271,7 +271,7 @@ fn chromatic_chain_samples_its_exact_law_and_the_activation_cost_is_small() {
         // what the 8-bit activation costs: TV to Boltzmann at the machine's β, next to a 12-bit
         // page on the same chromatic order
         let b = Beta::from_f64(beta).unwrap();
-        let pi_b = boltzmann_distribution(&ising, b.to_f64()).unwrap();
+        let pi_b = boltzmann_distribution(&ising, b.to_f64()).unwrap().to_vec();
         let tv8 = tv(&pi, &pi_b);
         let f12 = Format {
             rng_bits: 12,

@@ -4,7 +4,8 @@
 
 use crate::anneal::{ising_from_arrays, MachineKind, Reads, CANCELLED};
 use crate::{run_interruptible, runtime_error, threads_or_all, value_error};
-use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pbit_model::backend::{Backend, BackendError};
 use pbit_model::run::{Pages, ReadResult};
 use pbit_model::FixedIsing;
@@ -250,7 +251,7 @@ pub(crate) fn exact<'py>(
             .map(|&b| if b { 1i8 } else { -1 })
             .collect::<Vec<_>>(),
     )?;
-    d.set_item("marginals", PyArray1::from_vec(py, r.marginals))?;
+    d.set_item("marginals", r.marginals.into_pyarray(py))?;
     Ok(d)
 }
 
@@ -283,7 +284,7 @@ pub(crate) fn meanfield<'py>(
     })?
     .map_err(value_error)?;
     let d = PyDict::new(py);
-    d.set_item("marginals", PyArray1::from_vec(py, r.marginals))?;
+    d.set_item("marginals", r.marginals.into_pyarray(py))?;
     d.set_item("free_energy", r.free_energy)?;
     d.set_item("energy", r.energy)?;
     d.set_item("entropy", r.entropy)?;
@@ -538,11 +539,12 @@ pub(crate) fn learn<'py>(
     })?
     .map_err(value_error)?;
     let n = learned.ising.n;
-    let j = learned.ising.dense_j();
+    // the symmetric n×n coupling matrix, a 2-D numpy array
+    let j = Array2::from_shape_vec((n, n), learned.ising.dense_j()).map_err(runtime_error)?;
     let report = to_dict(py, &learned.report)?;
     let out = PyDict::new(py);
     out.set_item("n", n)?;
-    out.set_item("J", PyArray1::from_vec(py, j))?;
+    out.set_item("J", j.into_pyarray(py))?;
     out.set_item("h", PyArray1::from_vec(py, learned.ising.h.clone()))?;
     out.set_item("report", report)?;
     Ok(out.into_any())

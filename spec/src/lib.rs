@@ -26,4 +26,4 @@ pub mod table;
 
 pub use format::{Format, FormatError};
 pub use rng::{initial_spin, pbit_seed, Xorshift32};
-pub use table::{Beta, BetaError, ThresholdPage};
+pub use table::{Beta, BetaError, PageBuilder, ThresholdPage};

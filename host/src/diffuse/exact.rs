@@ -10,6 +10,7 @@
 
 use super::noise::Schedule;
 use super::{DiffuseData, DiffuseError, StepLayout};
+use ndarray::{Array1, Array2};
 use pbit_model::exact::visible::visible_log_probs;
 use pbit_model::Ising;
 use serde::Serialize;
@@ -23,9 +24,9 @@ pub struct Conditional {
     /// Outputs 0..V and hidden V..V+H: their own couplings and biases.
     base: Ising,
     /// Fixed coupling of output i to input i.
-    j_input: Vec<f64>,
-    /// label_field[k][p]: the coupling of label k to p-bit p of `base`.
-    label_field: Vec<Vec<f64>>,
+    j_input: Array1<f64>,
+    /// label_field[[k, p]]: the coupling of label k to p-bit p of `base` (K × (V + H)).
+    label_field: Array2<f64>,
 }
 
 impl Conditional {
@@ -57,8 +58,8 @@ impl Conditional {
                 base.h[b] = ising.h[p];
             }
         }
-        let mut j_input = vec![0.0; v];
-        let mut label_field = vec![vec![0.0; v + h]; k];
+        let mut j_input = Array1::zeros(v);
+        let mut label_field = Array2::zeros((k, v + h));
         for c in &ising.couplings {
             let (a, b) = (c.i.min(c.j), c.i.max(c.j));
             let is_label = |p: usize| (2 * v..2 * v + k).contains(&p);
@@ -73,8 +74,8 @@ impl Conditional {
                 }
                 (Some(x), Some(y)) => base.add_coupling(x, y, c.value),
                 (Some(x), None) if x < v && b == v + x => j_input[x] += c.value,
-                (Some(x), None) if is_label(b) => label_field[b - 2 * v][x] += c.value,
-                (None, Some(y)) if is_label(a) => label_field[a - 2 * v][y] += c.value,
+                (Some(x), None) if is_label(b) => label_field[[b - 2 * v, x]] += c.value,
+                (None, Some(y)) if is_label(a) => label_field[[a - 2 * v, y]] += c.value,
                 _ if c.value == 0.0 => {}
                 _ => {
                     return Err(DiffuseError::Other(format!(
@@ -100,14 +101,14 @@ impl Conditional {
         x: usize,
         label: usize,
         beta: f64,
-    ) -> Result<Vec<f64>, DiffuseError> {
+    ) -> Result<Array1<f64>, DiffuseError> {
         let v = self.layout.visible;
         let mut m = self.base.clone();
         for i in 0..v {
             let s = if x >> i & 1 == 1 { 1.0 } else { -1.0 };
             m.h[i] += self.j_input[i] * s;
         }
-        for (k, f) in self.label_field.iter().enumerate() {
+        for (k, f) in self.label_field.rows().into_iter().enumerate() {
             let s = if k == label { 1.0 } else { -1.0 };
             for (h, &j) in m.h.iter_mut().zip(f) {
                 *h += j * s;

@@ -25,7 +25,7 @@ use super::mixing::{autocorrelation, step_clamps};
 use super::noise::{quantise_coupling, Schedule};
 use super::{DiffuseData, DiffuseError, StepLayout};
 use crate::cost::Metered;
-use crate::learn::{learn_rng, read_number, relax, statistics, Shadow, MAX_CHAINS};
+use crate::learn::{learn_rng, read_number, relax, Moments, Shadow, MAX_CHAINS};
 use pbit_model::jobs::RelaxJob;
 use pbit_model::limits::{check_range, checked_product, MAX_EPOCHS, MAX_RESULT_SPINS, MAX_SWEEPS};
 use pbit_model::run::correlation_sums;
@@ -216,7 +216,6 @@ pub fn train<B: Backend + Metered + ?Sized>(
     let beta = Beta::from_f64(opts.beta)?;
     let beta_f = beta.to_f64();
     let format = backend.format();
-    let one = format.one() as f64;
     let page = ThresholdPage::build(&format, beta);
     let d = data.vectors.len();
     let batch = opts.batch.unwrap_or(d);
@@ -235,18 +234,7 @@ pub fn train<B: Backend + Metered + ?Sized>(
         let (j_machine, j_clipped) = quantise_coupling(schedule.coupling(t) / beta_f, &format);
         let (p_before, p_step) = (schedule.flip_through(t - 1), schedule.flip(t));
         let pairs = layout.learned_pairs();
-        let mut shadow = Shadow {
-            n,
-            j: pairs
-                .iter()
-                .map(|_| opts.init_scale * (2.0 * rng.unit() - 1.0))
-                .collect(),
-            pairs,
-            h: vec![0.0; n],
-            j_max: format.j_max_raw() as f64 / one,
-            h_max: format.h_max_raw() as f64 / one,
-            one,
-        };
+        let mut shadow = Shadow::new(n, pairs, &format, opts.init_scale, &mut rng);
         // output biases start near the independent-unit optimum: atanh of x_{t−1}'s mean, less
         // what the input's coupling already gives
         for i in 0..v {
@@ -260,7 +248,7 @@ pub fn train<B: Backend + Metered + ?Sized>(
             let m_cur = m_prev * (1.0 - 2.0 * p_step);
             shadow.h[i] = m_prev.clamp(-0.9, 0.9).atanh() / beta_f - j_machine * m_cur;
         }
-        shadow.update(&vec![0.0; shadow.j.len()], &vec![0.0; n]);
+        shadow.clip();
         let mut order: Vec<usize> = (0..d).collect();
         let mut clipped_updates = 0;
         let mut sweeps = 0u64;
@@ -321,22 +309,25 @@ pub fn train<B: Backend + Metered + ?Sized>(
                 let negative = relax(backend, &job, false, true)?.sums.expect("checked");
                 sampling += ts.elapsed().as_secs_f64();
                 sweeps += opts.k * cs as u64;
-                let (pc, pm) = statistics(&shadow.pairs, n, &correlation_sums(&positive, n), cs);
-                let (nc, nm) = statistics(&shadow.pairs, n, &negative, cs);
-                // the correlation penalty: −c·(⟨s_i s_j⟩ − ⟨s_i⟩⟨s_j⟩) of the negative phase
-                let dj: Vec<f64> = shadow
-                    .pairs
-                    .iter()
-                    .zip(pc.iter().zip(&nc))
-                    .map(|(&(i, j), (a, b))| {
-                        // only between sampled p-bits (a clamped label's covariance across
-                        // chains is its pull, not slow mixing)
-                        let c = if free(i) && free(j) { penalty } else { 0.0 };
-                        lr * (a - b - c * (b - nm[i] * nm[j]))
-                    })
-                    .collect();
-                let dh: Vec<f64> = pm.iter().zip(&nm).map(|(a, b)| lr * (a - b)).collect();
-                clipped_updates += shadow.update(&dj, &dh);
+                let data_phase = Moments::from_sums(n, &correlation_sums(&positive, n), cs);
+                let model_phase = Moments::from_sums(n, &negative, cs);
+                let (mut dw, dh) = data_phase.step(&model_phase, lr);
+                if penalty != 0.0 {
+                    // the correlation penalty: −c·(⟨s_i s_j⟩ − ⟨s_i⟩⟨s_j⟩) of the negative
+                    // phase, only between sampled p-bits (a clamped label's covariance across
+                    // chains is its pull, not slow mixing); lr · (a − b − c·cov) as one
+                    // expression, so the figures do not move with the arrays
+                    let (pc, nc, nm) = (
+                        &data_phase.correlations,
+                        &model_phase.correlations,
+                        &model_phase.means,
+                    );
+                    for &(i, j) in shadow.pairs.iter().filter(|&&(i, j)| free(i) && free(j)) {
+                        let (a, b) = (pc[[i, j]], nc[[i, j]]);
+                        dw[[i, j]] = lr * (a - b - penalty * (b - nm[i] * nm[j]));
+                    }
+                }
+                clipped_updates += shadow.update(&dw, &dh);
             }
             if let Some(target) = opts.penalty_target {
                 // retune c from the outputs' lag-1 autocorrelation with x_t clamped to noised data

@@ -1,6 +1,7 @@
 //! Learning's training data: the file format (one 1/0 vector per line) and its parser, whose
 //! errors name the file, line and column.
 
+use ndarray::Array1;
 use std::path::Path;
 
 /// Why a data file cannot be used.
@@ -103,8 +104,8 @@ impl Data {
     }
 
     /// The empirical distribution over the 2^V visible states (index bit i set = unit i is 1).
-    pub fn distribution(&self) -> Vec<f64> {
-        let mut p = vec![0.0; 1usize << self.visible];
+    pub fn distribution(&self) -> Array1<f64> {
+        let mut p = Array1::zeros(1usize << self.visible);
         let w = 1.0 / self.vectors.len() as f64;
         for v in &self.vectors {
             p[state_index(v)] += w;

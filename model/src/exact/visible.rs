@@ -4,6 +4,7 @@
 
 use super::{boltzmann_distribution, ExactError, MAX_DISTRIBUTION_N};
 use crate::Ising;
+use ndarray::{Array1, ArrayRef1};
 
 /// Most visible units for which exact KL is computed (2^V visible states).
 pub const MAX_KL_VISIBLE: usize = 20;
@@ -16,7 +17,7 @@ pub fn visible_log_probs(
     ising: &Ising,
     visible: usize,
     beta: f64,
-) -> Result<Option<Vec<f64>>, ExactError> {
+) -> Result<Option<Array1<f64>>, ExactError> {
     let n = ising.n;
     let hidden_coupled = ising
         .couplings
@@ -91,8 +92,10 @@ fn ln_2cosh(x: f64) -> f64 {
     a + (-2.0 * a).exp().ln_1p()
 }
 
-/// KL(data ‖ model) from the data distribution and the model's ln P(v).
-pub fn kl_divergence(data: &[f64], model_log_p: &[f64]) -> f64 {
+/// KL(data ‖ model) from the data distribution and the model's ln P(v). Summed in state order
+/// (an iterator sum, not ndarray's pairwise `sum`), so the figure does not depend on how the
+/// arrays are laid out.
+pub fn kl_divergence(data: &ArrayRef1<f64>, model_log_p: &ArrayRef1<f64>) -> f64 {
     data.iter()
         .zip(model_log_p)
         .filter(|(&p, _)| p > 0.0)
@@ -156,12 +159,9 @@ mod tests {
             assert!((a.exp() - b).abs() < 1e-12);
         }
         // KL of a distribution with itself is 0; against uniform it is ln(states) − H
-        let pd = vec![0.5, 0.5, 0.0, 0.0];
-        assert_eq!(
-            kl_divergence(&pd, &pd.iter().map(|p| p.ln()).collect::<Vec<_>>()),
-            0.0
-        );
-        let uniform = vec![(0.25f64).ln(); 4];
+        let pd = ndarray::array![0.5, 0.5, 0.0, 0.0];
+        assert_eq!(kl_divergence(&pd, &pd.mapv(f64::ln)), 0.0);
+        let uniform = Array1::from_elem(4, (0.25f64).ln());
         assert!((kl_divergence(&pd, &uniform) - 2f64.ln()).abs() < 1e-15);
     }
 }

@@ -283,8 +283,7 @@ def learn(
         kl_every=int(kl_every),
         threads=threads,
     )
-    n = r["n"]
-    return LearnResult(J=np.asarray(r["J"]).reshape(n, n), h=np.asarray(r["h"]), report=r["report"])
+    return LearnResult(J=np.asarray(r["J"]), h=np.asarray(r["h"]), report=r["report"])
 
 
 __all__ = [
