@@ -182,12 +182,14 @@ impl BuildPlan {
         let json = p("pbit.json");
         // -spram: the UP5K's threshold page table (a single-port 2^16-word RAM) goes into its
         // four SPRAMs, leaving the 30 block RAMs to J, the generators and the link
-        let synth = match board.family {
-            Family::Ecp5 => "synth_ecp5",
-            Family::Ice40 => "synth_ice40 -spram",
+        // PBIT_ICE40: the sparse core asks for its page store in an SPRAM there (an attribute
+        // the ECP5 flow has no memory for)
+        let (synth, defines) = match board.family {
+            Family::Ecp5 => ("synth_ecp5", ""),
+            Family::Ice40 => ("synth_ice40 -spram", "-DPBIT_ICE40 "),
         };
         let script = format!(
-            "read_verilog {} {}; {synth} -top {} -json {}; stat",
+            "read_verilog {defines}{} {}; {synth} -top {} -json {}; stat",
             s(&p("core.v")),
             s(&p("shell.v")),
             board.shell_top,

@@ -534,6 +534,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // the schedule is read a clock ahead (S_FETCH), so it sits in block RAM, not flip-flops
     w!("    reg [31:0] sq_sweeps = 32'd0; reg [4:0] sq_page = 5'd0;");
     w!("    always @(posedge clock) begin sq_sweeps <= sched_sweeps[step]; sq_page <= sched_page[step]; end");
+    // the UP5K holds the page store in an SPRAM (boards define PBIT_ICE40 for yosys)
+    w!("`ifdef PBIT_ICE40");
+    w!("    (* ram_style = \"huge\" *)");
+    w!("`endif");
     w!("    reg [{}:0] pmem [0:4095];", f - 1);
     w!("    reg [{}:0] pmem_q;", f - 1);
     // per-node registers in per-node always blocks (one huge block over n-bit vectors makes
@@ -592,7 +596,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    wire [11:0] pmem_addr = wr_page ? {{w_index[20:16], w_index[6:0]}} : {{page, copy_cnt[6:0]}};");
     w!("    always @(posedge clock) begin");
     w!("        if (wr_page) pmem[pmem_addr] <= write_data[{}:0];", f - 1);
-    w!("        pmem_q <= pmem[pmem_addr];");
+    w!("        else pmem_q <= pmem[pmem_addr];");
     w!("    end");
     w!(
         "    wire wr_sched = wr & (w_region == 8'd{}) & (w_index[23:6] == 18'd0);",
