@@ -4,7 +4,7 @@
 //! batch's size (split at the buffer's capacity), n (sums on or off the device) or what is
 //! read back. Needs verilator and g++ (scripts/test-all.sh installs them).
 
-use pbit_driver::{Bus, Cached, Machine};
+use pbit_driver::{Bus, Cached, Driver};
 use pbit_model::jobs::{relax_chain, RelaxJob};
 use pbit_model::run::correlation_sums;
 use pbit_tests::instance;
@@ -34,7 +34,7 @@ fn model_finals(job: &RelaxJob) -> Vec<Vec<bool>> {
 fn device_batches_equal_the_model_chain_by_chain() {
     let mut vm = VerilatedMachine::build(64).expect("build the Verilated machine");
     let (size, format) = (vm.n(), vm.format());
-    let mut m = Machine::new(&mut vm, size, format);
+    let mut m = Driver::new(&mut vm, size, format);
     let caps = m.batch_caps().unwrap();
     assert!(caps.present(), "the Verilated machine has the batch engine");
     assert_eq!(caps.chains, 1024);
@@ -106,7 +106,7 @@ fn device_batches_equal_the_model_chain_by_chain() {
 fn device_batches_beyond_the_sums_limit_equal_the_model() {
     let mut vm = VerilatedMachine::build(128).expect("build the Verilated machine");
     let (size, format) = (vm.n(), vm.format());
-    let mut m = Machine::new(&mut vm, size, format);
+    let mut m = Driver::new(&mut vm, size, format);
     let caps = m.batch_caps().unwrap();
     let n = caps.sums_n + 6;
     assert!(n <= size, "{caps:?}");
@@ -144,7 +144,7 @@ fn a_batch_from_the_last_finals_sends_no_states() {
     let initial = states(200, n, 31);
     let visible = vec![0, 1, 2, 3];
     let (finals, skipped_before) = {
-        let mut m = Machine::new(&mut bus, size, format);
+        let mut m = Driver::new(&mut bus, size, format);
         let caps = m.batch_caps().unwrap();
         let r = m
             .relax_batch(caps, &p, &visible, &page, 31, 0, &initial, 1, true, false)
@@ -161,7 +161,7 @@ fn a_batch_from_the_last_finals_sends_no_states() {
         sweeps: 3,
     };
     let want = correlation_sums(&model_finals(&job), n);
-    let mut m = Machine::new(&mut bus, size, format);
+    let mut m = Driver::new(&mut bus, size, format);
     let caps = m.batch_caps().unwrap();
     let r = m
         .relax_batch(caps, &p, &[], &page, 31, 1 << 20, &finals, 3, false, true)

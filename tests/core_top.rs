@@ -497,7 +497,7 @@ fn sample_stream_matches_model(board: &mut Board) {
     });
     let mut got: Vec<(Vec<bool>, i64)> = Vec::new();
     let client = Client::new(board);
-    let mut m = pbit_driver::Machine::new(client, N, format);
+    let mut m = pbit_driver::Driver::new(client, N, format);
     m.sample(&problem, &clamps, &page, 99, spec, &mut |s, e| {
         got.push((s.to_vec(), e))
     })

@@ -623,7 +623,7 @@ fn a_run_of_known_samples_ends_at_its_last_sample_and_still_sees_a_loss() {
 #[test]
 fn a_hung_or_silent_device_fails_a_batch_in_seconds() {
     use pbit_driver::Bus as _;
-    use pbit_driver::{DriverError, Machine, HUNG_WINDOW};
+    use pbit_driver::{Driver, DriverError, HUNG_WINDOW};
     let n = 8usize;
     let problem = pbit_model::FixedIsing::new(
         &pbit_model::Ising::new(n),
@@ -638,7 +638,7 @@ fn a_hung_or_silent_device_fails_a_batch_in_seconds() {
         dev.mem.insert(mm::reg(mm::REG_BATCH_CAPS), 64 | 64 << 16);
     };
     let batch = |link: Link<MemoryTransport>| {
-        let mut m = Machine::new(link, N as usize, Format::for_machine(N as usize));
+        let mut m = Driver::new(link, N as usize, Format::for_machine(N as usize));
         let caps = m.batch_caps().unwrap();
         let start = Instant::now();
         let r = m.relax_batch(caps, &problem, &[], &page, 3, 0, &initial, 100, false, true);

@@ -39,7 +39,7 @@ pub struct CacheStats {
 /// batch whose initial states are the previous batch's finals, read back, sends no states.
 ///
 /// Eliding a write of unchanged J, h or clamps also skips the "fields stale" mark such a write
-/// sets; every job of [`Machine`] writes the state before it runs, which marks them stale
+/// sets; every job of [`Driver`] writes the state before it runs, which marks them stale
 /// anyway, so the machine recomputes its fields and restarts its best exactly as before.
 pub struct Cached<B> {
     bus: B,

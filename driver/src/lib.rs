@@ -1,7 +1,7 @@
 //! pbit-driver: one way to program a pbit machine, whatever carries its bus.
 //!
 //! The machine is a memory map ([`pbit_spec::memory_map`]) plus "run the schedule". A [`Bus`]
-//! moves words to and from that map and runs the schedule; [`Machine`] turns the model's jobs
+//! moves words to and from that map and runs the schedule; [`Driver`] turns the model's jobs
 //! (sample, anneal, relax) into the sequence of writes, runs and reads that make the machine
 //! give the model's results bit for bit. The Verilated machine (pbit-sim, a direct port) and a
 //! board on a UART link (pbit-host, the wire protocol) are both buses, so both run exactly the
@@ -188,7 +188,7 @@ impl BatchCaps {
     }
 }
 
-/// What [`Machine::relax_batch`] returns: the chains' final states and/or their correlation
+/// What [`Driver::relax_batch`] returns: the chains' final states and/or their correlation
 /// sums ([`pbit_model::run::correlation_sums`]'s layout), as asked, and the busy clocks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BatchResult {
@@ -208,8 +208,9 @@ pub struct Identity {
     pub spec_hash: u64,
 }
 
-/// A machine of `n` p-bits in `format` behind a bus.
-pub struct Machine<B> {
+/// The driver of a machine of `n` p-bits in `format` behind a bus: it runs the model's jobs on
+/// the machine as bus writes, runs and reads.
+pub struct Driver<B> {
     bus: B,
     n: usize,
     format: Format,
@@ -287,10 +288,10 @@ pub fn identify<B: Bus>(bus: &mut B) -> Result<Identity, DriverError<B::Error>> 
     })
 }
 
-impl<B: Bus> Machine<B> {
-    /// A machine of `n` p-bits in `format` behind `bus` (as the device reports them).
+impl<B: Bus> Driver<B> {
+    /// The driver of a machine of `n` p-bits in `format` behind `bus` (as the device reports them).
     pub fn new(bus: B, n: usize, format: Format) -> Self {
-        Machine {
+        Driver {
             bus,
             n,
             format,
@@ -298,9 +299,9 @@ impl<B: Bus> Machine<B> {
             caps: None,
         }
     }
-    /// A sparse machine built for `graph`, in `format` (as the device reports it).
+    /// The driver of a sparse machine built for `graph`, in `format` (as the device reports it).
     pub fn sparse(bus: B, graph: SparseGraph, format: Format) -> Self {
-        Machine {
+        Driver {
             bus,
             n: graph.n(),
             format,
@@ -1237,7 +1238,7 @@ mod tests {
     #[test]
     fn a_job_whose_sweeps_do_not_add_up_is_an_error_and_drops_the_copy() {
         // the Mem bus counts one sweep per run whatever the schedule
-        let mut m = Machine::new(Cached::new(Mem::default()), 32, Format::for_machine(32));
+        let mut m = Driver::new(Cached::new(Mem::default()), 32, Format::for_machine(32));
         let mut ising = pbit_model::Ising::new(3);
         ising.add_coupling(0, 1, 1.0);
         let p = FixedIsing::new(&ising, Format::STANDARD, pbit_model::Scaling::Exact).unwrap();
@@ -1347,7 +1348,7 @@ mod tests {
         Result<BatchResult, DriverError<Failed>>,
         std::time::Duration,
     ) {
-        let mut m = Machine::new(engine, 32, Format::for_machine(32));
+        let mut m = Driver::new(engine, 32, Format::for_machine(32));
         let p = FixedIsing::new(
             &pbit_model::Ising::new(3),
             Format::for_machine(32),

@@ -1,6 +1,6 @@
 //! Polling: how the driver waits for the machine to finish a batch, and when it gives up.
 
-use crate::{Bus, Counters, DriverError, Machine};
+use crate::{Bus, Counters, Driver, DriverError};
 use pbit_spec::memory_map as mm;
 
 /// How long a device past its batch's [`Bus::run_budget`] may show no progress (its sweep
@@ -18,7 +18,7 @@ pub(crate) struct BatchWait {
     pub budget: Option<std::time::Duration>,
 }
 
-impl<B: Bus> Machine<B> {
+impl<B: Bus> Driver<B> {
     /// Waits for a batch of `chains` chains of `sweeps` sweeps, started after counters
     /// `before`, to end: STATUS polled until idle and the sweep counter at `sweeps_done` past
     /// `before` (a bus may apply the start a few clocks after its write returns: an idle

@@ -1,6 +1,6 @@
-//! The core: the [`Machine`] and, optionally, the batch engine ([`Batcher`]), behind exactly
-//! the machine's ports (so the Verilator harness and the UART decoder drive either the same
-//! way).
+//! The core: the [`DenseDatapath`] and, optionally, the batch engine ([`Batcher`]), behind
+//! exactly the datapath's ports (so the Verilator harness and the UART decoder drive either the
+//! same way).
 //!
 //! B ∈ {0, 1} engines (a const generic: `batch` and `mux` are vectors of B blocks). With B = 0
 //! the core is the machine passed through (the iCEBreaker's UP5K has no room for the engine).
@@ -19,7 +19,7 @@
 //! (docs/hdl.md).
 
 use crate::batch::{Batcher, CHAIN_BITS};
-use crate::machine::Machine;
+use crate::datapath::DenseDatapath;
 use pbit_spec::memory_map as mm;
 use pbit_spec::Format;
 use rust_hdl::prelude::*;
@@ -97,8 +97,8 @@ impl Logic for BusMux {
     }
 }
 
-/// Machine (generics as [`Machine`]'s) + B ∈ {0, 1} batch engines (buffer address bits BA =
-/// [`CHAIN_BITS`] + log2 W, SN sums p-bits, SA sums address bits).
+/// The dense datapath (generics as [`DenseDatapath`]'s) + B ∈ {0, 1} batch engines (buffer
+/// address bits BA = [`CHAIN_BITS`] + log2 W, SN sums p-bits, SA sums address bits).
 #[derive(LogicBlock)]
 pub struct Core<
     const N: usize,
@@ -126,7 +126,7 @@ pub struct Core<
     /// Busy outside the core, counted by the busy-clock counter (the machine's
     /// `busy_other`; a core top ties it to 0).
     pub busy_other: Signal<In, Bit>,
-    machine: Machine<N, A, W, F, P, K1, PA, S>,
+    machine: DenseDatapath<N, A, W, F, P, K1, PA, S>,
     batch: Vec<Batcher<N, W, { CHAIN_BITS }, BA, SN, SA>>,
     mux: Vec<BusMux>,
 }
@@ -160,7 +160,7 @@ impl<
             sample_ready: Default::default(),
             busy: Default::default(),
             busy_other: Default::default(),
-            machine: Machine::new(format),
+            machine: DenseDatapath::new(format),
             batch: (0..B).map(|_| Batcher::new()).collect(),
             mux: (0..B).map(|_| BusMux::default()).collect(),
         }

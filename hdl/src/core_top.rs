@@ -17,8 +17,8 @@
 //! within 1.5%.
 
 use crate::core::Core;
+use crate::datapath::DenseDatapath;
 use crate::link::Link;
-use crate::machine::Machine;
 use crate::sparse::{SparseInfo, SparseOptions};
 use crate::uart::{uart_divisor, BaudError, UartRx, UartTx};
 use crate::{machine_format, EmitError, SUPPORTED_N};
@@ -54,8 +54,8 @@ pub fn hello_of(n: usize, clock_hz: u32, baud: u32) -> Hello {
 }
 
 /// The core top's struct, its constructor and its update, for a core type: the same ports and
-/// wiring for [`CoreTop`] (the core with the batch engine) and [`MachineTop`] (the machine
-/// alone).
+/// wiring for [`CoreTop`] (the core with the batch engine) and [`DatapathTop`] (the dense
+/// datapath alone).
 macro_rules! core_top {
     ($(#[$doc:meta])* $name:ident <$($g:ident),*>, $core:ty, $batch:expr, $checks:expr) => {
         $(#[$doc])*
@@ -138,21 +138,21 @@ core_top!(
 );
 
 core_top!(
-    /// Machine + UART + decoder, without the batch engine (generics as [`Machine`]'s): the
+    /// Datapath + UART + decoder, without the batch engine (generics as [`DenseDatapath`]'s): the
     /// logic of a `Core` with B = 0 without its wrapper level, which yosys maps into fewer
     /// iCE40 cells: at N = 32 the UP5K holds 5,229 of 5,280 LCs this way and 5,305 with the
     /// wrapper (the same logic; ABC's result depends on the netlist's shape).
-    MachineTop<N, A, W, F, P, K1, PA, S>,
-    Machine<N, A, W, F, P, K1, PA, S>,
+    DatapathTop<N, A, W, F, P, K1, PA, S>,
+    DenseDatapath<N, A, W, F, P, K1, PA, S>,
     false,
-    MACHINE_TOP_CHECKS
+    DATAPATH_TOP_CHECKS
 );
 
 /// Whether the core top without the batch engine (the iCEBreaker's) has the link's per-word
 /// checks (indices beyond the machine, values; [`Link::new`]). It does not: with them the
 /// UP5K build at N = 32 needs 5,790 logic cells of its 5,280 (5,247 without), so the
 /// iCEBreaker relies on the host's and the model's checks (docs/protocol.md).
-pub const MACHINE_TOP_CHECKS: bool = false;
+pub const DATAPATH_TOP_CHECKS: bool = false;
 
 fn verilog_of<B: Block>(mut uut: B) -> Result<String, CoreTopError> {
     uut.connect_all();
@@ -187,13 +187,13 @@ pub fn emit_core_top(
     }
     use crate::emit::{PAGE_BITS as P, STEP_BITS as S};
     match (n, batch) {
-        (32, false) => top!(MachineTop<32, 5, 1, 15, P, 11, 16, S>),
+        (32, false) => top!(DatapathTop<32, 5, 1, 15, P, 11, 16, S>),
         (32, true) => top!(CoreTop<32, 5, 1, 15, P, 11, 16, S, 10, 32, 10>),
-        (64, false) => top!(MachineTop<64, 6, 2, 16, P, 11, 16, S>),
+        (64, false) => top!(DatapathTop<64, 6, 2, 16, P, 11, 16, S>),
         (64, true) => top!(CoreTop<64, 6, 2, 16, P, 11, 16, S, 11, 64, 12>),
-        (128, false) => top!(MachineTop<128, 7, 4, 17, P, 11, 16, S>),
+        (128, false) => top!(DatapathTop<128, 7, 4, 17, P, 11, 16, S>),
         (128, true) => top!(CoreTop<128, 7, 4, 17, P, 11, 16, S, 12, 64, 12>),
-        (256, false) => top!(MachineTop<256, 8, 8, 18, P, 11, 16, S>),
+        (256, false) => top!(DatapathTop<256, 8, 8, 18, P, 11, 16, S>),
         (256, true) => top!(CoreTop<256, 8, 8, 18, P, 11, 16, S, 13, 64, 12>),
         _ => unreachable!("checked against SUPPORTED_N"),
     }

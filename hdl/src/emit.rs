@@ -1,5 +1,5 @@
-//! Verilog for a core of N p-bits: the [`Machine`](crate::machine::Machine) with the batch
-//! engine ([`crate::core::Core`] with B = 1; the Verilator harness runs this).
+//! Verilog for a core of N p-bits: the [`DenseDatapath`](crate::datapath::DenseDatapath) with
+//! the batch engine ([`crate::core::Core`] with B = 1; the Verilator harness runs this).
 //!
 //! rust-hdl fixes widths at compile time, so each supported N is one instantiation (see
 //! [`core_of`]); [`SUPPORTED_N`] lists them. The top module is `top`, submodules `top$…`.

@@ -9,8 +9,8 @@
 //!   the boards' RAMs.
 //! * [`memories`]: threshold pages (upper halves, mirrored on lookup) and the β schedule.
 //! * [`scheduler`]: the run controller: recompute, schedule steps, sweeps, burn-in, samples.
-//! * [`machine`]: the core machine with its parallel host bus (memory map in
-//!   [`pbit_spec::memory_map`]).
+//! * [`datapath`]: the dense machine's datapath ([`datapath::DenseDatapath`]) with its
+//!   parallel host bus (memory map in [`pbit_spec::memory_map`]).
 //! * [`batch`]: the batch engine (chains run on the device, a chain buffer, on-chip seeding by
 //!   the [`splitmix`] pipeline, spin-product sums by the [`correlator`]); [`core`]: the machine
 //!   with or without it, behind the machine's ports.
@@ -18,7 +18,7 @@
 //! * [`uart`], [`encoder`], [`link`]: the UART, the frame encoder and the command decoder of
 //!   the host link ([`pbit_spec::protocol`]); [`core_top`]: core + UART + decoder.
 
-// The rust-hdl testbenches' bus (machine, core): one word written in a clock; a read's data
+// The rust-hdl testbenches' bus (datapath, core): one word written in a clock; a read's data
 // one clock after its address. Defined before the modules so that their tests see them.
 #[cfg(test)]
 macro_rules! bus_write {
@@ -45,10 +45,10 @@ pub mod core;
 pub mod core_top;
 pub mod correlator;
 pub mod crossbar;
+pub mod datapath;
 pub mod emit;
 pub mod encoder;
 pub mod link;
-pub mod machine;
 pub mod memories;
 pub mod ram;
 pub mod scheduler;

@@ -1,4 +1,4 @@
-//! One backend for every device: a machine programmed by [`pbit_driver::Machine`] over a
+//! One backend for every device: a machine programmed by [`pbit_driver::Driver`] over a
 //! [`pbit_driver::Bus`], whatever carries the bus (the Verilated gateware's direct port, a
 //! board on the UART link). The jobs are written once here; a [`Device`] only says how to
 //! reach a machine that holds an instance ([`crate::verilator::VerilatedDevice`],
@@ -8,12 +8,12 @@
 //! [`DeviceBackend::for_sparse`]): for each job it works out the machine the instance runs on (the
 //! graph it was given, else the instance's own graph coloured as the sparse model colours it:
 //! [`crate::sparse_backend::machine_for`]) and asks the device for that machine
-//! ([`Device::sparse_machine`]): the Verilator device builds one per graph (cached by graph
+//! ([`Device::sparse_driver`]): the Verilator device builds one per graph (cached by graph
 //! hash), a device on a link checks that it is that machine (kind, graph hash, spec hash).
 
 use crate::cost::Usage;
 use crate::sparse_backend::{machine_for, OnMachine};
-use pbit_driver::{BatchCaps, Bus, DriverError, Machine};
+use pbit_driver::{BatchCaps, Bus, Driver, DriverError};
 use pbit_model::backend::{Backend, BackendError};
 use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, Relaxed, SampleJob};
 use pbit_model::run::ReadResult;
@@ -32,23 +32,23 @@ pub trait Device {
     fn format(&self) -> Format;
     /// The most p-bits a machine of this device holds.
     fn capacity(&self) -> usize;
-    /// A machine that holds `n` ≤ [`Device::capacity`] p-bits (built or reused).
-    fn machine(&mut self, n: usize) -> Result<Machine<&mut Self::Bus>, BackendError>;
+    /// The driver of a machine that holds `n` ≤ [`Device::capacity`] p-bits (built or reused).
+    fn driver(&mut self, n: usize) -> Result<Driver<&mut Self::Bus>, BackendError>;
     /// The batch engine of the machine for `n` p-bits (a device may remember it).
     fn batch_caps(&mut self, n: usize) -> Result<BatchCaps, BackendError> {
         let name = self.name();
-        self.machine(n)?
+        self.driver(n)?
             .batch_caps()
             .map_err(|e| device_error(name, e))
     }
-    /// The sparse machine built for `graph` with maximum degree `max_degree` (None: the
-    /// graph's own): built or reused, or — a device that is one machine — checked to be it
-    /// (kind, graph hash and spec hash, each mismatch an error naming both sides).
-    fn sparse_machine(
+    /// The driver of the sparse machine built for `graph` with maximum degree `max_degree`
+    /// (None: the graph's own): built or reused, or — a device that is one machine — checked to
+    /// be it (kind, graph hash and spec hash, each mismatch an error naming both sides).
+    fn sparse_driver(
         &mut self,
         graph: &SparseGraph,
         max_degree: Option<usize>,
-    ) -> Result<Machine<&mut Self::Bus>, BackendError> {
+    ) -> Result<Driver<&mut Self::Bus>, BackendError> {
         let _ = (graph, max_degree);
         Err(BackendError::Unsupported {
             backend: self.name(),
@@ -132,7 +132,7 @@ impl<D: Device> DeviceBackend<D> {
                     .map_err(|e| BackendError::Other(format!("the machine's graph: {e}")))?;
             }
             if device.is_built() {
-                device.sparse_machine(g, target.max_degree)?;
+                device.sparse_driver(g, target.max_degree)?;
             }
         }
         Ok(DeviceBackend {
@@ -155,12 +155,12 @@ impl<D: Device> DeviceBackend<D> {
     pub fn device_mut(&mut self) -> &mut D {
         &mut self.device
     }
-    /// The machine a job on `problem` runs on: the dense machine holding its n p-bits, or the
-    /// sparse machine of its graph.
-    fn machine(&mut self, problem: &FixedIsing) -> Result<Machine<&mut D::Bus>, BackendError> {
+    /// The driver of the machine a job on `problem` runs on: the dense machine holding its n
+    /// p-bits, or the sparse machine of its graph.
+    fn driver(&mut self, problem: &FixedIsing) -> Result<Driver<&mut D::Bus>, BackendError> {
         self.check_fits(problem.n)?;
         let Some(target) = &mut self.sparse else {
-            return self.device.machine(problem.n);
+            return self.device.driver(problem.n);
         };
         // a device that is one sparse machine bounds the degree with its own D
         let limit = match target.max_degree {
@@ -180,7 +180,7 @@ impl<D: Device> DeviceBackend<D> {
             }
         }
         let d = target.max_degree;
-        self.device.sparse_machine(&g, d)
+        self.device.sparse_driver(&g, d)
     }
     fn error(&self, e: DriverError<<D::Bus as Bus>::Error>) -> BackendError {
         device_error(self.device.name(), e)
@@ -215,7 +215,7 @@ impl<D: Device> Backend for DeviceBackend<D> {
         job: &SampleJob,
         record: &mut dyn FnMut(&[bool], i64),
     ) -> Result<(), BackendError> {
-        let r = self.machine(job.problem)?.sample(
+        let r = self.driver(job.problem)?.sample(
             job.problem,
             job.clamps,
             job.page,
@@ -231,7 +231,7 @@ impl<D: Device> Backend for DeviceBackend<D> {
         job: &AnnealJob,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<ReadResult>, BackendError> {
-        let r = self.machine(job.problem)?.anneal(
+        let r = self.driver(job.problem)?.anneal(
             job.problem,
             job.clamps,
             job.pages,
@@ -249,7 +249,7 @@ impl<D: Device> Backend for DeviceBackend<D> {
         out: &mut dyn FnMut(usize, &[bool]),
     ) -> Result<(), BackendError> {
         job.validate()?;
-        let r = self.machine(job.problem)?.relax(
+        let r = self.driver(job.problem)?.relax(
             job.problem,
             job.clamped,
             job.page,
@@ -273,12 +273,12 @@ impl<D: Device> Backend for DeviceBackend<D> {
             // the sparse machine's own registers (it has no batch engine today: chain by chain)
             Some(_) => {
                 let name = self.device.name();
-                self.machine(job.problem)?
+                self.driver(job.problem)?
                     .batch_caps()
                     .map_err(|e| device_error(name, e))?
             }
         };
-        let r = self.machine(job.problem)?.relax_batch(
+        let r = self.driver(job.problem)?.relax_batch(
             caps,
             job.problem,
             job.clamped,

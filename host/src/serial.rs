@@ -1,5 +1,5 @@
 //! A pbit device (a board, or the simulated board on a pseudo-terminal) over the UART link, as
-//! a [`DeviceBackend`]: jobs are programmed by [`pbit_driver::Machine`] over the [`Link`], the
+//! a [`DeviceBackend`]: jobs are programmed by [`pbit_driver::Driver`] over the [`Link`], the
 //! same sequence the Verilator backend runs over its direct port, so results are the model's
 //! bit for bit. A [`Cached`] bus sits between the driver and the link: what the device already
 //! holds (J, h, pages, schedule, …) is not sent again, and the copy is dropped on any error.
@@ -8,7 +8,7 @@ use crate::cost::Usage;
 use crate::device::{device_error, Device, DeviceBackend};
 use crate::link::{Link, LinkError};
 use crate::transport::Transport;
-use pbit_driver::{BatchCaps, CacheStats, Cached, DriverError, Machine, SparseIdentity};
+use pbit_driver::{BatchCaps, CacheStats, Cached, Driver, DriverError, SparseIdentity};
 use pbit_model::BackendError;
 use pbit_spec::protocol::Hello;
 use pbit_spec::sparse::{sparse_spec_hash, MachineMismatch, SparseGraph};
@@ -131,7 +131,7 @@ impl<T: Transport> Device for SerialDevice<T> {
         self.hello.n as usize
     }
     /// The dense machine: a sparse device is refused, naming both spec hashes.
-    fn machine(&mut self, _n: usize) -> Result<Machine<&mut Self::Bus>, BackendError> {
+    fn driver(&mut self, _n: usize) -> Result<Driver<&mut Self::Bus>, BackendError> {
         if let Some(id) = self.sparse {
             return Err(BackendError::Other(format!(
                 "serial backend: the device is a sparse machine (n {}, max degree {}, {} colours, graph {:016x}; spec hash {:016x}), not the dense machine this job needs (spec hash {:016x} for its format); add --machine sparse",
@@ -144,17 +144,17 @@ impl<T: Transport> Device for SerialDevice<T> {
             )));
         }
         let (machine_n, format) = (self.hello.n as usize, self.hello.format());
-        Ok(Machine::new(&mut self.bus, machine_n, format))
+        Ok(Driver::new(&mut self.bus, machine_n, format))
     }
     /// The device, checked to be the sparse machine of `graph`: a sparse device (else both
     /// spec hashes are named), built for that graph (both graph hashes), with the spec hash
     /// this host computes for that graph in the device's format. The device's own degree D
     /// is its build's; `max_degree` is not the device's to change.
-    fn sparse_machine(
+    fn sparse_driver(
         &mut self,
         graph: &SparseGraph,
         _max_degree: Option<usize>,
-    ) -> Result<Machine<&mut Self::Bus>, BackendError> {
+    ) -> Result<Driver<&mut Self::Bus>, BackendError> {
         let format = self.hello.format();
         let want = sparse_spec_hash(&format, graph);
         let Some(id) = self.sparse else {
@@ -182,7 +182,7 @@ impl<T: Transport> Device for SerialDevice<T> {
                 graph.hash()
             )));
         }
-        Ok(Machine::sparse(&mut self.bus, graph.clone(), format))
+        Ok(Driver::sparse(&mut self.bus, graph.clone(), format))
     }
     fn sparse_limits(&mut self) -> Result<Option<(usize, usize)>, BackendError> {
         Ok(self
@@ -201,7 +201,7 @@ impl<T: Transport> Device for SerialDevice<T> {
             return Ok(c);
         }
         let c = self
-            .machine(n)?
+            .driver(n)?
             .batch_caps()
             .map_err(|e| device_error("serial", e))?;
         Ok(*self.batch_caps.insert(c))

@@ -12,7 +12,7 @@
 //! circuits), and the compiled model is cached on disk by its Verilog, so by graph hash.
 
 use crate::device::{Device, DeviceBackend, SparseTarget};
-use pbit_driver::Machine;
+use pbit_driver::Driver;
 use pbit_model::BackendError;
 use pbit_sim::VerilatedMachine;
 use pbit_spec::sparse::SparseGraph;
@@ -92,7 +92,7 @@ impl Device for VerilatedDevice {
             .unwrap_or_else(|| pbit_hdl::SUPPORTED_N.iter().copied().max().unwrap_or(0))
     }
     /// Built (or taken from the cache) when the size changes.
-    fn machine(&mut self, n: usize) -> Result<Machine<&mut VerilatedMachine>, BackendError> {
+    fn driver(&mut self, n: usize) -> Result<Driver<&mut VerilatedMachine>, BackendError> {
         let size = match self.machine_n {
             Some(size) => size,
             None => pbit_hdl::machine_size_for(n.max(1)).unwrap_or(usize::MAX),
@@ -104,15 +104,15 @@ impl Device for VerilatedDevice {
         }
         let vm = self.machine.as_mut().expect("built above");
         let (size, format) = (vm.n(), vm.format());
-        Ok(Machine::new(vm, size, format))
+        Ok(Driver::new(vm, size, format))
     }
     /// Generated for `graph` on first use (a Verilator build of a new graph takes a while; the
     /// compiled model is cached on disk by its Verilog).
-    fn sparse_machine(
+    fn sparse_driver(
         &mut self,
         graph: &SparseGraph,
         max_degree: Option<usize>,
-    ) -> Result<Machine<&mut VerilatedMachine>, BackendError> {
+    ) -> Result<Driver<&mut VerilatedMachine>, BackendError> {
         let d = max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
         let key = (graph.hash(), d);
         let vm = match self.sparse.entry(key) {
@@ -124,6 +124,6 @@ impl Device for VerilatedDevice {
             }
         };
         let format = vm.format();
-        Ok(Machine::sparse(vm, graph.clone(), format))
+        Ok(Driver::sparse(vm, graph.clone(), format))
     }
 }

@@ -120,7 +120,7 @@ impl Device {
                 let mut vm = pbit_sim::VerilatedMachine::build(size)
                     .map_err(|e| format!("verilator backend: {e}"))?;
                 let (n, format) = (vm.n(), vm.format());
-                let mut m = pbit_driver::Machine::new(&mut vm, n, format);
+                let mut m = pbit_driver::Driver::new(&mut vm, n, format);
                 device_anneal(&mut m, p, clamps, pages, r, cancel)
                     .map_err(|e| format!("verilator backend: {e}"))
             }
@@ -132,7 +132,7 @@ impl Device {
                     .map_err(|e| format!("serial backend: {port}: {e}"))?;
                 let id = pbit_driver::identify(&mut link)
                     .map_err(|e| format!("serial backend: {port}: {e}"))?;
-                let mut m = pbit_driver::Machine::new(&mut link, id.n, id.format);
+                let mut m = pbit_driver::Driver::new(&mut link, id.n, id.format);
                 device_anneal(&mut m, p, clamps, pages, r, cancel)
                     .map_err(|e| format!("serial backend: {port}: {e}"))
             }
@@ -140,12 +140,12 @@ impl Device {
     }
 }
 
-/// The driver's annealing loop ([`pbit_driver::Machine::anneal`]) for reads
+/// The driver's annealing loop ([`pbit_driver::Driver::anneal`]) for reads
 /// `first_read..first_read + count`, each from its initial state when given (written with the
 /// read's generators, as the model's `set_spins`), checking `cancel` between reads.
 #[cfg(any(feature = "verilator", feature = "serial"))]
 fn device_anneal<B: pbit_driver::Bus>(
-    m: &mut pbit_driver::Machine<B>,
+    m: &mut pbit_driver::Driver<B>,
     p: &FixedIsing,
     clamps: &[(usize, bool)],
     pages: &Pages,

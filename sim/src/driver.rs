@@ -5,7 +5,7 @@
 use crate::build::symbol;
 use crate::SimError;
 use libloading::Library;
-use pbit_driver::{Bus, DriverError, Machine};
+use pbit_driver::{Bus, Driver, DriverError};
 use pbit_hdl::sparse::{SparseInfo, SparseOptions};
 use pbit_model::FixedIsing;
 use pbit_spec::memory_map as mm;
@@ -224,14 +224,14 @@ impl VerilatedMachine {
         hi << 32 | lo
     }
 
-    /// The machine programmed by [`pbit_driver::Machine`] over this port: every job (load an
+    /// The [`pbit_driver::Driver`] of this machine over this port: every job (load an
     /// instance, sample, anneal, relax, batches) is the driver's, the same sequence a board
     /// gets over its UART link.
-    pub fn driver(&mut self) -> Machine<&mut VerilatedMachine> {
+    pub fn driver(&mut self) -> Driver<&mut VerilatedMachine> {
         let (n, format) = (self.n, self.format);
         match self.graph.clone() {
-            Some(g) => Machine::sparse(self, g, format),
-            None => Machine::new(self, n, format),
+            Some(g) => Driver::sparse(self, g, format),
+            None => Driver::new(self, n, format),
         }
     }
 

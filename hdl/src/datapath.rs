@@ -1,5 +1,6 @@
-//! The core machine: N p-bits, their generators, the crossbar, the page and schedule memories,
-//! the controller, the on-device energy/best/sample state, and a parallel host bus.
+//! The dense machine's datapath ([`DenseDatapath`]): N p-bits, their generators, the crossbar,
+//! the page and schedule memories, the controller, the on-device energy/best/sample state, and
+//! a parallel host bus.
 //!
 //! Bus (the UART command decoder of the next issue drives it):
 //! * write: `write_en`, `write_addr`, `write_data` (one word per clock; ignored while busy,
@@ -64,8 +65,11 @@ impl<const N: usize> Logic for WordShift<N> {
     }
 }
 
+/// The dense machine in gateware (everything but the batch engine and the link). Its instance
+/// in [`crate::core::Core`] and the core tops keeps the name `machine`: that is the instance
+/// path in the emitted Verilog (`machine$…`), which the Verilator lint waivers name.
 #[derive(LogicBlock)]
-pub struct Machine<
+pub struct DenseDatapath<
     const N: usize,
     const A: usize,
     const W: usize,
@@ -205,9 +209,9 @@ impl<
         const K1: usize,
         const PA: usize,
         const S: usize,
-    > Machine<N, A, W, F, P, K1, PA, S>
+    > DenseDatapath<N, A, W, F, P, K1, PA, S>
 {
-    /// The machine for `format` (which must be [`Format::for_machine`]`(N)`: its field width is F).
+    /// The datapath for `format` (must be [`Format::for_machine`]`(N)`: its field width is F).
     pub fn new(format: &Format) -> Self {
         assert_eq!(N % 32, 0, "N must be a multiple of 32");
         assert_eq!(1 << A, N);
@@ -345,7 +349,7 @@ impl<
         const K1: usize,
         const PA: usize,
         const S: usize,
-    > Logic for Machine<N, A, W, F, P, K1, PA, S>
+    > Logic for DenseDatapath<N, A, W, F, P, K1, PA, S>
 {
     #[hdl_gen]
     fn update(&mut self) {
@@ -731,7 +735,7 @@ mod tests {
     use pbit_model::{FixedIsing, Ising, Machine as Model, Scaling};
     use pbit_spec::{Beta, ThresholdPage};
 
-    type Uut = Machine<32, 5, 1, 15, 5, 11, 16, 5>;
+    type Uut = DenseDatapath<32, 5, 1, 15, 5, 11, 16, 5>;
 
     /// The whole machine in rust-hdl's simulator: a 5-p-bit instance (one p-bit clamped) on the
     /// 32-p-bit machine, three sweeps; state, energy, best, generators and fields equal the
