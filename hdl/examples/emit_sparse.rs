@@ -1,6 +1,7 @@
 //! Writes the Verilog of a sparse machine for a periodic L×L×L lattice (or a ring) to a file:
 //! `cargo run --release -p pbit-hdl --example emit_sparse -- lattice3 8 out.v [LANES] [readback]`
-//! (ring: `ring 8`; LANES a number of update lanes, or `none`/absent: one cell per p-bit).
+//! (ring: `ring 8`; an L×L torus `torus L` or king's graph `king L`; LANES a number of update
+//! lanes, or `none`/absent: one cell per p-bit).
 use pbit_hdl::sparse::{emit_sparse_verilog, SparseOptions};
 use pbit_spec::sparse::SparseGraph;
 
@@ -13,6 +14,31 @@ fn main() {
             (0..l).map(|i| (i, (i + 1) % l)).collect(),
             (0..l).map(|i| i % 2).collect(),
         )
+    } else if kind == "torus" || kind == "king" {
+        // an L×L torus (degree 4, 2 colours; L even) or its king's graph (degree 8, 4 colours)
+        let id = |x: u32, y: u32| (x % l) + l * (y % l);
+        let mut p = Vec::new();
+        for x in 0..l {
+            for y in 0..l {
+                p.push((id(x, y), id(x + 1, y)));
+                p.push((id(x, y), id(x, y + 1)));
+                if kind == "king" {
+                    p.push((id(x, y), id(x + 1, y + 1)));
+                    p.push((id(x + 1, y), id(x, y + 1)));
+                }
+            }
+        }
+        let col = (0..l * l)
+            .map(|i| {
+                let (x, y) = (i % l, i / l);
+                if kind == "king" {
+                    x % 2 + 2 * (y % 2)
+                } else {
+                    (x + y) % 2
+                }
+            })
+            .collect();
+        (l * l, p, col)
     } else {
         let id = |x: u32, y: u32, z: u32| (x % l) + l * ((y % l) + l * (z % l));
         let mut p = Vec::new();
