@@ -595,7 +595,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // UP5K can hold the 32 pages in a single-port SPRAM instead of 13 of its 30 block RAMs
     w!("    wire [11:0] pmem_addr = wr_page ? {{w_index[20:16], w_index[6:0]}} : {{page, copy_cnt[6:0]}};");
     w!("    always @(posedge clock) begin");
-    w!("        if (wr_page) pmem[pmem_addr] <= write_data[{}:0];", f - 1);
+    w!(
+        "        if (wr_page) pmem[pmem_addr] <= write_data[{}:0];",
+        f - 1
+    );
     w!("        else pmem_q <= pmem[pmem_addr];");
     w!("    end");
     w!(
@@ -713,20 +716,17 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 o,
                 "{ind}sp_{l} = spins[{i}]; cl_{l} = clamps[{i}]; ac_{l} = act[{i}];"
             );
+            // a neighbour's state and coupling on one line: emit's wire-copy hoisting
+            // (`hoist_wire_copies`) moves only lines that are a single plain copy
             for k in 0..deg {
-                match pos[i][k] {
-                    Some((j, e)) => {
-                        let _ = writeln!(o, "{ind}nb_{l}_{k} = spins[{j}];");
-                        if !mem {
-                            let _ = writeln!(o, "{ind}jj_{l}_{k} = j_{e};");
-                        }
-                    }
-                    None => {
-                        let _ = writeln!(o, "{ind}nb_{l}_{k} = 1'b0;");
-                        if !mem {
-                            let _ = writeln!(o, "{ind}jj_{l}_{k} = {jb}'d0;");
-                        }
-                    }
+                let (nb, jj) = match pos[i][k] {
+                    Some((j, e)) => (format!("spins[{j}]"), format!("j_{e}")),
+                    None => ("1'b0".to_string(), format!("{jb}'d0")),
+                };
+                if mem {
+                    let _ = writeln!(o, "{ind}nb_{l}_{k} = {nb}; // coupling from jm_{l}_{k}");
+                } else {
+                    let _ = writeln!(o, "{ind}nb_{l}_{k} = {nb}; jj_{l}_{k} = {jj};");
                 }
             }
         };
