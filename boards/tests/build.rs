@@ -175,7 +175,7 @@ fn sparse_build(
 /// board's 12 MHz, 16 clocks a sweep. (In 4 lanes with per-p-bit flip-flops it was 10,678 LCs.)
 #[test]
 fn icebreaker_small_sparse_build_meets_timing() {
-    let r = sparse_build("icebreaker", sparse_graph("ring", 32), 2);
+    let r = sparse_build("icebreaker", sparse_graph("ring", 32), 2, None);
     assert_eq!(r.clocks_per_sweep, Some(16));
 }
 
