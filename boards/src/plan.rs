@@ -409,10 +409,10 @@ impl BuildPlan {
 }
 
 /// The update lanes a board's sparse build takes by default (`pbit hdl build --machine sparse`
-/// without `--lanes`): on the ULX3S, an eighth of the largest colour class (8 clocks a phase
-/// for the largest colour; the 512-p-bit degree-6 glass then takes 32 lanes, which fits the
-/// ECP5-85F by the yosys sizing in docs/boards.md); on the iCEBreaker, two lanes (the UP5K
-/// holds a 32-p-bit ring in two lanes, its data in block RAM, with 224 LCs to spare).
+/// without `--lanes`): on the ULX3S, a quarter of the largest colour class (4 clocks a phase for
+/// the largest colour, so lane memories apply; the 512-p-bit degree-6 glass then takes 64 lanes,
+/// 75% of the ECP5-85F's LUTs when routed, docs/boards.md); on the iCEBreaker, two lanes (the
+/// UP5K holds a 32-p-bit ring in two lanes, its data in block RAM, with 224 LCs to spare).
 pub fn default_sparse_lanes(
     board: &Board,
     graph: &pbit_spec::sparse::SparseGraph,
@@ -423,7 +423,7 @@ pub fn default_sparse_lanes(
     }
     let largest = sizes.into_iter().max().unwrap_or(1).max(1);
     Some(match board.family {
-        Family::Ecp5 => largest.div_ceil(8),
+        Family::Ecp5 => largest.div_ceil(4),
         Family::Ice40 => largest.min(2),
     })
 }
