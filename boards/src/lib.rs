@@ -22,7 +22,7 @@ pub mod tools;
 
 pub use board::{board, Board, Family, BOARDS};
 pub use flash::{flash_plan, FlashTarget};
-pub use plan::{default_sparse_lanes, BuildError, BuildOptions, BuildPlan, Step};
+pub use plan::{default_sparse_lanes, BuildError, BuildOptions, BuildPlan, Router, Step};
 pub use pll::{core_clock, ClockError, CoreClock, Pll};
 pub use report::{parse_nextpnr_log, ClockTiming, Report, Utilisation};
 pub use tools::{Tool, ToolError};

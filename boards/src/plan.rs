@@ -59,6 +59,27 @@ pub struct BuildOptions {
     pub sparse: Option<(pbit_spec::sparse::SparseGraph, usize)>,
     /// The sparse machine's update lanes (None: one update cell per p-bit).
     pub lanes: Option<usize>,
+    /// nextpnr's router (`--router`): router1, its default, or router2, which routes the
+    /// 512-p-bit sparse build (75% of the ECP5-85F) in minutes where router1 took over an hour.
+    pub router: Router,
+}
+
+/// nextpnr's routing algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Router {
+    #[default]
+    Router1,
+    Router2,
+}
+
+impl Router {
+    /// The name nextpnr takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Router::Router1 => "router1",
+            Router::Router2 => "router2",
+        }
+    }
 }
 
 impl BuildOptions {
@@ -73,6 +94,7 @@ impl BuildOptions {
             seed: 1,
             sparse: None,
             lanes: None,
+            router: Router::Router1,
         }
     }
 }
@@ -225,6 +247,9 @@ impl BuildPlan {
             "--seed".into(),
             options.seed.to_string(),
         ]);
+        if options.router != Router::Router1 {
+            args.extend(["--router".into(), options.router.name().into()]);
+        }
         let (prog, args) = nice_wrap(options.nice, nextpnr, args);
         steps.push(Step {
             name: "place and route (nextpnr)",

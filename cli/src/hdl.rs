@@ -57,6 +57,10 @@ pub enum HdlCommand {
         /// cell per p-bit; default: the board's (pbit_boards::default_sparse_lanes).
         #[arg(long)]
         lanes: Option<usize>,
+        /// nextpnr's router: router1 (nextpnr's default) or router2 (much faster on large
+        /// designs: the 512-p-bit sparse ULX3S build routes in minutes).
+        #[arg(long, value_parser = ["router1", "router2"], default_value = "router1")]
+        router: String,
     },
     /// Print the memory map of a machine of N p-bits (regions, registers, access, widths,
     /// resets, value rules, capabilities), from the table in spec/src/regmap.rs. With
@@ -207,6 +211,7 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             no_nice,
             json,
             lanes,
+            router,
         } => {
             let b = board(name)?;
             let mut options = pbit_boards::BuildOptions::defaults(b, PathBuf::new());
@@ -246,6 +251,10 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             options.clock_mhz = *clock_mhz;
             options.out_dir = out.clone().unwrap_or(default_dir);
             options.nice = !no_nice;
+            options.router = match router.as_str() {
+                "router2" => pbit_boards::Router::Router2,
+                _ => pbit_boards::Router::Router1,
+            };
             let build = pbit_boards::BuildPlan::new(b, options)?;
             if let (Some(req), Some(pll)) = (clock_mhz, &build.clock.pll) {
                 eprintln!(
