@@ -355,6 +355,23 @@ pub fn read_number(epoch: u64, step: u64, steps: u64, phase: u64, chain: u64) ->
     (((epoch * steps + step) * 2 + phase) << 20) + chain
 }
 
+/// The learning rate of `epoch` (of `epochs`): linear from `lr` to `lr · lr_final`.
+pub(crate) fn epoch_learning_rate(lr: f64, lr_final: f64, epoch: u64, epochs: u64) -> f64 {
+    let frac = if epochs > 1 {
+        epoch as f64 / (epochs - 1) as f64
+    } else {
+        0.0
+    };
+    lr * (1.0 + (lr_final - 1.0) * frac)
+}
+
+/// Fisher–Yates on the host stream (the order of an epoch's data vectors).
+pub(crate) fn shuffle(order: &mut [usize], rng: &mut HostRng) {
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+}
+
 /// Learning's random stream: the host's generator ([`HostRng`]) started from the seed mixed
 /// with "learn", so it differs from the machine's streams of the same seed.
 pub(crate) fn learn_rng(seed: u64) -> HostRng {
@@ -620,16 +637,8 @@ pub fn learn<B: Backend + Metered + ?Sized>(
     let usage_start = backend.usage();
     let mut usage_first: Option<(Usage, f64)> = None;
     for epoch in 0..opts.epochs {
-        let frac = if opts.epochs > 1 {
-            epoch as f64 / (opts.epochs - 1) as f64
-        } else {
-            0.0
-        };
-        let lr = opts.lr * (1.0 + (opts.lr_final - 1.0) * frac);
-        // Fisher–Yates on the host stream
-        for i in (1..d).rev() {
-            order.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        let lr = epoch_learning_rate(opts.lr, opts.lr_final, epoch, opts.epochs);
+        shuffle(&mut order, &mut rng);
         for step in 0..steps {
             let fixed = FixedIsing::new(&image, format, Scaling::Exact)?;
             let members = &order[step as usize * batch..((step as usize + 1) * batch).min(d)];

@@ -255,15 +255,8 @@ pub fn train<B: Backend + Metered + ?Sized>(
         let mut penalty = 0.0;
         let mut autocorrelation_per_epoch = Vec::new();
         for epoch in 0..opts.epochs {
-            let frac = if opts.epochs > 1 {
-                epoch as f64 / (opts.epochs - 1) as f64
-            } else {
-                0.0
-            };
-            let lr = opts.lr * (1.0 + (opts.lr_final - 1.0) * frac);
-            for i in (1..d).rev() {
-                order.swap(i, rng.below(i as u64 + 1) as usize);
-            }
+            let lr = crate::learn::epoch_learning_rate(opts.lr, opts.lr_final, epoch, opts.epochs);
+            crate::learn::shuffle(&mut order, &mut rng);
             for s in 0..per_epoch {
                 let image = with_fixed(shadow.image(), &layout, j_machine);
                 let fixed = FixedIsing::new(&image, format, Scaling::Exact)?;
