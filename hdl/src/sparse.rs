@@ -656,7 +656,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    wire sample_blocked = sample_pending & !sample_ready;");
     w!("    wire due = (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1);");
     // bus writes of a generator store its next state (the draw): s = step(x)
-    w!("    wire [31:0] wdx = xs32(write_data);");
+    // (memory lanes write generators through their own decode, `wdxq`; these feed the
+    // per-p-bit registers, which they keep only as readback shadows)
+    let per_pbit_generators = !mem || opts.readback;
+    if per_pbit_generators {
+        w!("    wire [31:0] wdx = xs32(write_data);");
+    }
 
     // ---- per node: stored state
     for i in 0..n {
@@ -758,7 +763,9 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         }
         w!("    end");
         w!("    wire [31:0] rs_{l} = xs32(ss_{l});");
-        w!("    wire [31:0] wb_{l} = wr_rng ? wdx : rs_{l};");
+        if per_pbit_generators {
+            w!("    wire [31:0] wb_{l} = wr_rng ? wdx : rs_{l};");
+        }
         // field terms and their tree: m·J = nb ? J : ~J + 1, so each term is J XOR the
         // neighbour's sign and the +1s are one count, a term of its own (no negator per term)
         let mut terms: Vec<String> =
