@@ -61,6 +61,10 @@ pub enum HdlCommand {
         /// designs: the 512-p-bit sparse ULX3S build routes in minutes).
         #[arg(long, value_parser = ["router1", "router2"], default_value = "router1")]
         router: String,
+        /// --machine sparse: build the on-chip statistics (a counter per p-bit and per edge;
+        /// `sample` then reads sums instead of every sample). Off by default on boards.
+        #[arg(long)]
+        stats: bool,
     },
     /// Print the memory map of a machine of N p-bits (regions, registers, access, widths,
     /// resets, value rules, capabilities), from the table in spec/src/regmap.rs. With
@@ -177,6 +181,8 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                 max_degree: d,
                 readback: true,
                 lanes: lanes.filter(|&l| l > 0),
+                // the machine Verilator runs: with on-chip statistics
+                stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
             };
             let (verilog, _) = pbit_hdl::sparse::emit_sparse_verilog(&graph, &opts)?;
             std::fs::create_dir_all(out)?;
@@ -212,6 +218,7 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             json,
             lanes,
             router,
+            stats,
         } => {
             let b = board(name)?;
             let mut options = pbit_boards::BuildOptions::defaults(b, PathBuf::new());
@@ -234,8 +241,13 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                         None => "one update cell per p-bit".into(),
                     }
                 );
+                if *stats {
+                    options.stats = Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS);
+                }
             } else if lanes.is_some() {
                 bail!("--lanes is for --machine sparse");
+            } else if *stats {
+                bail!("--stats is for --machine sparse (the dense machine's sums are its batch engine's)");
             }
             let mut default_dir = match &options.sparse {
                 Some((g, _)) => {
@@ -246,6 +258,9 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             // a PLL build does not overwrite the oscillator build's bitstream
             if let Some(f) = clock_mhz {
                 default_dir.as_mut_os_string().push(format!("-{f}mhz"));
+            }
+            if options.stats.is_some() {
+                default_dir.as_mut_os_string().push("-stats");
             }
             options.baud = baud.unwrap_or(b.default_baud);
             options.clock_mhz = *clock_mhz;
@@ -297,7 +312,14 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                 let d = m.max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
                 pbit_model::sparse::check_degree(&graph, d)?;
                 let format = pbit_spec::sparse::sparse_format(d);
-                let g = pbit_spec::sparse_map::geometry(graph.n() as u32, format, &graph, d);
+                // the machine Verilator and `pbit sim serve` build: with on-chip statistics
+                let g = pbit_spec::sparse_map::geometry(
+                    graph.n() as u32,
+                    format,
+                    &graph,
+                    d,
+                    pbit_hdl::sparse_stats::DEFAULT_STATS_BITS,
+                );
                 let hash = pbit_spec::sparse::sparse_spec_hash(&format, &graph);
                 if *json {
                     println!("{}", pbit_spec::regmap::to_json_with_hash(&g, hash));

@@ -62,6 +62,7 @@ fn main() {
         &SparseOptions {
             max_degree: d,
             readback: args.len() > 5,
+            stats: None,
             lanes: args
                 .get(4)
                 .filter(|a| a.as_str() != "none")

@@ -402,6 +402,12 @@ pub fn emit_sparse_core_top(
                             colours: info.colours,
                             max_degree: info.max_degree as u32,
                             graph_hash: info.graph_hash,
+                            stats_bits: opts.stats.unwrap_or(0),
+                            stats_counters: if opts.stats.is_some() {
+                                (info.n + info.edges) as u32
+                            } else {
+                                0
+                            },
                         }),
                     },
                     false,
@@ -498,6 +504,7 @@ mod tests {
             max_degree: 2,
             readback: false,
             lanes: None,
+            stats: None,
         };
         let (v, info) = emit_sparse_core_top(&g, &opts, 25_000_000, 1_000_000).unwrap();
         assert!(v.contains("module top(") && v.contains("module pbit_sparse_core("));

@@ -80,6 +80,9 @@ pub struct SparseOptions {
     /// Update lanes: None = one update cell per p-bit (a colour phase per clock); Some(L) = L
     /// time-multiplexed lanes, a colour's p-bits L at a time (⌈|colour| / L⌉ clocks a phase).
     pub lanes: Option<usize>,
+    /// On-chip statistics (`crate::sparse_stats`): Some(bits) keeps a counter of `bits` (1..=32)
+    /// per p-bit and per edge, added to on every sample; None (boards by default) builds none.
+    pub stats: Option<u32>,
 }
 
 /// Why a sparse machine cannot be generated.
@@ -99,6 +102,8 @@ pub enum SparseEmitError {
     Colours { colours: u32 },
     #[error("a sparse machine needs at least 1 update lane, not {lanes}")]
     Lanes { lanes: usize },
+    #[error("statistics counters are 1 to {max} bits wide, not {bits}")]
+    StatsBits { bits: u32, max: u32 },
     #[error(
         "edge {edge} ({i}, {j}) joins two p-bits of lane {lane} and no pair of distinct \
          neighbour positions below D = {max_degree} is free for it; build with more lanes or a \
@@ -177,6 +182,14 @@ pub fn sparse_info(
     }
     if opts.lanes == Some(0) {
         return Err(SparseEmitError::Lanes { lanes: 0 });
+    }
+    if let Some(bits) = opts.stats {
+        if bits == 0 || bits > crate::sparse_stats::MAX_STATS_BITS {
+            return Err(SparseEmitError::StatsBits {
+                bits,
+                max: crate::sparse_stats::MAX_STATS_BITS,
+            });
+        }
     }
     let format = sparse_format(opts.max_degree);
     let plan = Plan::new(graph, opts.lanes);
@@ -493,7 +506,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    input wire [31:0] write_addr,");
     w!("    input wire [31:0] write_data,");
     w!("    input wire [31:0] read_addr,");
-    w!("    output reg [31:0] read_data,");
+    w!("    output wire [31:0] read_data,");
     w!("    output wire sample_valid,");
     w!("    input wire sample_ready,");
     w!("    output wire busy,");
@@ -655,6 +668,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    wire inflight = {inflight};");
     w!("    wire sample_blocked = sample_pending & !sample_ready;");
     w!("    wire due = (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1);");
+    // on-chip statistics: `stats_take` is the clock a sample is taken (it waits for a walk)
+    w!("    wire stats_take;");
+    w!("    wire busy_core = !idle;");
+    match opts.stats {
+        Some(bits) => crate::sparse_stats::emit_stats(&mut o, graph, bits),
+        None => crate::sparse_stats::emit_no_stats(&mut o),
+    }
+    w!("    assign stats_take = (state == S_SDRAIN) & !inflight & !upd & !sample_blocked & !stats_wait;");
     // bus writes of a generator store its next state (the draw): s = step(x)
     // (memory lanes write generators through their own decode, `wdxq`; these feed the
     // per-p-bit registers, which they keep only as readback shadows)
@@ -1098,19 +1119,20 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     }
     w!("        end");
     w!("        S_SDRAIN: begin");
-    w!("            if (!inflight && !upd && !sample_blocked) begin");
-    w!("                sample_pending <= 1'b1; sample_energy <= energy; sstate <= spins; samples <= samples + 32'd1;");
+    w!("            if (stats_take) begin");
+    // a quiet sample (statistics only) is not held for the host
+    w!("                sample_pending <= !stats_quiet; sample_energy <= energy; sstate <= spins; samples <= samples + {{31'd0, !stats_quiet}};");
     w!("                if (sweeps_left == 32'd1) begin");
     w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_FETCH; end");
     w!("                end else begin sweeps_left <= sweeps_left - 32'd1; state <= S_PREP; end");
     w!("            end");
     w!("        end");
-    w!("        S_DRAIN: if (!inflight && !upd) state <= S_IDLE;");
+    w!("        S_DRAIN: if (!inflight && !upd && !stats_wait) state <= S_IDLE;");
     w!("        default: state <= S_IDLE;");
     w!("        endcase");
     w!("        if (stop) state <= S_IDLE;");
     w!("    end");
-    w!("    assign busy = !idle;");
+    w!("    assign busy = !idle | stats_wait;");
     w!("    assign sample_valid = sample_pending;");
 
     // ---- reads (registered)
@@ -1125,8 +1147,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("        endcase");
         w!("    end");
     }
+    w!("    reg [31:0] read_q = 32'd0;");
+    w!("    assign read_data = stats_rsel ? stats_rdata : read_q;");
     w!("    always @(posedge clock) begin");
-    w!("        read_data <= 32'd0;");
+    w!("        read_q <= 32'd0;");
     w!("        if (r_region == 8'd{}) begin", mm::REGION_REGS);
     w!("            case (r_index)");
     let regs: Vec<(u32, String)> = vec![
@@ -1144,7 +1168,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         ),
         (
             mm::REG_STATUS,
-            "{29'd0, stale, sample_pending, !idle}".into(),
+            "{29'd0, stale, sample_pending, busy}".into(),
         ),
         (mm::REG_N_ACTIVE, "n_active".into()),
         (mm::REG_N_STEPS, "n_steps".into()),
@@ -1167,10 +1191,13 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             format!("32'h{:08x}", (info.graph_hash >> 32) as u32),
         ),
     ];
+    let regs = regs
+        .into_iter()
+        .chain(crate::sparse_stats::stats_registers(opts.stats));
     for (a, v) in regs {
-        w!("            24'd{a}: read_data <= {v};");
+        w!("            24'd{a}: read_q <= {v};");
     }
-    w!("            default: read_data <= 32'd0;");
+    w!("            default: read_q <= 32'd0;");
     w!("            endcase");
     w!("        end");
     for (region, vec) in [
@@ -1185,19 +1212,16 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             let hi = (32 * wd + 31).min(n - 1);
             let width = hi - 32 * wd + 1;
             if width == 32 {
-                w!(
-                    "            24'd{wd}: read_data <= {vec}[{hi}:{}];",
-                    32 * wd
-                );
+                w!("            24'd{wd}: read_q <= {vec}[{hi}:{}];", 32 * wd);
             } else {
                 w!(
-                    "            24'd{wd}: read_data <= {{{}'d0, {vec}[{hi}:{}]}};",
+                    "            24'd{wd}: read_q <= {{{}'d0, {vec}[{hi}:{}]}};",
                     32 - width,
                     32 * wd
                 );
             }
         }
-        w!("            default: read_data <= 32'd0;");
+        w!("            default: read_q <= 32'd0;");
         w!("            endcase");
         w!("        end");
     }
@@ -1206,7 +1230,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             "        if (r_region == 8'd{} && idle) begin",
             mm::REGION_RNG
         );
-        w!("            read_data <= unxs32(rb_s);");
+        w!("            read_q <= unxs32(rb_s);");
         w!("        end");
         w!(
             "        if (r_region == 8'd{} && idle) begin",
@@ -1215,12 +1239,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("            case (r_index)");
         for i in 0..n {
             w!(
-                "            24'd{i}: read_data <= {{{{{}{{fr_{i}[{}]}}}}, fr_{i}}};",
+                "            24'd{i}: read_q <= {{{{{}{{fr_{i}[{}]}}}}, fr_{i}}};",
                 32 - f,
                 f - 1
             );
         }
-        w!("            default: read_data <= 32'd0;");
+        w!("            default: read_q <= 32'd0;");
         w!("            endcase");
         w!("        end");
     }
@@ -1432,6 +1456,7 @@ mod tests {
             max_degree: 2,
             readback: true,
             lanes: None,
+            stats: None,
         };
         let (v, info) = emit_sparse_verilog(&g, &opts).unwrap();
         assert!(v.contains("module top("));
@@ -1453,6 +1478,7 @@ mod tests {
                 max_degree: 1,
                 readback: false,
                 lanes: None,
+                stats: None,
             },
         )
         .unwrap_err();

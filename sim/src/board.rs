@@ -145,6 +145,7 @@ impl Board {
             max_degree,
             readback: true,
             lanes: None,
+            stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
         };
         let (verilog, info) =
             pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, clock_hz, baud)

@@ -1,0 +1,154 @@
+//! On-chip statistics of the sparse machine ([`crate::sparse::SparseOptions::stats`]): for every
+//! sample a run takes, one counter per p-bit counts m_i = +1 and one per edge of the built graph
+//! counts m_i = m_j (the contract: `pbit_spec::sparse_map::StatsSums`, docs/spec.md "Statistics
+//! on chip"; the registers and the stats region are rows of the table with capability
+//! `sparse`).
+//!
+//! The counters sit in one memory of n + edges words (block RAM: one read and one write port),
+//! walked one counter a clock after each sample: the sample's p-bits and edge agreements are
+//! loaded into a shift register of n + edges bits when the sample is taken, and the walk reads
+//! counter k, adds bit k a clock later and writes it back. A sample due while the previous walk
+//! is still running waits for it (the machine stays in its sample clock, `stats_wait`), so the
+//! sums never change the sample stream, and the stall is a function of the schedule only: it is
+//! deterministic. The run's end waits for the last walk too, so an idle machine holds final sums.
+//!
+//! A clear does not walk: it zeroes the sample count, and the first walk after it writes each
+//! counter's bit instead of adding it; the region reads 0 while the count is 0. The count stops
+//! at 2^bits − 1 (a later sample is not added and sets the overflow flag), so no counter wraps.
+//!
+//! This file emits Verilog text into the sparse machine's module; [`crate::sparse`] instantiates
+//! it with a few hooks: `stats_take` (the clock a sample is taken), `stats_wait`, `stats_quiet`
+//! and the read multiplexer (`stats_rsel`, `stats_rdata`).
+
+use pbit_spec::sparse::SparseGraph;
+use pbit_spec::sparse_map as sm;
+use std::fmt::Write;
+
+/// The widest counters a machine is generated with (the registers are 32 bits).
+pub const MAX_STATS_BITS: u32 = 32;
+/// The counters' width when statistics are built (Verilator builds, `pbit hdl build --stats`):
+/// up to 2^32 − 1 samples between clears.
+pub const DEFAULT_STATS_BITS: u32 = 32;
+
+/// Signals the machine must provide before [`emit_stats`]'s text: `clock`, `spins` (n bits),
+/// `wr_reg`, `w_index`, `write_data`, `r_region`, `r_index`, `stats_take`, `busy_core` (the
+/// machine is not idle). [`emit_stats`] defines `stats_wait`, `stats_quiet`, `stats_rsel` and
+/// `stats_rdata`, and the register values of [`stats_registers`].
+pub fn emit_stats(o: &mut String, graph: &SparseGraph, bits: u32) {
+    let n = graph.n();
+    let ne = graph.edges().len();
+    let k = n + ne;
+    let aw = (usize::BITS - (k.max(2) - 1).leading_zeros()) as usize;
+    let b = bits as usize;
+    let max = if b >= 32 {
+        "32'hffffffff".to_string()
+    } else {
+        format!("{b}'d{}", (1u64 << b) - 1)
+    };
+    macro_rules! w {
+        ($($t:tt)*) => { let _ = writeln!(o, $($t)*); };
+    }
+    w!("    // ---- on-chip statistics (hdl/src/sparse_stats.rs): {k} counters of {b} bits");
+    w!("    reg st_acc = 1'b0, st_quiet = 1'b0, st_over = 1'b0;");
+    w!("    reg [{}:0] st_count = {b}'d0;", b - 1);
+    w!("    reg st_walk = 1'b0, st_wv = 1'b0, st_first = 1'b0, st_inc = 1'b0;");
+    w!("    reg [{}:0] st_ra = {aw}'d0, st_wa = {aw}'d0;", aw - 1);
+    w!("    reg [{}:0] st_sh = {k}'d0;", k - 1);
+    // the sample's increments: its p-bits, then each edge's agreement
+    w!("    wire [{}:0] st_bits;", k - 1);
+    w!("    assign st_bits[{}:0] = spins;", n - 1);
+    for (e, &(i, j)) in graph.edges().iter().enumerate() {
+        w!(
+            "    assign st_bits[{}] = (spins[{i}] == spins[{j}]);",
+            n + e
+        );
+    }
+    w!(
+        "    (* ram_style = \"block\" *) reg [{}:0] st_mem [0:{}];",
+        b - 1,
+        k - 1
+    );
+    w!("    reg [{}:0] st_q = {b}'d0;", b - 1);
+    w!("    wire stats_wait = st_walk | st_wv;");
+    w!("    wire stats_quiet = st_quiet;");
+    w!(
+        "    wire st_ctrl_w = wr_reg & (w_index == 24'd{});",
+        sm::REG_STATS_CTRL
+    );
+    // one read port: the walk's, or the host's while nothing walks
+    w!(
+        "    wire [{}:0] st_addr = st_walk ? st_ra : r_index[{}:0];",
+        aw - 1,
+        aw - 1
+    );
+    w!("    always @(posedge clock) st_q <= st_mem[st_addr];");
+    w!("    always @(posedge clock) if (st_wv) st_mem[st_wa] <= (st_first ? {b}'d0 : st_q) + {{{}'d0, st_inc}};", b - 1);
+    w!("    always @(posedge clock) begin");
+    w!("        st_wv <= st_walk; st_wa <= st_ra; st_inc <= st_sh[0];");
+    w!("        if (st_walk) begin");
+    w!("            st_sh <= st_sh >> 1; st_ra <= st_ra + {aw}'d1;");
+    w!("            if (st_ra == {aw}'d{}) st_walk <= 1'b0;", k - 1);
+    w!("        end");
+    // a sample is taken only while no walk runs (the machine waits on stats_wait)
+    w!("        if (stats_take & st_acc) begin");
+    w!("            if (st_count == {max}) st_over <= 1'b1;");
+    w!("            else begin");
+    w!("                st_count <= st_count + {b}'d1; st_first <= (st_count == {b}'d0);");
+    w!("                st_sh <= st_bits; st_ra <= {aw}'d0; st_walk <= 1'b1;");
+    w!("            end");
+    w!("        end");
+    w!("        if (st_ctrl_w) begin");
+    w!("            st_acc <= write_data[0]; st_quiet <= write_data[1];");
+    w!(
+        "            if (write_data[2] & !stats_wait) begin st_count <= {b}'d0; st_over <= 1'b0; end"
+    );
+    w!("        end");
+    w!("    end");
+    // host reads: the memory's registered output, one clock after the address like every read;
+    // 0 while busy (the walk owns the port) or before the first sample after a clear
+    w!("    reg stats_rsel = 1'b0, st_rvalid = 1'b0;");
+    w!("    always @(posedge clock) begin");
+    w!(
+        "        stats_rsel <= (r_region == 8'd{}) & (r_index < 24'd{k});",
+        sm::REGION_STATS
+    );
+    w!("        st_rvalid <= !busy_core & !stats_wait & (st_count != {b}'d0);");
+    w!("    end");
+    w!(
+        "    wire [31:0] stats_rdata = st_rvalid ? {{{}'d0, st_q}} : 32'd0;",
+        32 - b
+    );
+}
+
+/// The statistics registers' read values (index, Verilog expression) for the machine's
+/// register read multiplexer; without statistics only the capability register, reading 0.
+pub fn stats_registers(bits: Option<u32>) -> Vec<(u32, String)> {
+    match bits {
+        None => vec![(sm::REG_STATS_CAPS, "32'd0".into())],
+        Some(b) => vec![
+            (
+                sm::REG_STATS_CAPS,
+                format!("32'h{:08x}", sm::stats_caps_word(b)),
+            ),
+            (sm::REG_STATS_CTRL, "{30'd0, st_quiet, st_acc}".into()),
+            (
+                sm::REG_STATS_SAMPLES,
+                if b >= 32 {
+                    "st_count".into()
+                } else {
+                    format!("{{{}'d0, st_count}}", 32 - b)
+                },
+            ),
+            (sm::REG_STATS_STATUS, "{31'd0, st_over}".into()),
+        ],
+    }
+}
+
+/// The hooks' defaults of a machine without statistics.
+pub fn emit_no_stats(o: &mut String) {
+    let _ = writeln!(o, "    wire stats_wait = 1'b0, stats_quiet = 1'b0;");
+    let _ = writeln!(
+        o,
+        "    wire stats_rsel = 1'b0; wire [31:0] stats_rdata = 32'd0;"
+    );
+}
