@@ -345,21 +345,26 @@ fn a_machine_without_statistics_is_refused() {
     assert!(drv.geometry().check_read(sm::stats_addr(0), 1).is_err());
 }
 
-/// What forming the sums costs: a walk of n + edges clocks after each sample, overlapping the
-/// sweeps; a sample due before the walk ends waits for it. Busy clocks of 2,000 sweeps on a
-/// 10-ring (20 counters, 2 clocks a sweep) sampled every 1, 10 and 20 sweeps, with and
-/// without the sums, quiet: the stall is exactly what the walk leaves after the sweeps, and
-/// identical runs take identical clocks (the stall is deterministic).
+/// What forming the sums costs: a walk of ⌈(n + edges) / B⌉ + 2 clocks after each sample (B
+/// banks, `pbit_hdl::sparse_stats::walk_clocks`), overlapping the sweeps; a sample due before the
+/// walk ends waits for it. Busy clocks of 2,000 sweeps on a 64-ring (128 counters in 16 banks: a
+/// walk of 10 clocks, 2 clocks a sweep) sampled every 1, 2 and 10 sweeps, with and without the
+/// sums: the stall is at most what the walk leaves after the sweeps, identical runs take
+/// identical clocks (the stall is deterministic), sampling every sweep does stall, and the
+/// stream with the sums formed beside it is the stream without.
 #[test]
 fn the_walk_stalls_only_what_it_must() {
-    let graph = ring(10);
+    let graph = ring(64);
     let mut m = VerilatedMachine::build_sparse(&graph, 2).unwrap();
+    let cps = m.sparse_info().unwrap().clocks_per_sweep;
+    let counters = graph.n() + graph.edges().len();
+    let walk = pbit_hdl::sparse_stats::walk_clocks(counters, cps) as u64;
+    assert_eq!((cps, walk), (2, 10));
     let mut c = config(9, &graph);
     c.clamps.clear();
-    let walk = (graph.n() + graph.edges().len()) as u64;
-    for every in [1u64, 10, 20] {
+    for every in [1u64, 2, 10] {
         c.spec = SampleSpec {
-            burn_in: 0,
+            burn_in: 3,
             sweeps: 2000,
             every,
         };
@@ -374,6 +379,7 @@ fn the_walk_stalls_only_what_it_must() {
             with, again,
             "every {every}: identical runs, identical clocks"
         );
+        let mut plain = Vec::new();
         let without = drv
             .sample(
                 &c.problem,
@@ -381,20 +387,40 @@ fn the_walk_stalls_only_what_it_must() {
                 &c.page,
                 c.seed,
                 c.spec,
-                &mut |_, _| {},
+                &mut |s, e| plain.push((s.to_vec(), e)),
             )
             .unwrap();
+        drv.stats_control(sm::STATS_ACCUMULATE | sm::STATS_CLEAR)
+            .unwrap();
+        let mut summed = Vec::new();
+        drv.sample(
+            &c.problem,
+            &c.clamps,
+            &c.page,
+            c.seed,
+            c.spec,
+            &mut |s, e| summed.push((s.to_vec(), e)),
+        )
+        .unwrap();
+        drv.stats_control(0).unwrap();
+        assert!(
+            plain == summed,
+            "every {every}: the sums changed the stream"
+        );
         let samples = 2000 / every;
         println!(
-            "every {every}: {samples} samples, busy clocks {with} with sums, {without} streaming without ({:.2} extra clocks a sample; walk {walk} + 2)",
+            "every {every}: {samples} samples, busy clocks {with} with on-chip sums, {without} streaming without ({:.2} clocks a sample more; walk {walk} clocks, {cps} a sweep)",
             (with as f64 - without as f64) / samples as f64
         );
-        // a sample's walk runs beside the next `every` sweeps (2 clocks each): the stall per
-        // sample is at most the walk's excess over them
-        let excess = (walk + 2).saturating_sub(2 * every);
+        // a sample's walk runs beside the next `every` sweeps: the stall per sample is at most
+        // the walk's excess over them, and the run's end waits for the last walk
+        let excess = walk.saturating_sub(cps as u64 * every);
         assert!(
-            with <= without + samples * (excess + 2),
+            with <= without + samples * excess + walk,
             "every {every}: {with} clocks with sums, {without} without"
         );
+        if every == 1 {
+            assert!(with > without + samples, "every sweep: the walk must stall");
+        }
     }
 }

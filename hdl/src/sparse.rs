@@ -672,7 +672,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    wire stats_take;");
     w!("    wire busy_core = !idle;");
     match opts.stats {
-        Some(bits) => crate::sparse_stats::emit_stats(&mut o, graph, bits),
+        Some(bits) => crate::sparse_stats::emit_stats(&mut o, graph, bits, info.clocks_per_sweep),
         None => crate::sparse_stats::emit_no_stats(&mut o),
     }
     w!("    assign stats_take = (state == S_SDRAIN) & !inflight & !upd & !sample_blocked & !stats_wait;");

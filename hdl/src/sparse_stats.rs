@@ -4,10 +4,11 @@
 //! on chip"; the registers and the stats region are rows of the table with capability
 //! `sparse`).
 //!
-//! The counters sit in one memory of n + edges words (block RAM: one read and one write port),
-//! walked one counter a clock after each sample: the sample's p-bits and edge agreements are
-//! loaded into a shift register of n + edges bits when the sample is taken, and the walk reads
-//! counter k, adds bit k a clock later and writes it back. A sample due while the previous walk
+//! The counters sit in B memory banks (block RAM: one read and one write port each; counter k
+//! in bank k mod B, row ⌊k / B⌋), walked one row — B counters — a clock after each sample: the
+//! sample's p-bits and edge agreements are loaded into a shift register of n + edges bits when
+//! the sample is taken, and the walk reads row r, adds its B bits a clock later and writes
+//! them back ([`stats_banks`] picks B so a walk takes about a sweep). A sample due while the previous walk
 //! is still running waits for it (the machine stays in its sample clock, `stats_wait`), so the
 //! sums never change the sample stream, and the stall is a function of the schedule only: it is
 //! deterministic. The run's end waits for the last walk too, so an idle machine holds final sums.
@@ -30,15 +31,38 @@ pub const MAX_STATS_BITS: u32 = 32;
 /// up to 2^32 − 1 samples between clears.
 pub const DEFAULT_STATS_BITS: u32 = 32;
 
+/// Most counters a walk handles per clock (memory banks).
+pub const MAX_STATS_BANKS: usize = 16;
+
+/// Banks of the counter memory: counter k sits in bank k mod B at row ⌊k / B⌋, and a walk
+/// handles one row (B counters) a clock. B is the power of two (≤ [`MAX_STATS_BANKS`]) that
+/// lets a walk of the n + edges counters fit in about one sweep of `clocks_per_sweep` clocks,
+/// so a sample every sweep stalls little.
+pub fn stats_banks(counters: usize, clocks_per_sweep: u32) -> usize {
+    counters
+        .div_ceil(clocks_per_sweep.max(1) as usize)
+        .next_power_of_two()
+        .clamp(1, MAX_STATS_BANKS)
+}
+
+/// Clocks a walk takes after its sample: one per row, and two to write the last row back.
+pub fn walk_clocks(counters: usize, clocks_per_sweep: u32) -> usize {
+    counters.div_ceil(stats_banks(counters, clocks_per_sweep)) + 2
+}
+
 /// Signals the machine must provide before [`emit_stats`]'s text: `clock`, `spins` (n bits),
-/// `wr_reg`, `w_index`, `write_data`, `r_region`, `r_index`, `stats_take`, `busy_core` (the
-/// machine is not idle). [`emit_stats`] defines `stats_wait`, `stats_quiet`, `stats_rsel` and
-/// `stats_rdata`, and the register values of [`stats_registers`].
-pub fn emit_stats(o: &mut String, graph: &SparseGraph, bits: u32) {
+/// `wr_reg`, `w_index`, `write_data`, `r_region`, `r_index`, `stats_take` (declared),
+/// `busy_core` (the machine is not idle). [`emit_stats`] defines `stats_wait`, `stats_quiet`,
+/// `stats_rsel` and `stats_rdata`, and the register values of [`stats_registers`].
+pub fn emit_stats(o: &mut String, graph: &SparseGraph, bits: u32, clocks_per_sweep: u32) {
     let n = graph.n();
     let ne = graph.edges().len();
     let k = n + ne;
-    let aw = (usize::BITS - (k.max(2) - 1).leading_zeros()) as usize;
+    let banks = stats_banks(k, clocks_per_sweep);
+    let bb = banks.trailing_zeros() as usize; // bank bits (banks is a power of two)
+    let rows = k.div_ceil(banks);
+    let width = rows * banks; // shift register: padded to whole rows (padding adds 0)
+    let aw = (usize::BITS - (rows.max(2) - 1).leading_zeros()) as usize;
     let b = bits as usize;
     let max = if b >= 32 {
         "32'hffffffff".to_string()
@@ -48,14 +72,15 @@ pub fn emit_stats(o: &mut String, graph: &SparseGraph, bits: u32) {
     macro_rules! w {
         ($($t:tt)*) => { let _ = writeln!(o, $($t)*); };
     }
-    w!("    // ---- on-chip statistics (hdl/src/sparse_stats.rs): {k} counters of {b} bits");
+    w!("    // ---- on-chip statistics (hdl/src/sparse_stats.rs): {k} counters of {b} bits in {banks} banks of {rows} rows");
     w!("    reg st_acc = 1'b0, st_quiet = 1'b0, st_over = 1'b0;");
     w!("    reg [{}:0] st_count = {b}'d0;", b - 1);
-    w!("    reg st_walk = 1'b0, st_wv = 1'b0, st_first = 1'b0, st_inc = 1'b0;");
+    w!("    reg st_walk = 1'b0, st_wv = 1'b0, st_first = 1'b0;");
     w!("    reg [{}:0] st_ra = {aw}'d0, st_wa = {aw}'d0;", aw - 1);
-    w!("    reg [{}:0] st_sh = {k}'d0;", k - 1);
-    // the sample's increments: its p-bits, then each edge's agreement
-    w!("    wire [{}:0] st_bits;", k - 1);
+    w!("    reg [{}:0] st_sh = {width}'d0;", width - 1);
+    w!("    reg [{}:0] st_inc = {banks}'d0;", banks - 1);
+    // the sample's increments: its p-bits, then each edge's agreement (then padding)
+    w!("    wire [{}:0] st_bits;", width - 1);
     w!("    assign st_bits[{}:0] = spins;", n - 1);
     for (e, &(i, j)) in graph.edges().iter().enumerate() {
         w!(
@@ -63,31 +88,46 @@ pub fn emit_stats(o: &mut String, graph: &SparseGraph, bits: u32) {
             n + e
         );
     }
-    w!(
-        "    (* ram_style = \"block\" *) reg [{}:0] st_mem [0:{}];",
-        b - 1,
-        k - 1
-    );
-    w!("    reg [{}:0] st_q = {b}'d0;", b - 1);
+    if width > k {
+        w!("    assign st_bits[{}:{k}] = {}'d0;", width - 1, width - k);
+    }
     w!("    wire stats_wait = st_walk | st_wv;");
     w!("    wire stats_quiet = st_quiet;");
     w!(
         "    wire st_ctrl_w = wr_reg & (w_index == 24'd{});",
         sm::REG_STATS_CTRL
     );
-    // one read port: the walk's, or the host's while nothing walks
+    // one read port per bank: the walk's row, or the host's while nothing walks
+    let host_row = if bb == 0 {
+        format!("r_index[{}:0]", aw - 1)
+    } else {
+        format!("r_index[{}:{bb}]", aw + bb - 1)
+    };
     w!(
-        "    wire [{}:0] st_addr = st_walk ? st_ra : r_index[{}:0];",
-        aw - 1,
+        "    wire [{}:0] st_addr = st_walk ? st_ra : {host_row};",
         aw - 1
     );
-    w!("    always @(posedge clock) st_q <= st_mem[st_addr];");
-    w!("    always @(posedge clock) if (st_wv) st_mem[st_wa] <= (st_first ? {b}'d0 : st_q) + {{{}'d0, st_inc}};", b - 1);
+    for q in 0..banks {
+        w!(
+            "    (* ram_style = \"block\" *) reg [{}:0] st_mem_{q} [0:{}];",
+            b - 1,
+            rows - 1
+        );
+        w!("    reg [{}:0] st_q_{q} = {b}'d0;", b - 1);
+        w!("    always @(posedge clock) st_q_{q} <= st_mem_{q}[st_addr];");
+        w!("    always @(posedge clock) if (st_wv) st_mem_{q}[st_wa] <= (st_first ? {b}'d0 : st_q_{q}) + {{{}'d0, st_inc[{q}]}};", b - 1);
+    }
     w!("    always @(posedge clock) begin");
-    w!("        st_wv <= st_walk; st_wa <= st_ra; st_inc <= st_sh[0];");
+    w!(
+        "        st_wv <= st_walk; st_wa <= st_ra; st_inc <= st_sh[{}:0];",
+        banks - 1
+    );
     w!("        if (st_walk) begin");
-    w!("            st_sh <= st_sh >> 1; st_ra <= st_ra + {aw}'d1;");
-    w!("            if (st_ra == {aw}'d{}) st_walk <= 1'b0;", k - 1);
+    w!("            st_sh <= st_sh >> {banks}; st_ra <= st_ra + {aw}'d1;");
+    w!(
+        "            if (st_ra == {aw}'d{}) st_walk <= 1'b0;",
+        rows - 1
+    );
     w!("        end");
     // a sample is taken only while no walk runs (the machine waits on stats_wait)
     w!("        if (stats_take & st_acc) begin");
@@ -104,20 +144,37 @@ pub fn emit_stats(o: &mut String, graph: &SparseGraph, bits: u32) {
     );
     w!("        end");
     w!("    end");
-    // host reads: the memory's registered output, one clock after the address like every read;
-    // 0 while busy (the walk owns the port) or before the first sample after a clear
+    // host reads: the banks' registered outputs, one clock after the address like every read;
+    // 0 while busy (the walk owns the ports) or before the first sample after a clear
     w!("    reg stats_rsel = 1'b0, st_rvalid = 1'b0;");
+    w!("    reg [{}:0] st_rbank = {}'d0;", bb.max(1) - 1, bb.max(1));
     w!("    always @(posedge clock) begin");
     w!(
         "        stats_rsel <= (r_region == 8'd{}) & (r_index < 24'd{k});",
         sm::REGION_STATS
     );
     w!("        st_rvalid <= !busy_core & !stats_wait & (st_count != {b}'d0);");
+    if bb > 0 {
+        w!("        st_rbank <= r_index[{}:0];", bb - 1);
+    }
     w!("    end");
-    w!(
-        "    wire [31:0] stats_rdata = st_rvalid ? {{{}'d0, st_q}} : 32'd0;",
-        32 - b
-    );
+    w!("    reg [{}:0] st_rq;", b - 1);
+    w!("    always @(*) begin");
+    w!("        case (st_rbank)");
+    for q in 0..banks {
+        w!("        {}'d{q}: st_rq = st_q_{q};", bb.max(1));
+    }
+    w!("        default: st_rq = {b}'d0;");
+    w!("        endcase");
+    w!("    end");
+    if b >= 32 {
+        w!("    wire [31:0] stats_rdata = st_rvalid ? st_rq : 32'd0;");
+    } else {
+        w!(
+            "    wire [31:0] stats_rdata = st_rvalid ? {{{}'d0, st_rq}} : 32'd0;",
+            32 - b
+        );
+    }
 }
 
 /// The statistics registers' read values (index, Verilog expression) for the machine's

@@ -85,6 +85,9 @@ pub enum Count {
     Const(u32),
     /// p-bits N.
     N,
+    /// p-bits N of a dense machine; 0 on a sparse one, whose couplings are per edge (its J is
+    /// the edge region), so the dense J region is not on its map.
+    DenseN,
     /// State words ⌈N/32⌉.
     Words,
     /// Threshold pages.
@@ -109,6 +112,13 @@ impl Count {
         match self {
             Count::Const(c) => c,
             Count::N => g.n,
+            Count::DenseN => {
+                if g.sparse.is_some() {
+                    0
+                } else {
+                    g.n
+                }
+            }
             Count::Words => g.n.div_ceil(32),
             Count::Pages => g.pages,
             Count::PageEntries => 1 << (g.format.rng_bits - 1),
@@ -123,6 +133,7 @@ impl Count {
         match self {
             Count::Const(c) => c.to_string(),
             Count::N => "N".into(),
+            Count::DenseN => "N (0 on a sparse machine)".into(),
             Count::Words => "⌈N/32⌉".into(),
             Count::Pages => "pages".into(),
             Count::PageEntries => "2^(rng_bits−1)".into(),
@@ -443,11 +454,11 @@ regions! {
     }
     REGION_J = 0x01 {
         name: "j", access: Access::W,
-        layout: Layout::Grid { stride: J_ROW_STRIDE, outer: Count::N, inner: Count::N },
+        layout: Layout::Grid { stride: J_ROW_STRIDE, outer: Count::DenseN, inner: Count::DenseN },
         width: 32, values: &[Value::Signed { width: Width::J, symmetric: true }],
         capability: Capability::Core,
         index_doc: "i·J_ROW_STRIDE + j (i, j < N)",
-        doc: "raw J_ij, two's complement; the host writes both (i, j) and (j, i)",
+        doc: "raw J_ij, two's complement; the host writes both (i, j) and (j, i); none on a sparse machine (its J is per edge)",
     }
     REGION_H = 0x02 {
         name: "h", access: Access::W, layout: Layout::Linear(Count::N), width: 32,
@@ -522,7 +533,7 @@ regions! {
         values: &[Value::Signed { width: Width::J, symmetric: true }],
         capability: Capability::Sparse,
         index_doc: "e < edges (the built graph's canonical order: i < j, sorted by (i, j))",
-        doc: "sparse machine: raw J of edge e, wired to both ends (the j region is not decoded)",
+        doc: "sparse machine: raw J of edge e, wired to both ends (the j region has no words)",
     }
     REGION_STATS = 0x0E {
         name: "stats", access: Access::R, layout: Layout::Linear(Count::Stats), width: 32,
@@ -952,12 +963,17 @@ pub struct HwValue {
 
 impl HwDecode {
     pub fn of(g: &Geometry) -> HwDecode {
-        // a linear region of no words (the stats region of a machine built without statistics)
-        // has no valid index: it is decoded as absent
+        // a region of no words (the stats region of a machine built without statistics, the J
+        // region of a sparse machine) has no valid index: it is decoded as absent, with no
+        // value rule (the link has RULE_SLOTS of them)
         let present: Vec<&Region> = REGIONS
             .iter()
             .filter(|r| g.has(r.capability))
-            .filter(|r| !matches!(r.layout, Layout::Linear(c) if c.of(g) == 0))
+            .filter(|r| match r.layout {
+                Layout::Registers => true,
+                Layout::Linear(c) => c.of(g) > 0,
+                Layout::Grid { outer, inner, .. } => outer.of(g) > 0 && inner.of(g) > 0,
+            })
             .collect();
         let last_region = present.iter().map(|r| r.id).max().unwrap_or(0);
         let mut regions = vec![HwRegion::default(); last_region as usize + 1];
@@ -1444,6 +1460,9 @@ mod tests {
                 } = r.layout
                 {
                     assert!(inner.of(&g) <= stride, "{}", r.name);
+                    if outer.of(&g) == 0 || inner.of(&g) == 0 {
+                        continue; // no words (the J region of a sparse machine)
+                    }
                     let last = (outer.of(&g) - 1) * stride + inner.of(&g) - 1;
                     assert!(last <= 0xFF_FFFF, "{}", r.name);
                 }

@@ -9,7 +9,7 @@
 //! | edges | `REGION_EDGES` (0x0D), index e | w | raw J of edge e (canonical order), low `j_bits`, wired to both ends |
 //! | statistics | `REG_STATS_CAPS`, `_CTRL`, `_SAMPLES`, `_STATUS`; `REGION_STATS` (0x0E) | | on-chip sums ([`StatsSums`], docs/spec.md "Statistics on chip") |
 //!
-//! On a sparse machine the dense J region is not decoded (writes ignored); h, state, clamps,
+//! On a sparse machine the dense J region has no words (its accesses are refused); h, state, clamps,
 //! RNG, best, sample, pages (upper halves of 2^(8−1) = 128 entries) and schedule are as the
 //! dense machine's. A dense machine has none of these rows (its link refuses them as bad
 //! addresses): a host tells the machines apart by the spec hash first.
