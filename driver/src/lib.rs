@@ -803,11 +803,7 @@ impl<B: Bus> Driver<B> {
         if bits == 0 {
             return Err(DriverError::NoStats);
         }
-        let expected = if spec.every == 0 {
-            0
-        } else {
-            spec.sweeps / spec.every
-        };
+        let expected = spec.sweeps.checked_div(spec.every).unwrap_or(0);
         let max = sm::max_stats_samples(bits);
         if expected > max {
             return Err(DriverError::Limit {

@@ -32,17 +32,17 @@ pub const MAX_STATS_BITS: u32 = 32;
 pub const DEFAULT_STATS_BITS: u32 = 32;
 
 /// Most counters a walk handles per clock (memory banks).
-pub const MAX_STATS_BANKS: usize = 16;
+pub const MAX_STATS_SETS: usize = 16;
 
 /// Banks of the counter memory: counter k sits in bank k mod B at row ⌊k / B⌋, and a walk
-/// handles one row (B counters) a clock. B is the power of two (≤ [`MAX_STATS_BANKS`]) that
+/// handles one row (B counters) a clock. B is the power of two (≤ [`MAX_STATS_SETS`]) that
 /// lets a walk of the n + edges counters fit in about one sweep of `clocks_per_sweep` clocks,
 /// so a sample every sweep stalls little.
 pub fn stats_banks(counters: usize, clocks_per_sweep: u32) -> usize {
     counters
         .div_ceil(clocks_per_sweep.max(1) as usize)
         .next_power_of_two()
-        .clamp(1, MAX_STATS_BANKS)
+        .clamp(1, MAX_STATS_SETS)
 }
 
 /// Clocks a walk takes after its sample: one per row, and two to write the last row back.

@@ -232,8 +232,8 @@ pub fn sample_keeping(
     if streamed {
         backend.sample(&job, &mut record)?;
     } else {
-        // only the sums are wanted: a device that forms them itself sends no samples
-        drop(record);
+        // only the sums are wanted: a device that forms them itself sends no samples (the
+        // closure above is not used on this path)
         sums = backend.sample_sums(&job, &pairs)?;
     }
     if let Some((w, path)) = out {

@@ -310,7 +310,7 @@ impl Reset {
                 } else {
                     pack(
                         REG_STATS_CAPS,
-                        &[("count_bits", s.stats_bits), ("banks", STATS_BANKS)],
+                        &[("count_bits", s.stats_bits), ("sets", STATS_SETS)],
                     )
                 }
             }),
@@ -321,10 +321,10 @@ impl Reset {
 /// `REG_MACHINE`'s kind of a sparse machine (a dense machine has no such register: kind 0).
 pub const MACHINE_KIND_SPARSE: u32 = 1;
 
-/// Banks of on-chip sums a sparse machine keeps (`REG_STATS_CAPS` field `banks`): one today.
-/// Replica exchange will keep one bank per temperature; bank b's counters will follow bank
-/// b − 1's in the stats region, so today's layout is bank 0's.
-pub const STATS_BANKS: u32 = 1;
+/// Sets of on-chip sums a sparse machine keeps (`REG_STATS_CAPS` field `sets`): one today.
+/// Replica exchange will keep one set per temperature; set s's n + edges counters will follow
+/// set s − 1's in the stats region, so today's layout is set 0's.
+pub const STATS_SETS: u32 = 1;
 /// `REG_STATS_CTRL` bits: add every sample a run takes to the sums; take samples for the sums
 /// only (none is held for the host, so a run never waits for the host to read one); clear the
 /// sums and the sample count (a strobe: reads 0).
@@ -688,9 +688,9 @@ registers! {
     REG_STATS_CAPS = 0x1D {
         name: "stats_caps", access: Access::R, width: 16, reset: Reset::StatsCaps,
         fields: &[Field { name: "count_bits", lsb: 0, width: 8, capability: Capability::Sparse },
-                  Field { name: "banks", lsb: 8, width: 8, capability: Capability::Sparse }],
+                  Field { name: "sets", lsb: 8, width: 8, capability: Capability::Sparse }],
         value: Value::Any, capability: Capability::Sparse,
-        doc: "sparse machine: width of the statistics counters and the sample count, banks of sums (1); 0 without on-chip statistics",
+        doc: "sparse machine: width of the statistics counters and the sample count; sets of sums (1: replica exchange will keep one per temperature); 0 without on-chip statistics",
     }
     REG_STATS_CTRL = 0x1E {
         name: "stats_ctrl", access: Access::RW, width: 3, reset: Reset::Value(0),

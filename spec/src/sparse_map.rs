@@ -20,8 +20,8 @@ use crate::sparse::{MachineKind, SparseGraph};
 
 pub use crate::regmap::{
     REGION_EDGES, REGION_STATS, REG_GRAPH_HASH_HI, REG_GRAPH_HASH_LO, REG_MACHINE, REG_STATS_CAPS,
-    REG_STATS_CTRL, REG_STATS_SAMPLES, REG_STATS_STATUS, STATS_ACCUMULATE, STATS_BANKS,
-    STATS_CLEAR, STATS_OVERFLOW, STATS_QUIET,
+    REG_STATS_CTRL, REG_STATS_SAMPLES, REG_STATS_STATUS, STATS_ACCUMULATE, STATS_CLEAR,
+    STATS_OVERFLOW, STATS_QUIET, STATS_SETS,
 };
 
 /// Most edges an edge-region index can name (the index field's 24 bits).
@@ -65,7 +65,7 @@ pub fn stats_caps_word(count_bits: u32) -> u32 {
     } else {
         pack(
             REG_STATS_CAPS,
-            &[("count_bits", count_bits), ("banks", STATS_BANKS)],
+            &[("count_bits", count_bits), ("sets", STATS_SETS)],
         )
     }
 }
