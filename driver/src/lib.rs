@@ -262,6 +262,15 @@ pub fn identify_sparse<B: Bus>(bus: &mut B) -> Result<SparseIdentity, DriverErro
     })
 }
 
+/// The width of a sparse machine's statistics counters (`REG_STATS_CAPS`; 0: built without
+/// them).
+pub fn read_stats_bits<B: Bus>(bus: &mut B) -> Result<u32, DriverError<B::Error>> {
+    let r = bus
+        .read(mm::reg(sm::REG_STATS_CAPS), 1)
+        .map_err(DriverError::Bus)?;
+    Ok(sm::decode_stats_caps(r[0]))
+}
+
 /// Packs the first `n` spins into state words (bit b of word w = p-bit 32w+b).
 pub fn pack_bits(bits: &[bool], words: usize) -> Vec<u32> {
     (0..words)
