@@ -209,3 +209,57 @@ pub fn emit_no_stats(o: &mut String) {
         "    wire stats_rsel = 1'b0; wire [31:0] stats_rdata = 32'd0;"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sparse::{emit_sparse_verilog, sparse_info, SparseEmitError, SparseOptions};
+
+    fn ring(n: u32) -> SparseGraph {
+        let edges = SparseGraph::canonical_edges((0..n).map(|i| (i, (i + 1) % n)));
+        SparseGraph::new(n as usize, edges, (0..n).map(|i| i % 2).collect()).unwrap()
+    }
+
+    /// Banks: a walk of about a sweep, a power of two, at most 16.
+    #[test]
+    fn banks_make_a_walk_about_a_sweep() {
+        assert_eq!(stats_banks(20, 2), 16);
+        assert_eq!(walk_clocks(20, 2), 4);
+        assert_eq!(stats_banks(128, 2), 16);
+        assert_eq!(walk_clocks(128, 2), 10);
+        assert_eq!(stats_banks(768, 8), 16);
+        assert_eq!(stats_banks(40, 16), 4);
+        assert_eq!(stats_banks(3, 100), 1);
+        assert_eq!(walk_clocks(3, 100), 5);
+    }
+
+    /// Widths outside 1..=32 are refused; a built machine has its counters and registers, one
+    /// without has neither (its capability register reads 0).
+    #[test]
+    fn options_and_emission() {
+        let g = ring(8);
+        let opts = |stats| SparseOptions {
+            max_degree: 2,
+            readback: false,
+            lanes: None,
+            stats,
+        };
+        for bits in [0, 33] {
+            assert_eq!(
+                sparse_info(&g, &opts(Some(bits))).unwrap_err(),
+                SparseEmitError::StatsBits { bits, max: 32 }
+            );
+        }
+        let (v, _) = emit_sparse_verilog(&g, &opts(Some(12))).unwrap();
+        // 16 counters, 2 clocks a sweep: 8 banks of 2 rows, 12 bits each
+        assert_eq!(v.matches("reg [11:0] st_mem_").count(), 8);
+        assert!(v.contains(&format!(
+            "24'd{}: read_q <= 32'h{:08x};",
+            sm::REG_STATS_CAPS,
+            sm::stats_caps_word(12)
+        )));
+        let (v, _) = emit_sparse_verilog(&g, &opts(None)).unwrap();
+        assert!(!v.contains("st_mem_"));
+        assert!(v.contains(&format!("24'd{}: read_q <= 32'd0;", sm::REG_STATS_CAPS)));
+    }
+}
