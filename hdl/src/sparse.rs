@@ -746,22 +746,6 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             sb - 1
         );
     }
-    if mem {
-        // memory lanes read a slot's bias and couplings a clock ahead (the slot of the next
-        // update or recompute clock) and its generator two clocks ahead (its draw addresses
-        // the page a clock ahead); elsewhere slot 0, so S_PREP finds slot 0's data and
-        // S_BEGIN gives a recompute slot 0's
-        w!(
-            "    wire [{}:0] jslot = (state == S_SWEEP) ? nslot : (state == S_RECOMP && !last_slot) ? slot + {sb}'d1 : {sb}'d0;",
-            sb - 1
-        );
-        w!(
-            "    wire [{}:0] gslot = (state == S_SWEEP) ? ((slot >= {sb}'d{}) ? slot - {sb}'d{} : slot + {sb}'d2) : (state == S_PREP) ? {sb}'d1 : {sb}'d0;",
-            sb - 1,
-            t - 2,
-            t - 2
-        );
-    }
     // ---- energy pipeline tags (declared early: the controller waits on them)
     // tag bits: 0 add ΔE, 1 a colour phase ends (best compare), 2 add a recompute term, 3 the
     // recompute's last slot
@@ -774,6 +758,23 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    wire inflight = {inflight};");
     w!("    wire sample_blocked = sample_pending & !sample_ready;");
     w!("    wire due = (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1);");
+    if mem {
+        // the slot counter moves only on these strobes, so each memory lane can keep its own
+        // copies (`sel_l` = the slot after this clock's, `cur_l` = this clock's) moved by the
+        // same strobes: the slot's wide fan-out (every lane's multiplexers and memory
+        // addresses) stays inside the lanes instead of one net across the die. Outside a
+        // sweep or recompute the slot rests at the last (so the next is slot 0: S_PREP and
+        // S_BEGIN find slot 0's inputs), and S_PREP and S_BEGIN start it at 0.
+        w!("    wire sweep_on = !due & (sweeps_left != 32'd1);");
+        w!("    wire s_zero = (state == S_PREP) | (state == S_BEGIN) | (upd & last_slot & sweep_on);");
+        w!("    wire s_inc = ((state == S_RECOMP) | upd) & !last_slot;");
+        w!("    wire s_last = idle | ((state == S_RECOMP) & last_slot) | (upd & last_slot & !sweep_on);");
+        w!("    always @(posedge clock)");
+        w!(
+            "        if (s_zero) slot <= {sb}'d0; else if (s_inc) slot <= slot + {sb}'d1; else if (s_last) slot <= {sb}'d{};",
+            t - 1
+        );
+    }
     // bus writes of a generator store its next state (the draw): s = step(x)
     // (memory lanes write generators through their own decode, `wdxq`; these feed the
     // per-p-bit registers, which they keep only as readback shadows)
@@ -855,22 +856,39 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 }
             }
         };
-        // memory lanes select the next clock's p-bit a clock ahead (by `jslot`, as their
+        // memory lanes select the next clock's p-bit a clock ahead (by its own `sel_l`, as their
         // memories are read), so the neighbours' states leave the update's clock: the long
         // wires from p-bits across the die to the lane get a clock of their own. The slots
         // are ordered so that no slot reads the p-bits the slot before it writes
         // (`hazard_free_slots`).
         if mem {
+            w!(
+                "    reg [{}:0] sel_{l} = {sb}'d{}; reg [{}:0] cur_{l} = {sb}'d0;",
+                sb - 1,
+                1 % t,
+                sb - 1
+            );
+            w!(
+                "    wire [{}:0] seln_{l} = s_zero ? {sb}'d{} : s_inc ? ((sel_{l} == {sb}'d{}) ? {sb}'d0 : sel_{l} + {sb}'d1) : s_last ? {sb}'d0 : sel_{l};",
+                sb - 1,
+                1 % t,
+                t - 1
+            );
+            w!("    always @(posedge clock) begin sel_{l} <= seln_{l}; cur_{l} <= sel_{l}; end");
             w!("    always @(posedge clock) begin");
         } else {
             w!("    always @(*) begin");
         }
-        let sel = if mem { "jslot" } else { "slot" };
+        let sel = if mem {
+            format!("sel_{l}")
+        } else {
+            "slot".to_string()
+        };
         if entries.len() == 1 {
             let (slot, i) = entries[0];
             assign(&mut o, i, "        ");
             if mem {
-                w!("        va_{l} <= (jslot == {sb}'d{slot});");
+                w!("        va_{l} <= (sel_{l} == {sb}'d{slot});");
             } else {
                 w!("        va_{l} = slotdec[{slot}];");
             }
@@ -936,7 +954,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             w!("    reg [{}:0] th_{l};", f - 1);
             w!("    always @(*) begin");
             w!("        th_{l} = {};", dflt(f));
-            w!("        case (slot)");
+            w!(
+                "        case ({})",
+                if mem {
+                    format!("cur_{l}")
+                } else {
+                    "slot".into()
+                }
+            );
             for (k, &(slot, _)) in entries.iter().enumerate() {
                 let p = plan.lane_port[l][k];
                 w!("        {sb}'d{slot}: th_{l} = th_{}_{};", p / 2, p % 2);
@@ -1023,7 +1048,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                         }
                     };
                     w!("        pu_{gi}_{s} = {};", dflt(8));
-                    w!("        case (nslot)");
+                    // the next clock's slot: a memory lane's own copy (the port's lanes
+                    // all hold the same), else the shared one
+                    let next = if mem {
+                        format!("sel_{}", plan.node_at[served[0].1].0)
+                    } else {
+                        "nslot".into()
+                    };
+                    w!("        case ({next})");
                     for &(slot, node) in served {
                         w!("        {sb}'d{slot}: pu_{gi}_{s} = {};", draw(node));
                     }
@@ -1119,7 +1151,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         let (l, slot) = plan.node_at[i];
         w!("    reg spin_{i} = 1'b0, clamp_{i} = 1'b0, act_{i} = 1'b0;");
         w!("    assign spins[{i}] = spin_{i}; assign clamps[{i}] = clamp_{i}; assign act[{i}] = act_{i};");
-        w!("    wire up_{i} = en_{l} & slotdec[{slot}];");
+        if mem {
+            w!("    wire up_{i} = en_{l} & (cur_{l} == {sb}'d{slot});");
+        } else {
+            w!("    wire up_{i} = en_{l} & slotdec[{slot}];");
+        }
         w!("    always @(posedge clock) begin");
         // act_i = n_active > i, i = 32w + b (the comparisons shared by words and bits)
         w!("        act_{i} <= act_gt[{wd}] | (act_eq[{wd}] & act_lo[{b}]);");
@@ -1182,7 +1218,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // controller
     w!("        case (state)");
     w!("        S_IDLE: begin");
-    w!("            racc <= 32'd0; slot <= {sb}'d0;");
+    if mem {
+        w!("            racc <= 32'd0;");
+    } else {
+        w!("            racc <= 32'd0; slot <= {sb}'d0;");
+    }
     w!("            if (start) begin");
     w!("                sample_pending <= 1'b0;");
     w!("                burn_left <= burn_in; every_left <= every; step <= 5'd0; running <= 1'b1;");
@@ -1193,7 +1233,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            end else if (recompute) begin running <= 1'b0; state <= {recomp}; end");
     w!("        end");
     w!("        S_BEGIN: state <= S_RECOMP;");
-    w!("        S_RECOMP: if (last_slot) begin slot <= {sb}'d0; state <= S_RDRAIN; end else slot <= slot + {sb}'d1;");
+    if mem {
+        w!("        S_RECOMP: if (last_slot) state <= S_RDRAIN;");
+    } else {
+        w!("        S_RECOMP: if (last_slot) begin slot <= {sb}'d0; state <= S_RDRAIN; end else slot <= slot + {sb}'d1;");
+    }
     w!("        S_RDRAIN: if (!inflight && !recomp_clk) state <= running ? S_FETCH : S_IDLE;");
     w!("        S_FETCH: state <= S_STEP;");
     w!("        S_STEP: begin");
@@ -1207,7 +1251,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            copy_cnt <= copy_cnt + 8'd1;");
     w!("            if (copy_cnt == 8'd{PAGE_HALF}) begin copied_page <= page; copies_valid <= 1'b1; state <= S_PREP; end");
     w!("        end");
-    w!("        S_PREP: begin slot <= {sb}'d0; state <= S_SWEEP; end");
+    if mem {
+        w!("        S_PREP: state <= S_SWEEP;");
+    } else {
+        w!("        S_PREP: begin slot <= {sb}'d0; state <= S_SWEEP; end");
+    }
     w!("        S_SWEEP: begin");
     w!("            if (last_slot) begin");
     // end of a sweep
@@ -1221,11 +1269,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("                    sweeps_left <= sweeps_left - 32'd1;");
     if t == 1 {
         w!("                    state <= S_PREP;");
-    } else {
+    } else if !mem {
         w!("                    slot <= {sb}'d0;");
     }
     w!("                end");
-    if t > 1 {
+    if t > 1 && !mem {
         w!("            end else slot <= slot + {sb}'d1;");
     } else {
         w!("            end");
@@ -1505,14 +1553,17 @@ fn emit_lane_memories(o: &mut String, l: usize, deg: usize, fmt: &Format, t: usi
     }
     let _ = writeln!(o, "    end");
     let _ = writeln!(o, "    reg [31:0] g_{l} = 32'd1;");
-    let _ = writeln!(o, "    wire gwe_{l} = en_{l} | (wq_rng & nh_{l});");
+    // a bus write (only while idle) or the update's write-back (only while sweeping), chosen
+    // by the lane's own decode, not the controller's state (a net to every bit of every lane)
+    let _ = writeln!(o, "    wire bw_{l} = wq_rng & nh_{l};");
+    let _ = writeln!(o, "    wire gwe_{l} = en_{l} | bw_{l};");
     let _ = writeln!(o, "    always @(posedge clock) begin");
-    let _ = writeln!(o, "        g_{l} <= gm_{l}[gslot]; ss_{l} <= g_{l};");
+    let _ = writeln!(o, "        g_{l} <= gm_{l}[seln_{l}]; ss_{l} <= g_{l};");
     let _ = writeln!(
         o,
-        "        if (gwe_{l}) gm_{l}[upd ? slot : nq_slot] <= upd ? rs_{l} : wdxq;"
+        "        if (gwe_{l}) gm_{l}[bw_{l} ? nq_slot : cur_{l}] <= bw_{l} ? wdxq : rs_{l};"
     );
-    let _ = writeln!(o, "        hs_{l} <= hm_{l}[jslot];");
+    let _ = writeln!(o, "        hs_{l} <= hm_{l}[sel_{l}];");
     let _ = writeln!(
         o,
         "        if (wq_h & nh_{l}) hm_{l}[nq_slot] <= wdq[{}:0];",
@@ -1522,7 +1573,7 @@ fn emit_lane_memories(o: &mut String, l: usize, deg: usize, fmt: &Format, t: usi
     for k in 0..deg {
         let _ = writeln!(o, "    wire ja_{l}_{k} = ea_{l} & (eq_ka == {kb}'d{k}); wire jb_{l}_{k} = eb_{l} & (eq_kb == {kb}'d{k});");
         let _ = writeln!(o, "    always @(posedge clock) begin");
-        let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[jslot];");
+        let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[sel_{l}];");
         let _ = writeln!(
             o,
             "        if (wq_edge & (ja_{l}_{k} | jb_{l}_{k})) jm_{l}_{k}[ja_{l}_{k} ? eq_sa : eq_sb] <= wdq[{}:0];",
