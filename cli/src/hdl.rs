@@ -18,10 +18,6 @@ pub enum HdlCommand {
         /// Directory to write `pbit_n{N}.v` into.
         #[arg(long, default_value = "build/hdl")]
         out: PathBuf,
-        /// --machine sparse: update lanes L (a colour's p-bits L at a time, ⌈|colour| / L⌉
-        /// clocks a phase); 0 or absent: one update cell per p-bit.
-        #[arg(long)]
-        lanes: Option<usize>,
     },
     #[cfg(feature = "boards")]
     /// Build a board's bitstream: core top + shell, yosys, nextpnr, packer; then a report
@@ -53,10 +49,6 @@ pub enum HdlCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
-        /// --machine sparse: update lanes L (a colour's p-bits L at a time); 0: one update
-        /// cell per p-bit; default: the board's (pbit_boards::default_sparse_lanes).
-        #[arg(long)]
-        lanes: Option<usize>,
         /// nextpnr's router: router1 (nextpnr's default) or router2 (much faster on large
         /// designs: the 512-p-bit sparse ULX3S build routes in minutes).
         #[arg(long, value_parser = ["router1", "router2"], default_value = "router1")]
@@ -175,12 +167,12 @@ fn sparse_graph(m: &crate::MachineArgs) -> Result<Option<(pbit_spec::sparse::Spa
 
 pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
     match c {
-        HdlCommand::Emit { n: _, out, lanes } if m.machine == crate::MachineKind::Sparse => {
+        HdlCommand::Emit { n: _, out } if m.machine == crate::MachineKind::Sparse => {
             let (graph, d) = sparse_graph(m)?.expect("--machine sparse");
             let opts = pbit_hdl::sparse::SparseOptions {
                 max_degree: d,
                 readback: true,
-                lanes: lanes.filter(|&l| l > 0),
+                lanes: m.lanes.filter(|&l| l > 0),
                 // the machine Verilator runs: with on-chip statistics
                 stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
             };
@@ -190,8 +182,8 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             std::fs::write(&path, verilog)?;
             println!("{}", path.display());
         }
-        HdlCommand::Emit { n, out, lanes } => {
-            if lanes.is_some() {
+        HdlCommand::Emit { n, out } => {
+            if m.lanes.is_some() {
                 bail!("--lanes is for --machine sparse");
             }
             let Some(n) = n else {
@@ -216,10 +208,10 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             plan,
             no_nice,
             json,
-            lanes,
             router,
             stats,
         } => {
+            let lanes = &m.lanes;
             let b = board(name)?;
             let mut options = pbit_boards::BuildOptions::defaults(b, PathBuf::new());
             options.n = n.unwrap_or(b.default_n);

@@ -201,7 +201,7 @@ fn run_verilator(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         };
         let d = m.max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
         pbit_model::sparse::check_degree(&graph, d)?;
-        let vm = VerilatedMachine::build_sparse(&graph, d)?;
+        let vm = VerilatedMachine::build_sparse_with(&graph, d, m.lanes.filter(|&l| l > 0))?;
         let h = pbit_spec::sparse::sparse_spec_hash(&vm.format(), &graph);
         (vm, h)
     } else {
