@@ -133,6 +133,7 @@ impl SimBoard {
                 clock_hz: DEFAULT_CLOCK_HZ,
                 batch: true,
                 sparse: None,
+                lanes: None,
             };
             let ready = tx.clone();
             if let Err(e) = serve(opts, &s, move |p: &Path| {

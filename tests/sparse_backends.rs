@@ -442,3 +442,43 @@ fn regmap_lists_the_sparse_rows_of_a_graph() {
     assert!(!d.to_string().contains("\"sparse\""));
     assert!(!d.to_string().contains("graph_hash"));
 }
+
+#[test]
+fn lanes_on_verilator_and_a_served_board_are_byte_identical_to_the_model() {
+    let _g = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    // the 4×4 lattice (2 colours of 8) in 3 lanes: 3 clocks a colour, lane memories and inputs
+    // selected a clock ahead, as the ULX3S builds it; a served board and the Verilator port
+    let file = example("sg2d_4x4_h.txt");
+    let lanes = ["--lanes", "3"];
+    let model = on("model", None);
+    let m = sample_and_anneal(&model, &[], &file, "m-lattice-lanes");
+    let vl = on("verilator", None);
+    let t = std::time::Instant::now();
+    let v = sample_and_anneal(&vl, &lanes, &file, "v-lattice-lanes");
+    eprintln!("verilator, 3 lanes: {:.1} s", t.elapsed().as_secs_f64());
+    assert!(
+        m.0 == v.0,
+        "3 lanes: model and verilator sample files differ"
+    );
+    assert_eq!(m.1, v.1, "3 lanes: sample reports differ");
+    assert_eq!(m.2, v.2, "3 lanes: anneal reports differ");
+    let board = Served::start(&["--machine", "sparse", "--graph", &file, "--lanes", "3"]);
+    let serial = on("serial", Some(&board.port));
+    let s = sample_and_anneal(&serial, &[], &file, "s-lattice-lanes");
+    assert!(
+        m.0 == s.0,
+        "3 lanes: model and served-board sample files differ"
+    );
+    assert_eq!(m.1, s.1, "3 lanes: sample reports differ (serial)");
+    assert_eq!(m.2, s.2, "3 lanes: anneal reports differ (serial)");
+    drop(board);
+    // lanes say how gateware is generated: the model and a device on a link have none to set
+    fails_with(
+        &args(&model, &["--lanes", "3", "anneal", &file, "--sweeps", "5"]),
+        &["--lanes", "the model has no lanes"],
+    );
+    fails_with(
+        &["--lanes", "3", "anneal", &file, "--sweeps", "5"],
+        &["--lanes", "add --machine sparse"],
+    );
+}

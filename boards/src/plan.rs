@@ -59,6 +59,8 @@ pub struct BuildOptions {
     pub sparse: Option<(pbit_spec::sparse::SparseGraph, usize)>,
     /// The sparse machine's update lanes (None: one update cell per p-bit).
     pub lanes: Option<usize>,
+    /// The sparse machine's on-chip statistics: counter bits, None (the default): none.
+    pub stats: Option<u32>,
     /// nextpnr's router (`--router`): router1, its default, or router2, which routes the
     /// 512-p-bit sparse build (75% of the ECP5-85F) in minutes where router1 took over an hour.
     pub router: Router,
@@ -94,6 +96,7 @@ impl BuildOptions {
             seed: 1,
             sparse: None,
             lanes: None,
+            stats: None,
             router: Router::Router1,
         }
     }
@@ -181,6 +184,7 @@ impl BuildPlan {
                     max_degree: *d,
                     readback: false,
                     lanes: options.lanes,
+                    stats: options.stats,
                 };
                 pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, clock.hz, options.baud)
                     .map_err(|e| BuildError::Sparse(e.to_string()))?
@@ -418,6 +422,7 @@ impl BuildPlan {
                 max_degree: *d,
                 readback: false,
                 lanes: self.options.lanes,
+                stats: self.options.stats,
             };
             if let Ok(info) = pbit_hdl::sparse::sparse_info(graph, &opts) {
                 report.set_sparse(

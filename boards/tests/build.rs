@@ -204,6 +204,7 @@ fn ulx3s_small_sparse_pll_build_meets_timing() {
         max_degree: graph.max_degree(),
         readback: false,
         lanes: Some(4),
+        stats: None,
     };
     let emit = |hz| {
         pbit_hdl::core_top::emit_sparse_core_top(&graph, &opts, hz, r.baud)

@@ -29,6 +29,9 @@ pub fn graph_file(m: &MachineArgs) -> Result<Option<(SparseGraph, Colouring)>> {
 /// fixed graph.
 pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
     let kind = m.backend.unwrap_or(BackendKind::Model);
+    if m.lanes.is_some() && kind != BackendKind::Verilator {
+        bail!("--lanes says how the gateware is generated (--backend verilator, sim serve, hdl emit|build): the model has no lanes, and a serial device's are its bitstream's");
+    }
     if m.trace.is_some() {
         bail!("--trace writes the dense verilator machine's waveform; the sparse machine's is not traced yet");
     }
@@ -66,7 +69,10 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
             }
             let mut target = SparseTarget::new(graph, m.max_degree);
             target.on_machine = Some(note);
-            Box::new(pbit_host::verilator::VerilatorBackend::sparse(target)?)
+            Box::new(pbit_host::verilator::VerilatorBackend::sparse(
+                target,
+                m.lanes.filter(|&l| l > 0),
+            )?)
         }
         #[cfg(feature = "serial")]
         BackendKind::Serial => {

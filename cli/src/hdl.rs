@@ -18,10 +18,6 @@ pub enum HdlCommand {
         /// Directory to write `pbit_n{N}.v` into.
         #[arg(long, default_value = "build/hdl")]
         out: PathBuf,
-        /// --machine sparse: update lanes L (a colour's p-bits L at a time, ⌈|colour| / L⌉
-        /// clocks a phase); 0 or absent: one update cell per p-bit.
-        #[arg(long)]
-        lanes: Option<usize>,
     },
     #[cfg(feature = "boards")]
     /// Build a board's bitstream: core top + shell, yosys, nextpnr, packer; then a report
@@ -53,14 +49,14 @@ pub enum HdlCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
-        /// --machine sparse: update lanes L (a colour's p-bits L at a time); 0: one update
-        /// cell per p-bit; default: the board's (pbit_boards::default_sparse_lanes).
-        #[arg(long)]
-        lanes: Option<usize>,
         /// nextpnr's router: router1 (nextpnr's default) or router2 (much faster on large
         /// designs: the 512-p-bit sparse ULX3S build routes in minutes).
         #[arg(long, value_parser = ["router1", "router2"], default_value = "router1")]
         router: String,
+        /// --machine sparse: build the on-chip statistics (a counter per p-bit and per edge;
+        /// `sample` then reads sums instead of every sample). Off by default on boards.
+        #[arg(long)]
+        stats: bool,
     },
     /// Print the memory map of a machine of N p-bits (regions, registers, access, widths,
     /// resets, value rules, capabilities), from the table in spec/src/regmap.rs. With
@@ -171,12 +167,14 @@ fn sparse_graph(m: &crate::MachineArgs) -> Result<Option<(pbit_spec::sparse::Spa
 
 pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
     match c {
-        HdlCommand::Emit { n: _, out, lanes } if m.machine == crate::MachineKind::Sparse => {
+        HdlCommand::Emit { n: _, out } if m.machine == crate::MachineKind::Sparse => {
             let (graph, d) = sparse_graph(m)?.expect("--machine sparse");
             let opts = pbit_hdl::sparse::SparseOptions {
                 max_degree: d,
                 readback: true,
-                lanes: lanes.filter(|&l| l > 0),
+                lanes: m.lanes.filter(|&l| l > 0),
+                // the machine Verilator runs: with on-chip statistics
+                stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
             };
             let (verilog, _) = pbit_hdl::sparse::emit_sparse_verilog(&graph, &opts)?;
             std::fs::create_dir_all(out)?;
@@ -184,8 +182,8 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             std::fs::write(&path, verilog)?;
             println!("{}", path.display());
         }
-        HdlCommand::Emit { n, out, lanes } => {
-            if lanes.is_some() {
+        HdlCommand::Emit { n, out } => {
+            if m.lanes.is_some() {
                 bail!("--lanes is for --machine sparse");
             }
             let Some(n) = n else {
@@ -210,9 +208,10 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             plan,
             no_nice,
             json,
-            lanes,
             router,
+            stats,
         } => {
+            let lanes = &m.lanes;
             let b = board(name)?;
             let mut options = pbit_boards::BuildOptions::defaults(b, PathBuf::new());
             options.n = n.unwrap_or(b.default_n);
@@ -234,8 +233,13 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                         None => "one update cell per p-bit".into(),
                     }
                 );
+                if *stats {
+                    options.stats = Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS);
+                }
             } else if lanes.is_some() {
                 bail!("--lanes is for --machine sparse");
+            } else if *stats {
+                bail!("--stats is for --machine sparse (the dense machine's sums are its batch engine's)");
             }
             let mut default_dir = match &options.sparse {
                 Some((g, _)) => {
@@ -246,6 +250,9 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             // a PLL build does not overwrite the oscillator build's bitstream
             if let Some(f) = clock_mhz {
                 default_dir.as_mut_os_string().push(format!("-{f}mhz"));
+            }
+            if options.stats.is_some() {
+                default_dir.as_mut_os_string().push("-stats");
             }
             options.baud = baud.unwrap_or(b.default_baud);
             options.clock_mhz = *clock_mhz;
@@ -297,7 +304,14 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                 let d = m.max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
                 pbit_model::sparse::check_degree(&graph, d)?;
                 let format = pbit_spec::sparse::sparse_format(d);
-                let g = pbit_spec::sparse_map::geometry(graph.n() as u32, format, &graph, d);
+                // the machine Verilator and `pbit sim serve` build: with on-chip statistics
+                let g = pbit_spec::sparse_map::geometry(
+                    graph.n() as u32,
+                    format,
+                    &graph,
+                    d,
+                    pbit_hdl::sparse_stats::DEFAULT_STATS_BITS,
+                );
                 let hash = pbit_spec::sparse::sparse_spec_hash(&format, &graph);
                 if *json {
                     println!("{}", pbit_spec::regmap::to_json_with_hash(&g, hash));

@@ -41,6 +41,9 @@ struct Info {
     max_degree: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     graph_hash: Option<String>,
+    /// A sparse machine's on-chip statistics: counter width in bits, 0 when built without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats_bits: Option<u32>,
 }
 
 pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
@@ -101,6 +104,12 @@ pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         colours: is_sparse.then_some(sparse.colours),
         max_degree: is_sparse.then_some(sparse.max_degree),
         graph_hash: is_sparse.then(|| format!("{:016x}", sparse.graph_hash)),
+        // (a device built before the statistics refuses the register: none known)
+        stats_bits: if is_sparse {
+            pbit_driver::read_stats_bits(&mut link).ok()
+        } else {
+            None
+        },
     };
     if a.json {
         print_json(&info)?;
@@ -114,6 +123,7 @@ pub fn run(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
                 "sparse machine   max degree {}, {} colours, graph {:016x}",
                 sparse.max_degree, sparse.colours, sparse.graph_hash
             );
+            println!("statistics       {}", stats_line(info.stats_bits));
         }
         println!(
             "format           {} (frac {}, J {}, h {}, field {}, rng {} bits)",
@@ -173,6 +183,9 @@ struct VerilatorInfo {
     max_degree: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     graph_hash: Option<String>,
+    /// A sparse machine's on-chip statistics: counter width in bits, 0 when built without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats_bits: Option<u32>,
 }
 
 /// `pbit --backend verilator [--machine sparse --graph FILE] info`: the machine the verilator
@@ -188,7 +201,7 @@ fn run_verilator(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         };
         let d = m.max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
         pbit_model::sparse::check_degree(&graph, d)?;
-        let vm = VerilatedMachine::build_sparse(&graph, d)?;
+        let vm = VerilatedMachine::build_sparse_with(&graph, d, m.lanes.filter(|&l| l > 0))?;
         let h = pbit_spec::sparse::sparse_spec_hash(&vm.format(), &graph);
         (vm, h)
     } else {
@@ -220,6 +233,12 @@ fn run_verilator(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         colours: s.map(|s| s.colours),
         max_degree: s.map(|s| s.max_degree),
         graph_hash: s.map(|s| format!("{:016x}", s.graph_hash)),
+        stats_bits: match s {
+            Some(_) => {
+                Some(pbit_driver::read_stats_bits(&mut vm).map_err(|e| anyhow::anyhow!("{e}"))?)
+            }
+            None => None,
+        },
     };
     if a.json {
         print_json(&info)?;
@@ -232,6 +251,7 @@ fn run_verilator(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
                 "sparse machine   max degree {}, {} colours, graph {:016x}",
                 s.max_degree, s.colours, s.graph_hash
             );
+            println!("statistics       {}", stats_line(info.stats_bits));
         }
         println!("format           {}", info.format);
         println!(
@@ -252,4 +272,13 @@ fn run_verilator(m: &MachineArgs, a: &InfoArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `pbit info`'s line on a sparse machine's on-chip statistics.
+fn stats_line(bits: Option<u32>) -> String {
+    match bits {
+        Some(0) => "none (built without --stats: samples are summed on the host)".into(),
+        Some(b) => format!("on-chip sums, {b}-bit counters per p-bit and per edge"),
+        None => "unknown (the device does not answer REG_STATS_CAPS)".into(),
+    }
 }

@@ -95,6 +95,12 @@ pub struct MachineArgs {
     /// (default: twice the largest |J| at a split p-bit, capped at J_max).
     #[arg(long, global = true)]
     pub copy_strength: Option<f64>,
+    /// Sparse machine: the gateware's update lanes L (a colour's p-bits L at a time,
+    /// ⌈|colour| / L⌉ clocks a phase) for `--backend verilator`, `sim serve` and `hdl
+    /// emit|build`; 0: one update cell per p-bit. Default: one cell per p-bit (`hdl build`:
+    /// the board's). Results never depend on it; it is how the gateware is built.
+    #[arg(long, global = true)]
+    pub lanes: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -203,8 +209,9 @@ pub fn backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
     if m.machine == MachineKind::Sparse {
         return graph::sparse_backend(m);
     }
-    if m.max_degree.is_some() || m.graph.is_some() || m.copy_strength.is_some() {
-        bail!("--max-degree, --graph and --copy-strength describe the sparse machine: add --machine sparse");
+    if m.max_degree.is_some() || m.graph.is_some() || m.copy_strength.is_some() || m.lanes.is_some()
+    {
+        bail!("--max-degree, --graph, --copy-strength and --lanes describe the sparse machine: add --machine sparse");
     }
     let kind = m.backend.unwrap_or(BackendKind::Model);
     if m.trace.is_some() && kind != BackendKind::Verilator {

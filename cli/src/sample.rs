@@ -33,6 +33,10 @@ pub struct SampleArgs {
     /// Print a JSON summary.
     #[arg(long)]
     json: bool,
+    /// Also report ⟨m_i m_j⟩ of every coupled pair (JSON `correlations`: 1-based i < j and the
+    /// value). A sparse device with on-chip statistics forms them on the device.
+    #[arg(long)]
+    correlations: bool,
     /// Draw the sampled energies' histogram (PNG or SVG by extension) and, without clamps and
     /// for at most 24 p-bits, the sampled marginals against the exact ones beside it.
     #[arg(long)]
@@ -56,6 +60,7 @@ pub fn run(m: &MachineArgs, a: &SampleArgs) -> Result<()> {
         every: a.every,
         seed: a.seed,
         clamps: a.clamp.clone(),
+        correlations: a.correlations,
     };
     if let Some(p) = &a.plot {
         pbit_host::plot::check_path(p)?;
@@ -121,6 +126,13 @@ pub fn run(m: &MachineArgs, a: &SampleArgs) -> Result<()> {
         println!("mean energy {}", report.mean_energy);
         let marginals: Vec<String> = report.marginals.iter().map(|x| format!("{x:.4}")).collect();
         println!("marginals {}", marginals.join(" "));
+        if let Some(c) = &report.correlations {
+            let pairs: Vec<String> = c
+                .iter()
+                .map(|p| format!("{}-{}:{:.4}", p.i, p.j, p.value))
+                .collect();
+            println!("correlations {}", pairs.join(" "));
+        }
     }
     Ok(())
 }

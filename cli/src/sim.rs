@@ -39,12 +39,16 @@ pub fn run(m: &MachineArgs, c: &SimCommand) -> Result<()> {
                 let d = m.max_degree.unwrap_or_else(|| graph.max_degree()).max(1);
                 pbit_model::sparse::check_degree(&graph, d)?;
                 eprintln!(
-                    "building the simulated sparse board (n = {}, {} edges, max degree {d}, {} colours ({}), graph {:016x}, {clock_hz} Hz, {} baud)…",
+                    "building the simulated sparse board (n = {}, {} edges, max degree {d}, {} colours ({}), graph {:016x}, {}, {clock_hz} Hz, {} baud)…",
                     graph.n(),
                     graph.edges().len(),
                     graph.colour_count(),
                     colouring.method.name(),
                     graph.hash(),
+                    match m.lanes.filter(|&l| l > 0) {
+                        Some(l) => format!("{l} update lanes"),
+                        None => "one update cell per p-bit".into(),
+                    },
                     m.baud
                 );
                 let options = pbit_sim::board::ServeOptions {
@@ -53,6 +57,7 @@ pub fn run(m: &MachineArgs, c: &SimCommand) -> Result<()> {
                     clock_hz: *clock_hz,
                     batch: false,
                     sparse: Some((graph, d)),
+                    lanes: m.lanes.filter(|&l| l > 0),
                 };
                 pbit_sim::board::serve(options, &STOP, |path| {
                     println!("{}", path.display());
@@ -66,6 +71,7 @@ pub fn run(m: &MachineArgs, c: &SimCommand) -> Result<()> {
                 clock_hz: *clock_hz,
                 batch: !*no_batch_engine,
                 sparse: None,
+                lanes: None,
             };
             eprintln!(
                 "building the simulated board (N = {n}, {clock_hz} Hz, {} baud, {})…",

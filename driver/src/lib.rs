@@ -158,6 +158,18 @@ pub enum DriverError<E: std::error::Error + 'static> {
     Sparse(#[from] pbit_model::sparse::SparseError),
     #[error("{0}")]
     Mismatch(#[from] pbit_spec::sparse::MachineMismatch),
+    #[error("on-chip statistics are the sparse machine's; this is a dense machine")]
+    StatsNotSparse,
+    #[error("this sparse machine was built without on-chip statistics (REG_STATS_CAPS reads 0): build it with `pbit hdl build --machine sparse --stats`, or read every sample")]
+    NoStats,
+    #[error("the on-chip sums overflowed: a sample came when {max} (2^{bits} − 1) were added, and was dropped; ask for at most {max} samples")]
+    StatsOverflow { max: u64, bits: u32 },
+    #[error("on-chip statistics: {what}: expected {expected}, the device has {got}")]
+    StatsMismatch {
+        what: &'static str,
+        expected: u64,
+        got: u64,
+    },
     #[error("sample {number} has {words} state words; {n} p-bits need {need}")]
     ShortSample {
         number: u32,
@@ -220,6 +232,9 @@ pub struct Driver<B> {
     /// The batch engine's capabilities once known ([`Self::batch_caps`], or a batch's
     /// `caps`): until then its registers and regions are not the host's to write.
     caps: Option<BatchCaps>,
+    /// A sparse machine's statistics counter width once read ([`Self::stats_bits`]; 0: none):
+    /// until then the stats region is not the host's to read.
+    stats_bits: Option<u32>,
 }
 
 /// What a sparse device reports beyond [`Identity`]: its kind, colours, maximum degree and graph
@@ -245,6 +260,15 @@ pub fn identify_sparse<B: Bus>(bus: &mut B) -> Result<SparseIdentity, DriverErro
         max_degree,
         graph_hash: (r[2] as u64) << 32 | r[1] as u64,
     })
+}
+
+/// The width of a sparse machine's statistics counters (`REG_STATS_CAPS`; 0: built without
+/// them).
+pub fn read_stats_bits<B: Bus>(bus: &mut B) -> Result<u32, DriverError<B::Error>> {
+    let r = bus
+        .read(mm::reg(sm::REG_STATS_CAPS), 1)
+        .map_err(DriverError::Bus)?;
+    Ok(sm::decode_stats_caps(r[0]))
 }
 
 /// Packs the first `n` spins into state words (bit b of word w = p-bit 32w+b).
@@ -297,6 +321,7 @@ impl<B: Bus> Driver<B> {
             format,
             graph: None,
             caps: None,
+            stats_bits: None,
         }
     }
     /// The driver of a sparse machine built for `graph`, in `format` (as the device reports it).
@@ -307,6 +332,7 @@ impl<B: Bus> Driver<B> {
             format,
             graph: Some(graph),
             caps: None,
+            stats_bits: None,
         }
     }
     /// The built graph of a sparse machine.
@@ -339,6 +365,11 @@ impl<B: Bus> Driver<B> {
                     colours: g.colour_count(),
                     max_degree: g.max_degree() as u32,
                     graph_hash: g.hash(),
+                    stats_bits: self.stats_bits.unwrap_or(0),
+                    stats_counters: match self.stats_bits {
+                        Some(b) if b > 0 => (g.n() + g.edges().len()) as u32,
+                        _ => 0,
+                    },
                 }),
         }
     }
@@ -709,6 +740,136 @@ impl<B: Bus> Driver<B> {
         self.write_sampling(spec.burn_in as u32, spec.every as u32)?;
         self.run_samples(problem.n, record)?;
         self.finish_job(before, total)
+    }
+
+    /// The width of a sparse machine's statistics counters (`REG_STATS_CAPS`; 0: built without
+    /// them), read once.
+    pub fn stats_bits(&mut self) -> Result<u32, DriverError<B::Error>> {
+        if self.graph.is_none() {
+            return Err(DriverError::StatsNotSparse);
+        }
+        if let Some(b) = self.stats_bits {
+            return Ok(b);
+        }
+        let w = self.read(mm::reg(sm::REG_STATS_CAPS), 1)?[0];
+        let b = sm::decode_stats_caps(w);
+        self.stats_bits = Some(b);
+        Ok(b)
+    }
+
+    /// Reads the on-chip sums of a sparse machine ([`sm::StatsSums`]: the sample count, the
+    /// overflow flag, ones per p-bit and agreements per edge) and checks them: no counter may
+    /// exceed the sample count.
+    pub fn read_stats(&mut self) -> Result<sm::StatsSums, DriverError<B::Error>> {
+        let bits = self.stats_bits()?;
+        if bits == 0 {
+            return Err(DriverError::NoStats);
+        }
+        let graph = self.graph.as_ref().expect("stats_bits checked a graph");
+        let (n, edges) = (graph.n(), graph.edges().len());
+        let r = self.read(mm::reg(sm::REG_STATS_SAMPLES), 2)?;
+        let samples = r[0] as u64;
+        let overflow = r[1] & sm::STATS_OVERFLOW != 0;
+        let words = self.read(sm::stats_addr(0), n + edges)?;
+        if let Some(&w) = words.iter().find(|&&w| w as u64 > samples) {
+            return Err(DriverError::StatsMismatch {
+                what: "a counter beyond the sample count",
+                expected: samples,
+                got: w as u64,
+            });
+        }
+        Ok(sm::StatsSums {
+            count_bits: bits,
+            samples,
+            overflow,
+            ones: words[..n].iter().map(|&w| w as u64).collect(),
+            agreements: words[n..].iter().map(|&w| w as u64).collect(),
+        })
+    }
+
+    /// Writes `REG_STATS_CTRL`: `accumulate`, `quiet`, `clear` ([`sm::STATS_ACCUMULATE`], …).
+    pub fn stats_control(&mut self, bits: u32) -> Result<(), DriverError<B::Error>> {
+        if self.stats_bits()? == 0 {
+            return Err(DriverError::NoStats);
+        }
+        self.write_reg(sm::REG_STATS_CTRL, bits)
+    }
+
+    /// [`Self::sample`] with the sums formed on the device instead of every sample sent: the
+    /// sums are cleared, the run's samples are only added to them (quiet), and they are read
+    /// back and checked once: the count must be the schedule's (burn-in, every), never an
+    /// overflow. Returns the sums and the clocks run. A run whose samples would not fit the
+    /// counters is refused before anything is written ([`DriverError::Limit`]).
+    pub fn sample_sums(
+        &mut self,
+        problem: &FixedIsing,
+        clamps: &[(usize, bool)],
+        page: &ThresholdPage,
+        seed: u64,
+        spec: SampleSpec,
+    ) -> Result<(sm::StatsSums, u64), DriverError<B::Error>> {
+        let bits = self.stats_bits()?;
+        if bits == 0 {
+            return Err(DriverError::NoStats);
+        }
+        let expected = spec.sweeps.checked_div(spec.every).unwrap_or(0);
+        let max = sm::max_stats_samples(bits);
+        if expected > max {
+            return Err(DriverError::Limit {
+                what: "samples one run of on-chip sums holds (--sweeps / --every)",
+                value: expected,
+                max,
+            });
+        }
+        if spec.burn_in > u32::MAX as u64 || spec.every > u32::MAX as u64 {
+            return Err(DriverError::Limit {
+                what: "burn-in or sample interval",
+                value: spec.burn_in.max(spec.every),
+                max: u32::MAX as u64,
+            });
+        }
+        let total = match spec.burn_in.checked_add(spec.sweeps) {
+            Some(t) if t <= u32::MAX as u64 => t,
+            _ => {
+                return Err(DriverError::Limit {
+                    what: "burn-in + sweeps (one schedule step)",
+                    value: spec.burn_in.saturating_add(spec.sweeps),
+                    max: u32::MAX as u64,
+                })
+            }
+        };
+        let before = self.counters()?;
+        self.load_instance(problem, clamps, seed, 0)?;
+        self.write_page(0, page)?;
+        self.write_schedule(&[(0, total)])?;
+        self.write_sampling(spec.burn_in as u32, spec.every as u32)?;
+        self.stats_control(sm::STATS_ACCUMULATE | sm::STATS_QUIET | sm::STATS_CLEAR)?;
+        let mut sent = 0u64;
+        let run = self.run_samples(problem.n, &mut |_, _| sent += 1);
+        // sampling as before for whatever runs next, even after a failed run
+        let off = self.stats_control(0);
+        run?;
+        off?;
+        if sent != 0 {
+            return Err(DriverError::StatsMismatch {
+                what: "samples sent by a run that only sums them",
+                expected: 0,
+                got: sent,
+            });
+        }
+        let clocks = self.finish_job(before, total)?;
+        let sums = self.read_stats()?;
+        if sums.overflow {
+            return Err(DriverError::StatsOverflow { max, bits });
+        }
+        if sums.samples != expected {
+            return Err(DriverError::StatsMismatch {
+                what: "samples added",
+                expected,
+                got: sums.samples,
+            });
+        }
+        Ok((sums, clocks))
     }
 
     /// Writes a schedule's pages (page s at slot s) and steps, with sampling off.

@@ -1,7 +1,7 @@
 //! Writes the Verilog of a sparse machine for a periodic L×L×L lattice (or a ring) to a file:
-//! `cargo run --release -p pbit-hdl --example emit_sparse -- lattice3 8 out.v [LANES] [readback]`
+//! `cargo run --release -p pbit-hdl --example emit_sparse -- lattice3 8 out.v [LANES] [readback] [stats]`
 //! (ring: `ring 8`; an L×L torus `torus L` or king's graph `king L`; LANES a number of update
-//! lanes, or `none`/absent: one cell per p-bit).
+//! lanes, or `none`/absent: one cell per p-bit; `stats`: with the on-chip statistics).
 use pbit_hdl::sparse::{emit_sparse_verilog, SparseOptions};
 use pbit_spec::sparse::SparseGraph;
 
@@ -61,7 +61,12 @@ fn main() {
         &g,
         &SparseOptions {
             max_degree: d,
-            readback: args.len() > 5,
+            readback: args.get(5).is_some_and(|a| a != "stats"),
+            stats: args
+                .iter()
+                .skip(4)
+                .any(|a| a == "stats")
+                .then_some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
             lanes: args
                 .get(4)
                 .filter(|a| a.as_str() != "none")

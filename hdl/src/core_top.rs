@@ -402,6 +402,12 @@ pub fn emit_sparse_core_top(
                             colours: info.colours,
                             max_degree: info.max_degree as u32,
                             graph_hash: info.graph_hash,
+                            stats_bits: opts.stats.unwrap_or(0),
+                            stats_counters: if opts.stats.is_some() {
+                                (info.n + info.edges) as u32
+                            } else {
+                                0
+                            },
                         }),
                     },
                     false,
@@ -498,10 +504,18 @@ mod tests {
             max_degree: 2,
             readback: false,
             lanes: None,
+            stats: None,
         };
         let (v, info) = emit_sparse_core_top(&g, &opts, 25_000_000, 1_000_000).unwrap();
         assert!(v.contains("module top(") && v.contains("module pbit_sparse_core("));
         assert_eq!(info.n, 4);
+        // with on-chip statistics: the stats rows still fit the link's decode slots
+        let stats = SparseOptions {
+            stats: Some(32),
+            ..opts.clone()
+        };
+        let (v, _) = emit_sparse_core_top(&g, &stats, 25_000_000, 1_000_000).unwrap();
+        assert!(v.contains("st_mem_0"));
         let h = hello_of(64, 12_000_000, 1_000_000);
         assert_eq!(Hello::decode(&h.encode()), Some(h));
     }

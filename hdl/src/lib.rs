@@ -53,6 +53,7 @@ pub mod memories;
 pub mod ram;
 pub mod scheduler;
 pub mod sparse;
+pub mod sparse_stats;
 pub mod splitmix;
 pub mod uart;
 

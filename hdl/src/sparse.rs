@@ -80,6 +80,9 @@ pub struct SparseOptions {
     /// Update lanes: None = one update cell per p-bit (a colour phase per clock); Some(L) = L
     /// time-multiplexed lanes, a colour's p-bits L at a time (⌈|colour| / L⌉ clocks a phase).
     pub lanes: Option<usize>,
+    /// On-chip statistics (`crate::sparse_stats`): Some(bits) keeps a counter of `bits` (1..=32)
+    /// per p-bit and per edge, added to on every sample; None (boards by default) builds none.
+    pub stats: Option<u32>,
 }
 
 /// Why a sparse machine cannot be generated.
@@ -99,6 +102,8 @@ pub enum SparseEmitError {
     Colours { colours: u32 },
     #[error("a sparse machine needs at least 1 update lane, not {lanes}")]
     Lanes { lanes: usize },
+    #[error("statistics counters are 1 to {max} bits wide, not {bits}")]
+    StatsBits { bits: u32, max: u32 },
     #[error(
         "edge {edge} ({i}, {j}) joins two p-bits of lane {lane} and no pair of distinct \
          neighbour positions below D = {max_degree} is free for it; build with more lanes or a \
@@ -177,6 +182,14 @@ pub fn sparse_info(
     }
     if opts.lanes == Some(0) {
         return Err(SparseEmitError::Lanes { lanes: 0 });
+    }
+    if let Some(bits) = opts.stats {
+        if bits == 0 || bits > crate::sparse_stats::MAX_STATS_BITS {
+            return Err(SparseEmitError::StatsBits {
+                bits,
+                max: crate::sparse_stats::MAX_STATS_BITS,
+            });
+        }
     }
     let format = sparse_format(opts.max_degree);
     let plan = Plan::new(graph, opts.lanes);
@@ -262,6 +275,20 @@ impl Plan {
             }
             Some(l) => {
                 let l = l.max(1);
+                // a colour's p-bits L at a time: ⌈|colour| / L⌉ slots (at least 1)
+                let chunks: Vec<Vec<Vec<usize>>> = classes
+                    .iter()
+                    .map(|class| {
+                        let k = class.len().div_ceil(l).max(1);
+                        (0..k)
+                            .map(|s| {
+                                class[(s * l).min(class.len())..((s + 1) * l).min(class.len())]
+                                    .to_vec()
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let plain_slots: usize = chunks.iter().map(Vec::len).sum();
                 let width = classes
                     .iter()
                     .map(Vec::len)
@@ -269,18 +296,23 @@ impl Plan {
                     .unwrap_or(1)
                     .min(l)
                     .max(1);
+                // memory lanes select a slot's one-bit inputs a clock ahead (`Plan::memories`):
+                // their slots are ordered so no slot reads the one before it
+                let phases = if width < graph.n() && plain_slots >= 3 {
+                    hazard_free_slots(graph, &classes, l)
+                } else {
+                    chunks
+                };
                 lane_list = vec![Vec::new(); width];
-                for (col, class) in classes.iter().enumerate() {
-                    let start = phase_end.len();
-                    let k = class.len().div_ceil(l).max(1);
-                    for s in 0..k {
-                        phase_end.push(s + 1 == k);
+                for (col, slots) in phases.iter().enumerate() {
+                    for (s, nodes) in slots.iter().enumerate() {
+                        let slot = phase_end.len();
+                        phase_end.push(s + 1 == slots.len());
                         slot_colour.push(col as u32);
-                    }
-                    for (k, &i) in class.iter().enumerate() {
-                        let (lane, slot) = (k % l, start + k / l);
-                        node_at[i] = (lane, slot);
-                        lane_list[lane].push((slot, i));
+                        for (lane, &i) in nodes.iter().enumerate() {
+                            node_at[i] = (lane, slot);
+                            lane_list[lane].push((slot, i));
+                        }
                     }
                 }
             }
@@ -400,6 +432,106 @@ impl Plan {
     }
 }
 
+/// A colour's slots ordered for memory lanes, which select a slot's one-bit inputs (its own
+/// state, clamp, active flag and its neighbours' states) a clock before its update: a slot
+/// must not read a p-bit the slot before it updates, which that clock writes. Within a colour
+/// no slot reads another (no edge inside a colour), so only the colour boundaries and the
+/// sweep's wrap matter: a colour's first slot takes p-bits with no neighbour in the previous
+/// colour's last slot, the last colour's last slot p-bits with no neighbour in colour 0's
+/// first slot, each as many as the colour's ⌈|colour| / L⌉ clocks allow; where that fails, an
+/// empty slot (a bubble: a clock without updates) ends the earlier phase. Other colours' last
+/// slots take their highest-indexed p-bits, the first their lowest, so a lattice numbered
+/// plane by plane needs no bubble (the 8×8×8 glass in 64 lanes: 8 clocks a sweep).
+/// The order within a colour never changes a result (any order equals all at once).
+fn hazard_free_slots(
+    graph: &SparseGraph,
+    classes: &[Vec<usize>],
+    l: usize,
+) -> Vec<Vec<Vec<usize>>> {
+    let n = graph.n();
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(i, j) in graph.edges() {
+        adj[i as usize].push(j as usize);
+        adj[j as usize].push(i as usize);
+    }
+    let marks = |nodes: &[usize]| {
+        let mut m = vec![false; n];
+        for &i in nodes {
+            m[i] = true;
+        }
+        m
+    };
+    let touches = |m: &[bool], i: usize| adj[i].iter().any(|&j| m[j]);
+    let mut phases: Vec<Vec<Vec<usize>>> = Vec::new();
+    let mut first0 = vec![false; n];
+    let mut prev = vec![false; n];
+    let last_colour = classes.len().saturating_sub(1);
+    for (col, class) in classes.iter().enumerate() {
+        let k = class.len().div_ceil(l).max(1);
+        let mut rest: Vec<usize> = class.clone();
+        // the first slot: at least what the other k − 1 slots cannot hold
+        let need_first = class.len().saturating_sub((k - 1) * l);
+        let free: Vec<usize> = rest
+            .iter()
+            .copied()
+            .filter(|&i| col == 0 || !touches(&prev, i))
+            .take(l)
+            .collect();
+        let first = if free.len() >= need_first {
+            free
+        } else {
+            phases[col - 1].push(Vec::new());
+            rest.iter().copied().take(l).collect()
+        };
+        let fm = marks(&first);
+        rest.retain(|&i| !fm[i]);
+        if col == 0 {
+            first0 = fm.clone();
+        }
+        let mut slots = vec![first];
+        let mut wrap_bubble = false;
+        if k >= 2 {
+            let need_last = rest.len().saturating_sub((k - 2) * l);
+            let highest = |ok: &dyn Fn(usize) -> bool| -> Vec<usize> {
+                let mut v: Vec<usize> = rest
+                    .iter()
+                    .rev()
+                    .copied()
+                    .filter(|&i| ok(i))
+                    .take(l)
+                    .collect();
+                v.sort_unstable();
+                v
+            };
+            let mut last = if col == last_colour {
+                highest(&|i| !touches(&first0, i))
+            } else {
+                highest(&|_| true)
+            };
+            if last.len() < need_last {
+                wrap_bubble = true;
+                last = highest(&|_| true);
+            }
+            let lm = marks(&last);
+            rest.retain(|&i| !lm[i]);
+            for chunk in rest.chunks(l) {
+                slots.push(chunk.to_vec());
+            }
+            slots.push(last);
+        }
+        let end = slots.last().expect("a colour has a slot");
+        prev = marks(end);
+        if col == last_colour && end.iter().any(|&i| touches(&first0, i)) {
+            wrap_bubble = true;
+        }
+        if wrap_bubble && col == last_colour {
+            slots.push(Vec::new());
+        }
+        phases.push(slots);
+    }
+    phases
+}
+
 /// The RAM of one page copy: port A writes (while the copies are loaded) or reads, port B reads;
 /// both reads registered. yosys maps it onto one ECP5 DP16KD (or two iCE40 RAM4K).
 const PAGE_RAM: &str = "\
@@ -493,7 +625,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    input wire [31:0] write_addr,");
     w!("    input wire [31:0] write_data,");
     w!("    input wire [31:0] read_addr,");
-    w!("    output reg [31:0] read_data,");
+    w!("    output wire [31:0] read_data,");
     w!("    output wire sample_valid,");
     w!("    input wire sample_ready,");
     w!("    output wire busy,");
@@ -627,22 +759,6 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             sb - 1
         );
     }
-    if mem {
-        // memory lanes read a slot's bias and couplings a clock ahead (the slot of the next
-        // update or recompute clock) and its generator two clocks ahead (its draw addresses
-        // the page a clock ahead); elsewhere slot 0, so S_PREP finds slot 0's data and
-        // S_BEGIN gives a recompute slot 0's
-        w!(
-            "    wire [{}:0] jslot = (state == S_SWEEP) ? nslot : (state == S_RECOMP && !last_slot) ? slot + {sb}'d1 : {sb}'d0;",
-            sb - 1
-        );
-        w!(
-            "    wire [{}:0] gslot = (state == S_SWEEP) ? ((slot >= {sb}'d{}) ? slot - {sb}'d{} : slot + {sb}'d2) : (state == S_PREP) ? {sb}'d1 : {sb}'d0;",
-            sb - 1,
-            t - 2,
-            t - 2
-        );
-    }
     // ---- energy pipeline tags (declared early: the controller waits on them)
     // tag bits: 0 add ΔE, 1 a colour phase ends (best compare), 2 add a recompute term, 3 the
     // recompute's last slot
@@ -655,6 +771,31 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    wire inflight = {inflight};");
     w!("    wire sample_blocked = sample_pending & !sample_ready;");
     w!("    wire due = (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1);");
+    // on-chip statistics: `stats_take` is the clock a sample is taken (it waits for a walk)
+    w!("    wire stats_take;");
+    w!("    wire busy_core = !idle;");
+    match opts.stats {
+        Some(bits) => crate::sparse_stats::emit_stats(&mut o, graph, bits, info.clocks_per_sweep),
+        None => crate::sparse_stats::emit_no_stats(&mut o),
+    }
+    w!("    assign stats_take = (state == S_SDRAIN) & !inflight & !upd & !sample_blocked & !stats_wait;");
+    if mem {
+        // the slot counter moves only on these strobes, so each memory lane can keep its own
+        // copies (`sel_l` = the slot after this clock's, `cur_l` = this clock's) moved by the
+        // same strobes: the slot's wide fan-out (every lane's multiplexers and memory
+        // addresses) stays inside the lanes instead of one net across the die. Outside a
+        // sweep or recompute the slot rests at the last (so the next is slot 0: S_PREP and
+        // S_BEGIN find slot 0's inputs), and S_PREP and S_BEGIN start it at 0.
+        w!("    wire sweep_on = !due & (sweeps_left != 32'd1);");
+        w!("    wire s_zero = (state == S_PREP) | (state == S_BEGIN) | (upd & last_slot & sweep_on);");
+        w!("    wire s_inc = ((state == S_RECOMP) | upd) & !last_slot;");
+        w!("    wire s_last = idle | ((state == S_RECOMP) & last_slot) | (upd & last_slot & !sweep_on);");
+        w!("    always @(posedge clock)");
+        w!(
+            "        if (s_zero) slot <= {sb}'d0; else if (s_inc) slot <= slot + {sb}'d1; else if (s_last) slot <= {sb}'d{};",
+            t - 1
+        );
+    }
     // bus writes of a generator store its next state (the draw): s = step(x)
     // (memory lanes write generators through their own decode, `wdxq`; these feed the
     // per-p-bit registers, which they keep only as readback shadows)
@@ -713,13 +854,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         }
         // register lanes select a p-bit's generator, bias and couplings here; memory lanes
         // read them from their memories (below) and select only the one-bit signals
+        let set = if mem { "<=" } else { "=" };
         let assign = |o: &mut String, i: usize, ind: &str| {
             if !mem {
                 let _ = writeln!(o, "{ind}ss_{l} = s_{i}; hs_{l} = h_{i};");
             }
             let _ = writeln!(
                 o,
-                "{ind}sp_{l} = spins[{i}]; cl_{l} = clamps[{i}]; ac_{l} = act[{i}];"
+                "{ind}sp_{l} {set} spins[{i}]; cl_{l} {set} clamps[{i}]; ac_{l} {set} act[{i}];"
             );
             // a neighbour's state and coupling on one line: emit's wire-copy hoisting
             // (`hoist_wire_copies`) moves only lines that are a single plain copy
@@ -729,33 +871,64 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                     None => ("1'b0".to_string(), format!("{jb}'d0")),
                 };
                 if mem {
-                    let _ = writeln!(o, "{ind}nb_{l}_{k} = {nb}; // coupling from jm_{l}_{k}");
+                    let _ = writeln!(o, "{ind}nb_{l}_{k} <= {nb}; // coupling from jm_{l}_{k}");
                 } else {
                     let _ = writeln!(o, "{ind}nb_{l}_{k} = {nb}; jj_{l}_{k} = {jj};");
                 }
             }
         };
-        w!("    always @(*) begin");
+        // memory lanes select the next clock's p-bit a clock ahead (by its own `sel_l`, as their
+        // memories are read), so the neighbours' states leave the update's clock: the long
+        // wires from p-bits across the die to the lane get a clock of their own. The slots
+        // are ordered so that no slot reads the p-bits the slot before it writes
+        // (`hazard_free_slots`).
+        if mem {
+            w!(
+                "    reg [{}:0] sel_{l} = {sb}'d{}; reg [{}:0] cur_{l} = {sb}'d0;",
+                sb - 1,
+                1 % t,
+                sb - 1
+            );
+            w!(
+                "    wire [{}:0] seln_{l} = s_zero ? {sb}'d{} : s_inc ? ((sel_{l} == {sb}'d{}) ? {sb}'d0 : sel_{l} + {sb}'d1) : s_last ? {sb}'d0 : sel_{l};",
+                sb - 1,
+                1 % t,
+                t - 1
+            );
+            w!("    always @(posedge clock) begin sel_{l} <= seln_{l}; cur_{l} <= sel_{l}; end");
+            w!("    always @(posedge clock) begin");
+        } else {
+            w!("    always @(*) begin");
+        }
+        let sel = if mem {
+            format!("sel_{l}")
+        } else {
+            "slot".to_string()
+        };
         if entries.len() == 1 {
             let (slot, i) = entries[0];
             assign(&mut o, i, "        ");
-            w!("        va_{l} = slotdec[{slot}];");
+            if mem {
+                w!("        va_{l} <= (sel_{l} == {sb}'d{slot});");
+            } else {
+                w!("        va_{l} = slotdec[{slot}];");
+            }
         } else {
             if !mem {
                 w!("        ss_{l} = {}; hs_{l} = {};", dflt(32), dflt(hb));
             }
-            w!("        sp_{l} = 1'b0; cl_{l} = 1'b0; ac_{l} = 1'b0; va_{l} = 1'b0;");
+            w!("        sp_{l} {set} 1'b0; cl_{l} {set} 1'b0; ac_{l} {set} 1'b0; va_{l} {set} 1'b0;");
             for k in 0..deg {
-                w!("        nb_{l}_{k} = 1'b0;");
+                w!("        nb_{l}_{k} {set} 1'b0;");
                 if !mem {
                     w!("        jj_{l}_{k} = {};", dflt(jb));
                 }
             }
-            w!("        case (slot)");
+            w!("        case ({sel})");
             for &(slot, i) in entries {
                 w!("        {sb}'d{slot}: begin");
                 assign(&mut o, i, "            ");
-                w!("            va_{l} = 1'b1;");
+                w!("            va_{l} {set} 1'b1;");
                 w!("        end");
             }
             w!("        default: ;");
@@ -802,7 +975,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             w!("    reg [{}:0] th_{l};", f - 1);
             w!("    always @(*) begin");
             w!("        th_{l} = {};", dflt(f));
-            w!("        case (slot)");
+            w!(
+                "        case ({})",
+                if mem {
+                    format!("cur_{l}")
+                } else {
+                    "slot".into()
+                }
+            );
             for (k, &(slot, _)) in entries.iter().enumerate() {
                 let p = plan.lane_port[l][k];
                 w!("        {sb}'d{slot}: th_{l} = th_{}_{};", p / 2, p % 2);
@@ -889,7 +1069,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                         }
                     };
                     w!("        pu_{gi}_{s} = {};", dflt(8));
-                    w!("        case (nslot)");
+                    // the next clock's slot: a memory lane's own copy (the port's lanes
+                    // all hold the same), else the shared one
+                    let next = if mem {
+                        format!("sel_{}", plan.node_at[served[0].1].0)
+                    } else {
+                        "nslot".into()
+                    };
+                    w!("        case ({next})");
                     for &(slot, node) in served {
                         w!("        {sb}'d{slot}: pu_{gi}_{s} = {};", draw(node));
                     }
@@ -985,7 +1172,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         let (l, slot) = plan.node_at[i];
         w!("    reg spin_{i} = 1'b0, clamp_{i} = 1'b0, act_{i} = 1'b0;");
         w!("    assign spins[{i}] = spin_{i}; assign clamps[{i}] = clamp_{i}; assign act[{i}] = act_{i};");
-        w!("    wire up_{i} = en_{l} & slotdec[{slot}];");
+        if mem {
+            w!("    wire up_{i} = en_{l} & (cur_{l} == {sb}'d{slot});");
+        } else {
+            w!("    wire up_{i} = en_{l} & slotdec[{slot}];");
+        }
         w!("    always @(posedge clock) begin");
         // act_i = n_active > i, i = 32w + b (the comparisons shared by words and bits)
         w!("        act_{i} <= act_gt[{wd}] | (act_eq[{wd}] & act_lo[{b}]);");
@@ -1048,7 +1239,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // controller
     w!("        case (state)");
     w!("        S_IDLE: begin");
-    w!("            racc <= 32'd0; slot <= {sb}'d0;");
+    if mem {
+        w!("            racc <= 32'd0;");
+    } else {
+        w!("            racc <= 32'd0; slot <= {sb}'d0;");
+    }
     w!("            if (start) begin");
     w!("                sample_pending <= 1'b0;");
     w!("                burn_left <= burn_in; every_left <= every; step <= 5'd0; running <= 1'b1;");
@@ -1059,7 +1254,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            end else if (recompute) begin running <= 1'b0; state <= {recomp}; end");
     w!("        end");
     w!("        S_BEGIN: state <= S_RECOMP;");
-    w!("        S_RECOMP: if (last_slot) begin slot <= {sb}'d0; state <= S_RDRAIN; end else slot <= slot + {sb}'d1;");
+    if mem {
+        w!("        S_RECOMP: if (last_slot) state <= S_RDRAIN;");
+    } else {
+        w!("        S_RECOMP: if (last_slot) begin slot <= {sb}'d0; state <= S_RDRAIN; end else slot <= slot + {sb}'d1;");
+    }
     w!("        S_RDRAIN: if (!inflight && !recomp_clk) state <= running ? S_FETCH : S_IDLE;");
     w!("        S_FETCH: state <= S_STEP;");
     w!("        S_STEP: begin");
@@ -1073,7 +1272,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            copy_cnt <= copy_cnt + 8'd1;");
     w!("            if (copy_cnt == 8'd{PAGE_HALF}) begin copied_page <= page; copies_valid <= 1'b1; state <= S_PREP; end");
     w!("        end");
-    w!("        S_PREP: begin slot <= {sb}'d0; state <= S_SWEEP; end");
+    if mem {
+        w!("        S_PREP: state <= S_SWEEP;");
+    } else {
+        w!("        S_PREP: begin slot <= {sb}'d0; state <= S_SWEEP; end");
+    }
     w!("        S_SWEEP: begin");
     w!("            if (last_slot) begin");
     // end of a sweep
@@ -1087,30 +1290,31 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("                    sweeps_left <= sweeps_left - 32'd1;");
     if t == 1 {
         w!("                    state <= S_PREP;");
-    } else {
+    } else if !mem {
         w!("                    slot <= {sb}'d0;");
     }
     w!("                end");
-    if t > 1 {
+    if t > 1 && !mem {
         w!("            end else slot <= slot + {sb}'d1;");
     } else {
         w!("            end");
     }
     w!("        end");
     w!("        S_SDRAIN: begin");
-    w!("            if (!inflight && !upd && !sample_blocked) begin");
-    w!("                sample_pending <= 1'b1; sample_energy <= energy; sstate <= spins; samples <= samples + 32'd1;");
+    w!("            if (stats_take) begin");
+    // a quiet sample (statistics only) is not held for the host
+    w!("                sample_pending <= !stats_quiet; sample_energy <= energy; sstate <= spins; samples <= samples + {{31'd0, !stats_quiet}};");
     w!("                if (sweeps_left == 32'd1) begin");
     w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_FETCH; end");
     w!("                end else begin sweeps_left <= sweeps_left - 32'd1; state <= S_PREP; end");
     w!("            end");
     w!("        end");
-    w!("        S_DRAIN: if (!inflight && !upd) state <= S_IDLE;");
+    w!("        S_DRAIN: if (!inflight && !upd && !stats_wait) state <= S_IDLE;");
     w!("        default: state <= S_IDLE;");
     w!("        endcase");
     w!("        if (stop) state <= S_IDLE;");
     w!("    end");
-    w!("    assign busy = !idle;");
+    w!("    assign busy = !idle | stats_wait;");
     w!("    assign sample_valid = sample_pending;");
 
     // ---- reads (registered)
@@ -1125,8 +1329,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("        endcase");
         w!("    end");
     }
+    w!("    reg [31:0] read_q = 32'd0;");
+    w!("    assign read_data = stats_rsel ? stats_rdata : read_q;");
     w!("    always @(posedge clock) begin");
-    w!("        read_data <= 32'd0;");
+    w!("        read_q <= 32'd0;");
     w!("        if (r_region == 8'd{}) begin", mm::REGION_REGS);
     w!("            case (r_index)");
     let regs: Vec<(u32, String)> = vec![
@@ -1144,7 +1350,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         ),
         (
             mm::REG_STATUS,
-            "{29'd0, stale, sample_pending, !idle}".into(),
+            "{29'd0, stale, sample_pending, busy}".into(),
         ),
         (mm::REG_N_ACTIVE, "n_active".into()),
         (mm::REG_N_STEPS, "n_steps".into()),
@@ -1167,10 +1373,13 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             format!("32'h{:08x}", (info.graph_hash >> 32) as u32),
         ),
     ];
+    let regs = regs
+        .into_iter()
+        .chain(crate::sparse_stats::stats_registers(opts.stats));
     for (a, v) in regs {
-        w!("            24'd{a}: read_data <= {v};");
+        w!("            24'd{a}: read_q <= {v};");
     }
-    w!("            default: read_data <= 32'd0;");
+    w!("            default: read_q <= 32'd0;");
     w!("            endcase");
     w!("        end");
     for (region, vec) in [
@@ -1185,19 +1394,16 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             let hi = (32 * wd + 31).min(n - 1);
             let width = hi - 32 * wd + 1;
             if width == 32 {
-                w!(
-                    "            24'd{wd}: read_data <= {vec}[{hi}:{}];",
-                    32 * wd
-                );
+                w!("            24'd{wd}: read_q <= {vec}[{hi}:{}];", 32 * wd);
             } else {
                 w!(
-                    "            24'd{wd}: read_data <= {{{}'d0, {vec}[{hi}:{}]}};",
+                    "            24'd{wd}: read_q <= {{{}'d0, {vec}[{hi}:{}]}};",
                     32 - width,
                     32 * wd
                 );
             }
         }
-        w!("            default: read_data <= 32'd0;");
+        w!("            default: read_q <= 32'd0;");
         w!("            endcase");
         w!("        end");
     }
@@ -1206,7 +1412,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             "        if (r_region == 8'd{} && idle) begin",
             mm::REGION_RNG
         );
-        w!("            read_data <= unxs32(rb_s);");
+        w!("            read_q <= unxs32(rb_s);");
         w!("        end");
         w!(
             "        if (r_region == 8'd{} && idle) begin",
@@ -1215,12 +1421,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("            case (r_index)");
         for i in 0..n {
             w!(
-                "            24'd{i}: read_data <= {{{{{}{{fr_{i}[{}]}}}}, fr_{i}}};",
+                "            24'd{i}: read_q <= {{{{{}{{fr_{i}[{}]}}}}, fr_{i}}};",
                 32 - f,
                 f - 1
             );
         }
-        w!("            default: read_data <= 32'd0;");
+        w!("            default: read_q <= 32'd0;");
         w!("            endcase");
         w!("        end");
     }
@@ -1371,14 +1577,17 @@ fn emit_lane_memories(o: &mut String, l: usize, deg: usize, fmt: &Format, t: usi
     }
     let _ = writeln!(o, "    end");
     let _ = writeln!(o, "    reg [31:0] g_{l} = 32'd1;");
-    let _ = writeln!(o, "    wire gwe_{l} = en_{l} | (wq_rng & nh_{l});");
+    // a bus write (only while idle) or the update's write-back (only while sweeping), chosen
+    // by the lane's own decode, not the controller's state (a net to every bit of every lane)
+    let _ = writeln!(o, "    wire bw_{l} = wq_rng & nh_{l};");
+    let _ = writeln!(o, "    wire gwe_{l} = en_{l} | bw_{l};");
     let _ = writeln!(o, "    always @(posedge clock) begin");
-    let _ = writeln!(o, "        g_{l} <= gm_{l}[gslot]; ss_{l} <= g_{l};");
+    let _ = writeln!(o, "        g_{l} <= gm_{l}[seln_{l}]; ss_{l} <= g_{l};");
     let _ = writeln!(
         o,
-        "        if (gwe_{l}) gm_{l}[upd ? slot : nq_slot] <= upd ? rs_{l} : wdxq;"
+        "        if (gwe_{l}) gm_{l}[bw_{l} ? nq_slot : cur_{l}] <= bw_{l} ? wdxq : rs_{l};"
     );
-    let _ = writeln!(o, "        hs_{l} <= hm_{l}[jslot];");
+    let _ = writeln!(o, "        hs_{l} <= hm_{l}[sel_{l}];");
     let _ = writeln!(
         o,
         "        if (wq_h & nh_{l}) hm_{l}[nq_slot] <= wdq[{}:0];",
@@ -1388,7 +1597,7 @@ fn emit_lane_memories(o: &mut String, l: usize, deg: usize, fmt: &Format, t: usi
     for k in 0..deg {
         let _ = writeln!(o, "    wire ja_{l}_{k} = ea_{l} & (eq_ka == {kb}'d{k}); wire jb_{l}_{k} = eb_{l} & (eq_kb == {kb}'d{k});");
         let _ = writeln!(o, "    always @(posedge clock) begin");
-        let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[jslot];");
+        let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[sel_{l}];");
         let _ = writeln!(
             o,
             "        if (wq_edge & (ja_{l}_{k} | jb_{l}_{k})) jm_{l}_{k}[ja_{l}_{k} ? eq_sa : eq_sb] <= wdq[{}:0];",
@@ -1432,6 +1641,7 @@ mod tests {
             max_degree: 2,
             readback: true,
             lanes: None,
+            stats: None,
         };
         let (v, info) = emit_sparse_verilog(&g, &opts).unwrap();
         assert!(v.contains("module top("));
@@ -1445,6 +1655,124 @@ mod tests {
         assert_eq!(v.matches("reg [31:0] s_").count(), 8);
     }
 
+    /// A periodic L×L×L lattice numbered plane by plane, 2-coloured by parity.
+    fn lattice3(l: u32) -> SparseGraph {
+        let id = |x: u32, y: u32, z: u32| (x % l) + l * ((y % l) + l * (z % l));
+        let mut p = Vec::new();
+        for z in 0..l {
+            for y in 0..l {
+                for x in 0..l {
+                    p.push((id(x, y, z), id(x + 1, y, z)));
+                    p.push((id(x, y, z), id(x, y + 1, z)));
+                    p.push((id(x, y, z), id(x, y, z + 1)));
+                }
+            }
+        }
+        let col = (0..l * l * l)
+            .map(|i| (i % l + (i / l) % l + i / (l * l)) % 2)
+            .collect();
+        SparseGraph::new((l * l * l) as usize, SparseGraph::canonical_edges(p), col).unwrap()
+    }
+
+    /// Checks a plan: every node once, at most L lanes, each colour in at least ⌈|c| / L⌉
+    /// slots of its own, and with lane memories (inputs selected a clock ahead) no slot reads
+    /// a p-bit of the slot before it, across colour boundaries and the sweep's wrap.
+    fn check_plan(g: &SparseGraph, l: usize) -> Plan {
+        let plan = Plan::new(g, Some(l));
+        let n = g.n();
+        let mut seen = vec![0; n];
+        let mut slot_nodes = vec![Vec::new(); plan.slots];
+        assert!(plan.lanes.len() <= l);
+        for (lane, entries) in plan.lanes.iter().enumerate() {
+            for &(slot, i) in entries {
+                seen[i] += 1;
+                assert_eq!(plan.node_at[i], (lane, slot));
+                assert_eq!(plan.slot_colour[slot], g.colours()[i]);
+                slot_nodes[slot].push(i);
+            }
+            // a lane serves at most one p-bit a slot
+            let mut slots: Vec<usize> = entries.iter().map(|e| e.0).collect();
+            slots.dedup();
+            assert_eq!(slots.len(), entries.len());
+        }
+        assert!(seen.iter().all(|&k| k == 1), "every node placed once");
+        for c in 0..g.colour_count() {
+            let size = g.colours().iter().filter(|&&x| x == c).count();
+            let slots = plan.slot_colour.iter().filter(|&&x| x == c).count();
+            assert!(slots >= size.div_ceil(l).max(1));
+        }
+        if plan.memories() {
+            let mut in_slot = vec![0; n];
+            for (s, nodes) in slot_nodes.iter().enumerate() {
+                for &i in nodes {
+                    in_slot[i] = s;
+                }
+            }
+            for &(i, j) in g.edges() {
+                let (a, b) = (in_slot[i as usize], in_slot[j as usize]);
+                let t = plan.slots;
+                assert!(
+                    (a + 1) % t != b && (b + 1) % t != a,
+                    "edge ({i}, {j}) joins consecutive slots {a} and {b} of {t} (L = {l})"
+                );
+            }
+        }
+        plan
+    }
+
+    #[test]
+    fn slots_never_read_the_slot_before_them() {
+        // random graphs with random proper colourings (edges only between colours)
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |m: u64| {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % m
+        };
+        let mut bubbles = 0;
+        for _ in 0..200 {
+            let n = 2 + next(60) as u32;
+            let c = 1 + next(5) as u32;
+            let col: Vec<u32> = (0..n).map(|_| next(c as u64) as u32).collect();
+            let mut pairs = Vec::new();
+            for _ in 0..next(3 * n as u64) {
+                let (i, j) = (next(n as u64) as u32, next(n as u64) as u32);
+                if col[i as usize] != col[j as usize] {
+                    pairs.push((i, j));
+                }
+            }
+            let g = SparseGraph::new(n as usize, SparseGraph::canonical_edges(pairs), col).unwrap();
+            let l = 1 + next(n as u64 / 2 + 1) as usize;
+            let plan = check_plan(&g, l);
+            let minimum: usize = (0..g.colour_count())
+                .map(|k| {
+                    g.colours()
+                        .iter()
+                        .filter(|&&x| x == k)
+                        .count()
+                        .div_ceil(l)
+                        .max(1)
+                })
+                .sum();
+            bubbles += plan.slots - minimum;
+        }
+        // the planner does insert bubbles on such graphs (so the check above saw some)
+        assert!(bubbles > 0);
+    }
+
+    #[test]
+    fn lattices_need_no_bubble() {
+        // the 8×8×8 glass in 64 lanes: 4 slots a colour, 8 a sweep; in 128, two half-lattice
+        // slabs always touch across the wrap: a bubble after each colour
+        let g = lattice3(8);
+        assert_eq!(check_plan(&g, 64).slots, 8);
+        assert_eq!(check_plan(&g, 32).slots, 16);
+        assert_eq!(check_plan(&g, 128).slots, 6);
+        assert_eq!(check_plan(&lattice3(4), 8).slots, 8);
+    }
+
     #[test]
     fn refuses_a_degree_beyond_the_build() {
         let e = sparse_info(
@@ -1453,6 +1781,7 @@ mod tests {
                 max_degree: 1,
                 readback: false,
                 lanes: None,
+                stats: None,
             },
         )
         .unwrap_err();

@@ -14,7 +14,7 @@
 use crate::cost::Usage;
 use crate::sparse_backend::{machine_for, OnMachine};
 use pbit_driver::{BatchCaps, Bus, Driver, DriverError};
-use pbit_model::backend::{Backend, BackendError};
+use pbit_model::backend::{sample_sums_streamed, Backend, BackendError, SampleSums};
 use pbit_model::jobs::{AnnealJob, RelaxJob, RelaxWant, Relaxed, SampleJob};
 use pbit_model::run::ReadResult;
 use pbit_model::FixedIsing;
@@ -225,6 +225,67 @@ impl<D: Device> Backend for DeviceBackend<D> {
         );
         self.clocks += r.map_err(|e| self.error(e))?;
         Ok(())
+    }
+    /// On a sparse machine with on-chip statistics the sums are formed on the device
+    /// ([`Driver::sample_sums`]): only the counters cross the bus, and the energies' sum is
+    /// the instance's energy summed over them (every coupling is an edge of the machine's
+    /// graph). Otherwise — a dense machine, a machine built without statistics, a run of
+    /// more samples than its counters hold, a pair that is not an edge — every sample is
+    /// streamed and summed here; the sums are the same either way.
+    fn sample_sums(
+        &mut self,
+        job: &SampleJob,
+        pairs: &[(usize, usize)],
+    ) -> Result<SampleSums, BackendError> {
+        let p = job.problem;
+        if self.sparse.is_none() || p.n == 0 || job.spec.every == 0 {
+            return sample_sums_streamed(self, job, pairs);
+        }
+        let name = self.device.name();
+        let mut drv = self.driver(p)?;
+        let bits = drv.stats_bits().map_err(|e| device_error(name, e))?;
+        let graph = drv.graph().expect("a sparse machine's driver").clone();
+        let edge = |i: usize, j: usize| {
+            let key = (i.min(j) as u32, i.max(j) as u32);
+            graph.edges().binary_search(&key).ok()
+        };
+        let pair_edges: Option<Vec<usize>> = pairs.iter().map(|&(i, j)| edge(i, j)).collect();
+        let fits =
+            job.spec.sweeps / job.spec.every <= pbit_spec::sparse_map::max_stats_samples(bits);
+        let Some(pair_edges) = pair_edges.filter(|_| bits > 0 && fits) else {
+            drop(drv);
+            return sample_sums_streamed(self, job, pairs);
+        };
+        let (s, clocks) = drv
+            .sample_sums(p, job.clamps, job.page, job.seed, job.spec)
+            .map_err(|e| device_error(name, e))?;
+        self.clocks += clocks;
+        let count = s.samples as i128;
+        // E = −Σ_{i<j} J_ij m_i m_j − Σ h_i m_i, summed over the samples: Σ m_i m_j = 2·agreements
+        // − count on edge (i, j), Σ m_i = 2·ones − count
+        let mut energy: i128 = 0;
+        for i in 0..p.n {
+            let (nb, js) = p.row(i);
+            for (&j, &raw) in nb.iter().zip(js) {
+                if j as usize > i && raw != 0 {
+                    let e = edge(i, j as usize).ok_or_else(|| {
+                        BackendError::Other(format!(
+                            "coupling ({}, {}) is not an edge of the machine's graph",
+                            i + 1,
+                            j + 1
+                        ))
+                    })?;
+                    energy -= raw as i128 * (2 * s.agreements[e] as i128 - count);
+                }
+            }
+            energy -= p.h_raw[i] as i128 * (2 * s.ones[i] as i128 - count);
+        }
+        Ok(SampleSums {
+            samples: s.samples,
+            ones: s.ones[..p.n].to_vec(),
+            energy_raw_sum: energy,
+            agreements: pair_edges.iter().map(|&e| s.agreements[e]).collect(),
+        })
     }
     fn anneal(
         &mut self,

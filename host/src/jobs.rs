@@ -122,6 +122,16 @@ pub struct SampleOptions {
     pub every: u64,
     pub seed: u64,
     pub clamps: String,
+    /// Also report ⟨m_i m_j⟩ for each coupled pair of the instance ([`SampleReport::correlations`]).
+    pub correlations: bool,
+}
+
+/// ⟨m_i m_j⟩ of one coupled pair (1-based p-bits, i < j).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PairCorrelation {
+    pub i: usize,
+    pub j: usize,
+    pub value: f64,
 }
 
 /// The summary `pbit sample --json` prints.
@@ -140,6 +150,9 @@ pub struct SampleReport {
     pub samples: u64,
     pub mean_energy: f64,
     pub marginals: Vec<f64>,
+    /// With `--correlations`: ⟨m_i m_j⟩ of every coupled pair (non-zero J, in (i, j) order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlations: Option<Vec<PairCorrelation>>,
     pub rescaling: Option<RescalingReport>,
 }
 
@@ -175,20 +188,28 @@ pub fn sample_keeping(
         every: opts.every,
     };
 
-    let mut ups = vec![0u64; p.n];
-    let mut energy_sum = 0f64;
-    let mut count = 0u64;
+    // the coupled pairs whose ⟨m_i m_j⟩ is asked for (0-based, i < j, ascending)
+    let pairs: Vec<(usize, usize)> = if opts.correlations {
+        (0..p.n)
+            .flat_map(|i| {
+                let (nb, js) = p.row(i);
+                nb.iter()
+                    .zip(js)
+                    .filter(move |(&j, &raw)| j as usize > i && raw != 0)
+                    .map(move |(&j, _)| (i, j as usize))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut sums = pbit_model::SampleSums::new(p.n, pairs.len());
     let mut line = String::with_capacity(p.n + 1);
     let mut write_error: Option<std::io::Error> = None;
+    let streamed = out.is_some() || energies.is_some();
     let mut record = |spins: &[bool], energy_raw: i64| {
-        count += 1;
-        let e = p.energy_real(energy_raw);
-        energy_sum += e;
+        sums.add(spins, energy_raw, &pairs);
         if let Some(v) = energies.as_mut() {
-            v.push(e);
-        }
-        for (u, &s) in ups.iter_mut().zip(spins) {
-            *u += s as u64;
+            v.push(p.energy_real(energy_raw));
         }
         if let Some((w, _)) = out.as_mut() {
             if write_error.is_none() {
@@ -208,7 +229,13 @@ pub fn sample_keeping(
         seed: opts.seed,
         spec,
     };
-    backend.sample(&job, &mut record)?;
+    if streamed {
+        backend.sample(&job, &mut record)?;
+    } else {
+        // only the sums are wanted: a device that forms them itself sends no samples (the
+        // closure above is not used on this path)
+        sums = backend.sample_sums(&job, &pairs)?;
+    }
     if let Some((w, path)) = out {
         if let Some(error) = write_error.or_else(|| w.flush().err()) {
             return Err(JobError::Output {
@@ -217,7 +244,13 @@ pub fn sample_keeping(
             });
         }
     }
+    let count = sums.samples;
     let denom = count.max(1) as f64;
+    // the energies' exact sum (raw units), converted once: every path (streamed or summed,
+    // model or device) gives the same bits
+    let energy_sum = p.energy_real(
+        i64::try_from(sums.energy_raw_sum).expect("2^32 samples of 32-bit energies fit i64"),
+    );
     Ok(SampleReport {
         backend: backend.name(),
         n: p.n,
@@ -229,10 +262,22 @@ pub fn sample_keeping(
         seed: opts.seed,
         samples: count,
         mean_energy: energy_sum / denom,
-        marginals: ups
+        marginals: sums
+            .ones
             .iter()
             .map(|&u| (2.0 * u as f64 - count as f64) / denom)
             .collect(),
+        correlations: opts.correlations.then(|| {
+            pairs
+                .iter()
+                .zip(&sums.agreements)
+                .map(|(&(i, j), &a)| PairCorrelation {
+                    i: i + 1,
+                    j: j + 1,
+                    value: (2.0 * a as f64 - count as f64) / denom,
+                })
+                .collect()
+        }),
         rescaling: rescaling_report(p.rescaling),
     })
 }

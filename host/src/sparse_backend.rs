@@ -288,6 +288,15 @@ impl Backend for Sparsifying {
         self.inner.check_fits(job.problem.n)?;
         self.inner.sample(job, record)
     }
+    fn sample_sums(
+        &mut self,
+        job: &SampleJob,
+        pairs: &[(usize, usize)],
+    ) -> Result<pbit_model::SampleSums, BackendError> {
+        self.too_high(job.problem, "sampling")?;
+        self.inner.check_fits(job.problem.n)?;
+        self.inner.sample_sums(job, pairs)
+    }
     fn anneal(
         &mut self,
         job: &AnnealJob,

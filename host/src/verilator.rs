@@ -29,6 +29,8 @@ pub struct VerilatedDevice {
     pub trace: Option<pbit_sim::Trace>,
     /// Sparse machines built so far, by graph hash and maximum degree.
     sparse: HashMap<(u64, usize), VerilatedMachine>,
+    /// The sparse machines' update lanes (None: one update cell per p-bit).
+    sparse_lanes: Option<usize>,
 }
 
 /// The Verilated gateware as a backend.
@@ -60,18 +62,25 @@ impl VerilatorBackend {
             machine: None,
             trace,
             sparse: HashMap::new(),
+            sparse_lanes: None,
         }))
     }
 
     /// The sparse machine `target` in Verilator: generated for the graph given, else for each
-    /// instance's own graph, on first use. A waveform is not written for sparse builds yet.
-    pub fn sparse(target: SparseTarget) -> Result<VerilatorBackend, BackendError> {
+    /// instance's own graph, on first use, with `lanes` update lanes (None: one update cell
+    /// per p-bit; as `pbit hdl build --lanes`). A waveform is not written for sparse builds
+    /// yet.
+    pub fn sparse(
+        target: SparseTarget,
+        lanes: Option<usize>,
+    ) -> Result<VerilatorBackend, BackendError> {
         DeviceBackend::for_sparse(
             VerilatedDevice {
                 machine_n: None,
                 machine: None,
                 trace: None,
                 sparse: HashMap::new(),
+                sparse_lanes: lanes,
             },
             target,
         )
@@ -118,7 +127,7 @@ impl Device for VerilatedDevice {
         let vm = match self.sparse.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let built = VerilatedMachine::build_sparse(graph, d)
+                let built = VerilatedMachine::build_sparse_with(graph, d, self.sparse_lanes)
                     .map_err(|e| BackendError::Other(format!("verilator backend: {e}")))?;
                 e.insert(built)
             }

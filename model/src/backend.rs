@@ -202,6 +202,19 @@ pub trait Backend {
         Ok(Relaxed::from_finals(finals, job.problem.n, want))
     }
 
+    /// A sampling job whose caller wants only its sums ([`SampleSums`]: the sample count, ones
+    /// per p-bit, the raw energies' sum, and agreements of each of `pairs`), not the samples.
+    /// The samples are [`Backend::sample`]'s exactly, so the sums are too. Default: the samples
+    /// streamed and summed here. A sparse device with on-chip statistics forms them on the
+    /// device and brings back only the counters.
+    fn sample_sums(
+        &mut self,
+        job: &SampleJob,
+        pairs: &[(usize, usize)],
+    ) -> Result<SampleSums, BackendError> {
+        sample_sums_streamed(self, job, pairs)
+    }
+
     /// Checks that an instance fits.
     fn check_fits(&self, n: usize) -> Result<(), BackendError> {
         match self.capacity() {
@@ -211,6 +224,52 @@ pub trait Backend {
                 capacity,
             }),
             _ => Ok(()),
+        }
+    }
+}
+
+/// The sums of a sampling job's samples ([`Backend::sample_sums`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SampleSums {
+    pub samples: u64,
+    /// Samples with m_i = +1, per p-bit.
+    pub ones: Vec<u64>,
+    /// Σ of the samples' raw energies.
+    pub energy_raw_sum: i128,
+    /// Samples with m_i = m_j, per asked pair (i, j).
+    pub agreements: Vec<u64>,
+}
+
+/// [`Backend::sample_sums`] by streaming every sample (the default, and a device's way when it
+/// cannot form the sums itself).
+pub fn sample_sums_streamed<B: Backend + ?Sized>(
+    backend: &mut B,
+    job: &SampleJob,
+    pairs: &[(usize, usize)],
+) -> Result<SampleSums, BackendError> {
+    let mut sums = SampleSums::new(job.problem.n, pairs.len());
+    backend.sample(job, &mut |spins, e| sums.add(spins, e, pairs))?;
+    Ok(sums)
+}
+
+impl SampleSums {
+    pub fn new(n: usize, pairs: usize) -> SampleSums {
+        SampleSums {
+            samples: 0,
+            ones: vec![0; n],
+            energy_raw_sum: 0,
+            agreements: vec![0; pairs],
+        }
+    }
+    /// Adds one sample.
+    pub fn add(&mut self, spins: &[bool], energy_raw: i64, pairs: &[(usize, usize)]) {
+        self.samples += 1;
+        self.energy_raw_sum += energy_raw as i128;
+        for (o, &s) in self.ones.iter_mut().zip(spins) {
+            *o += s as u64;
+        }
+        for (a, &(i, j)) in self.agreements.iter_mut().zip(pairs) {
+            *a += (spins[i] == spins[j]) as u64;
         }
     }
 }

@@ -28,7 +28,7 @@ pub mod run;
 pub mod schedule;
 pub mod sparse;
 
-pub use backend::{Backend, BackendError, ModelBackend, Watched};
+pub use backend::{Backend, BackendError, ModelBackend, SampleSums, Watched};
 pub use fixed::{FixedIsing, QuantiseError, Scaling};
 pub use ising::{spins_to_string, Coupling, Ising, IsingError, ParseError};
 pub use machine::{ChainState, Machine};

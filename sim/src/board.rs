@@ -133,18 +133,21 @@ impl Board {
         Board::load(&verilog, n, clock_hz, baud)
     }
 
-    /// The core top of the sparse machine for `graph` (maximum degree `max_degree`, every
-    /// region readable), clocked at `clock_hz`, its UART at `baud`.
+    /// The core top of the sparse machine for `graph` (maximum degree `max_degree`, `lanes`
+    /// update lanes or one cell per p-bit, every region readable), clocked at `clock_hz`, its
+    /// UART at `baud`.
     pub fn build_sparse(
         graph: &pbit_spec::sparse::SparseGraph,
         max_degree: usize,
+        lanes: Option<usize>,
         clock_hz: u32,
         baud: u32,
     ) -> Result<Board, BoardError> {
         let opts = pbit_hdl::sparse::SparseOptions {
             max_degree,
             readback: true,
-            lanes: None,
+            lanes,
+            stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
         };
         let (verilog, info) =
             pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, clock_hz, baud)
@@ -312,6 +315,8 @@ pub struct ServeOptions {
     /// A sparse machine for this graph and maximum degree instead of the dense one (`n` and
     /// `batch` are then ignored).
     pub sparse: Option<(pbit_spec::sparse::SparseGraph, usize)>,
+    /// The sparse machine's update lanes (None: one update cell per p-bit).
+    pub lanes: Option<usize>,
 }
 
 impl Default for ServeOptions {
@@ -322,6 +327,7 @@ impl Default for ServeOptions {
             clock_hz: DEFAULT_CLOCK_HZ,
             batch: true,
             sparse: None,
+            lanes: None,
         }
     }
 }
@@ -396,7 +402,9 @@ pub fn serve(
     on_ready: impl FnOnce(&Path),
 ) -> Result<(), BoardError> {
     let mut board = match &options.sparse {
-        Some((graph, d)) => Board::build_sparse(graph, *d, options.clock_hz, options.baud)?,
+        Some((graph, d)) => {
+            Board::build_sparse(graph, *d, options.lanes, options.clock_hz, options.baud)?
+        }
         None => Board::build_with(options.n, options.clock_hz, options.baud, options.batch)?,
     };
     let pty = open_pty()?;

@@ -95,8 +95,16 @@ impl VerilatedMachine {
             max_degree,
             readback: true,
             lanes,
+            // Verilator builds keep the on-chip statistics
+            stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
         };
-        let (verilog, info) = pbit_hdl::sparse::emit_sparse_verilog(graph, &opts)?;
+        Self::build_sparse_opts(graph, &opts)
+    }
+
+    /// [`Self::build_sparse`] with every option given (tests build narrow statistics counters
+    /// to reach their overflow).
+    pub fn build_sparse_opts(graph: &SparseGraph, opts: &SparseOptions) -> Result<Self, SimError> {
+        let (verilog, info) = pbit_hdl::sparse::emit_sparse_verilog(graph, opts)?;
         let so = crate::build::build_shared_object(&verilog)?;
         let mut m = Self::load(&so, graph.n(), info.format, None, Some(graph.clone()))?;
         let id = pbit_driver::identify_sparse(&mut m).map_err(|e| match e {

@@ -32,6 +32,7 @@ fn serve_answers_hello_over_a_pty() {
                     clock_hz: 12_000_000,
                     batch: true,
                     sparse: None,
+                    lanes: None,
                 },
                 &stop,
                 |path| tx.send(path.to_path_buf()).unwrap(),

@@ -72,10 +72,12 @@ pub const MAX_PAGES: u32 = 32;
 pub const MAX_STEPS: u32 = 32;
 
 /// The registers the host writes: `REG_N_ACTIVE..=REG_EVERY` and
-/// `REG_BATCH_SEED_LO..=REG_BATCH_CHAINS` (and `REG_CTRL`); checked against the table.
-pub const WRITABLE_REGS: [(u32, u32); 2] = [
+/// `REG_BATCH_SEED_LO..=REG_BATCH_CHAINS`, the sparse machine's `REG_STATS_CTRL` (and
+/// `REG_CTRL`); checked against the table.
+pub const WRITABLE_REGS: [(u32, u32); 3] = [
     (REG_N_ACTIVE, REG_EVERY),
     (REG_BATCH_SEED_LO, REG_BATCH_CHAINS),
+    (crate::regmap::REG_STATS_CTRL, crate::regmap::REG_STATS_CTRL),
 ];
 
 pub const STATUS_BUSY: u32 = 1 << 0;

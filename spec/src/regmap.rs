@@ -85,6 +85,9 @@ pub enum Count {
     Const(u32),
     /// p-bits N.
     N,
+    /// p-bits N of a dense machine; 0 on a sparse one, whose couplings are per edge (its J is
+    /// the edge region), so the dense J region is not on its map.
+    DenseN,
     /// State words ⌈N/32⌉.
     Words,
     /// Threshold pages.
@@ -99,6 +102,9 @@ pub enum Count {
     Sums,
     /// Edges of a sparse machine's built graph.
     Edges,
+    /// Counters of a sparse machine's on-chip statistics: one per p-bit and one per edge of its
+    /// built graph (n + edges), 0 on a machine built without them.
+    Stats,
 }
 
 impl Count {
@@ -106,6 +112,13 @@ impl Count {
         match self {
             Count::Const(c) => c,
             Count::N => g.n,
+            Count::DenseN => {
+                if g.sparse.is_some() {
+                    0
+                } else {
+                    g.n
+                }
+            }
             Count::Words => g.n.div_ceil(32),
             Count::Pages => g.pages,
             Count::PageEntries => 1 << (g.format.rng_bits - 1),
@@ -113,12 +126,14 @@ impl Count {
             Count::Chains => g.batch.map_or(0, |b| b.chains),
             Count::Sums => g.batch.map_or(0, |b| b.sums_n * (b.sums_n + 1) / 2),
             Count::Edges => g.sparse.map_or(0, |s| s.edges),
+            Count::Stats => g.sparse.map_or(0, |s| s.stats_counters),
         }
     }
     fn name(self) -> String {
         match self {
             Count::Const(c) => c.to_string(),
             Count::N => "N".into(),
+            Count::DenseN => "N (0 on a sparse machine)".into(),
             Count::Words => "⌈N/32⌉".into(),
             Count::Pages => "pages".into(),
             Count::PageEntries => "2^(rng_bits−1)".into(),
@@ -126,6 +141,7 @@ impl Count {
             Count::Chains => "chains".into(),
             Count::Sums => "sums_n(sums_n+1)/2".into(),
             Count::Edges => "edges".into(),
+            Count::Stats => "stats counters (n + edges; 0 without statistics)".into(),
         }
     }
 }
@@ -261,6 +277,8 @@ pub enum Reset {
     /// The built graph's hash, low and high words.
     GraphHashLo,
     GraphHashHi,
+    /// `REG_STATS_CAPS`' packing (0 without on-chip statistics).
+    StatsCaps,
 }
 
 impl Reset {
@@ -286,12 +304,36 @@ impl Reset {
             }),
             Reset::GraphHashLo => g.sparse.map_or(0, |s| s.graph_hash as u32),
             Reset::GraphHashHi => g.sparse.map_or(0, |s| (s.graph_hash >> 32) as u32),
+            Reset::StatsCaps => g.sparse.map_or(0, |s| {
+                if s.stats_bits == 0 {
+                    0
+                } else {
+                    pack(
+                        REG_STATS_CAPS,
+                        &[("count_bits", s.stats_bits), ("sets", STATS_SETS)],
+                    )
+                }
+            }),
         }
     }
 }
 
 /// `REG_MACHINE`'s kind of a sparse machine (a dense machine has no such register: kind 0).
 pub const MACHINE_KIND_SPARSE: u32 = 1;
+
+/// Sets of on-chip sums a sparse machine keeps (`REG_STATS_CAPS` field `sets`): one today.
+/// Replica exchange will keep one set per temperature; set s's n + edges counters will follow
+/// set s − 1's in the stats region, so today's layout is set 0's.
+pub const STATS_SETS: u32 = 1;
+/// `REG_STATS_CTRL` bits: add every sample a run takes to the sums; take samples for the sums
+/// only (none is held for the host, so a run never waits for the host to read one); clear the
+/// sums and the sample count (a strobe: reads 0).
+pub const STATS_ACCUMULATE: u32 = 1 << 0;
+pub const STATS_QUIET: u32 = 1 << 1;
+pub const STATS_CLEAR: u32 = 1 << 2;
+/// `REG_STATS_STATUS` bit: a sample came while the count was at its maximum (2^count_bits − 1)
+/// and was not added (the sums stay those of the first 2^count_bits − 1 samples).
+pub const STATS_OVERFLOW: u32 = 1 << 0;
 
 /// Packs named field values into register `index`'s word by the table's fields (each value
 /// masked to its field's width).
@@ -412,11 +454,11 @@ regions! {
     }
     REGION_J = 0x01 {
         name: "j", access: Access::W,
-        layout: Layout::Grid { stride: J_ROW_STRIDE, outer: Count::N, inner: Count::N },
+        layout: Layout::Grid { stride: J_ROW_STRIDE, outer: Count::DenseN, inner: Count::DenseN },
         width: 32, values: &[Value::Signed { width: Width::J, symmetric: true }],
         capability: Capability::Core,
         index_doc: "i·J_ROW_STRIDE + j (i, j < N)",
-        doc: "raw J_ij, two's complement; the host writes both (i, j) and (j, i)",
+        doc: "raw J_ij, two's complement; the host writes both (i, j) and (j, i); none on a sparse machine (its J is per edge)",
     }
     REGION_H = 0x02 {
         name: "h", access: Access::W, layout: Layout::Linear(Count::N), width: 32,
@@ -491,7 +533,13 @@ regions! {
         values: &[Value::Signed { width: Width::J, symmetric: true }],
         capability: Capability::Sparse,
         index_doc: "e < edges (the built graph's canonical order: i < j, sorted by (i, j))",
-        doc: "sparse machine: raw J of edge e, wired to both ends (the j region is not decoded)",
+        doc: "sparse machine: raw J of edge e, wired to both ends (the j region has no words)",
+    }
+    REGION_STATS = 0x0E {
+        name: "stats", access: Access::R, layout: Layout::Linear(Count::Stats), width: 32,
+        values: ANY, capability: Capability::Sparse,
+        index_doc: "k < n + edges: p-bit k (k < n), then edge k − n (canonical order)",
+        doc: "sparse machine, on-chip statistics: samples added since the clear with m_k = +1 (p-bit k), with m_i = m_j (edge e = (i, j)); unsigned count_bits wide; 0 while busy or before the first sample",
     }
 }
 
@@ -637,6 +685,33 @@ registers! {
         fields: &[], value: Value::Any, capability: Capability::Sparse,
         doc: "sparse machine: graph hash, high word",
     }
+    REG_STATS_CAPS = 0x1D {
+        name: "stats_caps", access: Access::R, width: 16, reset: Reset::StatsCaps,
+        fields: &[Field { name: "count_bits", lsb: 0, width: 8, capability: Capability::Sparse },
+                  Field { name: "sets", lsb: 8, width: 8, capability: Capability::Sparse }],
+        value: Value::Any, capability: Capability::Sparse,
+        doc: "sparse machine: width of the statistics counters and the sample count; sets of sums (1: replica exchange will keep one per temperature); 0 without on-chip statistics",
+    }
+    REG_STATS_CTRL = 0x1E {
+        name: "stats_ctrl", access: Access::RW, width: 3, reset: Reset::Value(0),
+        fields: &[Field { name: "accumulate", lsb: 0, width: 1, capability: Capability::Sparse },
+                  Field { name: "quiet", lsb: 1, width: 1, capability: Capability::Sparse },
+                  Field { name: "clear", lsb: 2, width: 1, capability: Capability::Sparse }],
+        value: Value::Range { min: 0, max: Count::Const(7), max_less: 0 },
+        capability: Capability::Sparse,
+        doc: "sparse machine: add each sample to the sums; take samples only for the sums (none is held for the host); clear the sums and the count (strobe, reads 0)",
+    }
+    REG_STATS_SAMPLES = 0x1F {
+        name: "stats_samples", access: Access::R, width: 32, reset: Reset::Value(0), fields: &[],
+        value: Value::Any, capability: Capability::Sparse,
+        doc: "sparse machine: samples added to the sums since the clear (at most 2^count_bits − 1)",
+    }
+    REG_STATS_STATUS = 0x20 {
+        name: "stats_status", access: Access::R, width: 1, reset: Reset::Value(0),
+        fields: &[Field { name: "overflow", lsb: 0, width: 1, capability: Capability::Sparse }],
+        value: Value::Any, capability: Capability::Sparse,
+        doc: "sparse machine: a sample came at the count's maximum and was not added (cleared by a clear)",
+    }
 }
 
 /// Magic word "pbit".
@@ -672,6 +747,10 @@ pub struct SparseGeometry {
     pub colours: u32,
     pub max_degree: u32,
     pub graph_hash: u64,
+    /// Width of the on-chip statistics counters (`REG_STATS_CAPS`), 0 without them.
+    pub stats_bits: u32,
+    /// Counters in the stats region: n + edges of the built graph with statistics, else 0.
+    pub stats_counters: u32,
 }
 
 /// The batch engine's dimensions (`REG_BATCH_CAPS`).
@@ -884,7 +963,18 @@ pub struct HwValue {
 
 impl HwDecode {
     pub fn of(g: &Geometry) -> HwDecode {
-        let present: Vec<&Region> = REGIONS.iter().filter(|r| g.has(r.capability)).collect();
+        // a region of no words (the stats region of a machine built without statistics, the J
+        // region of a sparse machine) has no valid index: it is decoded as absent, with no
+        // value rule (the link has RULE_SLOTS of them)
+        let present: Vec<&Region> = REGIONS
+            .iter()
+            .filter(|r| g.has(r.capability))
+            .filter(|r| match r.layout {
+                Layout::Registers => true,
+                Layout::Linear(c) => c.of(g) > 0,
+                Layout::Grid { outer, inner, .. } => outer.of(g) > 0 && inner.of(g) > 0,
+            })
+            .collect();
         let last_region = present.iter().map(|r| r.id).max().unwrap_or(0);
         let mut regions = vec![HwRegion::default(); last_region as usize + 1];
         let pow2 = |c: u32| c.max(1).next_power_of_two() - 1;
@@ -1025,6 +1115,7 @@ pub fn probe_addresses(g: &Geometry) -> Vec<u32> {
         );
     }
     v.push(0x0D << REGION_SHIFT);
+    v.push(0x0E << REGION_SHIFT);
     v.push(0xFF << REGION_SHIFT);
     v.sort_unstable();
     v.dedup();
@@ -1249,6 +1340,7 @@ pub fn markdown() -> String {
             Reset::BatchCaps => "engine's".into(),
             Reset::Machine => "built's".into(),
             Reset::GraphHashLo | Reset::GraphHashHi => "graph hash".into(),
+            Reset::StatsCaps => "built's".into(),
         };
         let fields: Vec<String> = r
             .fields
@@ -1319,7 +1411,14 @@ mod tests {
         }
         // sparse machines (no batch engine): edge counts around powers of two
         // (the link's geometry is whole state words: n a multiple of 32)
-        for (n, edges) in [(32u32, 10u32), (32, 24), (64, 128), (256, 600)] {
+        // (with and without on-chip statistics: n + edges counters, or none)
+        for (n, edges, stats_bits) in [
+            (32u32, 10u32, 0u32),
+            (32, 24, 32),
+            (64, 128, 8),
+            (256, 600, 0),
+            (256, 600, 32),
+        ] {
             v.push(Geometry {
                 n,
                 format: Format {
@@ -1335,6 +1434,8 @@ mod tests {
                     colours: 3,
                     max_degree: 6,
                     graph_hash: 0x0123_4567_89ab_cdef,
+                    stats_bits,
+                    stats_counters: if stats_bits == 0 { 0 } else { n + edges },
                 }),
             });
         }
@@ -1359,6 +1460,9 @@ mod tests {
                 } = r.layout
                 {
                     assert!(inner.of(&g) <= stride, "{}", r.name);
+                    if outer.of(&g) == 0 || inner.of(&g) == 0 {
+                        continue; // no words (the J region of a sparse machine)
+                    }
                     let last = (outer.of(&g) - 1) * stride + inner.of(&g) - 1;
                     assert!(last <= 0xFF_FFFF, "{}", r.name);
                 }

@@ -24,8 +24,9 @@ use std::fmt;
 pub const SPARSE_RNG_BITS: u32 = 8;
 
 /// Revision of the sparse rules (update order, best tracking, graph hash text). Bump it when any
-/// of them changes; the sparse spec hash then changes with it.
-pub const SPARSE_REVISION: u32 = 1;
+/// of them changes; the sparse spec hash then changes with it. 2: on-chip statistics (ones per
+/// p-bit and agreements per edge for each sample added, the count saturating with a flag).
+pub const SPARSE_REVISION: u32 = 2;
 
 /// Machine kind as a device reports it (the capability register's kind field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -274,8 +275,9 @@ pub fn sparse_spec_text(format: &Format, graph: &SparseGraph) -> String {
     format!(
         "pbit-spec-sparse r{} base={:016x} order=chromatic(colour-major,index-ascending) \
          generators=xorshift32(13,17,5)/per-p-bit,one-step-per-draw,top-{}-bits \
-         activation=floor-atanh-mirror(k={}) best=per-colour-phase graph={:016x} n={} colours={} \
-         max_degree={}",
+         activation=floor-atanh-mirror(k={}) best=per-colour-phase \
+         stats=per-sample(ones[i],agreements[e]),count<=2^bits-1-else-overflow \
+         graph={:016x} n={} colours={} max_degree={}",
         SPARSE_REVISION,
         spec_hash(format),
         format.rng_bits,
