@@ -169,3 +169,38 @@ impl Drop for SimBoard {
         }
     }
 }
+
+/// `pbit sim serve` as a child process (the flags before `sim serve`, e.g. `--machine sparse
+/// --graph FILE`) on a pty; killed on drop.
+pub struct Served {
+    child: std::process::Child,
+    /// The tty it printed (`--port`).
+    pub port: String,
+}
+
+impl Served {
+    pub fn start(flags: &[&str]) -> Served {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(pbit_bin())
+            .args(flags)
+            .args(["sim", "serve"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("run pbit sim serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().to_string();
+        assert!(!port.is_empty(), "pbit sim serve printed no tty");
+        Served { child, port }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

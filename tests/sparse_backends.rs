@@ -8,11 +8,9 @@
 //! fully visible Boltzmann machine) for the direct port and as a served board. Needs verilator
 //! and g++ (scripts/test-all.sh installs them).
 
-use pbit_tests::{ok, pbit};
+use pbit_tests::{ok, pbit, Served};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 /// Verilator builds and served boards: one at a time (2 cores).
@@ -264,38 +262,6 @@ fn verilator_sparse_is_byte_identical_to_the_model() {
         ),
         &["maximum degree D = 3"],
     );
-}
-
-/// `pbit sim serve` (a child process) on a pty, killed on drop.
-struct Served {
-    child: Child,
-    port: String,
-}
-
-impl Served {
-    fn start(flags: &[&str]) -> Served {
-        let mut child = Command::new(pbit_tests::pbit_bin())
-            .args(flags)
-            .args(["sim", "serve"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run pbit sim serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().to_string();
-        assert!(!port.is_empty(), "pbit sim serve printed no tty");
-        Served { child, port }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

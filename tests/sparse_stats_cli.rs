@@ -7,11 +7,9 @@
 //!
 //! Needs verilator and g++. Two small graphs, each one Verilator build (cached by its Verilog).
 
-use pbit_tests::{ok, pbit};
+use pbit_tests::{ok, pbit, Served};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 /// Verilator builds and served boards: one at a time (2 cores).
@@ -149,38 +147,6 @@ fn verilator_sums_are_byte_identical_to_the_model() {
             let s = report(&flags("verilator"), file, &streamed);
             assert_eq!(m.0, s.0, "{file} {rest:?}: streamed report differs");
         }
-    }
-}
-
-/// `pbit sim serve` (a child process) on a pty, killed on drop.
-struct Served {
-    child: Child,
-    port: String,
-}
-
-impl Served {
-    fn start(flags: &[&str]) -> Served {
-        let mut child = Command::new(pbit_tests::pbit_bin())
-            .args(flags)
-            .args(["sim", "serve"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run pbit sim serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().to_string();
-        assert!(!port.is_empty(), "pbit sim serve printed no tty");
-        Served { child, port }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

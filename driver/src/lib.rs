@@ -712,6 +712,22 @@ impl<B: Bus> Driver<B> {
             }
             return Ok(0);
         }
+        let (before, total) = self.load_sampling(problem, clamps, page, seed, spec)?;
+        self.run_samples(problem.n, record)?;
+        self.finish_job(before, total)
+    }
+
+    /// Checks a sampling run's limits and loads it as one schedule step of burn-in + sweeps:
+    /// the instance, page 0, the step and the sampling registers. Returns the counters read
+    /// before anything was written and the step's sweeps.
+    fn load_sampling(
+        &mut self,
+        problem: &FixedIsing,
+        clamps: &[(usize, bool)],
+        page: &ThresholdPage,
+        seed: u64,
+        spec: SampleSpec,
+    ) -> Result<(Counters, u64), DriverError<B::Error>> {
         if spec.burn_in > u32::MAX as u64 || spec.every > u32::MAX as u64 {
             return Err(DriverError::Limit {
                 what: "burn-in or sample interval",
@@ -719,8 +735,8 @@ impl<B: Bus> Driver<B> {
                 max: u32::MAX as u64,
             });
         }
-        // one schedule step of burn-in + sweeps: the sum is checked, never wrapped (a wrapped
-        // sum would pass the step's u32 check as a tiny schedule)
+        // the sum is checked, never wrapped (a wrapped sum would pass the step's u32 check as
+        // a tiny schedule)
         let total = match spec.burn_in.checked_add(spec.sweeps) {
             Some(t) if t <= u32::MAX as u64 => t,
             _ => {
@@ -738,8 +754,7 @@ impl<B: Bus> Driver<B> {
         self.write_page(0, page)?;
         self.write_schedule(&[(0, total)])?;
         self.write_sampling(spec.burn_in as u32, spec.every as u32)?;
-        self.run_samples(problem.n, record)?;
-        self.finish_job(before, total)
+        Ok((before, total))
     }
 
     /// The width of a sparse machine's statistics counters (`REG_STATS_CAPS`; 0: built without
@@ -821,28 +836,7 @@ impl<B: Bus> Driver<B> {
                 max,
             });
         }
-        if spec.burn_in > u32::MAX as u64 || spec.every > u32::MAX as u64 {
-            return Err(DriverError::Limit {
-                what: "burn-in or sample interval",
-                value: spec.burn_in.max(spec.every),
-                max: u32::MAX as u64,
-            });
-        }
-        let total = match spec.burn_in.checked_add(spec.sweeps) {
-            Some(t) if t <= u32::MAX as u64 => t,
-            _ => {
-                return Err(DriverError::Limit {
-                    what: "burn-in + sweeps (one schedule step)",
-                    value: spec.burn_in.saturating_add(spec.sweeps),
-                    max: u32::MAX as u64,
-                })
-            }
-        };
-        let before = self.counters()?;
-        self.load_instance(problem, clamps, seed, 0)?;
-        self.write_page(0, page)?;
-        self.write_schedule(&[(0, total)])?;
-        self.write_sampling(spec.burn_in as u32, spec.every as u32)?;
+        let (before, total) = self.load_sampling(problem, clamps, page, seed, spec)?;
         self.stats_control(sm::STATS_ACCUMULATE | sm::STATS_QUIET | sm::STATS_CLEAR)?;
         let mut sent = 0u64;
         let run = self.run_samples(problem.n, &mut |_, _| sent += 1);

@@ -489,7 +489,6 @@ fn hazard_free_slots(
             first0 = fm.clone();
         }
         let mut slots = vec![first];
-        let mut wrap_bubble = false;
         if k >= 2 {
             let need_last = rest.len().saturating_sub((k - 2) * l);
             let highest = |ok: &dyn Fn(usize) -> bool| -> Vec<usize> {
@@ -509,7 +508,7 @@ fn hazard_free_slots(
                 highest(&|_| true)
             };
             if last.len() < need_last {
-                wrap_bubble = true;
+                // some of these touch colour 0's first slot: the bubble below follows
                 last = highest(&|_| true);
             }
             let lm = marks(&last);
@@ -522,9 +521,6 @@ fn hazard_free_slots(
         let end = slots.last().expect("a colour has a slot");
         prev = marks(end);
         if col == last_colour && end.iter().any(|&i| touches(&first0, i)) {
-            wrap_bubble = true;
-        }
-        if wrap_bubble && col == last_colour {
             slots.push(Vec::new());
         }
         phases.push(slots);
@@ -750,14 +746,15 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         .map(|k| format!("slotdec[{k}]"))
         .collect();
     w!("    wire phase_end = {};", ends.join(" | "));
-    // the slot looked up this clock (for the next clock's update)
-    if t == 1 {
-        w!("    wire [{}:0] nslot = {sb}'d0;", sb - 1);
-    } else {
-        w!(
-            "    wire [{}:0] nslot = (state == S_SWEEP && !last_slot) ? slot + {sb}'d1 : {sb}'d0;",
-            sb - 1
-        );
+    // the slot looked up this clock (for the next clock's update); memory lanes keep their own
+    // (`sel_l`)
+    if !mem {
+        let next = if t == 1 {
+            format!("{sb}'d0")
+        } else {
+            format!("(state == S_SWEEP && !last_slot) ? slot + {sb}'d1 : {sb}'d0")
+        };
+        w!("    wire [{}:0] nslot = {next};", sb - 1);
     }
     // ---- energy pipeline tags (declared early: the controller waits on them)
     // tag bits: 0 add ΔE, 1 a colour phase ends (best compare), 2 add a recompute term, 3 the
@@ -1626,10 +1623,11 @@ fn balanced(terms: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ring(n: u32) -> SparseGraph {
+    /// An n-ring, 2-coloured by parity (n even).
+    pub(crate) fn ring(n: u32) -> SparseGraph {
         let edges = SparseGraph::canonical_edges((0..n).map(|i| (i, (i + 1) % n)));
         SparseGraph::new(n as usize, edges, (0..n).map(|i| i % 2).collect()).unwrap()
     }

@@ -213,12 +213,8 @@ pub fn emit_no_stats(o: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sparse::tests::ring;
     use crate::sparse::{emit_sparse_verilog, sparse_info, SparseEmitError, SparseOptions};
-
-    fn ring(n: u32) -> SparseGraph {
-        let edges = SparseGraph::canonical_edges((0..n).map(|i| (i, (i + 1) % n)));
-        SparseGraph::new(n as usize, edges, (0..n).map(|i| i % 2).collect()).unwrap()
-    }
 
     /// Banks: a walk of about a sweep, a power of two, at most 16.
     #[test]
