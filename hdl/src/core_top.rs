@@ -274,8 +274,14 @@ impl Logic for SparseCore {
     }
     fn hdl(&self) -> Verilog {
         Verilog::Wrapper(Wrapper {
-            code: "pbit_sparse_core core(.clock(clock), .write_en(write_en), \
-                   .write_addr(write_addr), .write_data(write_data), .read_addr(read_addr), \
+            // the bus stage (pbit_spec::regmap::BUS_READ_CLOCKS): the link sits by the UART
+            // pins, the machine's write decode and read multiplexer span the die, and the
+            // route between them gets a clock of its own, as in the Verilator harness
+            code: "reg bus_we = 1'b0; reg [31:0] bus_wa = 32'd0, bus_wd = 32'd0, bus_ra = 32'd0;\n\
+                   always @(posedge clock) begin bus_we <= write_en; bus_wa <= write_addr; \
+                   bus_wd <= write_data; bus_ra <= read_addr; end\n\
+                   pbit_sparse_core core(.clock(clock), .write_en(bus_we), \
+                   .write_addr(bus_wa), .write_data(bus_wd), .read_addr(bus_ra), \
                    .read_data(read_data), .sample_valid(sample_valid), \
                    .sample_ready(sample_ready), .busy(busy), .busy_other(busy_other));"
                 .into(),

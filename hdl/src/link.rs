@@ -201,6 +201,7 @@ pub struct Link<const W: usize> {
     c_sample_base: Constant<Bits<11>>,
     c_error_len: Constant<Bits<11>>,
     c_w: Constant<Bits<16>>,
+    c_read_wait: Constant<Bits<5>>,
     c_hello_last: Constant<Bits<5>>,
     c_sample_region: Constant<Bits<32>>,
     /// The regions the host writes, the register region, `REG_CTRL`, and the runs of
@@ -435,6 +436,7 @@ impl<const W: usize> Link<W> {
             c_sample_base: k!(SAMPLE_BASE, 11),
             c_error_len: k!(ERROR_LEN, 11),
             c_w: k!(W, 16),
+            c_read_wait: k!(pbit_spec::regmap::BUS_READ_CLOCKS, 5),
             c_hello_last: k!(p::Hello::LEN - 1, 5),
             c_sample_region: k!(mm::region_addr(mm::REGION_SAMPLE, 0), 32),
             c_wr_regions: wr_regions.iter().map(|&r| k!(r, 8)).collect(),
@@ -980,9 +982,9 @@ impl<const W: usize> Logic for Link<W> {
                 }
             }
             LinkState::BusRead => {
-                // read_addr = raddr since this clock; read_data follows one clock later
-                self.k.d.next = 1.into();
-                if self.k.q.val() == 1 {
+                // read_addr = raddr since this clock; read_data follows BUS_READ_CLOCKS later
+                self.k.d.next = self.k.q.val() + 1;
+                if self.k.q.val() == self.c_read_wait.val() {
                     self.word.d.next = self.read_data.val();
                     self.k.d.next = 0.into();
                     self.state.d.next = LinkState::PutWord;

@@ -44,15 +44,16 @@
 //! ahead) and written back stepped in the update's clock; bias and couplings are read a clock
 //! ahead. Only the one-bit signals (the neighbours' states, clamp, active) are still selected by
 //! the slot. A bus write of a generator, bias or coupling is decoded by two ROMs (a node's lane
-//! and slot; an edge's lane, slot and neighbour position at both ends) and lands a clock late,
-//! so a run that recomputes the energy first waits a clock (`S_BEGIN`). Each neighbour position
+//! and slot; an edge's lane, slot and neighbour position at both ends) and lands two clocks late
+//! (the ROM's read, then each lane's registered hit), so a run that recomputes the energy first
+//! waits two clocks (`S_BEGIN2`, `S_BEGIN`). Each neighbour position
 //! is a memory of its own, and the positions are placed so that an edge whose two ends share a
 //! lane writes two different memories.
 //!
 //! # Timing
 //! A sweep is C clocks (one per colour; 2 when C = 1, where each phase needs its lookup clock
 //! first); a schedule step adds its fetch and lookup clocks (and 129 clocks when it changes the
-//! page; memory lanes add a clock to a recompute, see below); a
+//! page; memory lanes add two clocks to a recompute, see below); a
 //! sampled sweep waits for the energy pipeline (`latency` clocks) before it captures the
 //! sample; the end of a run waits for it too. updates per clock = n / C.
 
@@ -636,7 +637,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // ---- controller state
     w!("    localparam S_IDLE = 4'd0, S_RECOMP = 4'd1, S_RDRAIN = 4'd2, S_STEP = 4'd3, S_COPY = 4'd4,");
     w!("               S_PREP = 4'd5, S_SWEEP = 4'd6, S_SDRAIN = 4'd7, S_DRAIN = 4'd8, S_BEGIN = 4'd9,");
-    w!("               S_FETCH = 4'd10;");
+    w!("               S_FETCH = 4'd10, S_BEGIN2 = 4'd11;");
     w!("    reg [3:0] state = S_IDLE;");
     w!("    reg running = 1'b0;");
     w!("    reg stale = 1'b1;");
@@ -1014,7 +1015,8 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("        else d_{l} <= {dw}'d0;");
         w!("    end");
         if mem {
-            emit_lane_memories(&mut o, l, deg, &info.format, t, position_bits(&pos));
+            let lb = bits_for(plan.lanes.len() - 1).max(1);
+            emit_lane_memories(&mut o, l, deg, &info.format, t, position_bits(&pos), lb);
         }
     }
     // the field of each node, for the readback region
@@ -1244,12 +1246,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            if (start) begin");
     w!("                sample_pending <= 1'b0;");
     w!("                burn_left <= burn_in; every_left <= every; step <= 5'd0; running <= 1'b1;");
-    // memory lanes write the bus's biases, couplings and generators a clock late (after their
-    // decode), so a recompute starts a clock later, when slot 0's read sees the last write
-    let recomp = if mem { "S_BEGIN" } else { "S_RECOMP" };
+    // memory lanes write the bus's biases, couplings and generators two clocks late (after
+    // their two-stage decode), so a recompute starts two clocks later, when slot 0's read sees
+    // the last write
+    let recomp = if mem { "S_BEGIN2" } else { "S_RECOMP" };
     w!("                state <= stale ? {recomp} : S_FETCH;");
     w!("            end else if (recompute) begin running <= 1'b0; state <= {recomp}; end");
     w!("        end");
+    w!("        S_BEGIN2: state <= S_BEGIN;");
     w!("        S_BEGIN: state <= S_RECOMP;");
     if mem {
         w!("        S_RECOMP: if (last_slot) state <= S_RDRAIN;");
@@ -1540,10 +1544,19 @@ fn emit_lane_memory_decode(
             base + kb - 1
         );
     }
+    // a second stage: the ROMs' block-RAM outputs reach every lane's write enables across the
+    // die (the 40 MHz ULX3S build's critical path: 26.3 ns, 19.1 of it routing), so each lane
+    // registers its own hits, and the slots, positions and data are registered once more
+    let _ = writeln!(
+        o,
+        "    reg wq2_rng = 1'b0, wq2_h = 1'b0; reg [31:0] wdq2 = 32'd0, wdxq2 = 32'd0; reg [{}:0] nq_slot2 = {sb}'d0, eq_sa2 = {sb}'d0, eq_sb2 = {sb}'d0;",
+        sb - 1
+    );
+    let _ = writeln!(o, "    always @(posedge clock) begin wq2_rng <= wq_rng; wq2_h <= wq_h; wdq2 <= wdq; wdxq2 <= wdxq; nq_slot2 <= nq_slot; eq_sa2 <= eq_sa; eq_sb2 <= eq_sb; end");
     for l in 0..lanes {
         let _ = writeln!(
             o,
-            "    wire nh_{l} = nq_valid & (nq_lane == {lb}'d{l}); wire ea_{l} = eq_valid & (eq_la == {lb}'d{l}); wire eb_{l} = eq_valid & (eq_lb == {lb}'d{l});"
+            "    reg nh_{l} = 1'b0; always @(posedge clock) nh_{l} <= nq_valid & (nq_lane == {lb}'d{l});"
         );
     }
 }
@@ -1552,10 +1565,26 @@ fn emit_lane_memory_decode(
 /// ahead into `g_l`, then `ss_l` in the update's clock, which writes back the stepped state),
 /// biases (`hm`) and the couplings of its `deg` neighbour positions (`jm_k`, a memory each, so
 /// an edge whose two ends share the lane writes both in one clock), read a clock ahead.
-fn emit_lane_memories(o: &mut String, l: usize, deg: usize, fmt: &Format, t: usize, kb: usize) {
+#[allow(clippy::too_many_arguments)]
+fn emit_lane_memories(
+    o: &mut String,
+    l: usize,
+    deg: usize,
+    fmt: &Format,
+    t: usize,
+    kb: usize,
+    lb: usize,
+) {
     let hb = fmt.h_bits as usize;
     let jb = fmt.j_bits as usize;
-    let _ = writeln!(o, "    reg [31:0] gm_{l} [0:{}];", t - 1);
+    // the generators in block RAM (a read and a write port, read two clocks ahead and written
+    // back every update, never the same entry in one clock): in LUT RAM they took 8 DPR16X4
+    // a lane, ≈ 48 LUT sites, and block RAM was two-thirds free
+    let _ = writeln!(
+        o,
+        "    (* ram_style = \"block\" *) reg [31:0] gm_{l} [0:{}];",
+        t - 1
+    );
     let _ = writeln!(o, "    reg [{}:0] hm_{l} [0:{}];", hb - 1, t - 1);
     for k in 0..deg {
         let _ = writeln!(o, "    reg [{}:0] jm_{l}_{k} [0:{}];", jb - 1, t - 1);
@@ -1576,28 +1605,30 @@ fn emit_lane_memories(o: &mut String, l: usize, deg: usize, fmt: &Format, t: usi
     let _ = writeln!(o, "    reg [31:0] g_{l} = 32'd1;");
     // a bus write (only while idle) or the update's write-back (only while sweeping), chosen
     // by the lane's own decode, not the controller's state (a net to every bit of every lane)
-    let _ = writeln!(o, "    wire bw_{l} = wq_rng & nh_{l};");
+    let _ = writeln!(o, "    wire bw_{l} = wq2_rng & nh_{l};");
     let _ = writeln!(o, "    wire gwe_{l} = en_{l} | bw_{l};");
     let _ = writeln!(o, "    always @(posedge clock) begin");
     let _ = writeln!(o, "        g_{l} <= gm_{l}[seln_{l}]; ss_{l} <= g_{l};");
     let _ = writeln!(
         o,
-        "        if (gwe_{l}) gm_{l}[bw_{l} ? nq_slot : cur_{l}] <= bw_{l} ? wdxq : rs_{l};"
+        "        if (gwe_{l}) gm_{l}[bw_{l} ? nq_slot2 : cur_{l}] <= bw_{l} ? wdxq2 : rs_{l};"
     );
     let _ = writeln!(o, "        hs_{l} <= hm_{l}[sel_{l}];");
     let _ = writeln!(
         o,
-        "        if (wq_h & nh_{l}) hm_{l}[nq_slot] <= wdq[{}:0];",
+        "        if (wq2_h & nh_{l}) hm_{l}[nq_slot2] <= wdq2[{}:0];",
         hb - 1
     );
     let _ = writeln!(o, "    end");
     for k in 0..deg {
-        let _ = writeln!(o, "    wire ja_{l}_{k} = ea_{l} & (eq_ka == {kb}'d{k}); wire jb_{l}_{k} = eb_{l} & (eq_kb == {kb}'d{k});");
+        // the hits of the decode's second stage, registered in the lane (see the decode)
+        let _ = writeln!(o, "    reg ja_{l}_{k} = 1'b0, jb_{l}_{k} = 1'b0;");
+        let _ = writeln!(o, "    always @(posedge clock) begin ja_{l}_{k} <= wq_edge & eq_valid & (eq_la == {lb}'d{l}) & (eq_ka == {kb}'d{k}); jb_{l}_{k} <= wq_edge & eq_valid & (eq_lb == {lb}'d{l}) & (eq_kb == {kb}'d{k}); end");
         let _ = writeln!(o, "    always @(posedge clock) begin");
         let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[sel_{l}];");
         let _ = writeln!(
             o,
-            "        if (wq_edge & (ja_{l}_{k} | jb_{l}_{k})) jm_{l}_{k}[ja_{l}_{k} ? eq_sa : eq_sb] <= wdq[{}:0];",
+            "        if (ja_{l}_{k} | jb_{l}_{k}) jm_{l}_{k}[ja_{l}_{k} ? eq_sa2 : eq_sb2] <= wdq2[{}:0];",
             jb - 1
         );
         let _ = writeln!(o, "    end");

@@ -17,7 +17,7 @@ use std::time::Instant;
 type NewFn = unsafe extern "C" fn() -> *mut c_void;
 type FreeFn = unsafe extern "C" fn(*mut c_void);
 type WriteFn = unsafe extern "C" fn(*mut c_void, u32, u32);
-type ReadFn = unsafe extern "C" fn(*mut c_void, u32) -> u32;
+type ReadFn = unsafe extern "C" fn(*mut c_void, u32, u32) -> u32;
 type AckFn = unsafe extern "C" fn(*mut c_void);
 type RunFn = unsafe extern "C" fn(*mut c_void, u64) -> i32;
 type TickFn = unsafe extern "C" fn(*mut c_void, u64);
@@ -91,6 +91,16 @@ impl VerilatedMachine {
         max_degree: usize,
         lanes: Option<usize>,
     ) -> Result<Self, SimError> {
+        Self::build_sparse_options(graph, max_degree, lanes, None)
+    }
+
+    /// [`Self::build_sparse_with`], traced as [`Self::build_sparse_traced`] if `trace` is given.
+    pub fn build_sparse_options(
+        graph: &SparseGraph,
+        max_degree: usize,
+        lanes: Option<usize>,
+        trace: Option<&crate::build::Trace>,
+    ) -> Result<Self, SimError> {
         let opts = SparseOptions {
             max_degree,
             readback: true,
@@ -98,15 +108,25 @@ impl VerilatedMachine {
             // Verilator builds keep the on-chip statistics
             stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
         };
-        Self::build_sparse_opts(graph, &opts)
+        Self::build_sparse_traced(graph, &opts, trace)
     }
 
     /// [`Self::build_sparse`] with every option given (tests build narrow statistics counters
     /// to reach their overflow).
     pub fn build_sparse_opts(graph: &SparseGraph, opts: &SparseOptions) -> Result<Self, SimError> {
+        Self::build_sparse_traced(graph, opts, None)
+    }
+
+    /// [`Self::build_sparse_opts`], writing a waveform of the machine's first `trace.clocks`
+    /// clocks to `trace.path` (a traced build of its own, as [`Self::build_with`]'s).
+    pub fn build_sparse_traced(
+        graph: &SparseGraph,
+        opts: &SparseOptions,
+        trace: Option<&crate::build::Trace>,
+    ) -> Result<Self, SimError> {
         let (verilog, info) = pbit_hdl::sparse::emit_sparse_verilog(graph, opts)?;
-        let so = crate::build::build_shared_object(&verilog)?;
-        let mut m = Self::load(&so, graph.n(), info.format, None, Some(graph.clone()))?;
+        let so = crate::build::build_shared_object_with(&verilog, trace.map(|t| t.format))?;
+        let mut m = Self::load(&so, graph.n(), info.format, trace, Some(graph.clone()))?;
         let id = pbit_driver::identify_sparse(&mut m).map_err(|e| match e {
             pbit_driver::DriverError::Bus(e) => e,
             e => SimError::Io(e.to_string()),
@@ -209,7 +229,7 @@ impl VerilatedMachine {
     }
     /// One bus read (one clock).
     pub fn read(&self, addr: u32) -> u32 {
-        unsafe { (self.api.read)(self.handle, addr) }
+        unsafe { (self.api.read)(self.handle, addr, pbit_spec::regmap::BUS_READ_CLOCKS) }
     }
     /// Runs `clocks` clocks.
     pub fn tick(&self, clocks: u64) {

@@ -716,6 +716,11 @@ registers! {
 
 /// Magic word "pbit".
 pub const MAGIC: u32 = 0x7062_6974;
+/// Clocks from a bus read's address to its data at the link's port: one register stage
+/// between the link and the machine (so the link's address and write words never cross the
+/// die in the clock that decodes them; the Verilator harness has the same stage, wrapper.v),
+/// then the machine's registered read multiplexer. The link and the harness wait this many.
+pub const BUS_READ_CLOCKS: u32 = 2;
 pub const CTRL_RUN: u32 = 1 << 0;
 pub const CTRL_RECOMPUTE: u32 = 1 << 1;
 pub const CTRL_STOP: u32 = 1 << 2;

@@ -61,12 +61,12 @@ void pbit_sim_write(void* h, uint32_t addr, uint32_t data) {
     s->top->write_en = 0;
 }
 
-// The harness registers the inputs (wrapper.v): read data is valid two clocks after the address.
-uint32_t pbit_sim_read(void* h, uint32_t addr) {
+// The harness registers the inputs (wrapper.v), as a board's core top does: read data is valid
+// `clocks` (pbit_spec::regmap::BUS_READ_CLOCKS, passed by the driver) after the address.
+uint32_t pbit_sim_read(void* h, uint32_t addr, uint32_t clocks) {
     PbitSim* s = static_cast<PbitSim*>(h);
     s->top->read_addr = addr;
-    tick(s);
-    tick(s);
+    for (uint32_t i = 0; i < clocks; i++) tick(s);
     return s->top->read_data;
 }
 
