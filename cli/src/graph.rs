@@ -32,8 +32,8 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
     if m.lanes.is_some() && kind != BackendKind::Verilator {
         bail!("--lanes says how the gateware is generated (--backend verilator, sim serve, hdl emit|build): the model has no lanes, and a serial device's are its bitstream's");
     }
-    if m.trace.is_some() {
-        bail!("--trace writes the dense verilator machine's waveform; the sparse machine's is not traced yet");
+    if m.trace.is_some() && kind != BackendKind::Verilator {
+        bail!("--trace writes the verilator backend's waveform: add --backend verilator");
     }
     let threads = match m.threads {
         Some(0) => bail!("--threads must be at least 1"),
@@ -69,9 +69,14 @@ pub fn sparse_backend(m: &MachineArgs) -> Result<Box<dyn MeteredBackend>> {
             }
             let mut target = SparseTarget::new(graph, m.max_degree);
             target.on_machine = Some(note);
+            let trace = match &m.trace {
+                Some(path) => Some(pbit_sim::Trace::new(path, m.trace_clocks)?),
+                None => None,
+            };
             Box::new(pbit_host::verilator::VerilatorBackend::sparse(
                 target,
                 m.lanes.filter(|&l| l > 0),
+                trace,
             )?)
         }
         #[cfg(feature = "serial")]

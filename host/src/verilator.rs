@@ -68,17 +68,19 @@ impl VerilatorBackend {
 
     /// The sparse machine `target` in Verilator: generated for the graph given, else for each
     /// instance's own graph, on first use, with `lanes` update lanes (None: one update cell
-    /// per p-bit; as `pbit hdl build --lanes`). A waveform is not written for sparse builds
-    /// yet.
+    /// per p-bit; as `pbit hdl build --lanes`), writing the waveform of each machine built to
+    /// `trace` (None: untraced builds). A machine built for another graph starts the file
+    /// afresh.
     pub fn sparse(
         target: SparseTarget,
         lanes: Option<usize>,
+        trace: Option<pbit_sim::Trace>,
     ) -> Result<VerilatorBackend, BackendError> {
         DeviceBackend::for_sparse(
             VerilatedDevice {
                 machine_n: None,
                 machine: None,
-                trace: None,
+                trace,
                 sparse: HashMap::new(),
                 sparse_lanes: lanes,
             },
@@ -127,8 +129,13 @@ impl Device for VerilatedDevice {
         let vm = match self.sparse.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let built = VerilatedMachine::build_sparse_with(graph, d, self.sparse_lanes)
-                    .map_err(|e| BackendError::Other(format!("verilator backend: {e}")))?;
+                let built = VerilatedMachine::build_sparse_options(
+                    graph,
+                    d,
+                    self.sparse_lanes,
+                    self.trace.as_ref(),
+                )
+                .map_err(|e| BackendError::Other(format!("verilator backend: {e}")))?;
                 e.insert(built)
             }
         };
