@@ -44,16 +44,16 @@
 //! ahead) and written back stepped in the update's clock; bias and couplings are read a clock
 //! ahead. Only the one-bit signals (the neighbours' states, clamp, active) are still selected by
 //! the slot. A bus write of a generator, bias or coupling is decoded by two ROMs (a node's lane
-//! and slot; an edge's lane, slot and neighbour position at both ends) and lands two clocks late
-//! (the ROM's read, then each lane's registered hit), so a run that recomputes the energy first
-//! waits two clocks (`S_BEGIN2`, `S_BEGIN`). Each neighbour position
+//! and slot; an edge's lane, slot and neighbour position at both ends) and lands three clocks
+//! late (the ROM's read, its flip-flop copy, then each lane's registered hit), so a run that
+//! recomputes the energy first waits three clocks (`S_BEGIN3`, `S_BEGIN2`, `S_BEGIN`). Each neighbour position
 //! is a memory of its own, and the positions are placed so that an edge whose two ends share a
 //! lane writes two different memories.
 //!
 //! # Timing
 //! A sweep is C clocks (one per colour; 2 when C = 1, where each phase needs its lookup clock
 //! first); a schedule step adds its fetch and lookup clocks (and 129 clocks when it changes the
-//! page; memory lanes add two clocks to a recompute, see below); a
+//! page; memory lanes add three clocks to a recompute, see below); a
 //! sampled sweep waits for the energy pipeline (`latency` clocks) before it captures the
 //! sample; the end of a run waits for it too. updates per clock = n / C.
 
@@ -637,7 +637,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // ---- controller state
     w!("    localparam S_IDLE = 4'd0, S_RECOMP = 4'd1, S_RDRAIN = 4'd2, S_STEP = 4'd3, S_COPY = 4'd4,");
     w!("               S_PREP = 4'd5, S_SWEEP = 4'd6, S_SDRAIN = 4'd7, S_DRAIN = 4'd8, S_BEGIN = 4'd9,");
-    w!("               S_FETCH = 4'd10, S_BEGIN2 = 4'd11;");
+    w!("               S_FETCH = 4'd10, S_BEGIN2 = 4'd11, S_BEGIN3 = 4'd12;");
     w!("    reg [3:0] state = S_IDLE;");
     w!("    reg running = 1'b0;");
     w!("    reg stale = 1'b1;");
@@ -1008,10 +1008,19 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             dw - hb,
             hb - 1
         );
+        // one negator for both: a flip has m_new = −m, so its ΔE is +2I when m = +1 and −2I
+        // when m = −1, and the recompute term is −(I + h) when m = +1; the sign is the
+        // selected state's, known at the clock's start (upd and recomp_clk never coincide)
+        w!(
+            "    wire [{}:0] dx_{l} = recomp_clk ? ihx_{l} : {{fx_{l}[{}:0], 1'b0}};",
+            dw - 1,
+            dw - 2
+        );
+        w!("    wire [{}:0] dn_{l} = -dx_{l};", dw - 1);
         w!("    reg [{}:0] d_{l} = {dw}'d0;", dw - 1);
         w!("    always @(posedge clock) begin");
-        w!("        if (en_{l}) d_{l} <= (mnew_{l} != sp_{l}) ? (mnew_{l} ? -{{fx_{l}[{}:0], 1'b0}} : {{fx_{l}[{}:0], 1'b0}}) : {dw}'d0;", dw - 2, dw - 2);
-        w!("        else if (recomp_clk & va_{l} & ac_{l}) d_{l} <= sp_{l} ? -ihx_{l} : ihx_{l};");
+        w!("        if (en_{l}) d_{l} <= (mnew_{l} != sp_{l}) ? (sp_{l} ? dx_{l} : dn_{l}) : {dw}'d0;");
+        w!("        else if (recomp_clk & va_{l} & ac_{l}) d_{l} <= sp_{l} ? dn_{l} : dx_{l};");
         w!("        else d_{l} <= {dw}'d0;");
         w!("    end");
         if mem {
@@ -1246,13 +1255,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            if (start) begin");
     w!("                sample_pending <= 1'b0;");
     w!("                burn_left <= burn_in; every_left <= every; step <= 5'd0; running <= 1'b1;");
-    // memory lanes write the bus's biases, couplings and generators two clocks late (after
-    // their two-stage decode), so a recompute starts two clocks later, when slot 0's read sees
-    // the last write
-    let recomp = if mem { "S_BEGIN2" } else { "S_RECOMP" };
+    // memory lanes write the bus's biases, couplings and generators three clocks late (after
+    // their three-stage decode), so a recompute starts three clocks later, when slot 0's read
+    // sees the last write
+    let recomp = if mem { "S_BEGIN3" } else { "S_RECOMP" };
     w!("                state <= stale ? {recomp} : S_FETCH;");
     w!("            end else if (recompute) begin running <= 1'b0; state <= {recomp}; end");
     w!("        end");
+    w!("        S_BEGIN3: state <= S_BEGIN2;");
     w!("        S_BEGIN2: state <= S_BEGIN;");
     w!("        S_BEGIN: state <= S_RECOMP;");
     if mem {
@@ -1440,7 +1450,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
 
 /// The write decode of memory lanes: the bus's RNG, h and edge writes, delayed a clock while
 /// two ROMs turn the written index into where it lives — a node's (lane, slot), an edge's
-/// (lane, slot, position) at both ends. Outputs: `wq_rng`, `wq_h`, `wq_edge`, `wdq`, `wdxq`
+/// (lane, slot, position) at both ends. Outputs: `wq_rng`, `wq_h`, `wq_edge`, `wdq` (the bus write a clock late), their copies `wqr_*`, `wdxq`
 /// (the generator's stored next state), and per lane `nh_l` (the node write hits lane l),
 /// `nq_slot`, `ea_l`/`eb_l` (an edge's first/second end is in lane l) with `eq_{s,k}{a,b}`.
 fn emit_lane_memory_decode(
@@ -1464,7 +1474,13 @@ fn emit_lane_memory_decode(
         "    reg wq_rng = 1'b0, wq_h = 1'b0, wq_edge = 1'b0; reg [31:0] wdq = 32'd0;"
     );
     let _ = writeln!(o, "    always @(posedge clock) begin wq_rng <= wr_rng; wq_h <= wr_h; wq_edge <= wr_edge; wdq <= write_data; end");
-    let _ = writeln!(o, "    wire [31:0] wdxq = xs32(wdq);");
+    // aligned with the ROMs' flip-flop copies
+    let _ = writeln!(
+        o,
+        "    reg wqr_rng = 1'b0, wqr_h = 1'b0, wqr_edge = 1'b0; reg [31:0] wdqr = 32'd0;"
+    );
+    let _ = writeln!(o, "    always @(posedge clock) begin wqr_rng <= wq_rng; wqr_h <= wq_h; wqr_edge <= wq_edge; wdqr <= wdq; end");
+    let _ = writeln!(o, "    wire [31:0] wdxq = xs32(wdqr);");
     // the ROMs are memories with a registered read, so yosys puts them in block RAM
     let n = plan.node_at.len();
     let ne = graph.edges().len();
@@ -1482,14 +1498,18 @@ fn emit_lane_memory_decode(
         "    always @(posedge clock) nq <= n_in ? nrom[w_index[{}:0]] : {nw}'d0;",
         nib - 1
     );
-    let _ = writeln!(o, "    wire nq_valid = nq[{}];", nw - 1);
+    // the ROMs' block-RAM outputs are copied into flip-flops before they fan out to every
+    // lane: from the RAM's output pins the 64-lane ULX3S build routed them in 20.7 ns
+    let _ = writeln!(o, "    reg [{}:0] nqr = {nw}'d0;", nw - 1);
+    let _ = writeln!(o, "    always @(posedge clock) nqr <= nq;");
+    let _ = writeln!(o, "    wire nq_valid = nqr[{}];", nw - 1);
     let _ = writeln!(
         o,
-        "    wire [{}:0] nq_lane = nq[{}:{sb}];",
+        "    wire [{}:0] nq_lane = nqr[{}:{sb}];",
         lb - 1,
         sb + lb - 1
     );
-    let _ = writeln!(o, "    wire [{}:0] nq_slot = nq[{}:0];", sb - 1, sb - 1);
+    let _ = writeln!(o, "    wire [{}:0] nq_slot = nqr[{}:0];", sb - 1, sb - 1);
     let eib = bits_for(ne.max(1) - 1).max(1);
     let _ = writeln!(o, "    reg [{}:0] erom [0:{}];", ew - 1, ne.max(1) - 1);
     let _ = writeln!(o, "    initial begin");
@@ -1521,25 +1541,27 @@ fn emit_lane_memory_decode(
         eib - 1
     );
     let half = lb + sb + kb;
-    let _ = writeln!(o, "    wire eq_valid = eq[{}];", ew - 1);
+    let _ = writeln!(o, "    reg [{}:0] eqr = {ew}'d0;", ew - 1);
+    let _ = writeln!(o, "    always @(posedge clock) eqr <= eq;");
+    let _ = writeln!(o, "    wire eq_valid = eqr[{}];", ew - 1);
     for (end, base) in [("a", half), ("b", 0)] {
         let _ = writeln!(
             o,
-            "    wire [{}:0] eq_l{end} = eq[{}:{}];",
+            "    wire [{}:0] eq_l{end} = eqr[{}:{}];",
             lb - 1,
             base + half - 1,
             base + sb + kb
         );
         let _ = writeln!(
             o,
-            "    wire [{}:0] eq_s{end} = eq[{}:{}];",
+            "    wire [{}:0] eq_s{end} = eqr[{}:{}];",
             sb - 1,
             base + sb + kb - 1,
             base + kb
         );
         let _ = writeln!(
             o,
-            "    wire [{}:0] eq_k{end} = eq[{}:{base}];",
+            "    wire [{}:0] eq_k{end} = eqr[{}:{base}];",
             kb - 1,
             base + kb - 1
         );
@@ -1552,7 +1574,7 @@ fn emit_lane_memory_decode(
         "    reg wq2_rng = 1'b0, wq2_h = 1'b0; reg [31:0] wdq2 = 32'd0, wdxq2 = 32'd0; reg [{}:0] nq_slot2 = {sb}'d0, eq_sa2 = {sb}'d0, eq_sb2 = {sb}'d0;",
         sb - 1
     );
-    let _ = writeln!(o, "    always @(posedge clock) begin wq2_rng <= wq_rng; wq2_h <= wq_h; wdq2 <= wdq; wdxq2 <= wdxq; nq_slot2 <= nq_slot; eq_sa2 <= eq_sa; eq_sb2 <= eq_sb; end");
+    let _ = writeln!(o, "    always @(posedge clock) begin wq2_rng <= wqr_rng; wq2_h <= wqr_h; wdq2 <= wdqr; wdxq2 <= wdxq; nq_slot2 <= nq_slot; eq_sa2 <= eq_sa; eq_sb2 <= eq_sb; end");
     for l in 0..lanes {
         let _ = writeln!(
             o,
@@ -1623,7 +1645,7 @@ fn emit_lane_memories(
     for k in 0..deg {
         // the hits of the decode's second stage, registered in the lane (see the decode)
         let _ = writeln!(o, "    reg ja_{l}_{k} = 1'b0, jb_{l}_{k} = 1'b0;");
-        let _ = writeln!(o, "    always @(posedge clock) begin ja_{l}_{k} <= wq_edge & eq_valid & (eq_la == {lb}'d{l}) & (eq_ka == {kb}'d{k}); jb_{l}_{k} <= wq_edge & eq_valid & (eq_lb == {lb}'d{l}) & (eq_kb == {kb}'d{k}); end");
+        let _ = writeln!(o, "    always @(posedge clock) begin ja_{l}_{k} <= wqr_edge & eq_valid & (eq_la == {lb}'d{l}) & (eq_ka == {kb}'d{k}); jb_{l}_{k} <= wqr_edge & eq_valid & (eq_lb == {lb}'d{l}) & (eq_kb == {kb}'d{k}); end");
         let _ = writeln!(o, "    always @(posedge clock) begin");
         let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[sel_{l}];");
         let _ = writeln!(
