@@ -1599,14 +1599,11 @@ fn emit_lane_memories(
 ) {
     let hb = fmt.h_bits as usize;
     let jb = fmt.j_bits as usize;
-    // the generators in block RAM (a read and a write port, read two clocks ahead and written
-    // back every update, never the same entry in one clock): in LUT RAM they took 8 DPR16X4
-    // a lane, ≈ 48 LUT sites, and block RAM was two-thirds free
-    let _ = writeln!(
-        o,
-        "    (* ram_style = \"block\" *) reg [31:0] gm_{l} [0:{}];",
-        t - 1
-    );
+    // the generators stay in LUT RAM (8 DPR16X4 a lane, ≈ 54 LUT sites): in block RAM (one
+    // DP16KD a lane, 137 of 208 in all at 64 lanes) they saved 3,500 LUTs, but the 64-lane
+    // glass then did not route (router2 kept ≈ 500–600 overused wires for 50 minutes; the
+    // lanes are pulled to the block-RAM rows)
+    let _ = writeln!(o, "    reg [31:0] gm_{l} [0:{}];", t - 1);
     let _ = writeln!(o, "    reg [{}:0] hm_{l} [0:{}];", hb - 1, t - 1);
     for k in 0..deg {
         let _ = writeln!(o, "    reg [{}:0] jm_{l}_{k} [0:{}];", jb - 1, t - 1);
