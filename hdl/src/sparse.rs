@@ -46,9 +46,9 @@
 //! the slot. A bus write of a generator, bias or coupling is decoded by two ROMs (a node's lane
 //! and slot; an edge's lane, slot and neighbour position at both ends) and lands three clocks
 //! late (the ROM's read, its flip-flop copy, then each lane's registered hit), so a run that
-//! recomputes the energy first waits three clocks (`S_BEGIN3`, `S_BEGIN2`, `S_BEGIN`). Each
-//! neighbour position is a memory of its own, and the positions are placed so that an edge
-//! whose two ends share a lane writes two different memories.
+//! recomputes the energy first waits three clocks (`S_BEGIN3`, `S_BEGIN2`, `S_BEGIN`). Each neighbour position
+//! is a memory of its own, and the positions are placed so that an edge whose two ends share a
+//! lane writes two different memories.
 //!
 //! # Timing
 //! A sweep is C clocks (one per colour; 2 when C = 1, where each phase needs its lookup clock
@@ -1024,7 +1024,8 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("        else d_{l} <= {dw}'d0;");
         w!("    end");
         if mem {
-            emit_lane_memories(&mut o, l, deg, &info.format, t, position_bits(&pos));
+            let lb = bits_for(plan.lanes.len() - 1).max(1);
+            emit_lane_memories(&mut o, l, deg, &info.format, t, position_bits(&pos), lb);
         }
     }
     // the field of each node, for the readback region
@@ -1449,11 +1450,9 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
 
 /// The write decode of memory lanes: the bus's RNG, h and edge writes, delayed a clock while
 /// two ROMs turn the written index into where it lives — a node's (lane, slot), an edge's
-/// (lane, slot, position) at both ends, in three registered stages. Outputs, in the third:
-/// `wq2_rng`, `wq2_h`, `wdq2`, `wdxq2` (the write, and the generator's stored next state),
-/// `nq_slot2`, `eq_sa2`/`eq_sb2` (the slots of an edge's two ends), and per lane `nh_l` (the
-/// node write hits lane l); for the lanes' own registered edge hits, in the second,
-/// `wqr_edge` and `ea_l`/`eb_l` (an edge's first/second end is in lane l) with `eq_k{a,b}`.
+/// (lane, slot, position) at both ends. Outputs: `wq_rng`, `wq_h`, `wq_edge`, `wdq` (the bus write a clock late), their copies `wqr_*`, `wdxq`
+/// (the generator's stored next state), and per lane `nh_l` (the node write hits lane l),
+/// `nq_slot`, `ea_l`/`eb_l` (an edge's first/second end is in lane l) with `eq_{s,k}{a,b}`.
 fn emit_lane_memory_decode(
     o: &mut String,
     graph: &SparseGraph,
@@ -1567,9 +1566,9 @@ fn emit_lane_memory_decode(
             base + kb - 1
         );
     }
-    // the third stage: each lane registers its own hits (the ROMs' decoded outputs reached
-    // every lane's write enables across the die in one clock: the 40 MHz ULX3S build's critical
-    // path, 26.3 ns, 19.1 of it routing), and the slots and data are registered once more
+    // a second stage: the ROMs' block-RAM outputs reach every lane's write enables across the
+    // die (the 40 MHz ULX3S build's critical path: 26.3 ns, 19.1 of it routing), so each lane
+    // registers its own hits, and the slots, positions and data are registered once more
     let _ = writeln!(
         o,
         "    reg wq2_rng = 1'b0, wq2_h = 1'b0; reg [31:0] wdq2 = 32'd0, wdxq2 = 32'd0; reg [{}:0] nq_slot2 = {sb}'d0, eq_sa2 = {sb}'d0, eq_sb2 = {sb}'d0;",
@@ -1579,7 +1578,7 @@ fn emit_lane_memory_decode(
     for l in 0..lanes {
         let _ = writeln!(
             o,
-            "    reg nh_{l} = 1'b0; always @(posedge clock) nh_{l} <= nq_valid & (nq_lane == {lb}'d{l}); wire ea_{l} = wqr_edge & eq_valid & (eq_la == {lb}'d{l}); wire eb_{l} = wqr_edge & eq_valid & (eq_lb == {lb}'d{l});"
+            "    reg nh_{l} = 1'b0; always @(posedge clock) nh_{l} <= nq_valid & (nq_lane == {lb}'d{l});"
         );
     }
 }
@@ -1588,13 +1587,22 @@ fn emit_lane_memory_decode(
 /// ahead into `g_l`, then `ss_l` in the update's clock, which writes back the stepped state),
 /// biases (`hm`) and the couplings of its `deg` neighbour positions (`jm_k`, a memory each, so
 /// an edge whose two ends share the lane writes both in one clock), read a clock ahead.
-fn emit_lane_memories(o: &mut String, l: usize, deg: usize, fmt: &Format, t: usize, kb: usize) {
+#[allow(clippy::too_many_arguments)]
+fn emit_lane_memories(
+    o: &mut String,
+    l: usize,
+    deg: usize,
+    fmt: &Format,
+    t: usize,
+    kb: usize,
+    lb: usize,
+) {
     let hb = fmt.h_bits as usize;
     let jb = fmt.j_bits as usize;
     // the generators stay in LUT RAM (8 DPR16X4 a lane, ≈ 54 LUT sites): in block RAM (one
     // DP16KD a lane, 137 of 208 in all at 64 lanes) they saved 3,500 LUTs, but the 64-lane
-    // glass then did not route (router2 kept ≈ 500–600 overused wires for 50 minutes; a
-    // guess: each lane is tied to its block RAM's site, in the device's few block-RAM rows)
+    // glass then did not route (router2 kept ≈ 500–600 overused wires for 50 minutes; the
+    // lanes are pulled to the block-RAM rows)
     let _ = writeln!(o, "    reg [31:0] gm_{l} [0:{}];", t - 1);
     let _ = writeln!(o, "    reg [{}:0] hm_{l} [0:{}];", hb - 1, t - 1);
     for k in 0..deg {
@@ -1634,7 +1642,7 @@ fn emit_lane_memories(o: &mut String, l: usize, deg: usize, fmt: &Format, t: usi
     for k in 0..deg {
         // the hits of the decode's second stage, registered in the lane (see the decode)
         let _ = writeln!(o, "    reg ja_{l}_{k} = 1'b0, jb_{l}_{k} = 1'b0;");
-        let _ = writeln!(o, "    always @(posedge clock) begin ja_{l}_{k} <= ea_{l} & (eq_ka == {kb}'d{k}); jb_{l}_{k} <= eb_{l} & (eq_kb == {kb}'d{k}); end");
+        let _ = writeln!(o, "    always @(posedge clock) begin ja_{l}_{k} <= wqr_edge & eq_valid & (eq_la == {lb}'d{l}) & (eq_ka == {kb}'d{k}); jb_{l}_{k} <= wqr_edge & eq_valid & (eq_lb == {lb}'d{l}) & (eq_kb == {kb}'d{k}); end");
         let _ = writeln!(o, "    always @(posedge clock) begin");
         let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[sel_{l}];");
         let _ = writeln!(
