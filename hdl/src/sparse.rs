@@ -1340,6 +1340,39 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("        endcase");
         w!("    end");
     }
+    // the state words' read multiplexer in two registered levels when there are several
+    // words: each word's region select (`rv_k`, next to its p-bits) a clock before the word
+    // select (`read_q`). In one level the path from the bus stage's address through the
+    // clamp words to `read_q` spanned the die (24.0 ns, 21.3 of it routing, in the 512-p-bit
+    // ULX3S build); pbit_spec::regmap::BUS_READ_CLOCKS leaves the clock for it.
+    let vector_regions = [
+        (mm::REGION_STATE, "spins"),
+        (mm::REGION_CLAMPS, "clamps"),
+        (mm::REGION_BEST_STATE, "bstate"),
+        (mm::REGION_SAMPLE, "sstate"),
+    ];
+    let two_level = words > 1;
+    if two_level {
+        let hits: Vec<String> = vector_regions
+            .iter()
+            .map(|(region, _)| format!("(r_region == 8'd{region})"))
+            .collect();
+        w!("    wire r_vector = {};", hits.join(" | "));
+        for wd in 0..words {
+            let hi = (32 * wd + 31).min(n - 1);
+            let width = hi - 32 * wd + 1;
+            w!("    reg [{}:0] rv_{wd} = {width}'d0;", width - 1);
+            w!("    always @(posedge clock) begin");
+            w!("        rv_{wd} <= {width}'d0;");
+            for (region, vec) in vector_regions {
+                w!(
+                    "        if (r_region == 8'd{region}) rv_{wd} <= {vec}[{hi}:{}];",
+                    32 * wd
+                );
+            }
+            w!("    end");
+        }
+    }
     w!("    reg [31:0] read_q = 32'd0;");
     w!("    assign read_data = stats_rsel ? stats_rdata : read_q;");
     w!("    always @(posedge clock) begin");
@@ -1393,12 +1426,26 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            default: read_q <= 32'd0;");
     w!("            endcase");
     w!("        end");
-    for (region, vec) in [
-        (mm::REGION_STATE, "spins"),
-        (mm::REGION_CLAMPS, "clamps"),
-        (mm::REGION_BEST_STATE, "bstate"),
-        (mm::REGION_SAMPLE, "sstate"),
-    ] {
+    if two_level {
+        w!("        if (r_vector) begin");
+        w!("            case (r_index)");
+        for wd in 0..words {
+            let hi = (32 * wd + 31).min(n - 1);
+            let width = hi - 32 * wd + 1;
+            if width == 32 {
+                w!("            24'd{wd}: read_q <= rv_{wd};");
+            } else {
+                w!(
+                    "            24'd{wd}: read_q <= {{{}'d0, rv_{wd}}};",
+                    32 - width
+                );
+            }
+        }
+        w!("            default: read_q <= 32'd0;");
+        w!("            endcase");
+        w!("        end");
+    }
+    for (region, vec) in vector_regions.into_iter().filter(|_| !two_level) {
         w!("        if (r_region == 8'd{region}) begin");
         w!("            case (r_index)");
         for wd in 0..words {
@@ -1450,9 +1497,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
 
 /// The write decode of memory lanes: the bus's RNG, h and edge writes, delayed a clock while
 /// two ROMs turn the written index into where it lives — a node's (lane, slot), an edge's
-/// (lane, slot, position) at both ends. Outputs: `wq_rng`, `wq_h`, `wq_edge`, `wdq` (the bus write a clock late), their copies `wqr_*`, `wdxq`
-/// (the generator's stored next state), and per lane `nh_l` (the node write hits lane l),
-/// `nq_slot`, `ea_l`/`eb_l` (an edge's first/second end is in lane l) with `eq_{s,k}{a,b}`.
+/// (lane, slot, position) at both ends. Outputs: `wq_rng`, `wq_h`, `wq_edge`, `wdq` (the bus
+/// write a clock late), their flip-flop copies `wqr_*`, `wdqr`, `wdxq` (the generator's stored
+/// next state), and the ROMs' fields `nq_valid`, `nq_lane`, `nq_slot` (a node's) and `eq_valid`,
+/// `eq_l{a,b}`, `eq_s{a,b}`, `eq_k{a,b}` (an edge's ends: lane, slot, position). The lanes
+/// register their own hits from these (`emit_lane_memories`: `nh_l`, `ja_l_k`, `jb_l_k`).
 fn emit_lane_memory_decode(
     o: &mut String,
     graph: &SparseGraph,
