@@ -182,6 +182,33 @@ fn lane_machines_match_the_model() {
         configs += check_machine(name, &graph, d, Some(lanes), 8);
     }
     assert!(configs >= 48);
+    // two-stage lanes (≥ pbit_hdl::sparse::PIPELINE_MIN_LANES): the 12×12 torus in 18 lanes
+    // (4 slots a colour, ordered so no slot reads the two before it, no bubble) and the 8×8
+    // torus in 16 (2 slots a colour: bubbles)
+    for (name, l, lanes, slots) in [
+        ("torus12-L18", 12u32, 18usize, 8u32),
+        ("torus8-L16", 8, 16, 8),
+    ] {
+        let graph = bipartite_torus(l);
+        let m = VerilatedMachine::build_sparse_with(&graph, 4, Some(lanes)).unwrap();
+        let info = m.sparse_info().unwrap().clone();
+        assert_eq!(
+            (info.lane_stages, info.clocks_per_sweep),
+            (2, slots),
+            "{name}"
+        );
+        drop(m);
+        configs += check_machine(name, &graph, 4, Some(lanes), 6);
+    }
+    assert!(configs >= 60);
+}
+
+/// The L×L torus (L even), coloured by the model's DSATUR (2 colours).
+fn bipartite_torus(l: u32) -> SparseGraph {
+    let e = torus(l);
+    let n = (l * l) as usize;
+    let c = pbit_model::colour::colour(n, &e);
+    SparseGraph::new(n, e, c.colours).unwrap()
 }
 
 /// `count` random configurations on the machine built for `graph` (with `lanes`), each
@@ -298,6 +325,8 @@ fn updates_per_clock_from_the_busy_counter() {
         // 2 colours of 32: ⌈32 / 5⌉ = 7 clocks a phase, 14 a sweep; 32 lanes: 2 a sweep
         ("torus8-L5", torus8.clone(), 4, Some(5)),
         ("torus8-L32", torus8, 4, Some(32)),
+        // two-stage lanes: 2 colours of 128 in 32 lanes, 8 clocks a sweep (no bubble)
+        ("torus16-L32", bipartite_torus(16), 4, Some(32)),
         // one colour of 3 in 2 lanes: 2 clocks a sweep
         ("edgeless3-L2", edgeless3, 1, Some(2)),
     ];

@@ -69,6 +69,11 @@ pub const STAGE_LEVELS: usize = 2;
 pub const PAGE_HALF: usize = 1 << (pbit_spec::sparse::SPARSE_RNG_BITS - 1);
 /// The most p-bits a sparse machine is generated for.
 pub const MAX_SPARSE_N: usize = 1 << 14;
+/// Memory lanes from this many on update in two pipeline stages (`SparseInfo::lane_stages`):
+/// the field tree in one clock, the threshold compare, the state write and ΔE in the next. A
+/// stage costs ≈ 30 flip-flops a lane; the small boards' machines (the iCEBreaker's two lanes)
+/// are bound by their cells, the large ones by the update's clock.
+pub const PIPELINE_MIN_LANES: usize = 16;
 
 /// How to generate a sparse machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,6 +151,10 @@ pub struct SparseInfo {
     /// memories indexed by the slot (true with lanes and ≥ 3 clocks a sweep) rather than in
     /// per-p-bit flip-flops behind a multiplexer.
     pub lane_memories: bool,
+    /// Clocks of a lane's update: 2 with lane memories and ≥ [`PIPELINE_MIN_LANES`] lanes
+    /// (the field, then the compare and write; the slots are then ordered so that no slot
+    /// reads either of the two before it), else 1.
+    pub lane_stages: usize,
 }
 
 impl SparseInfo {
@@ -216,9 +225,10 @@ pub fn sparse_info(
         clocks_per_sweep: plan.clocks_per_sweep() as u32,
         lanes: opts.lanes,
         cells: plan.lanes.len(),
-        latency: tree_stages(plan.lanes.len()) + 2,
+        latency: tree_stages(plan.lanes.len()) + 2 + usize::from(plan.pipelined),
         page_rams: plan.groups(),
         lane_memories: plan.memories(),
+        lane_stages: 1 + usize::from(plan.pipelined),
     })
 }
 
@@ -250,6 +260,9 @@ struct Plan {
     lane_port: Vec<Vec<usize>>,
     /// (slot, node) pairs served by each port.
     ports: Vec<Vec<(usize, usize)>>,
+    /// Whether the memory lanes update in two stages (inputs selected two clocks before the
+    /// update's write: no slot reads either of the two slots before it).
+    pipelined: bool,
 }
 
 impl Plan {
@@ -263,6 +276,7 @@ impl Plan {
         let mut slot_colour = Vec::new();
         let mut lane_list: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut node_at = vec![(0, 0); graph.n()];
+        let mut pipelined = false;
         match lanes {
             None => {
                 for col in 0..c {
@@ -299,7 +313,11 @@ impl Plan {
                     .max(1);
                 // memory lanes select a slot's one-bit inputs a clock ahead (`Plan::memories`):
                 // their slots are ordered so no slot reads the one before it
-                let phases = if width < graph.n() && plain_slots >= 3 {
+                let ordered = width < graph.n() && plain_slots >= 3;
+                pipelined = ordered && width >= PIPELINE_MIN_LANES;
+                let phases = if pipelined {
+                    two_ahead_slots(graph, &classes, l)
+                } else if ordered {
                     hazard_free_slots(graph, &classes, l)
                 } else {
                     chunks
@@ -343,6 +361,7 @@ impl Plan {
             node_at,
             lane_port,
             ports,
+            pipelined,
         }
     }
 
@@ -529,6 +548,190 @@ fn hazard_free_slots(
     phases
 }
 
+/// A colour's slots ordered for two-stage lanes, which select a slot's one-bit inputs two
+/// clocks before its state is written: no slot may read a p-bit of either of the two slots
+/// before it (cyclically, across colour boundaries and the sweep's wrap).
+///
+/// First a search for an order without bubbles: each colour's p-bits, in index order and
+/// rotated by a multiple of ⌈L / 4⌉, are cut into its ⌈|colour| / L⌉ slots, and the slots are
+/// permuted; a depth-first search over the colours keeps the choices whose boundaries hold.
+/// It runs when every colour fills its slots exactly and has 2 to 5 of them, within a budget
+/// of checks. The 8×8×8 glass in 64 lanes has such an order (colour 0 by planes {0,1}, {6,7},
+/// {2,3}, {4,5}, colour 1 by {7,0}, {1,2}, {5,6}, {3,4}), and index-aligned slots have none.
+/// Where the search finds none, the one-ahead order (`hazard_free_slots`) gets a bubble
+/// (an empty slot ending the earlier colour's phase) wherever a slot would read one of the
+/// two before it: that order has no such pair at distance 1, so one bubble separates each.
+fn two_ahead_slots(graph: &SparseGraph, classes: &[Vec<usize>], l: usize) -> Vec<Vec<Vec<usize>>> {
+    let n = graph.n();
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(i, j) in graph.edges() {
+        adj[i as usize].push(j as usize);
+        adj[j as usize].push(i as usize);
+    }
+    if let Some(phases) = search_two_ahead(&adj, classes, l) {
+        return phases;
+    }
+    let base = hazard_free_slots(graph, classes, l);
+    let mut marks = vec![usize::MAX; n]; // the sequence index of each node's slot
+    let mut seq: Vec<(usize, Vec<usize>)> = Vec::new(); // (colour, nodes)
+    let conflicts = |marks: &[usize], nodes: &[usize], at: usize| {
+        nodes.iter().any(|&i| {
+            adj[i]
+                .iter()
+                .any(|&j| marks[j] != usize::MAX && at - marks[j] <= 2)
+        })
+    };
+    for (col, slots) in base.iter().enumerate() {
+        for nodes in slots {
+            while !nodes.is_empty() && conflicts(&marks, nodes, seq.len()) {
+                // a bubble ends the previous colour's phase (a conflict is always across a
+                // colour boundary: no edge joins one colour's p-bits)
+                let prev = seq.last().map_or(col, |p| p.0);
+                seq.push((prev, Vec::new()));
+            }
+            for &i in nodes {
+                marks[i] = seq.len();
+            }
+            seq.push((col, nodes.clone()));
+        }
+    }
+    // the wrap: the first two slots must not read the last two (slot 0 either, slot 1 the
+    // last); bubbles at the end move the last slots away
+    let hits = |a: &[usize], b: &[usize]| {
+        let mut m = vec![false; n];
+        for &j in b {
+            m[j] = true;
+        }
+        a.iter().any(|&i| adj[i].iter().any(|&j| m[j]))
+    };
+    loop {
+        let len = seq.len();
+        let bad = (1..=2usize).any(|back| {
+            (0..=2 - back)
+                .any(|j| back <= len && len - back > j && hits(&seq[len - back].1, &seq[j].1))
+        });
+        if !bad {
+            break;
+        }
+        let last = seq.last().map_or(0, |p| p.0);
+        seq.push((last, Vec::new()));
+    }
+    let mut phases: Vec<Vec<Vec<usize>>> = vec![Vec::new(); classes.len()];
+    for (col, nodes) in seq {
+        phases[col].push(nodes);
+    }
+    phases
+}
+
+/// The bubble-free search of [`two_ahead_slots`]; None when it does not apply or finds none.
+fn search_two_ahead(
+    adj: &[Vec<usize>],
+    classes: &[Vec<usize>],
+    l: usize,
+) -> Option<Vec<Vec<Vec<usize>>>> {
+    const BUDGET: usize = 4_000_000;
+    let n = adj.len();
+    let ks: Vec<usize> = classes.iter().map(|c| c.len() / l).collect();
+    if classes.len() < 2
+        || classes
+            .iter()
+            .zip(&ks)
+            .any(|(c, &k)| c.len() != k * l || !(2..=5).contains(&k))
+    {
+        return None;
+    }
+    fn permutations(k: usize) -> Vec<Vec<usize>> {
+        if k == 0 {
+            return vec![Vec::new()];
+        }
+        let mut out = Vec::new();
+        for p in permutations(k - 1) {
+            for at in 0..=p.len() {
+                let mut q = p.clone();
+                q.insert(at, k - 1);
+                out.push(q);
+            }
+        }
+        out
+    }
+    // each colour's candidate orders: rotation, then a permutation of the cut slots
+    let step = l.div_ceil(4);
+    let candidates: Vec<Vec<Vec<Vec<usize>>>> = classes
+        .iter()
+        .zip(&ks)
+        .map(|(class, &k)| {
+            let mut out = Vec::new();
+            for r in (0..class.len()).step_by(step) {
+                let rotated: Vec<usize> = class[r..].iter().chain(&class[..r]).copied().collect();
+                let cut: Vec<Vec<usize>> = rotated.chunks(l).map(<[usize]>::to_vec).collect();
+                for p in permutations(k) {
+                    out.push(p.iter().map(|&s| cut[s].clone()).collect());
+                }
+            }
+            out
+        })
+        .collect();
+    let mut checks = 0usize;
+    // whether `a` (an earlier slot) and `b` share an edge
+    let mut mark = vec![false; n];
+    let mut touch = |a: &[usize], b: &[usize], checks: &mut usize| {
+        *checks += 1;
+        for &j in b {
+            mark[j] = true;
+        }
+        let hit = a.iter().any(|&i| adj[i].iter().any(|&j| mark[j]));
+        for &j in b {
+            mark[j] = false;
+        }
+        hit
+    };
+    // the boundary from colour order x into y holds: x's last two slots against y's first two
+    let mut fits = |x: &[Vec<usize>], y: &[Vec<usize>], checks: &mut usize| {
+        let (x1, x2) = (&x[x.len() - 1], &x[x.len() - 2]);
+        !touch(x1, &y[0], checks) && !touch(x1, &y[1], checks) && !touch(x2, &y[0], checks)
+    };
+    let c = classes.len();
+    let mut choice = vec![0usize; c];
+    // iterative depth-first search over the colours' candidates
+    let mut depth = 0usize;
+    choice[0] = 0;
+    loop {
+        if checks > BUDGET {
+            return None;
+        }
+        let ok = depth == 0
+            || fits(
+                &candidates[depth - 1][choice[depth - 1]],
+                &candidates[depth][choice[depth]],
+                &mut checks,
+            ) && (depth + 1 < c
+                || fits(
+                    &candidates[depth][choice[depth]],
+                    &candidates[0][choice[0]],
+                    &mut checks,
+                ));
+        if ok && depth + 1 == c {
+            return Some((0..c).map(|d| candidates[d][choice[d]].clone()).collect());
+        }
+        if ok {
+            depth += 1;
+            choice[depth] = 0;
+            continue;
+        }
+        // next candidate at this depth, backtracking when exhausted
+        loop {
+            choice[depth] += 1;
+            if choice[depth] < candidates[depth].len() {
+                break;
+            }
+            if depth == 0 {
+                return None;
+            }
+            depth -= 1;
+        }
+    }
+}
+
 /// The RAM of one page copy: port A writes (while the copies are loaded) or reads, port B reads;
 /// both reads registered. yosys maps it onto one ECP5 DP16KD (or two iCE40 RAM4K).
 const PAGE_RAM: &str = "\
@@ -584,6 +787,9 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     let hb = info.format.h_bits as usize;
     let plan = Plan::new(graph, opts.lanes);
     let mem = plan.memories();
+    // two-stage lanes: the field in one clock (stage 1), the compare, the state write and ΔE in
+    // the next (stage 2), from registered copies of the stage-1 signals
+    let pipe = plan.pipelined;
     let pos = plan
         .positions(graph, opts.max_degree)
         .expect("checked by sparse_info");
@@ -747,6 +953,16 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         .map(|k| format!("slotdec[{k}]"))
         .collect();
     w!("    wire phase_end = {};", ends.join(" | "));
+    if pipe {
+        w!("    reg upd2 = 1'b0, recomp2 = 1'b0, phase_end2 = 1'b0, last2 = 1'b0;");
+        w!("    always @(posedge clock) begin upd2 <= upd; recomp2 <= recomp_clk; phase_end2 <= phase_end; last2 <= last_slot; end");
+    }
+    // the strobes of the clock that writes the states and ΔE (stage 2 when pipelined)
+    let (w_upd, w_recomp, w_end, w_last) = if pipe {
+        ("upd2", "recomp2", "phase_end2", "last2")
+    } else {
+        ("upd", "recomp_clk", "phase_end", "last_slot")
+    };
     // the slot looked up this clock (for the next clock's update); memory lanes keep their own
     // (`sel_l`)
     if !mem {
@@ -762,7 +978,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // recompute's last slot
     w!("    reg [3:0] tag [0:{stages}];");
     w!("    integer ti; initial for (ti = 0; ti <= {stages}; ti = ti + 1) tag[ti] = 4'd0;");
-    let mut inflight = String::from("bpend");
+    let mut inflight = String::from(if pipe {
+        "bpend | upd2 | recomp2"
+    } else {
+        "bpend"
+    });
     for k in 0..=stages {
         let _ = write!(inflight, " | (tag[{k}] != 4'd0)");
     }
@@ -962,6 +1182,39 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             terms.push(format!("neg_{l}"));
         }
         w!("    wire [{}:0] fld_{l} = {};", f - 1, balanced(&terms));
+        // stage 2's inputs: the field and the stage-1 signals, a clock later
+        let (fl, sp, cl, ac, va, hs, cur) = if pipe {
+            w!(
+                "    reg [{}:0] fq_{l} = {f}'d0; reg [{}:0] hs2_{l} = {hb}'d0; reg [{}:0] cur2_{l} = {sb}'d0; reg sp2_{l} = 1'b0, cl2_{l} = 1'b0, ac2_{l} = 1'b0, va2_{l} = 1'b0;",
+                f - 1,
+                hb - 1,
+                sb - 1
+            );
+            w!("    always @(posedge clock) begin fq_{l} <= fld_{l}; hs2_{l} <= hs_{l}; cur2_{l} <= cur_{l}; sp2_{l} <= sp_{l}; cl2_{l} <= cl_{l}; ac2_{l} <= ac_{l}; va2_{l} <= va_{l}; end");
+            (
+                format!("fq_{l}"),
+                format!("sp2_{l}"),
+                format!("cl2_{l}"),
+                format!("ac2_{l}"),
+                format!("va2_{l}"),
+                format!("hs2_{l}"),
+                format!("cur2_{l}"),
+            )
+        } else {
+            (
+                format!("fld_{l}"),
+                format!("sp_{l}"),
+                format!("cl_{l}"),
+                format!("ac_{l}"),
+                format!("va_{l}"),
+                format!("hs_{l}"),
+                if mem {
+                    format!("cur_{l}")
+                } else {
+                    "slot".to_string()
+                },
+            )
+        };
         // the threshold from this clock's port
         let mut lports: Vec<usize> = plan.lane_port[l].clone();
         lports.sort_unstable();
@@ -973,14 +1226,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             w!("    reg [{}:0] th_{l};", f - 1);
             w!("    always @(*) begin");
             w!("        th_{l} = {};", dflt(f));
-            w!(
-                "        case ({})",
-                if mem {
-                    format!("cur_{l}")
-                } else {
-                    "slot".into()
-                }
-            );
+            w!("        case ({cur})");
             for (k, &(slot, _)) in entries.iter().enumerate() {
                 let p = plan.lane_port[l][k];
                 w!("        {sb}'d{slot}: th_{l} = th_{}_{};", p / 2, p % 2);
@@ -990,20 +1236,27 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             w!("    end");
         }
         w!(
-            "    wire gt_{l} = (fld_{l} ^ {f}'d{}) > (th_{l} ^ {f}'d{});",
+            "    wire gt_{l} = ({fl} ^ {f}'d{}) > (th_{l} ^ {f}'d{});",
             1u64 << (f - 1),
             1u64 << (f - 1)
         );
-        w!("    wire mnew_{l} = cl_{l} ? sp_{l} : gt_{l};");
+        w!("    wire mnew_{l} = {cl} ? {sp} : gt_{l};");
+        // en_l steps the generator (stage 1); en2_l writes the state and ΔE
         w!("    wire en_{l} = upd & va_{l} & ac_{l};");
+        let en = if pipe {
+            w!("    wire en2_{l} = upd2 & {va} & {ac};");
+            format!("en2_{l}")
+        } else {
+            format!("en_{l}")
+        };
         // ΔE = −2·m_new·I on a flip; recompute term −m·(I + h)
         w!(
-            "    wire [{}:0] fx_{l} = {{{{2{{fld_{l}[{}]}}}}, fld_{l}}};",
+            "    wire [{}:0] fx_{l} = {{{{2{{{fl}[{}]}}}}, {fl}}};",
             dw - 1,
             f - 1
         );
         w!(
-            "    wire [{}:0] ihx_{l} = fx_{l} + {{{{{}{{hs_{l}[{}]}}}}, hs_{l}}};",
+            "    wire [{}:0] ihx_{l} = fx_{l} + {{{{{}{{{hs}[{}]}}}}, {hs}}};",
             dw - 1,
             dw - hb,
             hb - 1
@@ -1012,15 +1265,15 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         // when m = −1, and the recompute term is −(I + h) when m = +1; the sign is the
         // selected state's, known at the clock's start (upd and recomp_clk never coincide)
         w!(
-            "    wire [{}:0] dx_{l} = recomp_clk ? ihx_{l} : {{fx_{l}[{}:0], 1'b0}};",
+            "    wire [{}:0] dx_{l} = {w_recomp} ? ihx_{l} : {{fx_{l}[{}:0], 1'b0}};",
             dw - 1,
             dw - 2
         );
         w!("    wire [{}:0] dn_{l} = -dx_{l};", dw - 1);
         w!("    reg [{}:0] d_{l} = {dw}'d0;", dw - 1);
         w!("    always @(posedge clock) begin");
-        w!("        if (en_{l}) d_{l} <= (mnew_{l} != sp_{l}) ? (sp_{l} ? dx_{l} : dn_{l}) : {dw}'d0;");
-        w!("        else if (recomp_clk & va_{l} & ac_{l}) d_{l} <= sp_{l} ? dn_{l} : dx_{l};");
+        w!("        if ({en}) d_{l} <= (mnew_{l} != {sp}) ? ({sp} ? dx_{l} : dn_{l}) : {dw}'d0;");
+        w!("        else if ({w_recomp} & {va} & {ac}) d_{l} <= {sp} ? dn_{l} : dx_{l};");
         w!("        else d_{l} <= {dw}'d0;");
         w!("    end");
         if mem {
@@ -1069,8 +1322,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 _ => {
                     // a memory lane's next generator state is in its register g_l (read two
                     // clocks ahead), a register lane's in the p-bit's own s_i
+                    // (two-stage lanes look up in stage 1, from the generator in ss_l, for
+                    // stage 2's compare)
                     let draw = |node: usize| {
-                        if mem {
+                        if pipe {
+                            format!("ss_{}[31:24]", plan.node_at[node].0)
+                        } else if mem {
                             format!("g_{}[31:24]", plan.node_at[node].0)
                         } else {
                             format!("s_{node}[31:24]")
@@ -1080,7 +1337,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                     // the next clock's slot: a memory lane's own copy (the port's lanes
                     // all hold the same), else the shared one
                     let next = if mem {
-                        format!("sel_{}", plan.node_at[served[0].1].0)
+                        let lane = plan.node_at[served[0].1].0;
+                        if pipe {
+                            format!("cur_{lane}")
+                        } else {
+                            format!("sel_{lane}")
+                        }
                     } else {
                         "nslot".into()
                     };
@@ -1155,7 +1417,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // tags and state history follow the register stages: tag[0] with d, tag[k] with stage k
     w!("    reg [{}:0] hist [1:{stages}];", n - 1);
     w!("    always @(posedge clock) begin");
-    w!("        tag[0] <= {{recomp_clk & last_slot, recomp_clk, upd & phase_end, upd}};");
+    w!("        tag[0] <= {{{w_recomp} & {w_last}, {w_recomp}, {w_upd} & {w_end}, {w_upd}}};");
     w!("        tag[1] <= tag[0]; hist[1] <= spins;");
     for k in 2..=stages {
         w!(
@@ -1198,7 +1460,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    reg spin_{i} = 1'b0, clamp_{i} = 1'b0, act_{i} = 1'b0;");
         w!("    assign spins[{i}] = spin_{i}; assign clamps[{i}] = clamp_{i}; assign act[{i}] = act_{i};");
         if mem {
-            w!("    wire up_{i} = en_{l} & (cur_{l} == {sb}'d{slot});");
+            let (en, cur) = if pipe {
+                (format!("en2_{l}"), format!("cur2_{l}"))
+            } else {
+                (format!("en_{l}"), format!("cur_{l}"))
+            };
+            w!("    wire up_{i} = {en} & ({cur} == {sb}'d{slot});");
         } else {
             w!("    wire up_{i} = en_{l} & slotdec[{slot}];");
         }
@@ -1206,7 +1473,13 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         // act_i = n_active > i, i = 32w + b (the comparisons shared by words and bits)
         w!("        act_{i} <= act_gt[{wd}] | (act_eq[{wd}] & act_lo[{b}]);");
         if !mem || opts.readback {
-            w!("        if (up_{i} | (wr_rng & whi[{wd}] & wlo[{b}])) s_{i} <= wb_{l};");
+            // the generator steps in stage 1 (`en_l`), when the state is written in stage 2
+            let step = if pipe {
+                format!("(en_{l} & (cur_{l} == {sb}'d{slot}))")
+            } else {
+                format!("up_{i}")
+            };
+            w!("        if ({step} | (wr_rng & whi[{wd}] & wlo[{b}])) s_{i} <= wb_{l};");
         }
         w!("        if (up_{i}) spin_{i} <= mnew_{l};");
         w!("        if (wsw[{wd}]) spin_{i} <= wsd[{b}];");
@@ -1822,13 +2095,18 @@ pub(crate) mod tests {
                     in_slot[i] = s;
                 }
             }
+            // two-stage lanes select two clocks ahead: no slot reads either of the two before
+            let reach = if plan.pipelined { 2 } else { 1 };
+            assert_eq!(plan.pipelined, plan.lanes.len() >= PIPELINE_MIN_LANES);
             for &(i, j) in g.edges() {
                 let (a, b) = (in_slot[i as usize], in_slot[j as usize]);
                 let t = plan.slots;
-                assert!(
-                    (a + 1) % t != b && (b + 1) % t != a,
-                    "edge ({i}, {j}) joins consecutive slots {a} and {b} of {t} (L = {l})"
-                );
+                for d in 1..=reach {
+                    assert!(
+                        (a + d) % t != b && (b + d) % t != a,
+                        "edge ({i}, {j}) joins slots {a} and {b} of {t}, {d} apart (L = {l})"
+                    );
+                }
             }
         }
         plan
@@ -1846,6 +2124,7 @@ pub(crate) mod tests {
             (z ^ (z >> 31)) % m
         };
         let mut bubbles = 0;
+        let mut two_stage = 0;
         for _ in 0..200 {
             let n = 2 + next(60) as u32;
             let c = 1 + next(5) as u32;
@@ -1871,20 +2150,28 @@ pub(crate) mod tests {
                 })
                 .sum();
             bubbles += plan.slots - minimum;
+            two_stage += usize::from(plan.pipelined);
         }
-        // the planner does insert bubbles on such graphs (so the check above saw some)
+        // the planner does insert bubbles on such graphs (so the check above saw some), and
+        // some plans are two-stage (checked two slots back)
         assert!(bubbles > 0);
+        assert!(two_stage > 0);
     }
 
     #[test]
     fn lattices_need_no_bubble() {
-        // the 8×8×8 glass in 64 lanes: 4 slots a colour, 8 a sweep; in 128, two half-lattice
-        // slabs always touch across the wrap: a bubble after each colour
+        // the 8×8×8 glass in 64 lanes (two-stage: no slot reads either of the two before it):
+        // 4 slots a colour, 8 a sweep, found by the search (index-aligned slots need bubbles);
+        // in 128 lanes each colour's two half-lattice slabs touch the other colour's: two
+        // bubbles after each colour
         let g = lattice3(8);
-        assert_eq!(check_plan(&g, 64).slots, 8);
-        assert_eq!(check_plan(&g, 32).slots, 16);
-        assert_eq!(check_plan(&g, 128).slots, 6);
+        let p64 = check_plan(&g, 64);
+        assert!(p64.pipelined);
+        assert_eq!(p64.slots, 8);
+        assert_eq!(check_plan(&g, 128).slots, 8);
+        // one-stage lanes
         assert_eq!(check_plan(&lattice3(4), 8).slots, 8);
+        assert_eq!(check_plan(&g, 8).slots, 64);
     }
 
     #[test]
