@@ -438,6 +438,43 @@ fn lanes_on_verilator_and_a_served_board_are_byte_identical_to_the_model() {
     assert_eq!(m.1, s.1, "3 lanes: sample reports differ (serial)");
     assert_eq!(m.2, s.2, "3 lanes: anneal reports differ (serial)");
     drop(board);
+    // two-stage lanes (≥ pbit_hdl::sparse::PIPELINE_MIN_LANES, as the ULX3S builds its large
+    // machines): an 8×8 ±J torus in 16 lanes, on Verilator and on a served board
+    let torus = tmp("torus8.txt");
+    let mut text = String::from("64 128\n");
+    let mut sign = 1i32;
+    for y in 0..8u32 {
+        for x in 0..8u32 {
+            let i = x + 8 * y;
+            for j in [(x + 1) % 8 + 8 * y, x + 8 * ((y + 1) % 8)] {
+                sign = -sign * if (i * 7 + j) % 3 == 0 { -1 } else { 1 };
+                text += &format!("{} {} {}\n", i + 1, j + 1, sign);
+            }
+        }
+    }
+    std::fs::write(&torus, text).unwrap();
+    let file = torus.display().to_string();
+    let lanes = ["--lanes", "16"];
+    let m = sample_and_anneal(&model, &[], &file, "m-torus-two-stage");
+    let v = sample_and_anneal(&vl, &lanes, &file, "v-torus-two-stage");
+    assert!(
+        m.0 == v.0,
+        "16 lanes: model and verilator sample files differ"
+    );
+    assert_eq!((&m.1, &m.2), (&v.1, &v.2), "16 lanes: reports differ");
+    let board = Served::start(&["--machine", "sparse", "--graph", &file, "--lanes", "16"]);
+    let serial = on("serial", Some(&board.port));
+    let s = sample_and_anneal(&serial, &[], &file, "s-torus-two-stage");
+    assert!(
+        m.0 == s.0,
+        "16 lanes: model and served-board sample files differ"
+    );
+    assert_eq!(
+        (&m.1, &m.2),
+        (&s.1, &s.2),
+        "16 lanes: reports differ (serial)"
+    );
+    drop(board);
     // lanes say how gateware is generated: the model and a device on a link have none to set
     fails_with(
         &args(&model, &["--lanes", "3", "anneal", &file, "--sweeps", "5"]),

@@ -156,8 +156,8 @@ fn restrict(graph: &SparseGraph, n: usize, s: &StatsSums) -> StatsSums {
     }
 }
 
-/// Sums over ≥ 40 random configurations on four generated machines (two with update lanes,
-/// one of them with lane memories) equal the model's: each configuration runs twice, once
+/// Sums over ≥ 40 random configurations on five generated machines (three with update lanes,
+/// two of them with lane memories, one of those in two-stage lanes) equal the model's: each configuration runs twice, once
 /// quiet (`Driver::sample_sums`: only the sums come back) and once streaming every sample with
 /// the sums formed beside it — that stream must equal the model's (the walk only stalls the
 /// sweep), and without a clear in between the second run's sums add to the first's.
@@ -169,6 +169,8 @@ fn on_chip_sums_equal_the_models_stream() {
         ("random18-d3", random_graph(&mut gen, 18, 3), None),
         ("random20-d4-L3", random_graph(&mut gen, 20, 4), Some(3)),
         ("random16-d5-L8", random_graph(&mut gen, 16, 5), Some(8)),
+        // ≥ pbit_hdl::sparse::PIPELINE_MIN_LANES lanes: two-stage
+        ("ring64-L16", ring(64), Some(16)),
     ];
     let mut configs = 0;
     for (name, graph, lanes) in &machines {
