@@ -433,6 +433,7 @@ impl BuildPlan {
                 );
                 report.lanes = info.lanes;
                 report.clocks_per_sweep = Some(info.clocks_per_sweep);
+                report.lane_stages = Some(info.lane_stages);
             }
         }
     }

@@ -198,6 +198,10 @@ pub struct Report {
     pub lanes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clocks_per_sweep: Option<u32>,
+    /// Sparse machine: clocks of a lane's update (2: two-stage lanes, the field then the
+    /// compare and write; pbit_hdl::sparse::PIPELINE_MIN_LANES).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lane_stages: Option<usize>,
     /// Every clock nextpnr timed, and every utilisation line.
     pub clocks: Vec<ClockTiming>,
     pub utilisation: Vec<Utilisation>,
@@ -278,6 +282,7 @@ impl Report {
             max_degree: None,
             lanes: None,
             clocks_per_sweep: None,
+            lane_stages: None,
             clocks: nextpnr.clocks.clone(),
             utilisation: nextpnr.utilisation.clone(),
             step_seconds: Vec::new(),

@@ -50,6 +50,14 @@
 //! is a memory of its own, and the positions are placed so that an edge whose two ends share a
 //! lane writes two different memories.
 //!
+//! # Two-stage lanes
+//! With lane memories and ≥ [`PIPELINE_MIN_LANES`] lanes a lane updates in two clocks: the
+//! field into a register, then the compare, the state write and ΔE (the threshold looked up
+//! from the generator in stage 1). A slot's inputs are then selected two clocks before its
+//! state is written, so the planner orders the slots so that none reads either of the two
+//! before it (`two_ahead_slots`; bubbles where it cannot), and the energy latency is a clock
+//! longer. docs/hdl.md, "Two-stage lanes".
+//!
 //! # Timing
 //! A sweep is C clocks (one per colour; 2 when C = 1, where each phase needs its lookup clock
 //! first); a schedule step adds its fetch and lookup clocks (and 129 clocks when it changes the
