@@ -1312,8 +1312,26 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         }
     }
     // ---- page RAMs: port p's address is the draw of the p-bit it serves next clock
-    w!("    wire copy_we = (state == S_COPY) & (copy_cnt != 8'd0);");
-    w!("    wire [6:0] copy_addr = copy_cnt[6:0] - 7'd1;");
+    // with several state words the page RAMs span the die: the copy's write enable, address
+    // and data reach them from registers (no logic before the wires; the 42.86 MHz ULX3S
+    // build's critical path was the address's adder through 18.4 ns of routing), a clock
+    // later, so the copy takes one more clock (`copy_end`) and its last write lands in S_COPY
+    let copy_late = words > 1;
+    let copy_end = PAGE_HALF + usize::from(copy_late);
+    if copy_late {
+        w!(
+            "    reg copy_we = 1'b0; reg [6:0] copy_addr = 7'd0; reg [{}:0] copy_wd = {f}'d0;",
+            f - 1
+        );
+        w!("    always @(posedge clock) begin");
+        w!("        copy_we <= (state == S_COPY) & (copy_cnt != 8'd0) & (copy_cnt <= 8'd{PAGE_HALF});");
+        w!("        copy_addr <= copy_cnt[6:0] - 7'd1; copy_wd <= pmem_q;");
+        w!("    end");
+    } else {
+        w!("    wire copy_we = (state == S_COPY) & (copy_cnt != 8'd0);");
+        w!("    wire [6:0] copy_addr = copy_cnt[6:0] - 7'd1;");
+    }
+    let copy_wd = if copy_late { "copy_wd" } else { "pmem_q" };
     for gi in 0..g {
         for s in 0..2 {
             let p = 2 * gi + s;
@@ -1372,7 +1390,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 f - 1
             );
         }
-        w!("    pbit_sparse_page #(.F({f})) page_{gi}(.clock(clock), .we(copy_we), .addr_a(copy_we ? copy_addr : pa_{gi}_0), .wd(pmem_q), .rd_a(rd_{gi}_0), .addr_b(pa_{gi}_1), .rd_b(rd_{gi}_1));");
+        w!("    pbit_sparse_page #(.F({f})) page_{gi}(.clock(clock), .we(copy_we), .addr_a(copy_we ? copy_addr : pa_{gi}_0), .wd({copy_wd}), .rd_a(rd_{gi}_0), .addr_b(pa_{gi}_1), .rd_b(rd_{gi}_1));");
     }
 
     // ---- the energy tree over the lanes' d_l
@@ -1579,7 +1597,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("        end");
     w!("        S_COPY: begin");
     w!("            copy_cnt <= copy_cnt + 8'd1;");
-    w!("            if (copy_cnt == 8'd{PAGE_HALF}) begin copied_page <= page; copies_valid <= 1'b1; state <= S_PREP; end");
+    w!("            if (copy_cnt == 8'd{copy_end}) begin copied_page <= page; copies_valid <= 1'b1; state <= S_PREP; end");
     w!("        end");
     if mem {
         w!("        S_PREP: state <= S_SWEEP;");
@@ -1656,19 +1674,34 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             .map(|(region, _)| format!("(r_region == 8'd{region})"))
             .collect();
         w!("    wire r_vector = {};", hits.join(" | "));
+        // the region decode is registered before it fans out to the words across the die
+        // (in one clock with the words' select it was the 50 MHz build's critical path:
+        // 24.4 ns, 15.9 ns of it one net)
+        w!(
+            "    reg [{}:0] rsel = {}'d0;",
+            vector_regions.len() - 1,
+            vector_regions.len()
+        );
+        let decode: Vec<String> = hits.iter().rev().cloned().collect();
+        w!(
+            "    always @(posedge clock) rsel <= {{{}}};",
+            decode.join(", ")
+        );
         for wd in 0..words {
             let hi = (32 * wd + 31).min(n - 1);
             let width = hi - 32 * wd + 1;
+            let terms: Vec<String> = vector_regions
+                .iter()
+                .enumerate()
+                .map(|(k, (_, vec))| {
+                    format!("({{{width}{{rsel[{k}]}}}} & {vec}[{hi}:{}])", 32 * wd)
+                })
+                .collect();
             w!("    reg [{}:0] rv_{wd} = {width}'d0;", width - 1);
-            w!("    always @(posedge clock) begin");
-            w!("        rv_{wd} <= {width}'d0;");
-            for (region, vec) in vector_regions {
-                w!(
-                    "        if (r_region == 8'd{region}) rv_{wd} <= {vec}[{hi}:{}];",
-                    32 * wd
-                );
-            }
-            w!("    end");
+            w!(
+                "    always @(posedge clock) rv_{wd} <= {};",
+                terms.join(" | ")
+            );
         }
     }
     w!("    reg [31:0] read_q = 32'd0;");
