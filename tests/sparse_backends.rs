@@ -409,35 +409,42 @@ fn regmap_lists_the_sparse_rows_of_a_graph() {
     assert!(!d.to_string().contains("graph_hash"));
 }
 
+/// `file` sampled and annealed in `lanes` lanes on Verilator and on a served board over a pty:
+/// sample files and reports byte-identical to the model's.
+fn lanes_match_the_model(model: &[String], vl: &[String], file: &str, lanes: &str, tag: &str) {
+    let m = sample_and_anneal(model, &[], file, &format!("m-{tag}"));
+    let t = std::time::Instant::now();
+    let v = sample_and_anneal(vl, &["--lanes", lanes], file, &format!("v-{tag}"));
+    eprintln!(
+        "verilator, {lanes} lanes: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(
+        m.0 == v.0,
+        "{lanes} lanes: model and verilator sample files differ"
+    );
+    assert_eq!(m.1, v.1, "{lanes} lanes: sample reports differ");
+    assert_eq!(m.2, v.2, "{lanes} lanes: anneal reports differ");
+    let board = Served::start(&["--machine", "sparse", "--graph", file, "--lanes", lanes]);
+    let serial = on("serial", Some(&board.port));
+    let s = sample_and_anneal(&serial, &[], file, &format!("s-{tag}"));
+    assert!(
+        m.0 == s.0,
+        "{lanes} lanes: model and served-board sample files differ"
+    );
+    assert_eq!(m.1, s.1, "{lanes} lanes: sample reports differ (serial)");
+    assert_eq!(m.2, s.2, "{lanes} lanes: anneal reports differ (serial)");
+}
+
 #[test]
 fn lanes_on_verilator_and_a_served_board_are_byte_identical_to_the_model() {
     let _g = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
     // the 4×4 lattice (2 colours of 8) in 3 lanes: 3 clocks a colour, lane memories and inputs
     // selected a clock ahead, as the ULX3S builds it; a served board and the Verilator port
     let file = example("sg2d_4x4_h.txt");
-    let lanes = ["--lanes", "3"];
     let model = on("model", None);
-    let m = sample_and_anneal(&model, &[], &file, "m-lattice-lanes");
     let vl = on("verilator", None);
-    let t = std::time::Instant::now();
-    let v = sample_and_anneal(&vl, &lanes, &file, "v-lattice-lanes");
-    eprintln!("verilator, 3 lanes: {:.1} s", t.elapsed().as_secs_f64());
-    assert!(
-        m.0 == v.0,
-        "3 lanes: model and verilator sample files differ"
-    );
-    assert_eq!(m.1, v.1, "3 lanes: sample reports differ");
-    assert_eq!(m.2, v.2, "3 lanes: anneal reports differ");
-    let board = Served::start(&["--machine", "sparse", "--graph", &file, "--lanes", "3"]);
-    let serial = on("serial", Some(&board.port));
-    let s = sample_and_anneal(&serial, &[], &file, "s-lattice-lanes");
-    assert!(
-        m.0 == s.0,
-        "3 lanes: model and served-board sample files differ"
-    );
-    assert_eq!(m.1, s.1, "3 lanes: sample reports differ (serial)");
-    assert_eq!(m.2, s.2, "3 lanes: anneal reports differ (serial)");
-    drop(board);
+    lanes_match_the_model(&model, &vl, &file, "3", "lattice-lanes");
     // two-stage lanes (≥ pbit_hdl::sparse::PIPELINE_MIN_LANES, as the ULX3S builds its large
     // machines): an 8×8 ±J torus in 16 lanes, on Verilator and on a served board
     let torus = tmp("torus8.txt");
@@ -454,27 +461,7 @@ fn lanes_on_verilator_and_a_served_board_are_byte_identical_to_the_model() {
     }
     std::fs::write(&torus, text).unwrap();
     let file = torus.display().to_string();
-    let lanes = ["--lanes", "16"];
-    let m = sample_and_anneal(&model, &[], &file, "m-torus-two-stage");
-    let v = sample_and_anneal(&vl, &lanes, &file, "v-torus-two-stage");
-    assert!(
-        m.0 == v.0,
-        "16 lanes: model and verilator sample files differ"
-    );
-    assert_eq!((&m.1, &m.2), (&v.1, &v.2), "16 lanes: reports differ");
-    let board = Served::start(&["--machine", "sparse", "--graph", &file, "--lanes", "16"]);
-    let serial = on("serial", Some(&board.port));
-    let s = sample_and_anneal(&serial, &[], &file, "s-torus-two-stage");
-    assert!(
-        m.0 == s.0,
-        "16 lanes: model and served-board sample files differ"
-    );
-    assert_eq!(
-        (&m.1, &m.2),
-        (&s.1, &s.2),
-        "16 lanes: reports differ (serial)"
-    );
-    drop(board);
+    lanes_match_the_model(&model, &vl, &file, "16", "torus-two-stage");
     // lanes say how gateware is generated: the model and a device on a link have none to set
     fails_with(
         &args(&model, &["--lanes", "3", "anneal", &file, "--sweeps", "5"]),

@@ -1757,44 +1757,35 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            default: read_q <= 32'd0;");
     w!("            endcase");
     w!("        end");
-    if two_level {
-        w!("        if (r_vector) begin");
-        w!("            case (r_index)");
+    // one word case: `source(wd, hi)` is word wd's bits (hi its top p-bit), zero-padded to 32
+    let word_case = |o: &mut String, source: &dyn Fn(usize, usize) -> String| {
+        let _ = writeln!(o, "            case (r_index)");
         for wd in 0..words {
             let hi = (32 * wd + 31).min(n - 1);
             let width = hi - 32 * wd + 1;
+            let value = source(wd, hi);
             if width == 32 {
-                w!("            24'd{wd}: read_q <= rv_{wd};");
+                let _ = writeln!(o, "            24'd{wd}: read_q <= {value};");
             } else {
-                w!(
-                    "            24'd{wd}: read_q <= {{{}'d0, rv_{wd}}};",
+                let _ = writeln!(
+                    o,
+                    "            24'd{wd}: read_q <= {{{}'d0, {value}}};",
                     32 - width
                 );
             }
         }
-        w!("            default: read_q <= 32'd0;");
-        w!("            endcase");
-        w!("        end");
-    }
-    for (region, vec) in vector_regions.into_iter().filter(|_| !two_level) {
-        w!("        if (r_region == 8'd{region}) begin");
-        w!("            case (r_index)");
-        for wd in 0..words {
-            let hi = (32 * wd + 31).min(n - 1);
-            let width = hi - 32 * wd + 1;
-            if width == 32 {
-                w!("            24'd{wd}: read_q <= {vec}[{hi}:{}];", 32 * wd);
-            } else {
-                w!(
-                    "            24'd{wd}: read_q <= {{{}'d0, {vec}[{hi}:{}]}};",
-                    32 - width,
-                    32 * wd
-                );
-            }
+        let _ = writeln!(o, "            default: read_q <= 32'd0;");
+        let _ = writeln!(o, "            endcase");
+        let _ = writeln!(o, "        end");
+    };
+    if two_level {
+        w!("        if (r_vector) begin");
+        word_case(&mut o, &|wd, _| format!("rv_{wd}"));
+    } else {
+        for (region, vec) in vector_regions {
+            w!("        if (r_region == 8'd{region}) begin");
+            word_case(&mut o, &|wd, hi| format!("{vec}[{hi}:{}]", 32 * wd));
         }
-        w!("            default: read_q <= 32'd0;");
-        w!("            endcase");
-        w!("        end");
     }
     if opts.readback {
         w!(
