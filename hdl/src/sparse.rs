@@ -996,7 +996,21 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     }
     w!("    wire inflight = {inflight};");
     w!("    wire sample_blocked = sample_pending & !sample_ready;");
-    w!("    wire due = (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1);");
+    // whether the sweep ending now takes a sample (`due`) and whether it is its step's last
+    // (`last_sweep`). With several state words and lane memories (≥ 3 clocks a sweep) they are
+    // registered: their 32-bit compares fed the lanes' slot strobes, and the 45 MHz ULX3S
+    // build's critical path was those compares (12 ns) then 10 ns of routing to a lane. The
+    // registers they read change only at a sweep's last slot, in S_STEP, S_SDRAIN or while
+    // idle, at least three clocks before the next sweep's last slot reads them, so a copy a
+    // clock late is always current when read.
+    let early_flags = words > 1 && mem;
+    if early_flags {
+        w!("    reg due = 1'b0, last_sweep = 1'b0;");
+        w!("    always @(posedge clock) begin due <= (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1); last_sweep <= (sweeps_left == 32'd1); end");
+    } else {
+        w!("    wire due = (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1);");
+        w!("    wire last_sweep = (sweeps_left == 32'd1);");
+    }
     // on-chip statistics: `stats_take` is the clock a sample is taken (it waits for a walk)
     w!("    wire stats_take;");
     w!("    wire busy_core = !idle;");
@@ -1012,7 +1026,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         // addresses) stays inside the lanes instead of one net across the die. Outside a
         // sweep or recompute the slot rests at the last (so the next is slot 0: S_PREP and
         // S_BEGIN find slot 0's inputs), and S_PREP and S_BEGIN start it at 0.
-        w!("    wire sweep_on = !due & (sweeps_left != 32'd1);");
+        w!("    wire sweep_on = !due & !last_sweep;");
         w!("    wire s_zero = (state == S_PREP) | (state == S_BEGIN) | (upd & last_slot & sweep_on);");
         w!("    wire s_inc = ((state == S_RECOMP) | upd) & !last_slot;");
         w!("    wire s_last = idle | ((state == S_RECOMP) & last_slot) | (upd & last_slot & !sweep_on);");
@@ -1611,7 +1625,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("                if (burn_left != 32'd0) burn_left <= burn_left - 32'd1;");
     w!("                else if (every != 32'd0) every_left <= (every_left == 32'd1) ? every : every_left - 32'd1;");
     w!("                if (due) state <= S_SDRAIN;");
-    w!("                else if (sweeps_left == 32'd1) begin");
+    w!("                else if (last_sweep) begin");
     w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_FETCH; end");
     w!("                end else begin");
     w!("                    sweeps_left <= sweeps_left - 32'd1;");
