@@ -250,6 +250,11 @@ impl BuildPlan {
             "--timing-allow-fail".into(),
             "--seed".into(),
             options.seed.to_string(),
+            // every register's arrival time, beside the log's one critical path: a build that
+            // misses its clock is fixed from these (docs/boards.md, "Reading a build's timing")
+            "--report".into(),
+            s(&p("report.json")),
+            "--detailed-timing-report".into(),
         ]);
         if options.router != Router::Router1 {
             args.extend(["--router".into(), options.router.name().into()]);

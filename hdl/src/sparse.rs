@@ -1237,7 +1237,16 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 },
             )
         };
-        // the threshold from this clock's port
+        // the threshold from this clock's port. Two-stage lanes look up as one-stage lanes do
+        // (a clock before stage 1, from `g_l`), and register the threshold in stage 1 (`thq_l`),
+        // so stage 2's compare starts from a register in the lane: from the block RAM's output
+        // pins (≈ 5 ns to the clock) across the die, through the compare to the states and
+        // ΔE, these were the 50 MHz ULX3S build's latest endpoints (≈ 22 ns).
+        let th_slot = if pipe {
+            format!("cur_{l}")
+        } else {
+            cur.clone()
+        };
         let mut lports: Vec<usize> = plan.lane_port[l].clone();
         lports.sort_unstable();
         lports.dedup();
@@ -1248,7 +1257,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             w!("    reg [{}:0] th_{l};", f - 1);
             w!("    always @(*) begin");
             w!("        th_{l} = {};", dflt(f));
-            w!("        case ({cur})");
+            w!("        case ({th_slot})");
             for (k, &(slot, _)) in entries.iter().enumerate() {
                 let p = plan.lane_port[l][k];
                 w!("        {sb}'d{slot}: th_{l} = th_{}_{};", p / 2, p % 2);
@@ -1257,8 +1266,15 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             w!("        endcase");
             w!("    end");
         }
+        let th = if pipe {
+            w!("    reg [{}:0] thq_{l} = {f}'d0;", f - 1);
+            w!("    always @(posedge clock) thq_{l} <= th_{l};");
+            format!("thq_{l}")
+        } else {
+            format!("th_{l}")
+        };
         w!(
-            "    wire gt_{l} = ({fl} ^ {f}'d{}) > (th_{l} ^ {f}'d{});",
+            "    wire gt_{l} = ({fl} ^ {f}'d{}) > ({th} ^ {f}'d{});",
             1u64 << (f - 1),
             1u64 << (f - 1)
         );
@@ -1361,13 +1377,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 }
                 _ => {
                     // a memory lane's next generator state is in its register g_l (read two
-                    // clocks ahead), a register lane's in the p-bit's own s_i
-                    // (two-stage lanes look up in stage 1, from the generator in ss_l, for
-                    // stage 2's compare)
+                    // clocks ahead), a register lane's in the p-bit's own s_i (two-stage
+                    // lanes look up the same clock, and register the threshold in stage 1)
                     let draw = |node: usize| {
-                        if pipe {
-                            format!("ss_{}[31:24]", plan.node_at[node].0)
-                        } else if mem {
+                        if mem {
                             format!("g_{}[31:24]", plan.node_at[node].0)
                         } else {
                             format!("s_{node}[31:24]")
@@ -1377,12 +1390,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                     // the next clock's slot: a memory lane's own copy (the port's lanes
                     // all hold the same), else the shared one
                     let next = if mem {
-                        let lane = plan.node_at[served[0].1].0;
-                        if pipe {
-                            format!("cur_{lane}")
-                        } else {
-                            format!("sel_{lane}")
-                        }
+                        format!("sel_{}", plan.node_at[served[0].1].0)
                     } else {
                         "nslot".into()
                     };
@@ -1469,13 +1477,29 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    end");
 
     // ---- sequential logic of the nodes, one always block each
-    w!("    wire [{}:0] act_gt, act_eq;", words - 1);
+    // with several words the compares are registered before they fan out to the p-bits
+    // (n_active is written only while idle, and a run reads `act` no sooner than its third
+    // clock): n_active through them to the p-bits' `act` was ≈ 17.5 ns in the 50 MHz build
+    let (act_kind, act_set) = if words > 1 {
+        ("reg", "always @(posedge clock)")
+    } else {
+        ("wire", "assign")
+    };
+    let act_op = if words > 1 { "<=" } else { "=" };
+    let zero = |w: usize| {
+        if words > 1 {
+            format!(" = {w}'d0")
+        } else {
+            String::new()
+        }
+    };
+    w!("    {act_kind} [{}:0] act_gt{z}, act_eq{z};", words - 1, z = zero(words));
     for wd in 0..words {
-        w!("    assign act_gt[{wd}] = (n_active[31:5] > 27'd{wd}); assign act_eq[{wd}] = (n_active[31:5] == 27'd{wd});");
+        w!("    {act_set} act_gt[{wd}] {act_op} (n_active[31:5] > 27'd{wd}); {act_set} act_eq[{wd}] {act_op} (n_active[31:5] == 27'd{wd});");
     }
-    w!("    wire [31:0] act_lo;");
+    w!("    {act_kind} [31:0] act_lo{};", zero(32));
     for b in 0..32 {
-        w!("    assign act_lo[{b}] = (n_active[4:0] > 5'd{b});");
+        w!("    {act_set} act_lo[{b}] {act_op} (n_active[4:0] > 5'd{b});");
     }
     // state and clamp writes: with several words, each word's write strobe and the data are
     // registered first, so a strobe's fan-out to its 32 p-bits spread over the lanes has a
@@ -1720,9 +1744,20 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     }
     w!("    reg [31:0] read_q = 32'd0;");
     w!("    assign read_data = stats_rsel ? stats_rdata : read_q;");
-    w!("    always @(posedge clock) begin");
-    w!("        read_q <= 32'd0;");
-    w!("        if (r_region == 8'd{}) begin", mm::REGION_REGS);
+    // with several words the registers' read multiplexer is registered too (`reg_q`), a clock
+    // before `read_q`: from the bus stage's address through it to `read_q` was the 50 MHz
+    // build's critical path (23.5 ns, one net of 13.4 ns across the die)
+    let reg_target = if two_level { "reg_q" } else { "read_q" };
+    if two_level {
+        w!("    reg [31:0] reg_q = 32'd0;");
+        w!("    always @(posedge clock) begin");
+        w!("        reg_q <= 32'd0;");
+        w!("        begin");
+    } else {
+        w!("    always @(posedge clock) begin");
+        w!("        read_q <= 32'd0;");
+        w!("        if (r_region == 8'd{}) begin", mm::REGION_REGS);
+    }
     w!("            case (r_index)");
     let regs: Vec<(u32, String)> = vec![
         (mm::REG_MAGIC, format!("32'h{:08x}", mm::MAGIC)),
@@ -1766,11 +1801,17 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         .into_iter()
         .chain(crate::sparse_stats::stats_registers(opts.stats));
     for (a, v) in regs {
-        w!("            24'd{a}: read_q <= {v};");
+        w!("            24'd{a}: {reg_target} <= {v};");
     }
-    w!("            default: read_q <= 32'd0;");
+    w!("            default: {reg_target} <= 32'd0;");
     w!("            endcase");
     w!("        end");
+    if two_level {
+        w!("    end");
+        w!("    always @(posedge clock) begin");
+        w!("        read_q <= 32'd0;");
+        w!("        if (r_region == 8'd{}) read_q <= reg_q;", mm::REGION_REGS);
+    }
     // one word case: `source(wd, hi)` is word wd's bits (hi its top p-bit), zero-padded to 32
     let word_case = |o: &mut String, source: &dyn Fn(usize, usize) -> String| {
         let _ = writeln!(o, "            case (r_index)");
