@@ -53,7 +53,7 @@
 //! # Two-stage lanes
 //! With lane memories and ≥ [`PIPELINE_MIN_LANES`] lanes a lane updates in two clocks: the
 //! field into a register, then the compare, the state write and ΔE (the threshold looked up
-//! from the generator in stage 1). A slot's inputs are then selected two clocks before its
+//! a clock before stage 1 and registered in the lane in stage 1). A slot's inputs are then selected two clocks before its
 //! state is written, so the planner orders the slots so that none reads either of the two
 //! before it (`two_ahead_slots`; bubbles where it cannot), and the energy latency is a clock
 //! longer. docs/hdl.md, "Two-stage lanes".
