@@ -1316,7 +1316,16 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    end");
         if mem {
             let lb = bits_for(plan.lanes.len() - 1).max(1);
-            emit_lane_memories(&mut o, l, deg, &info.format, t, position_bits(&pos), lb);
+            emit_lane_memories(
+                &mut o,
+                l,
+                deg,
+                &info.format,
+                t,
+                position_bits(&pos),
+                lb,
+                plan.lanes.len(),
+            );
         }
     }
     // the field of each node, for the readback region
@@ -1493,7 +1502,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
             String::new()
         }
     };
-    w!("    {act_kind} [{}:0] act_gt{z}, act_eq{z};", words - 1, z = zero(words));
+    w!(
+        "    {act_kind} [{}:0] act_gt{z}, act_eq{z};",
+        words - 1,
+        z = zero(words)
+    );
     for wd in 0..words {
         w!("    {act_set} act_gt[{wd}] {act_op} (n_active[31:5] > 27'd{wd}); {act_set} act_eq[{wd}] {act_op} (n_active[31:5] == 27'd{wd});");
     }
@@ -1810,7 +1823,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    end");
         w!("    always @(posedge clock) begin");
         w!("        read_q <= 32'd0;");
-        w!("        if (r_region == 8'd{}) read_q <= reg_q;", mm::REGION_REGS);
+        w!(
+            "        if (r_region == 8'd{}) read_q <= reg_q;",
+            mm::REGION_REGS
+        );
     }
     // one word case: `source(wd, hi)` is word wd's bits (hi its top p-bit), zero-padded to 32
     let word_case = |o: &mut String, source: &dyn Fn(usize, usize) -> String| {
@@ -2001,6 +2017,43 @@ fn emit_lane_memory_decode(
         sb - 1
     );
     let _ = writeln!(o, "    always @(posedge clock) begin wq2_rng <= wqr_rng; wq2_h <= wqr_h; wdq2 <= wdqr; wdxq2 <= wdxq; nq_slot2 <= nq_slot; eq_sa2 <= eq_sa; eq_sb2 <= eq_sb; end");
+    if write_tree(lanes) {
+        // with many lanes the second stage is a copy per group of WRITE_GROUP lanes, loaded
+        // only by writes that hit the group (so yosys keeps the copies apart): one register
+        // driving every lane's memory write ports across the die was the 50 MHz ULX3S build's
+        // critical path (`wdxq2`, 22.8 ns of routing in one net)
+        for g in 0..lanes.div_ceil(WRITE_GROUP) {
+            let gb = lb - WRITE_GROUP.trailing_zeros() as usize;
+            let in_group = |lane: &str| format!("({lane}[{}:{}] == {gb}'d{g})", lb - 1, lb - gb);
+            let _ = writeln!(
+                o,
+                "    wire ghn_{g} = nq_valid & {}; wire ghe_{g} = eq_valid & ({} | {});",
+                in_group("nq_lane"),
+                in_group("eq_la"),
+                in_group("eq_lb")
+            );
+            let _ = writeln!(
+                o,
+                "    reg wq2_rng_g{g} = 1'b0, wq2_h_g{g} = 1'b0; reg [31:0] wdq2_g{g} = 32'd0, wdxq2_g{g} = 32'd0; reg [{}:0] nq_slot2_g{g} = {sb}'d0, eq_sa2_g{g} = {sb}'d0, eq_sb2_g{g} = {sb}'d0;",
+                sb - 1
+            );
+            let _ = writeln!(o, "    always @(posedge clock) begin");
+            let _ = writeln!(
+                o,
+                "        wq2_rng_g{g} <= wqr_rng & ghn_{g}; wq2_h_g{g} <= wqr_h & ghn_{g};"
+            );
+            let _ = writeln!(
+                o,
+                "        if (ghn_{g} | ghe_{g}) begin wdq2_g{g} <= wdqr; wdxq2_g{g} <= wdxq; end"
+            );
+            let _ = writeln!(o, "        if (ghn_{g}) nq_slot2_g{g} <= nq_slot;");
+            let _ = writeln!(
+                o,
+                "        if (ghe_{g}) begin eq_sa2_g{g} <= eq_sa; eq_sb2_g{g} <= eq_sb; end"
+            );
+            let _ = writeln!(o, "    end");
+        }
+    }
     for l in 0..lanes {
         let _ = writeln!(
             o,
@@ -2022,6 +2075,7 @@ fn emit_lane_memories(
     t: usize,
     kb: usize,
     lb: usize,
+    lanes: usize,
 ) {
     let hb = fmt.h_bits as usize;
     let jb = fmt.j_bits as usize;
@@ -2050,18 +2104,24 @@ fn emit_lane_memories(
     let _ = writeln!(o, "    reg [31:0] g_{l} = 32'd1;");
     // a bus write (only while idle) or the update's write-back (only while sweeping), chosen
     // by the lane's own decode, not the controller's state (a net to every bit of every lane)
-    let _ = writeln!(o, "    wire bw_{l} = wq2_rng & nh_{l};");
+    // the second decode stage's registers this lane reads: its group's copies with many lanes
+    let gs = if write_tree(lanes) {
+        format!("_g{}", l / WRITE_GROUP)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(o, "    wire bw_{l} = wq2_rng{gs} & nh_{l};");
     let _ = writeln!(o, "    wire gwe_{l} = en_{l} | bw_{l};");
     let _ = writeln!(o, "    always @(posedge clock) begin");
     let _ = writeln!(o, "        g_{l} <= gm_{l}[seln_{l}]; ss_{l} <= g_{l};");
     let _ = writeln!(
         o,
-        "        if (gwe_{l}) gm_{l}[bw_{l} ? nq_slot2 : cur_{l}] <= bw_{l} ? wdxq2 : rs_{l};"
+        "        if (gwe_{l}) gm_{l}[bw_{l} ? nq_slot2{gs} : cur_{l}] <= bw_{l} ? wdxq2{gs} : rs_{l};"
     );
     let _ = writeln!(o, "        hs_{l} <= hm_{l}[sel_{l}];");
     let _ = writeln!(
         o,
-        "        if (wq2_h & nh_{l}) hm_{l}[nq_slot2] <= wdq2[{}:0];",
+        "        if (wq2_h{gs} & nh_{l}) hm_{l}[nq_slot2{gs}] <= wdq2{gs}[{}:0];",
         hb - 1
     );
     let _ = writeln!(o, "    end");
@@ -2073,11 +2133,21 @@ fn emit_lane_memories(
         let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[sel_{l}];");
         let _ = writeln!(
             o,
-            "        if (ja_{l}_{k} | jb_{l}_{k}) jm_{l}_{k}[ja_{l}_{k} ? eq_sa2 : eq_sb2] <= wdq2[{}:0];",
+            "        if (ja_{l}_{k} | jb_{l}_{k}) jm_{l}_{k}[ja_{l}_{k} ? eq_sa2{gs} : eq_sb2{gs}] <= wdq2{gs}[{}:0];",
             jb - 1
         );
         let _ = writeln!(o, "    end");
     }
+}
+
+/// Lanes that share a copy of the lane-memory write decode's second stage (with
+/// [`write_tree`]).
+const WRITE_GROUP: usize = 4;
+
+/// Whether the lane-memory writes fan out through a copy per group of lanes (with as many
+/// lanes as two-stage lanes take) rather than one register for all.
+fn write_tree(lanes: usize) -> bool {
+    lanes >= PIPELINE_MIN_LANES
 }
 
 /// Bits of a neighbour position (0..the positions' width).
