@@ -752,7 +752,12 @@ module pbit_sparse_page #(parameter F = 13) (
     input wire [6:0] addr_b,
     output reg [F-1:0] rd_b
 );
-    (* ram_style = \"block\" *) reg [F-1:0] mem[0:127];
+    // no_rw_check: a port never reads an entry in the clock the copy writes it (the copy
+    // writes only in S_COPY, and no lookup before S_PREP is used), so yosys needs no
+    // read-during-write bypass: without it each page took two DP16KD, 46 LUT4 and 36
+    // flip-flops of bypass logic, which held the 50 MHz build's critical path (the copy's
+    // address → a bypass compare, 18.9 ns)
+    (* ram_style = \"block\", no_rw_check *) reg [F-1:0] mem[0:127];
     always @(posedge clock) begin
         if (we) mem[addr_a] <= wd;
         rd_a <= mem[addr_a];
