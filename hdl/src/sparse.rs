@@ -956,9 +956,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // ---- phase strobes
     w!("    wire upd = (state == S_SWEEP);");
     w!("    wire recomp_clk = (state == S_RECOMP);");
-    // with several words and lane memories the last-slot flag is a register kept beside the
-    // slot counter (it feeds the lanes' slot strobes; see `early_flags` below)
-    if words > 1 && mem {
+    // with several words and lane memories the flags the lanes' slot strobes read are
+    // registers: the last-slot flag here, kept beside the slot counter, and `due` and
+    // `last_sweep` below
+    let early_flags = words > 1 && mem;
+    if early_flags {
         w!("    reg last_slot = 1'b0;");
     } else {
         w!("    wire last_slot = (slot == {sb}'d{});", t - 1);
@@ -1014,7 +1016,6 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // registers they read change only at a sweep's last slot, in S_STEP, S_SDRAIN or while
     // idle, at least three clocks before the next sweep's last slot reads them, so a copy a
     // clock late is always current when read.
-    let early_flags = words > 1 && mem;
     if early_flags {
         w!("    reg due = 1'b0, last_sweep = 1'b0;");
         w!("    always @(posedge clock) begin due <= (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1); last_sweep <= (sweeps_left == 32'd1); end");
@@ -2054,13 +2055,14 @@ fn emit_lane_memory_decode(
     // a second stage: the ROMs' block-RAM outputs reach every lane's write enables across the
     // die (the 40 MHz ULX3S build's critical path: 26.3 ns, 19.1 of it routing), so each lane
     // registers its own hits, and the slots, positions and data are registered once more
-    let _ = writeln!(
-        o,
-        "    reg wq2_rng = 1'b0, wq2_h = 1'b0; reg [31:0] wdq2 = 32'd0, wdxq2 = 32'd0; reg [{}:0] nq_slot2 = {sb}'d0, eq_sa2 = {sb}'d0, eq_sb2 = {sb}'d0;",
-        sb - 1
-    );
-    let _ = writeln!(o, "    always @(posedge clock) begin wq2_rng <= wqr_rng; wq2_h <= wqr_h; wdq2 <= wdqr; wdxq2 <= wdxq; nq_slot2 <= nq_slot; eq_sa2 <= eq_sa; eq_sb2 <= eq_sb; end");
-    if write_tree(lanes) {
+    if !write_tree(lanes) {
+        let _ = writeln!(
+            o,
+            "    reg wq2_rng = 1'b0, wq2_h = 1'b0; reg [31:0] wdq2 = 32'd0, wdxq2 = 32'd0; reg [{}:0] nq_slot2 = {sb}'d0, eq_sa2 = {sb}'d0, eq_sb2 = {sb}'d0;",
+            sb - 1
+        );
+        let _ = writeln!(o, "    always @(posedge clock) begin wq2_rng <= wqr_rng; wq2_h <= wqr_h; wdq2 <= wdqr; wdxq2 <= wdxq; nq_slot2 <= nq_slot; eq_sa2 <= eq_sa; eq_sb2 <= eq_sb; end");
+    } else {
         // with many lanes the second stage is a copy per group of WRITE_GROUP lanes, loaded
         // only by writes that hit the group (so yosys keeps the copies apart): one register
         // driving every lane's memory write ports across the die was the 50 MHz ULX3S build's
