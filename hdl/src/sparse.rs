@@ -233,7 +233,10 @@ pub fn sparse_info(
         clocks_per_sweep: plan.clocks_per_sweep() as u32,
         lanes: opts.lanes,
         cells: plan.lanes.len(),
-        latency: tree_stages(plan.lanes.len()) + 2 + usize::from(plan.pipelined),
+        latency: tree_stages(plan.lanes.len())
+            + 2
+            + usize::from(plan.pipelined)
+            + usize::from(plan.lanes_late(n)),
         page_rams: plan.groups(),
         lane_memories: plan.memories(),
         lane_stages: 1 + usize::from(plan.pipelined),
@@ -375,6 +378,26 @@ impl Plan {
 
     fn groups(&self) -> usize {
         self.ports.len().div_ceil(2)
+    }
+
+    /// Whether the lanes run a clock behind the controller (two-stage lanes of a machine of
+    /// more than one state word: see the emitter's `lane_late`).
+    fn lanes_late(&self, n: usize) -> bool {
+        n > 32 && self.memories() && self.pipelined
+    }
+
+    /// The fewest clocks between two colour phases' ends (a sweep repeats, so the first phase
+    /// follows the last).
+    fn shortest_phase(&self) -> usize {
+        let ends: Vec<usize> = (0..self.slots).filter(|&k| self.phase_end[k]).collect();
+        match ends.as_slice() {
+            [] => self.slots,
+            [_] => self.slots,
+            _ => {
+                let wrap = ends[0] + self.slots - ends[ends.len() - 1];
+                ends.windows(2).map(|w| w[1] - w[0]).fold(wrap, usize::min)
+            }
+        }
     }
 
     /// Whether lanes keep their p-bits' data in memories indexed by the slot. A generator is
@@ -825,6 +848,22 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     let hi_bits = bits_for(n.max(ne).div_ceil(32)); // index bits above the low 5 used by decoders
     let hi_count = n.max(ne).div_ceil(32);
     let stages = tree_stages(plan.lanes.len());
+    // with several words and lane memories the flags the lanes' slot strobes read are
+    // registers (`last_slot`, `due`, `last_sweep`, below)
+    let early_flags = words > 1 && mem;
+    // Two-stage lanes of such machines run a clock behind the controller: every signal the
+    // controller sends them (the slot strobes, `upd`, the recompute strobe) passes a register,
+    // with a copy per group of lanes (`WRITE_GROUP`) kept apart from the others (`(* keep *)`),
+    // so each copy drives its four lanes from nearby. One net from the controller's logic to
+    // all 64 lanes' slot counters and generator reads was the 50 MHz ULX3S build's latest
+    // family of paths (18.7–20.1 ns, ≈ 1,750 endpoints). The lanes' results reach the
+    // controller a clock later too: the energy tags and `inflight` follow the same delay.
+    let lane_late = plan.lanes_late(n);
+    debug_assert_eq!(lane_late, early_flags && pipe);
+    // and the sample and best captures into the n-bit state copies from registered enables, a
+    // copy per state word, a clock after the controller decides (below)
+    let late_capture = lane_late;
+    let late_best = lane_late && plan.shortest_phase() >= 2;
 
     let mut o = String::new();
     macro_rules! w {
@@ -890,10 +929,23 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("    reg [{}:0] pmem_q;", f - 1);
     // per-node registers in per-node always blocks (one huge block over n-bit vectors makes
     // yosys's proc/opt passes slow); the vectors are wires over them
-    w!(
-        "    reg [{}:0] bstate = {n}'d0, sstate = {n}'d0, espins = {n}'d0;",
-        n - 1
-    );
+    if late_best || late_capture {
+        // the best and sample states: one register, or a register per state word loaded from
+        // its own copy of the capture's enable (`late_capture`, `late_best`, below)
+        w!("    reg [{}:0] espins = {n}'d0;", n - 1);
+        for (name, late) in [("bstate", late_best), ("sstate", late_capture)] {
+            if late {
+                w!("    wire [{}:0] {name};", n - 1);
+            } else {
+                w!("    reg [{}:0] {name} = {n}'d0;", n - 1);
+            }
+        }
+    } else {
+        w!(
+            "    reg [{}:0] bstate = {n}'d0, sstate = {n}'d0, espins = {n}'d0;",
+            n - 1
+        );
+    }
     w!("    wire [{}:0] spins, clamps, act;", n - 1);
     // ---- bus decode
     w!("    wire [7:0] w_region = write_addr[31:24];");
@@ -959,7 +1011,6 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // with several words and lane memories the flags the lanes' slot strobes read are
     // registers: the last-slot flag here, kept beside the slot counter, and `due` and
     // `last_sweep` below
-    let early_flags = words > 1 && mem;
     if early_flags {
         w!("    reg last_slot = 1'b0;");
     } else {
@@ -974,7 +1025,13 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         .map(|k| format!("slotdec[{k}]"))
         .collect();
     w!("    wire phase_end = {};", ends.join(" | "));
-    if pipe {
+    if pipe && lane_late {
+        // the lanes' stage 1 sees the controller's strobes a clock late, stage 2 two
+        w!("    reg upd_d = 1'b0, recomp_d = 1'b0, phase_end_d = 1'b0, last_d = 1'b0;");
+        w!("    always @(posedge clock) begin upd_d <= upd; recomp_d <= recomp_clk; phase_end_d <= phase_end; last_d <= last_slot; end");
+        w!("    reg upd2 = 1'b0, recomp2 = 1'b0, phase_end2 = 1'b0, last2 = 1'b0;");
+        w!("    always @(posedge clock) begin upd2 <= upd_d; recomp2 <= recomp_d; phase_end2 <= phase_end_d; last2 <= last_d; end");
+    } else if pipe {
         w!("    reg upd2 = 1'b0, recomp2 = 1'b0, phase_end2 = 1'b0, last2 = 1'b0;");
         w!("    always @(posedge clock) begin upd2 <= upd; recomp2 <= recomp_clk; phase_end2 <= phase_end; last2 <= last_slot; end");
     }
@@ -999,11 +1056,18 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // recompute's last slot
     w!("    reg [3:0] tag [0:{stages}];");
     w!("    integer ti; initial for (ti = 0; ti <= {stages}; ti = ti + 1) tag[ti] = 4'd0;");
-    let mut inflight = String::from(if pipe {
+    let mut inflight = String::from(if lane_late {
+        "bpend | upd_d | recomp_d | upd2 | recomp2"
+    } else if pipe {
         "bpend | upd2 | recomp2"
     } else {
         "bpend"
     });
+    if late_best {
+        inflight.push_str(" | bwin");
+        w!("    reg bwin = 1'b0;");
+        w!("    wire bless = bpend & ((energy ^ 32'h80000000) < (best_energy ^ 32'h80000000));");
+    }
     for k in 0..=stages {
         let _ = write!(inflight, " | (tag[{k}] != 4'd0)");
     }
@@ -1030,7 +1094,17 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         Some(bits) => crate::sparse_stats::emit_stats(&mut o, graph, bits, info.clocks_per_sweep),
         None => crate::sparse_stats::emit_no_stats(&mut o),
     }
-    w!("    assign stats_take = (state == S_SDRAIN) & !inflight & !upd & !sample_blocked & !stats_wait;");
+    if late_capture {
+        // in S_SDRAIN nothing enters the lanes or the energy pipeline, so `inflight` only
+        // falls there, and its copy a clock late (`upd` in it: the sweep's last clock leaves
+        // it set on entry) waits for the same drain, a clock longer: the logic from the
+        // energy tags to the capture enables was the 55 MHz build's critical path
+        w!("    reg infl_q = 1'b1;");
+        w!("    always @(posedge clock) infl_q <= inflight | upd;");
+        w!("    assign stats_take = (state == S_SDRAIN) & !infl_q & !sample_blocked & !stats_wait;");
+    } else {
+        w!("    assign stats_take = (state == S_SDRAIN) & !inflight & !upd & !sample_blocked & !stats_wait;");
+    }
     if mem {
         // the slot counter moves only on these strobes, so each memory lane can keep its own
         // copies (`sel_l` = the slot after this clock's, `cur_l` = this clock's) moved by the
@@ -1054,6 +1128,15 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 "        if (s_zero) last_slot <= 1'b0; else if (s_inc) last_slot <= (slot == {sb}'d{}); else if (s_last) last_slot <= 1'b1;",
                 t - 2
             );
+        }
+    }
+    if lane_late {
+        // a group's copies of the controller's strobes, a clock late (stage 1: `lz` `li` `ll`
+        // move the slot counters, `lu` updates) and two (stage 2: `lu2`, `lr2`). `keep`: the
+        // groups' copies are equal, and yosys would merge them back into one.
+        for gr in 0..plan.lanes.len().div_ceil(WRITE_GROUP) {
+            w!("    reg lz_g{gr} = 1'b0, li_g{gr} = 1'b0, ll_g{gr} = 1'b1, lu_g{gr} = 1'b0, lu2_g{gr} = 1'b0, lr2_g{gr} = 1'b0;");
+            w!("    (* keep *) always @(posedge clock) begin lz_g{gr} <= s_zero; li_g{gr} <= s_inc; ll_g{gr} <= s_last; lu_g{gr} <= upd; lu2_g{gr} <= upd_d; lr2_g{gr} <= recomp_d; end");
         }
     }
     // bus writes of a generator store its next state (the draw): s = step(x)
@@ -1142,6 +1225,27 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         // wires from p-bits across the die to the lane get a clock of their own. The slots
         // are ordered so that no slot reads the p-bits the slot before it writes
         // (`hazard_free_slots`).
+        // the controller's strobes as this lane sees them (its group's late copies)
+        let (s_zero, s_inc, s_last, upd_1, upd_2, recomp_2) = if lane_late {
+            let gr = l / WRITE_GROUP;
+            (
+                format!("lz_g{gr}"),
+                format!("li_g{gr}"),
+                format!("ll_g{gr}"),
+                format!("lu_g{gr}"),
+                format!("lu2_g{gr}"),
+                format!("lr2_g{gr}"),
+            )
+        } else {
+            (
+                "s_zero".to_string(),
+                "s_inc".to_string(),
+                "s_last".to_string(),
+                "upd".to_string(),
+                "upd2".to_string(),
+                w_recomp.to_string(),
+            )
+        };
         if mem {
             w!(
                 "    reg [{}:0] sel_{l} = {sb}'d{}; reg [{}:0] cur_{l} = {sb}'d0;",
@@ -1150,7 +1254,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 sb - 1
             );
             w!(
-                "    wire [{}:0] seln_{l} = s_zero ? {sb}'d{} : s_inc ? ((sel_{l} == {sb}'d{}) ? {sb}'d0 : sel_{l} + {sb}'d1) : s_last ? {sb}'d0 : sel_{l};",
+                "    wire [{}:0] seln_{l} = {s_zero} ? {sb}'d{} : {s_inc} ? ((sel_{l} == {sb}'d{}) ? {sb}'d0 : sel_{l} + {sb}'d1) : {s_last} ? {sb}'d0 : sel_{l};",
                 sb - 1,
                 1 % t,
                 t - 1
@@ -1300,9 +1404,9 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         );
         w!("    wire mnew_{l} = {cl} ? {sp} : gt_{l};");
         // en_l steps the generator (stage 1); en2_l writes the state and ΔE
-        w!("    wire en_{l} = upd & va_{l} & ac_{l};");
+        w!("    wire en_{l} = {upd_1} & va_{l} & ac_{l};");
         let en = if pipe {
-            w!("    wire en2_{l} = upd2 & {va} & {ac};");
+            w!("    wire en2_{l} = {upd_2} & {va} & {ac};");
             format!("en2_{l}")
         } else {
             format!("en_{l}")
@@ -1323,7 +1427,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         // when m = −1, and the recompute term is −(I + h) when m = +1; the sign is the
         // selected state's, known at the clock's start (upd and recomp_clk never coincide)
         w!(
-            "    wire [{}:0] dx_{l} = {w_recomp} ? ihx_{l} : {{fx_{l}[{}:0], 1'b0}};",
+            "    wire [{}:0] dx_{l} = {recomp_2} ? ihx_{l} : {{fx_{l}[{}:0], 1'b0}};",
             dw - 1,
             dw - 2
         );
@@ -1331,7 +1435,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    reg [{}:0] d_{l} = {dw}'d0;", dw - 1);
         w!("    always @(posedge clock) begin");
         w!("        if ({en}) d_{l} <= (mnew_{l} != {sp}) ? ({sp} ? dx_{l} : dn_{l}) : {dw}'d0;");
-        w!("        else if ({w_recomp} & {va} & {ac}) d_{l} <= {sp} ? dn_{l} : dx_{l};");
+        w!("        else if ({recomp_2} & {va} & {ac}) d_{l} <= {sp} ? dn_{l} : dx_{l};");
         w!("        else d_{l} <= {dw}'d0;");
         w!("    end");
         if mem {
@@ -1626,11 +1730,19 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("        if (tag[{stages}][2]) racc <= racc + tsum;");
     w!("        if (tag[{stages}][3]) begin");
     w!("            energy <= rsum_half; best_energy <= rsum_half;");
-    w!("            espins <= hist[{stages}]; bstate <= hist[{stages}]; stale <= 1'b0;");
-    w!("        end");
-    w!("        if (bpend & ((energy ^ 32'h80000000) < (best_energy ^ 32'h80000000))) begin");
-    w!("            best_energy <= energy; bstate <= espins;");
-    w!("        end");
+    if late_best {
+        // the best state's words load a clock later (below); `bwin` holds the drain for it
+        w!("            espins <= hist[{stages}]; stale <= 1'b0;");
+        w!("        end");
+        w!("        bwin <= bless;");
+        w!("        if (bless) best_energy <= energy;");
+    } else {
+        w!("            espins <= hist[{stages}]; bstate <= hist[{stages}]; stale <= 1'b0;");
+        w!("        end");
+        w!("        if (bpend & ((energy ^ 32'h80000000) < (best_energy ^ 32'h80000000))) begin");
+        w!("            best_energy <= energy; bstate <= espins;");
+        w!("        end");
+    }
     // controller
     w!("        case (state)");
     w!("        S_IDLE: begin");
@@ -1701,7 +1813,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("        S_SDRAIN: begin");
     w!("            if (stats_take) begin");
     // a quiet sample (statistics only) is not held for the host
-    w!("                sample_pending <= !stats_quiet; sample_energy <= energy; sstate <= spins; samples <= samples + {{31'd0, !stats_quiet}};");
+    if late_capture {
+        // the sample's words load a clock later (below), before anything writes the states
+        w!("                sample_pending <= !stats_quiet; sample_energy <= energy; samples <= samples + {{31'd0, !stats_quiet}};");
+    } else {
+        w!("                sample_pending <= !stats_quiet; sample_energy <= energy; sstate <= spins; samples <= samples + {{31'd0, !stats_quiet}};");
+    }
     w!("                if (sweeps_left == 32'd1) begin");
     w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_FETCH; end");
     w!("                end else begin sweeps_left <= sweeps_left - 32'd1; state <= S_PREP; end");
@@ -1713,6 +1830,34 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("        if (stop) state <= S_IDLE;");
     w!("    end");
     w!("    assign busy = !idle | stats_wait;");
+    // the captures a clock late, a copy of the enable per state word (`keep`: equal copies
+    // that yosys would merge), so no one net carries an enable to all n flip-flops. The best
+    // state's source `espins` holds still for it: the next phase end reloads it no sooner than
+    // two clocks after (`shortest_phase` ≥ 2). The sample's source, the states, holds still:
+    // stats_take leaves S_SDRAIN for S_PREP, S_FETCH or S_DRAIN, and the lanes, a clock behind
+    // the controller, write no state before the next sweep's second clock.
+    for wd in 0..words {
+        let (lo, hi) = (32 * wd, (32 * wd + 31).min(n - 1));
+        let width = hi - lo + 1;
+        if late_best {
+            w!(
+                "    reg [{}:0] bst_{wd} = {width}'d0; reg bcap_{wd} = 1'b0;",
+                width - 1
+            );
+            w!("    (* keep *) always @(posedge clock) bcap_{wd} <= bless;");
+            w!("    always @(posedge clock) if (bcap_{wd}) bst_{wd} <= espins[{hi}:{lo}]; else if (tag[{stages}][3]) bst_{wd} <= hist[{stages}][{hi}:{lo}];");
+            w!("    assign bstate[{hi}:{lo}] = bst_{wd};");
+        }
+        if late_capture {
+            w!(
+                "    reg [{}:0] sst_{wd} = {width}'d0; reg scap_{wd} = 1'b0;",
+                width - 1
+            );
+            w!("    (* keep *) always @(posedge clock) scap_{wd} <= stats_take;");
+            w!("    always @(posedge clock) if (scap_{wd}) sst_{wd} <= spins[{hi}:{lo}];");
+            w!("    assign sstate[{hi}:{lo}] = sst_{wd};");
+        }
+    }
     w!("    assign sample_valid = sample_pending;");
 
     // ---- reads (registered)
