@@ -1480,7 +1480,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // build's critical path was the address's adder through 18.4 ns of routing), a clock
     // later, so the copy takes one more clock (`copy_end`) and its last write lands in S_COPY
     let copy_late = words > 1;
-    let copy_end = PAGE_HALF + usize::from(copy_late);
+    // and with the lanes a clock late, a kept copy of those registers per page RAM (`lane_late`:
+    // one register driving all 32 page RAMs' data pins across the die was the 50 MHz build's
+    // latest block-RAM input, 19.1 ns), a clock later again
+    let copy_fan = lane_late;
+    let copy_end = PAGE_HALF + usize::from(copy_late) + usize::from(copy_fan);
     if copy_late {
         w!(
             "    reg copy_we = 1'b0; reg [6:0] copy_addr = 7'd0; reg [{}:0] copy_wd = {f}'d0;",
@@ -1496,6 +1500,13 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     }
     let copy_wd = if copy_late { "copy_wd" } else { "pmem_q" };
     for gi in 0..g {
+        if copy_fan {
+            w!(
+                "    reg cwe_{gi} = 1'b0; reg [6:0] cad_{gi} = 7'd0; reg [{}:0] cwd_{gi} = {f}'d0;",
+                f - 1
+            );
+            w!("    (* keep *) always @(posedge clock) begin cwe_{gi} <= copy_we; cad_{gi} <= copy_addr; cwd_{gi} <= {copy_wd}; end");
+        }
         for s in 0..2 {
             let p = 2 * gi + s;
             let served: &[(usize, usize)] = plan.ports.get(p).map(|v| v.as_slice()).unwrap_or(&[]);
@@ -1545,7 +1556,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 f - 1
             );
         }
-        w!("    pbit_sparse_page #(.F({f})) page_{gi}(.clock(clock), .we(copy_we), .addr_a(copy_we ? copy_addr : pa_{gi}_0), .wd({copy_wd}), .rd_a(rd_{gi}_0), .addr_b(pa_{gi}_1), .rd_b(rd_{gi}_1));");
+        if copy_fan {
+            w!("    pbit_sparse_page #(.F({f})) page_{gi}(.clock(clock), .we(cwe_{gi}), .addr_a(cwe_{gi} ? cad_{gi} : pa_{gi}_0), .wd(cwd_{gi}), .rd_a(rd_{gi}_0), .addr_b(pa_{gi}_1), .rd_b(rd_{gi}_1));");
+        } else {
+            w!("    pbit_sparse_page #(.F({f})) page_{gi}(.clock(clock), .we(copy_we), .addr_a(copy_we ? copy_addr : pa_{gi}_0), .wd({copy_wd}), .rd_a(rd_{gi}_0), .addr_b(pa_{gi}_1), .rd_b(rd_{gi}_1));");
+        }
     }
 
     // ---- the energy tree over the lanes' d_l
@@ -1734,7 +1749,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         // the best state's words load a clock later (below); `bwin` holds the drain for it
         w!("            espins <= hist[{stages}]; stale <= 1'b0;");
         w!("        end");
-        w!("        bwin <= bless;");
+        w!("        bwin <= bless | tag[{stages}][3];");
         w!("        if (bless) best_energy <= energy;");
     } else {
         w!("            espins <= hist[{stages}]; bstate <= hist[{stages}]; stale <= 1'b0;");
@@ -1844,8 +1859,9 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 "    reg [{}:0] bst_{wd} = {width}'d0; reg bcap_{wd} = 1'b0;",
                 width - 1
             );
-            w!("    (* keep *) always @(posedge clock) bcap_{wd} <= bless;");
-            w!("    always @(posedge clock) if (bcap_{wd}) bst_{wd} <= espins[{hi}:{lo}]; else if (tag[{stages}][3]) bst_{wd} <= hist[{stages}][{hi}:{lo}];");
+            // the recompute's end loads `espins` too, so one source serves both
+            w!("    (* keep *) always @(posedge clock) bcap_{wd} <= bless | tag[{stages}][3];");
+            w!("    always @(posedge clock) if (bcap_{wd}) bst_{wd} <= espins[{hi}:{lo}];");
             w!("    assign bstate[{hi}:{lo}] = bst_{wd};");
         }
         if late_capture {
