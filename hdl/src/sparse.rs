@@ -1083,6 +1083,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     if early_flags {
         w!("    reg due = 1'b0, last_sweep = 1'b0;");
         w!("    always @(posedge clock) begin due <= (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1); last_sweep <= (sweeps_left == 32'd1); end");
+        if lane_late {
+            // and the compares a sweep's end moves the counters by: their 32-bit compares into
+            // the counters' enables were ≈ 15 ns of the 60 MHz build
+            w!("    reg burn_nz = 1'b0, every_nz = 1'b0, every_one = 1'b0;");
+            w!("    always @(posedge clock) begin burn_nz <= (burn_left != 32'd0); every_nz <= (every != 32'd0); every_one <= (every_left == 32'd1); end");
+        }
     } else {
         w!("    wire due = (burn_left == 32'd0) & (every != 32'd0) & (every_left == 32'd1);");
         w!("    wire last_sweep = (sweeps_left == 32'd1);");
@@ -1806,8 +1812,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     w!("            if (last_slot) begin");
     // end of a sweep
     w!("                sweeps <= sweeps + 32'd1;");
-    w!("                if (burn_left != 32'd0) burn_left <= burn_left - 32'd1;");
-    w!("                else if (every != 32'd0) every_left <= (every_left == 32'd1) ? every : every_left - 32'd1;");
+    if lane_late {
+        // the counters' compares as registers (`burn_nz`, `every_nz`, `every_one`, as `due`)
+        w!("                if (burn_nz) burn_left <= burn_left - 32'd1;");
+        w!("                else if (every_nz) every_left <= every_one ? every : every_left - 32'd1;");
+    } else {
+        w!("                if (burn_left != 32'd0) burn_left <= burn_left - 32'd1;");
+        w!("                else if (every != 32'd0) every_left <= (every_left == 32'd1) ? every : every_left - 32'd1;");
+    }
     w!("                if (due) state <= S_SDRAIN;");
     w!("                else if (last_sweep) begin");
     w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_FETCH; end");
@@ -1834,7 +1846,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     } else {
         w!("                sample_pending <= !stats_quiet; sample_energy <= energy; sstate <= spins; samples <= samples + {{31'd0, !stats_quiet}};");
     }
-    w!("                if (sweeps_left == 32'd1) begin");
+    // (`last_sweep` is `sweeps_left == 1` a clock late: S_SDRAIN's sweep end left
+    // `sweeps_left` as it was, at least two clocks before `stats_take` with `infl_q`)
+    let sdrain_last = if lane_late {
+        "last_sweep"
+    } else {
+        "sweeps_left == 32'd1"
+    };
+    w!("                if ({sdrain_last}) begin");
     w!("                    if (step == n_steps[4:0] - 5'd1) state <= S_DRAIN; else begin step <= step + 5'd1; state <= S_FETCH; end");
     w!("                end else begin sweeps_left <= sweeps_left - 32'd1; state <= S_PREP; end");
     w!("            end");
@@ -1955,7 +1974,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // before `read_q`: from the bus stage's address through it to `read_q` was the 50 MHz
     // build's critical path (23.5 ns, one net of 13.4 ns across the die)
     let reg_target = if two_level { "reg_q" } else { "read_q" };
-    if two_level {
+    // with the lanes a clock late (the same machines as the 60 MHz build's), the registers'
+    // read takes the clock the vector read path has anyway: a registered hit per register
+    // (`rh`), then `reg_q` as an AND-OR of them (from the address through the 24-bit compares
+    // to `reg_q` was ≈ 15.8 ns there)
+    let reg_hits = two_level && lane_late;
+    if reg_hits {
+        // emitted below, once the registers are listed
+    } else if two_level {
         w!("    reg [31:0] reg_q = 32'd0;");
         w!("    always @(posedge clock) begin");
         w!("        reg_q <= 32'd0;");
@@ -1965,7 +1991,9 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("        read_q <= 32'd0;");
         w!("        if (r_region == 8'd{}) begin", mm::REGION_REGS);
     }
-    w!("            case (r_index)");
+    if !reg_hits {
+        w!("            case (r_index)");
+    }
     let regs: Vec<(u32, String)> = vec![
         (mm::REG_MAGIC, format!("32'h{:08x}", mm::MAGIC)),
         (mm::REG_N, format!("32'd{n}")),
@@ -2007,17 +2035,40 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     let regs = regs
         .into_iter()
         .chain(crate::sparse_stats::stats_registers(opts.stats));
-    for (a, v) in regs {
-        w!("            24'd{a}: {reg_target} <= {v};");
-    }
-    w!("            default: {reg_target} <= 32'd0;");
-    w!("            endcase");
-    w!("        end");
-    if two_level {
+    if reg_hits {
+        let regs: Vec<(u32, String)> = regs.collect();
+        w!("    reg [{}:0] rh = {}'d0;", regs.len() - 1, regs.len());
+        w!("    always @(posedge clock) begin");
+        for (k, (a, _)) in regs.iter().enumerate() {
+            w!("        rh[{k}] <= (r_index == 24'd{a});");
+        }
         w!("    end");
+        let terms: Vec<String> = regs
+            .iter()
+            .enumerate()
+            .map(|(k, (_, v))| format!("({{32{{rh[{k}]}}}} & {v})"))
+            .collect();
+        w!("    reg [31:0] reg_q = 32'd0;");
+        w!(
+            "    always @(posedge clock) reg_q <= {};",
+            terms.join(" | ")
+        );
         w!("    always @(posedge clock) begin");
         w!("        read_q <= 32'd0;");
         w!("        if (rq_regs) read_q <= reg_q;");
+    } else {
+        for (a, v) in regs {
+            w!("            24'd{a}: {reg_target} <= {v};");
+        }
+        w!("            default: {reg_target} <= 32'd0;");
+        w!("            endcase");
+        w!("        end");
+        if two_level {
+            w!("    end");
+            w!("    always @(posedge clock) begin");
+            w!("        read_q <= 32'd0;");
+            w!("        if (rq_regs) read_q <= reg_q;");
+        }
     }
     // one word case: `source(wd, hi)` is word wd's bits (hi its top p-bit), zero-padded to 32
     let word_case = |o: &mut String, source: &dyn Fn(usize, usize) -> String| {
@@ -2147,16 +2198,34 @@ fn emit_lane_memory_decode(
     );
     // the ROMs' block-RAM outputs are copied into flip-flops before they fan out to every
     // lane: from the RAM's output pins the 64-lane ULX3S build routed them in 20.7 ns
-    let _ = writeln!(o, "    reg [{}:0] nqr = {nw}'d0;", nw - 1);
-    let _ = writeln!(o, "    always @(posedge clock) nqr <= nq;");
-    let _ = writeln!(o, "    wire nq_valid = nqr[{}];", nw - 1);
-    let _ = writeln!(
-        o,
-        "    wire [{}:0] nq_lane = nqr[{}:{sb}];",
-        lb - 1,
-        sb + lb - 1
-    );
-    let _ = writeln!(o, "    wire [{}:0] nq_slot = nqr[{}:0];", sb - 1, sb - 1);
+    // with the write tree, a kept copy per group of lanes (suffix `_gG`): one register's
+    // fan-out to all 64 lanes' hit compares was ≈ 15.9 ns of the 60 MHz build
+    let tree = write_tree(lanes);
+    let copies: Vec<String> = if tree {
+        (0..lanes.div_ceil(WRITE_GROUP))
+            .map(|g| format!("_g{g}"))
+            .collect()
+    } else {
+        vec![String::new()]
+    };
+    for c in &copies {
+        let _ = writeln!(o, "    reg [{}:0] nqr{c} = {nw}'d0;", nw - 1);
+        let keep = if tree { "(* keep *) " } else { "" };
+        let _ = writeln!(o, "    {keep}always @(posedge clock) nqr{c} <= nq;");
+        let _ = writeln!(o, "    wire nq_valid{c} = nqr{c}[{}];", nw - 1);
+        let _ = writeln!(
+            o,
+            "    wire [{}:0] nq_lane{c} = nqr{c}[{}:{sb}];",
+            lb - 1,
+            sb + lb - 1
+        );
+        let _ = writeln!(
+            o,
+            "    wire [{}:0] nq_slot{c} = nqr{c}[{}:0];",
+            sb - 1,
+            sb - 1
+        );
+    }
     let eib = bits_for(ne.max(1) - 1).max(1);
     let _ = writeln!(o, "    reg [{}:0] erom [0:{}];", ew - 1, ne.max(1) - 1);
     let _ = writeln!(o, "    initial begin");
@@ -2188,30 +2257,33 @@ fn emit_lane_memory_decode(
         eib - 1
     );
     let half = lb + sb + kb;
-    let _ = writeln!(o, "    reg [{}:0] eqr = {ew}'d0;", ew - 1);
-    let _ = writeln!(o, "    always @(posedge clock) eqr <= eq;");
-    let _ = writeln!(o, "    wire eq_valid = eqr[{}];", ew - 1);
-    for (end, base) in [("a", half), ("b", 0)] {
-        let _ = writeln!(
-            o,
-            "    wire [{}:0] eq_l{end} = eqr[{}:{}];",
-            lb - 1,
-            base + half - 1,
-            base + sb + kb
-        );
-        let _ = writeln!(
-            o,
-            "    wire [{}:0] eq_s{end} = eqr[{}:{}];",
-            sb - 1,
-            base + sb + kb - 1,
-            base + kb
-        );
-        let _ = writeln!(
-            o,
-            "    wire [{}:0] eq_k{end} = eqr[{}:{base}];",
-            kb - 1,
-            base + kb - 1
-        );
+    for c in &copies {
+        let _ = writeln!(o, "    reg [{}:0] eqr{c} = {ew}'d0;", ew - 1);
+        let keep = if tree { "(* keep *) " } else { "" };
+        let _ = writeln!(o, "    {keep}always @(posedge clock) eqr{c} <= eq;");
+        let _ = writeln!(o, "    wire eq_valid{c} = eqr{c}[{}];", ew - 1);
+        for (end, base) in [("a", half), ("b", 0)] {
+            let _ = writeln!(
+                o,
+                "    wire [{}:0] eq_l{end}{c} = eqr{c}[{}:{}];",
+                lb - 1,
+                base + half - 1,
+                base + sb + kb
+            );
+            let _ = writeln!(
+                o,
+                "    wire [{}:0] eq_s{end}{c} = eqr{c}[{}:{}];",
+                sb - 1,
+                base + sb + kb - 1,
+                base + kb
+            );
+            let _ = writeln!(
+                o,
+                "    wire [{}:0] eq_k{end}{c} = eqr{c}[{}:{base}];",
+                kb - 1,
+                base + kb - 1
+            );
+        }
     }
     // a second stage: the ROMs' block-RAM outputs reach every lane's write enables across the
     // die (the 40 MHz ULX3S build's critical path: 26.3 ns, 19.1 of it routing), so each lane
@@ -2233,10 +2305,10 @@ fn emit_lane_memory_decode(
             let in_group = |lane: &str| format!("({lane}[{}:{}] == {gb}'d{g})", lb - 1, lb - gb);
             let _ = writeln!(
                 o,
-                "    wire ghn_{g} = nq_valid & {}; wire ghe_{g} = eq_valid & ({} | {});",
-                in_group("nq_lane"),
-                in_group("eq_la"),
-                in_group("eq_lb")
+                "    wire ghn_{g} = nq_valid_g{g} & {}; wire ghe_{g} = eq_valid_g{g} & ({} | {});",
+                in_group(&format!("nq_lane_g{g}")),
+                in_group(&format!("eq_la_g{g}")),
+                in_group(&format!("eq_lb_g{g}"))
             );
             let _ = writeln!(
                 o,
@@ -2252,18 +2324,19 @@ fn emit_lane_memory_decode(
                 o,
                 "        if (ghn_{g} | ghe_{g}) begin wdq2_g{g} <= wdqr; wdxq2_g{g} <= wdxq; end"
             );
-            let _ = writeln!(o, "        if (ghn_{g}) nq_slot2_g{g} <= nq_slot;");
+            let _ = writeln!(o, "        if (ghn_{g}) nq_slot2_g{g} <= nq_slot_g{g};");
             let _ = writeln!(
                 o,
-                "        if (ghe_{g}) begin eq_sa2_g{g} <= eq_sa; eq_sb2_g{g} <= eq_sb; end"
+                "        if (ghe_{g}) begin eq_sa2_g{g} <= eq_sa_g{g}; eq_sb2_g{g} <= eq_sb_g{g}; end"
             );
             let _ = writeln!(o, "    end");
         }
     }
     for l in 0..lanes {
+        let c = &copies[if tree { l / WRITE_GROUP } else { 0 }];
         let _ = writeln!(
             o,
-            "    reg nh_{l} = 1'b0; always @(posedge clock) nh_{l} <= nq_valid & (nq_lane == {lb}'d{l});"
+            "    reg nh_{l} = 1'b0; always @(posedge clock) nh_{l} <= nq_valid{c} & (nq_lane{c} == {lb}'d{l});"
         );
     }
 }
@@ -2334,7 +2407,7 @@ fn emit_lane_memories(
     for k in 0..deg {
         // the hits of the decode's second stage, registered in the lane (see the decode)
         let _ = writeln!(o, "    reg ja_{l}_{k} = 1'b0, jb_{l}_{k} = 1'b0;");
-        let _ = writeln!(o, "    always @(posedge clock) begin ja_{l}_{k} <= wqr_edge & eq_valid & (eq_la == {lb}'d{l}) & (eq_ka == {kb}'d{k}); jb_{l}_{k} <= wqr_edge & eq_valid & (eq_lb == {lb}'d{l}) & (eq_kb == {kb}'d{k}); end");
+        let _ = writeln!(o, "    always @(posedge clock) begin ja_{l}_{k} <= wqr_edge & eq_valid{gs} & (eq_la{gs} == {lb}'d{l}) & (eq_ka{gs} == {kb}'d{k}); jb_{l}_{k} <= wqr_edge & eq_valid{gs} & (eq_lb{gs} == {lb}'d{l}) & (eq_kb{gs} == {kb}'d{k}); end");
         let _ = writeln!(o, "    always @(posedge clock) begin");
         let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[sel_{l}];");
         let _ = writeln!(
