@@ -1326,14 +1326,46 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 f - 1
             );
         }
-        if deg > 0 {
-            let ones: Vec<String> = (0..deg)
-                .map(|k| format!("{{{}'d0, !nb_{l}_{k}}}", f - 1))
-                .collect();
-            w!("    wire [{}:0] neg_{l} = {};", f - 1, balanced(&ones));
-            terms.push(format!("neg_{l}"));
+        if pipe && deg > 0 {
+            // two-stage lanes: the +1s as the adders' carry-ins (yosys maps `a + b + c`, c one
+            // bit, to one carry chain). D + 1 terms take D adders, one +1 each, so the tree
+            // is ⌈log2(D + 1)⌉ adders deep with no count of its own. A count of the +1s (its
+            // own three-level adder tree) fed the field tree's first level: six adders deep,
+            // the 60 MHz build's stage-1 field `fq_l` at up to 14.3 ns.
+            let mut level = terms;
+            let mut carry = 0usize;
+            let mut depth = 0usize;
+            while level.len() > 1 {
+                depth += 1;
+                let mut next = Vec::new();
+                for (k, pair) in level.chunks(2).enumerate() {
+                    if let [a, b] = pair {
+                        let name = format!("fa_{l}_{depth}_{k}");
+                        w!(
+                            "    wire [{}:0] {name} = {a} + {b} + {{{}'d0, !nb_{l}_{carry}}};",
+                            f - 1,
+                            f - 1
+                        );
+                        carry += 1;
+                        next.push(name);
+                    } else {
+                        next.push(pair[0].clone());
+                    }
+                }
+                level = next;
+            }
+            debug_assert_eq!(carry, deg);
+            w!("    wire [{}:0] fld_{l} = {};", f - 1, level[0]);
+        } else {
+            if deg > 0 {
+                let ones: Vec<String> = (0..deg)
+                    .map(|k| format!("{{{}'d0, !nb_{l}_{k}}}", f - 1))
+                    .collect();
+                w!("    wire [{}:0] neg_{l} = {};", f - 1, balanced(&ones));
+                terms.push(format!("neg_{l}"));
+            }
+            w!("    wire [{}:0] fld_{l} = {};", f - 1, balanced(&terms));
         }
-        w!("    wire [{}:0] fld_{l} = {};", f - 1, balanced(&terms));
         // stage 2's inputs: the field and the stage-1 signals, a clock later
         let (fl, sp, cl, ac, va, hs, cur) = if pipe {
             w!(
