@@ -719,11 +719,11 @@ pub const MAGIC: u32 = 0x7062_6974;
 /// Clocks from a bus read's address to its data at the link's port: one register stage
 /// between the link and the machine (so the link's address and write words never cross the
 /// die in the clock that decodes them; the Verilator harness has the same stage, wrapper.v),
-/// then the machine's read multiplexer in up to three registered levels (a sparse machine of
+/// then the machine's read multiplexer in up to four registered levels (a sparse machine of
 /// several state words registers the region's decode, then selects each word's region next to
-/// its p-bits, then the word). The link and the harness wait this many; a machine whose data
-/// is ready earlier holds it, as the address is held.
-pub const BUS_READ_CLOCKS: u32 = 4;
+/// its p-bits, then the words four at a time, then the word). The link and the harness wait
+/// this many; a machine whose data is ready earlier holds it, as the address is held.
+pub const BUS_READ_CLOCKS: u32 = 5;
 pub const CTRL_RUN: u32 = 1 << 0;
 pub const CTRL_RECOMPUTE: u32 = 1 << 1;
 pub const CTRL_STOP: u32 = 1 << 2;
