@@ -53,6 +53,10 @@ pub enum HdlCommand {
         /// designs: the 512-p-bit sparse ULX3S build routes in minutes).
         #[arg(long, value_parser = ["router1", "router2"], default_value = "router1")]
         router: String,
+        /// nextpnr's placement seed (`--seed`). A routed Fmax moves by a few MHz with it, so a
+        /// clock near the limit is worth a few seeds; a build is reproduced by its seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u32,
         /// --machine sparse: build the on-chip statistics (a counter per p-bit and per edge;
         /// `sample` then reads sums instead of every sample). Off by default on boards.
         #[arg(long)]
@@ -209,6 +213,7 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             no_nice,
             json,
             router,
+            seed,
             stats,
         } => {
             let lanes = &m.lanes;
@@ -258,6 +263,7 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             options.clock_mhz = *clock_mhz;
             options.out_dir = out.clone().unwrap_or(default_dir);
             options.nice = !no_nice;
+            options.seed = *seed;
             options.router = match router.as_str() {
                 "router2" => pbit_boards::Router::Router2,
                 _ => pbit_boards::Router::Router1,
