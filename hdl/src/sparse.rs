@@ -1025,15 +1025,18 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         .map(|k| format!("slotdec[{k}]"))
         .collect();
     w!("    wire phase_end = {};", ends.join(" | "));
-    if pipe && lane_late {
-        // the lanes' stage 1 sees the controller's strobes a clock late, stage 2 two
-        w!("    reg upd_d = 1'b0, recomp_d = 1'b0, phase_end_d = 1'b0, last_d = 1'b0;");
-        w!("    always @(posedge clock) begin upd_d <= upd; recomp_d <= recomp_clk; phase_end_d <= phase_end; last_d <= last_slot; end");
+    if pipe {
+        // stage 2's strobes a clock after stage 1's; with the lanes late, stage 1 sees the
+        // controller's a clock late (`_d`) and stage 2 two
+        let (u, r, e, l) = if lane_late {
+            w!("    reg upd_d = 1'b0, recomp_d = 1'b0, phase_end_d = 1'b0, last_d = 1'b0;");
+            w!("    always @(posedge clock) begin upd_d <= upd; recomp_d <= recomp_clk; phase_end_d <= phase_end; last_d <= last_slot; end");
+            ("upd_d", "recomp_d", "phase_end_d", "last_d")
+        } else {
+            ("upd", "recomp_clk", "phase_end", "last_slot")
+        };
         w!("    reg upd2 = 1'b0, recomp2 = 1'b0, phase_end2 = 1'b0, last2 = 1'b0;");
-        w!("    always @(posedge clock) begin upd2 <= upd_d; recomp2 <= recomp_d; phase_end2 <= phase_end_d; last2 <= last_d; end");
-    } else if pipe {
-        w!("    reg upd2 = 1'b0, recomp2 = 1'b0, phase_end2 = 1'b0, last2 = 1'b0;");
-        w!("    always @(posedge clock) begin upd2 <= upd; recomp2 <= recomp_clk; phase_end2 <= phase_end; last2 <= last_slot; end");
+        w!("    always @(posedge clock) begin upd2 <= {u}; recomp2 <= {r}; phase_end2 <= {e}; last2 <= {l}; end");
     }
     // the strobes of the clock that writes the states and ΔE (stage 2 when pipelined)
     let (w_upd, w_recomp, w_end, w_last) = if pipe {
@@ -1140,7 +1143,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         // a group's copies of the controller's strobes, a clock late (stage 1: `lz` `li` `ll`
         // move the slot counters, `lu` updates) and two (stage 2: `lu2`, `lr2`). `keep`: the
         // groups' copies are equal, and yosys would merge them back into one.
-        for gr in 0..plan.lanes.len().div_ceil(WRITE_GROUP) {
+        for gr in 0..write_groups(plan.lanes.len()) {
             w!("    reg lz_g{gr} = 1'b0, li_g{gr} = 1'b0, ll_g{gr} = 1'b1, lu_g{gr} = 1'b0, lu2_g{gr} = 1'b0, lr2_g{gr} = 1'b0;");
             w!("    (* keep *) always @(posedge clock) begin lz_g{gr} <= s_zero; li_g{gr} <= s_inc; ll_g{gr} <= s_last; lu_g{gr} <= upd; lu2_g{gr} <= upd_d; lr2_g{gr} <= recomp_d; end");
         }
@@ -1715,19 +1718,14 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // there: the same clock, but from a register near the p-bits' lanes. The per-word strobe
     // register's net to its 32 p-bits, spread over the die, routed 14.6 ns in a 70 MHz build.
     let group_writes = lane_late;
+    let wb = bits_for(words - 1).max(1); // the word index's bits
     if group_writes {
-        let wb = bits_for(words - 1).max(1);
-        for gr in 0..plan.lanes.len().div_ceil(WRITE_GROUP) {
+        for gr in 0..write_groups(plan.lanes.len()) {
             w!("    reg wst_g{gr} = 1'b0, wcl_g{gr} = 1'b0; reg [{}:0] wix_g{gr} = {wb}'d0; reg [31:0] wsd_g{gr} = 32'd0;", wb - 1);
             w!("    (* keep *) always @(posedge clock) begin wst_g{gr} <= wr_state & (w_index < 24'd{words}); wcl_g{gr} <= wr_clamp & (w_index < 24'd{words}); wix_g{gr} <= w_index[{}:0]; wsd_g{gr} <= write_data; end", wb - 1);
         }
-    }
-    if !group_writes {
-        w!("    wire [{}:0] wsw, wcw; wire [31:0] wsd;", words - 1);
-    }
-    if group_writes {
-        // the p-bits read their group's copies
     } else if words > 1 {
+        w!("    wire [{}:0] wsw, wcw; wire [31:0] wsd;", words - 1);
         w!(
             "    reg [{}:0] wsw_q = {words}'d0, wcw_q = {words}'d0; reg [31:0] wsd_q = 32'd0;",
             words - 1
@@ -1735,6 +1733,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("    always @(posedge clock) begin wsw_q <= {{{words}{{wr_state}}}} & wword; wcw_q <= {{{words}{{wr_clamp}}}} & wword; wsd_q <= write_data; end");
         w!("    assign wsw = wsw_q; assign wcw = wcw_q; assign wsd = wsd_q;");
     } else {
+        w!("    wire [{}:0] wsw, wcw; wire [31:0] wsd;", words - 1);
         w!("    assign wsw = {{{words}{{wr_state}}}} & wword; assign wcw = {{{words}{{wr_clamp}}}} & wword; assign wsd = write_data;");
     }
     for i in 0..n {
@@ -1767,7 +1766,6 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         w!("        if (up_{i}) spin_{i} <= mnew_{l};");
         if group_writes {
             let gr = l / WRITE_GROUP;
-            let wb = bits_for(words - 1).max(1);
             w!("        if (wst_g{gr} & (wix_g{gr} == {wb}'d{wd})) spin_{i} <= wsd_g{gr}[{b}];");
             w!("        if (wcl_g{gr} & (wix_g{gr} == {wb}'d{wd})) clamp_{i} <= wsd_g{gr}[{b}];");
         } else {
@@ -2042,6 +2040,17 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // before `read_q`: from the bus stage's address through it to `read_q` was the 50 MHz
     // build's critical path (23.5 ns, one net of 13.4 ns across the die)
     let reg_target = if two_level { "reg_q" } else { "read_q" };
+    // state word wd's read register selected by its one-hot select, zero-padded to 32 bits
+    let word_term = |wd: usize| {
+        let hi = (32 * wd + 31).min(n - 1);
+        let width = hi - 32 * wd + 1;
+        let value = if width == 32 {
+            format!("rv_{wd}")
+        } else {
+            format!("{{{}'d0, rv_{wd}}}", 32 - width)
+        };
+        format!("({{32{{rq_word[{wd}]}}}} & {value})")
+    };
     // with the lanes a clock late (the same machines as the 60 MHz build's), the registers'
     // read takes the clock the vector read path has anyway: a registered hit per register
     // (`rh`), then `reg_q` as an AND-OR of them (from the address through the 24-bit compares
@@ -2124,22 +2133,10 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         // and the state words' select in one more level (`BUS_READ_CLOCKS` = 5): the words
         // ORed four at a time (`rg_j`), a clock before `read_q`. In one level, sixteen words'
         // AND-OR into `read_q` was ≈ 15–15.8 ns of the 64–68 MHz builds.
-        let groups = words.div_ceil(4);
         w!("    reg rq_vector2 = 1'b0;");
         w!("    always @(posedge clock) rq_vector2 <= rq_vector;");
-        for j in 0..groups {
-            let terms: Vec<String> = (4 * j..(4 * j + 4).min(words))
-                .map(|wd| {
-                    let hi = (32 * wd + 31).min(n - 1);
-                    let width = hi - 32 * wd + 1;
-                    let value = if width == 32 {
-                        format!("rv_{wd}")
-                    } else {
-                        format!("{{{}'d0, rv_{wd}}}", 32 - width)
-                    };
-                    format!("({{32{{rq_word[{wd}]}}}} & {value})")
-                })
-                .collect();
+        for j in 0..words.div_ceil(4) {
+            let terms: Vec<String> = (4 * j..(4 * j + 4).min(words)).map(word_term).collect();
             w!("    reg [31:0] rg_{j} = 32'd0;");
             w!(
                 "    always @(posedge clock) rg_{j} <= {};",
@@ -2188,22 +2185,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
         // the word select from registered one-hot selects (`rq_word`, a clock after the
         // address, as `rv_k` is): from the bus stage's address through the decode to
         // `read_q` was the 50 MHz build's critical path after the write tree (21.3 ns)
-        let terms: Vec<String> = (0..words)
-            .map(|wd| {
-                let hi = (32 * wd + 31).min(n - 1);
-                let width = hi - 32 * wd + 1;
-                let value = if width == 32 {
-                    format!("rv_{wd}")
-                } else {
-                    format!("{{{}'d0, rv_{wd}}}", 32 - width)
-                };
-                format!("({{32{{rq_word[{wd}]}}}} & {value})")
-            })
-            .collect();
         if reg_hits {
             let groups: Vec<String> = (0..words.div_ceil(4)).map(|j| format!("rg_{j}")).collect();
             w!("        if (rq_vector2) read_q <= {};", groups.join(" | "));
         } else {
+            let terms: Vec<String> = (0..words).map(word_term).collect();
             w!("        if (rq_vector) read_q <= {};", terms.join(" | "));
         }
     } else {
@@ -2300,9 +2286,7 @@ fn emit_lane_memory_decode(
     // fan-out to all 64 lanes' hit compares was ≈ 15.9 ns of the 60 MHz build
     let tree = write_tree(lanes);
     let copies: Vec<String> = if tree {
-        (0..lanes.div_ceil(WRITE_GROUP))
-            .map(|g| format!("_g{g}"))
-            .collect()
+        (0..write_groups(lanes)).map(|g| format!("_g{g}")).collect()
     } else {
         vec![String::new()]
     };
@@ -2398,7 +2382,7 @@ fn emit_lane_memory_decode(
         // only by writes that hit the group (so yosys keeps the copies apart): one register
         // driving every lane's memory write ports across the die was the 50 MHz ULX3S build's
         // critical path (`wdxq2`, 22.8 ns of routing in one net)
-        for g in 0..lanes.div_ceil(WRITE_GROUP) {
+        for g in 0..write_groups(lanes) {
             let gb = lb - WRITE_GROUP.trailing_zeros() as usize;
             let in_group = |lane: &str| format!("({lane}[{}:{}] == {gb}'d{g})", lb - 1, lb - gb);
             let _ = writeln!(
@@ -2520,6 +2504,11 @@ fn emit_lane_memories(
 /// Lanes that share a copy of the lane-memory write decode's second stage (with
 /// [`write_tree`]).
 const WRITE_GROUP: usize = 4;
+
+/// Groups of [`WRITE_GROUP`] lanes among `lanes`.
+fn write_groups(lanes: usize) -> usize {
+    lanes.div_ceil(WRITE_GROUP)
+}
 
 /// Whether the lane-memory writes fan out through a copy per group of lanes (with as many
 /// lanes as two-stage lanes take) rather than one register for all.
