@@ -183,14 +183,17 @@ fn lane_machines_match_the_model() {
     }
     assert!(configs >= 48);
     // two-stage lanes (≥ pbit_hdl::sparse::PIPELINE_MIN_LANES): the 12×12 torus in 18 lanes
-    // (4 slots a colour, ordered so no slot reads the two before it, no bubble) and the 8×8
-    // torus in 16 (2 slots a colour: bubbles)
-    for (name, l, lanes, slots) in [
-        ("torus12-L18", 12u32, 18usize, 8u32),
-        ("torus8-L16", 8, 16, 8),
+    // (4 slots a colour, ordered so no slot reads the two before it, no bubble); the 8×8
+    // torus in 16 (2 slots a colour: no such order, so the one-ahead order with the reads of
+    // the slot two before forwarded, and its bubbles: 6 clocks, was 8 with two-ahead
+    // bubbles); the 8×8×8 lattice in 86 (the ULX3S bar build's machine: 3 slots a colour,
+    // forwarded, no bubble)
+    for (name, graph, d, lanes, slots) in [
+        ("torus12-L18", bipartite_torus(12), 4, 18usize, 8u32),
+        ("torus8-L16", bipartite_torus(8), 4, 16, 6),
+        ("lattice8-L86", bipartite_lattice3(8), 6, 86, 6),
     ] {
-        let graph = bipartite_torus(l);
-        let m = VerilatedMachine::build_sparse_with(&graph, 4, Some(lanes)).unwrap();
+        let m = VerilatedMachine::build_sparse_with(&graph, d, Some(lanes)).unwrap();
         let info = m.sparse_info().unwrap().clone();
         assert_eq!(
             (info.lane_stages, info.clocks_per_sweep),
@@ -198,9 +201,28 @@ fn lane_machines_match_the_model() {
             "{name}"
         );
         drop(m);
-        configs += check_machine(name, &graph, 4, Some(lanes), 6);
+        configs += check_machine(name, &graph, d, Some(lanes), 6);
     }
-    assert!(configs >= 60);
+    assert!(configs >= 66);
+}
+
+/// The periodic L×L×L lattice (L even), coloured by the model (2 colours).
+fn bipartite_lattice3(l: u32) -> SparseGraph {
+    let id = |x: u32, y: u32, z: u32| (x % l) * l * l + (y % l) * l + (z % l);
+    let mut p = Vec::new();
+    for x in 0..l {
+        for y in 0..l {
+            for z in 0..l {
+                p.push((id(x, y, z), id(x + 1, y, z)));
+                p.push((id(x, y, z), id(x, y + 1, z)));
+                p.push((id(x, y, z), id(x, y, z + 1)));
+            }
+        }
+    }
+    let e = SparseGraph::canonical_edges(p);
+    let n = (l * l * l) as usize;
+    let c = pbit_model::colour::colour(n, &e);
+    SparseGraph::new(n, e, c.colours).unwrap()
 }
 
 /// The L×L torus (L even), coloured by the model's DSATUR (2 colours).
