@@ -61,16 +61,27 @@ fn random_colouring(g: &mut Gen, n: usize, edges: &[(u32, u32)]) -> Vec<u32> {
     col
 }
 
-fn torus(l: u32) -> Vec<(u32, u32)> {
-    let id = |x: u32, y: u32| (x % l) + l * (y % l);
+/// The periodic lattice of side l in `dims` dimensions: node Σ c_k·l^k, each joined to its
+/// successor along every axis (l ≥ 3).
+fn periodic_lattice(l: u32, dims: u32) -> Vec<(u32, u32)> {
     let mut p = Vec::new();
-    for x in 0..l {
-        for y in 0..l {
-            p.push((id(x, y), id(x + 1, y)));
-            p.push((id(x, y), id(x, y + 1)));
+    for i in 0..l.pow(dims) {
+        let mut stride = 1;
+        for _ in 0..dims {
+            let c = (i / stride) % l;
+            p.push((i, i - c * stride + (c + 1) % l * stride));
+            stride *= l;
         }
     }
     SparseGraph::canonical_edges(p)
+}
+
+/// The periodic lattice (l even), coloured by the model (2 colours).
+fn bipartite_lattice(l: u32, dims: u32) -> SparseGraph {
+    let e = periodic_lattice(l, dims);
+    let n = l.pow(dims) as usize;
+    let c = pbit_model::colour::colour(n, &e);
+    SparseGraph::new(n, e, c.colours).unwrap()
 }
 
 /// The generated machines: (name, graph, built maximum degree).
@@ -100,7 +111,7 @@ fn machines() -> Vec<(&'static str, SparseGraph, usize)> {
         8,
     ));
     // a 4×4 torus coloured 0 and 2: colour 1 is an empty phase
-    let e = torus(4);
+    let e = periodic_lattice(4, 2);
     let col: Vec<u32> = (0..16u32).map(|i| 2 * ((i % 4 + i / 4) % 2)).collect();
     out.push(("torus4-gap", SparseGraph::new(16, e, col).unwrap(), 4));
     // no edges: one colour, two clocks per phase
@@ -189,9 +200,9 @@ fn lane_machines_match_the_model() {
     // bubbles); the 8×8×8 lattice in 86 (the ULX3S bar build's machine: 3 slots a colour,
     // forwarded, no bubble)
     for (name, graph, d, lanes, slots) in [
-        ("torus12-L18", bipartite_torus(12), 4, 18usize, 8u32),
-        ("torus8-L16", bipartite_torus(8), 4, 16, 6),
-        ("lattice8-L86", bipartite_lattice3(8), 6, 86, 6),
+        ("torus12-L18", bipartite_lattice(12, 2), 4, 18usize, 8u32),
+        ("torus8-L16", bipartite_lattice(8, 2), 4, 16, 6),
+        ("lattice8-L86", bipartite_lattice(8, 3), 6, 86, 6),
     ] {
         let m = VerilatedMachine::build_sparse_with(&graph, d, Some(lanes)).unwrap();
         let info = m.sparse_info().unwrap().clone();
@@ -204,33 +215,6 @@ fn lane_machines_match_the_model() {
         configs += check_machine(name, &graph, d, Some(lanes), 6);
     }
     assert!(configs >= 66);
-}
-
-/// The periodic L×L×L lattice (L even), coloured by the model (2 colours).
-fn bipartite_lattice3(l: u32) -> SparseGraph {
-    let id = |x: u32, y: u32, z: u32| (x % l) * l * l + (y % l) * l + (z % l);
-    let mut p = Vec::new();
-    for x in 0..l {
-        for y in 0..l {
-            for z in 0..l {
-                p.push((id(x, y, z), id(x + 1, y, z)));
-                p.push((id(x, y, z), id(x, y + 1, z)));
-                p.push((id(x, y, z), id(x, y, z + 1)));
-            }
-        }
-    }
-    let e = SparseGraph::canonical_edges(p);
-    let n = (l * l * l) as usize;
-    let c = pbit_model::colour::colour(n, &e);
-    SparseGraph::new(n, e, c.colours).unwrap()
-}
-
-/// The L×L torus (L even), coloured by the model's DSATUR (2 colours).
-fn bipartite_torus(l: u32) -> SparseGraph {
-    let e = torus(l);
-    let n = (l * l) as usize;
-    let c = pbit_model::colour::colour(n, &e);
-    SparseGraph::new(n, e, c.colours).unwrap()
 }
 
 /// `count` random configurations on the machine built for `graph` (with `lanes`), each
@@ -335,11 +319,7 @@ fn check_machine(
 /// clock 2, page copy 130 (129 with one state word).
 #[test]
 fn updates_per_clock_from_the_busy_counter() {
-    let torus8 = {
-        let e = torus(8);
-        let c = pbit_model::colour::colour(64, &e);
-        SparseGraph::new(64, e, c.colours).unwrap()
-    };
+    let torus8 = bipartite_lattice(8, 2);
     let edgeless3 = SparseGraph::new(3, vec![], vec![0; 3]).unwrap();
     let cases = [
         ("torus8", torus8.clone(), 4usize, None),
@@ -348,7 +328,7 @@ fn updates_per_clock_from_the_busy_counter() {
         ("torus8-L5", torus8.clone(), 4, Some(5)),
         ("torus8-L32", torus8, 4, Some(32)),
         // two-stage lanes: 2 colours of 128 in 32 lanes, 8 clocks a sweep (no bubble)
-        ("torus16-L32", bipartite_torus(16), 4, Some(32)),
+        ("torus16-L32", bipartite_lattice(16, 2), 4, Some(32)),
         // one colour of 3 in 2 lanes: 2 clocks a sweep
         ("edgeless3-L2", edgeless3, 1, Some(2)),
     ];

@@ -618,23 +618,13 @@ fn two_ahead_slots(
     classes: &[Vec<usize>],
     l: usize,
 ) -> Option<Vec<Vec<Vec<usize>>>> {
+    const BUDGET: usize = 4_000_000;
     let n = graph.n();
     let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
     for &(i, j) in graph.edges() {
         adj[i as usize].push(j as usize);
         adj[j as usize].push(i as usize);
     }
-    search_two_ahead(&adj, classes, l)
-}
-
-/// The bubble-free search of [`two_ahead_slots`]; None when it does not apply or finds none.
-fn search_two_ahead(
-    adj: &[Vec<usize>],
-    classes: &[Vec<usize>],
-    l: usize,
-) -> Option<Vec<Vec<Vec<usize>>>> {
-    const BUDGET: usize = 4_000_000;
-    let n = adj.len();
     let ks: Vec<usize> = classes.iter().map(|c| c.len() / l).collect();
     if classes.len() < 2
         || classes
@@ -924,7 +914,8 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     let mut forwarded = vec![false; n];
     for (i, inputs) in pos.iter().enumerate() {
         for &(j, _) in inputs.iter().flatten() {
-            forwarded[j] |= mem && plan.forwarded(i, j);
+            // (a forwarding plan is two-stage, so its lanes have memories)
+            forwarded[j] |= plan.forwarded(i, j);
         }
     }
     for j in (0..n).filter(|&j| forwarded[j]) {
