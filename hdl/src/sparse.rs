@@ -213,7 +213,7 @@ pub fn sparse_info(
     }
     let format = sparse_format(opts.max_degree);
     let plan = Plan::new(graph, opts.lanes);
-    plan.positions(graph, opts.max_degree)?;
+    plan.layout(graph, opts.max_degree, format.j_bits)?;
     let longest = (0..plan.slots)
         .map(|s| {
             plan.slot_colour
@@ -249,6 +249,26 @@ pub fn sparse_info(
 fn tree_stages(n: usize) -> usize {
     let levels = usize::BITS as usize - (n.max(1) - 1).leading_zeros() as usize; // ceil(log2 n)
     levels.div_ceil(STAGE_LEVELS).max(1)
+}
+
+/// Coupling positions to a block-RAM bank: a bank word is 4 bytes of 9 bits, the ECP5
+/// block RAM's widest port (PDPW16KD, 36 bits) with a write enable per byte, so a bus write
+/// of one coupling writes only its own byte.
+const COUPLING_BANK_BYTES: usize = 4;
+/// Bits of a bank byte (the block RAM's byte; couplings of at most this many bits are banked).
+const COUPLING_BYTE_BITS: usize = 9;
+
+/// The bank and byte of lane `l`'s neighbour position `k` (of `width` positions a lane) when
+/// the couplings are banked: lanes 2p and 2p + 1 share ⌈2·width / 4⌉ banks (the D = 6 glass:
+/// 3 block RAMs for 2 lanes, where LUT RAM took 36 DPR16X4 of ≈ 6.8 LUT sites), their
+/// positions numbered lane-major. Both lanes read one address (their slot counters agree).
+fn coupling_bank(l: usize, k: usize, width: usize) -> (usize, usize) {
+    let per_pair = (2 * width).div_ceil(COUPLING_BANK_BYTES);
+    let f = (l % 2) * width + k;
+    (
+        (l / 2) * per_pair + f / COUPLING_BANK_BYTES,
+        f % COUPLING_BANK_BYTES,
+    )
 }
 
 /// Each node's lane inputs by neighbour position: Some((neighbour, edge)) or None.
@@ -428,16 +448,43 @@ impl Plan {
         self.lanes.len() < self.node_at.len() && self.slots >= 3
     }
 
+    /// Whether the couplings sit in block-RAM banks ([`COUPLING_BANK_BYTES`] positions of two
+    /// lanes to a bank, `emit_coupling_banks`) rather than a LUT RAM per position: with
+    /// two-stage lanes (many lanes, where LUT RAM costs most) when a placement without two
+    /// writes to one bank exists (`positions`).
+    fn banks_wanted(&self, j_bits: u32) -> bool {
+        self.pipelined && j_bits as usize <= COUPLING_BYTE_BITS
+    }
+
+    /// The layout of the couplings: each node's neighbour positions, and whether they sit in
+    /// block-RAM banks ([`Plan::banks_wanted`]; where no bank placement exists, LUT RAM).
+    fn layout(
+        &self,
+        graph: &SparseGraph,
+        max_degree: usize,
+        j_bits: u32,
+    ) -> Result<(Positions, bool), SparseEmitError> {
+        if self.banks_wanted(j_bits) {
+            if let Ok(pos) = self.positions(graph, max_degree, true) {
+                return Ok((pos, true));
+            }
+        }
+        Ok((self.positions(graph, max_degree, false)?, false))
+    }
+
     /// Each node's neighbours by position: `pos[i][k]` = Some((j, e)) when neighbour j (edge e)
-    /// feeds input k of i's lane. With lane memories each position is a memory of its own with
-    /// one write port, and a bus write of edge e writes both ends in the same clock: when both
-    /// ends are served by one lane, their positions must differ. Those edges are placed first
-    /// (greedy); the rest take each end's first free position. Without lane memories the
-    /// positions are the neighbours in edge order.
+    /// feeds input k of i's lane. With lane memories each position of a lane is a memory of its
+    /// own with one write port (or, `banked`, a byte of a block-RAM bank, [`coupling_bank`]),
+    /// and a bus write of edge e writes both ends in the same clock: the two ends must write
+    /// two different memories. The edges whose ends could meet in one memory (ends in one lane,
+    /// or, banked, in one pair of lanes) are placed first (greedy); the rest take each end's
+    /// first free position. Without lane memories the positions are the neighbours in edge
+    /// order.
     fn positions(
         &self,
         graph: &SparseGraph,
         max_degree: usize,
+        banked: bool,
     ) -> Result<Positions, SparseEmitError> {
         let n = graph.n();
         let width = graph
@@ -460,7 +507,17 @@ impl Plan {
             return Ok(pos);
         }
         let lane = |i: usize| self.node_at[i].0;
-        let shared = |&(_, &(i, j)): &(usize, &(u32, u32))| lane(i as usize) == lane(j as usize);
+        // the memory a node's position k writes: a bank (shared by a pair of lanes) or the
+        // lane's own memory of position k
+        let memory = |i: usize, k: usize| {
+            if banked {
+                coupling_bank(lane(i), k, width).0
+            } else {
+                lane(i) * width + k
+            }
+        };
+        let group = |i: usize| if banked { lane(i) / 2 } else { lane(i) };
+        let shared = |&(_, &(i, j)): &(usize, &(u32, u32))| group(i as usize) == group(j as usize);
         let order = edges
             .iter()
             .enumerate()
@@ -470,13 +527,12 @@ impl Plan {
             let (i, j) = (i as usize, j as usize);
             let free_i: Vec<usize> = (0..width).filter(|&k| pos[i][k].is_none()).collect();
             let free_j: Vec<usize> = (0..width).filter(|&k| pos[j][k].is_none()).collect();
-            let pick = if lane(i) == lane(j) {
-                free_i
+            let pick = free_i.iter().find_map(|&ki| {
+                free_j
                     .iter()
-                    .find_map(|&ki| free_j.iter().find(|&&kj| kj != ki).map(|&kj| (ki, kj)))
-            } else {
-                free_i.first().zip(free_j.first()).map(|(&a, &b)| (a, b))
-            };
+                    .find(|&&kj| memory(i, ki) != memory(j, kj))
+                    .map(|&kj| (ki, kj))
+            });
             let Some((ki, kj)) = pick else {
                 return Err(SparseEmitError::Placement {
                     edge: e,
@@ -789,8 +845,8 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // two-stage lanes: the field in one clock (stage 1), the compare, the state write and ΔE in
     // the next (stage 2), from registered copies of the stage-1 signals
     let pipe = plan.pipelined;
-    let pos = plan
-        .positions(graph, opts.max_degree)
+    let (pos, banked) = plan
+        .layout(graph, opts.max_degree, info.format.j_bits)
         .expect("checked by sparse_info");
     let g = plan.groups();
     let t = plan.slots;
@@ -1197,7 +1253,13 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                     Some((j, e)) => (format!("spins[{j}]"), format!("j_{e}")),
                     None => ("1'b0".to_string(), format!("{jb}'d0")),
                 };
-                if mem {
+                if mem && banked {
+                    let (b, y) = coupling_bank(l, k, pos[i].len());
+                    let _ = writeln!(
+                        o,
+                        "{ind}nb_{l}_{k} <= {nb}; // coupling from bank {b}, byte {y}"
+                    );
+                } else if mem {
                     let _ = writeln!(o, "{ind}nb_{l}_{k} <= {nb}; // coupling from jm_{l}_{k}");
                 } else {
                     let _ = writeln!(o, "{ind}nb_{l}_{k} = {nb}; jj_{l}_{k} = {jj};");
@@ -1465,7 +1527,11 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
                 position_bits(&pos),
                 lb,
                 plan.lanes.len(),
+                banked,
             );
+            if banked && (l % 2 == 1 || l + 1 == plan.lanes.len()) {
+                emit_coupling_banks(&mut o, &plan, &pos, l - l % 2, jb, t, sb);
+            }
         }
     }
     // the field of each node, for the readback region
@@ -2417,6 +2483,7 @@ fn emit_lane_memories(
     kb: usize,
     lb: usize,
     lanes: usize,
+    banked: bool,
 ) {
     let hb = fmt.h_bits as usize;
     let jb = fmt.j_bits as usize;
@@ -2426,7 +2493,9 @@ fn emit_lane_memories(
     // lanes are pulled to the block-RAM rows)
     let _ = writeln!(o, "    reg [31:0] gm_{l} [0:{}];", t - 1);
     let _ = writeln!(o, "    reg [{}:0] hm_{l} [0:{}];", hb - 1, t - 1);
-    for k in 0..deg {
+    // banked couplings live in their pair's banks (`emit_coupling_banks`)
+    let jms = if banked { 0 } else { deg };
+    for k in 0..jms {
         let _ = writeln!(o, "    reg [{}:0] jm_{l}_{k} [0:{}];", jb - 1, t - 1);
     }
     let _ = writeln!(o, "    integer mi_{l};");
@@ -2438,7 +2507,7 @@ fn emit_lane_memories(
         o,
         "        gm_{l}[mi_{l}] = 32'd1; hm_{l}[mi_{l}] = {hb}'d0;"
     );
-    for k in 0..deg {
+    for k in 0..jms {
         let _ = writeln!(o, "        jm_{l}_{k}[mi_{l}] = {jb}'d0;");
     }
     let _ = writeln!(o, "    end");
@@ -2470,6 +2539,9 @@ fn emit_lane_memories(
         // the hits of the decode's second stage, registered in the lane (see the decode)
         let _ = writeln!(o, "    reg ja_{l}_{k} = 1'b0, jb_{l}_{k} = 1'b0;");
         let _ = writeln!(o, "    always @(posedge clock) begin ja_{l}_{k} <= wqr_edge & eq_valid{gs} & (eq_la{gs} == {lb}'d{l}) & (eq_ka{gs} == {kb}'d{k}); jb_{l}_{k} <= wqr_edge & eq_valid{gs} & (eq_lb{gs} == {lb}'d{l}) & (eq_kb{gs} == {kb}'d{k}); end");
+        if banked {
+            continue;
+        }
         let _ = writeln!(o, "    always @(posedge clock) begin");
         let _ = writeln!(o, "        jj_{l}_{k} <= jm_{l}_{k}[sel_{l}];");
         let _ = writeln!(
@@ -2478,6 +2550,107 @@ fn emit_lane_memories(
             jb - 1
         );
         let _ = writeln!(o, "    end");
+    }
+}
+
+/// A coupling bank's byte: (lane, neighbour position, byte).
+type BankByte = (usize, usize, usize);
+
+/// The block-RAM banks of the couplings of lanes `l0` and `l0 + 1` (or `l0` alone, the last of
+/// an odd count), with banked couplings (`Plan::layout`): bank b holds the 9-bit bytes
+/// `coupling_bank` gives it, one entry per slot. A bank is read two clocks ahead at the
+/// lanes' next slot (`seln`, one read address for both lanes: their slot counters agree), its
+/// registered output copied into the lanes' `jj` a clock later, where a LUT RAM was read a
+/// clock ahead into `jj`. It is written through its byte enables by the lanes' registered
+/// hits (`ja`, `jb`), at the slot of the end that lies in it: the placement puts no edge's
+/// two ends in one bank. The bus writes only while idle and a run that recomputes first
+/// waits for the writes to land (`S_BEGIN3`), so a read never meets a write it needs
+/// (`no_rw_check`).
+#[allow(clippy::too_many_arguments)]
+fn emit_coupling_banks(
+    o: &mut String,
+    plan: &Plan,
+    pos: &[Vec<Option<(usize, usize)>>],
+    l0: usize,
+    jb: usize,
+    t: usize,
+    sb: usize,
+) {
+    let width = pos.first().map_or(0, Vec::len);
+    let lanes = plan.lanes.len();
+    let gs = if write_tree(lanes) {
+        format!("_g{}", l0 / WRITE_GROUP)
+    } else {
+        String::new()
+    };
+    let deg = |l: usize| {
+        plan.lanes[l]
+            .iter()
+            .map(|&(_, i)| {
+                pos[i]
+                    .iter()
+                    .rposition(Option::is_some)
+                    .map_or(0, |k| k + 1)
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let mut banks: Vec<(usize, Vec<BankByte>)> = Vec::new();
+    for l in l0..(l0 + 2).min(lanes) {
+        for k in 0..deg(l) {
+            let (b, y) = coupling_bank(l, k, width);
+            match banks.iter_mut().find(|(c, _)| *c == b) {
+                Some((_, bytes)) => bytes.push((l, k, y)),
+                None => banks.push((b, vec![(l, k, y)])),
+            }
+        }
+    }
+    let bw = COUPLING_BYTE_BITS;
+    for (b, bytes) in &banks {
+        let w = bw * (bytes.iter().map(|&(_, _, y)| y).max().unwrap_or(0) + 1);
+        let _ = writeln!(
+            o,
+            "    // coupling bank {b} (block RAM): (lane, position, byte) {bytes:?}"
+        );
+        let _ = writeln!(
+            o,
+            "    (* ram_style = \"block\", no_rw_check *) reg [{}:0] jk_{b} [0:{}];",
+            w - 1,
+            t - 1
+        );
+        let _ = writeln!(o, "    integer ki_{b};");
+        let _ = writeln!(
+            o,
+            "    initial for (ki_{b} = 0; ki_{b} < {t}; ki_{b} = ki_{b} + 1) jk_{b}[ki_{b}] = {w}'d0;"
+        );
+        let hits_a: Vec<String> = bytes
+            .iter()
+            .map(|&(l, k, _)| format!("ja_{l}_{k}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "    wire [{}:0] jkw_{b} = ({}) ? eq_sa2{gs} : eq_sb2{gs};",
+            sb - 1,
+            hits_a.join(" | ")
+        );
+        let _ = writeln!(o, "    reg [{}:0] jkr_{b} = {w}'d0;", w - 1);
+        let _ = writeln!(o, "    always @(posedge clock) begin");
+        for &(l, k, y) in bytes {
+            let _ = writeln!(
+                o,
+                "        if (ja_{l}_{k} | jb_{l}_{k}) jk_{b}[jkw_{b}][{}:{}] <= wdq2{gs}[{}:0];",
+                bw * y + jb - 1,
+                bw * y,
+                jb - 1
+            );
+        }
+        let _ = writeln!(o, "        jkr_{b} <= jk_{b}[seln_{l0}];");
+        let _ = writeln!(o, "    end");
+        let _ = write!(o, "    always @(posedge clock) begin");
+        for &(l, k, y) in bytes {
+            let _ = write!(o, " jj_{l}_{k} <= jkr_{b}[{}:{}];", bw * y + jb - 1, bw * y);
+        }
+        let _ = writeln!(o, " end");
     }
 }
 
@@ -2562,6 +2735,20 @@ pub(crate) mod tests {
             .map(|i| (i % l + (i / l) % l + i / (l * l)) % 2)
             .collect();
         SparseGraph::new((l * l * l) as usize, SparseGraph::canonical_edges(p), col).unwrap()
+    }
+
+    /// The l × l periodic lattice (l even), coloured by parity.
+    fn lattice2(l: u32) -> SparseGraph {
+        let id = |x: u32, y: u32| (x % l) + l * (y % l);
+        let mut p = Vec::new();
+        for y in 0..l {
+            for x in 0..l {
+                p.push((id(x, y), id(x + 1, y)));
+                p.push((id(x, y), id(x, y + 1)));
+            }
+        }
+        let col = (0..l * l).map(|i| (i % l + i / l) % 2).collect();
+        SparseGraph::new((l * l) as usize, SparseGraph::canonical_edges(p), col).unwrap()
     }
 
     /// Checks a plan: every node once, at most L lanes, each colour in at least ⌈|c| / L⌉
@@ -2693,6 +2880,57 @@ pub(crate) mod tests {
         // one-stage lanes
         assert_eq!(check_plan(&lattice3(4), 8).slots, 8);
         assert_eq!(check_plan(&g, 8).slots, 64);
+    }
+
+    /// Checks a banked layout: every edge has a position at each end, no edge writes both
+    /// ends into one bank (a bank has one write port), and no two (lane, position) share a
+    /// bank's byte.
+    fn check_banks(g: &SparseGraph, plan: &Plan, pos: &Positions) {
+        let width = pos[0].len();
+        let bank_of = |i: usize, e: usize| {
+            let k = pos[i]
+                .iter()
+                .position(|p| matches!(p, Some((_, f)) if *f == e))
+                .expect("a position at each end");
+            coupling_bank(plan.node_at[i].0, k, width)
+        };
+        for (e, &(i, j)) in g.edges().iter().enumerate() {
+            let (a, b) = (bank_of(i as usize, e), bank_of(j as usize, e));
+            assert_ne!(a.0, b.0, "edge {e} ({i}, {j}) writes bank {} twice", a.0);
+        }
+        let mut bytes = std::collections::HashSet::new();
+        for l in 0..plan.lanes.len() {
+            for k in 0..width {
+                let (b, y) = coupling_bank(l, k, width);
+                assert!(y < COUPLING_BANK_BYTES);
+                assert!(bytes.insert((b, y)), "lane {l} position {k}: byte taken");
+            }
+        }
+    }
+
+    #[test]
+    fn two_stage_lanes_bank_their_couplings() {
+        let g = lattice3(8);
+        let j_bits = sparse_format(6).j_bits;
+        // the bar build's 86 lanes and 64: block-RAM banks, 3 for each pair of lanes
+        for l in [86, 64] {
+            let plan = check_plan(&g, l);
+            let (pos, banked) = plan.layout(&g, 6, j_bits).unwrap();
+            assert!(banked, "L = {l}");
+            check_banks(&g, &plan, &pos);
+            assert_eq!(coupling_bank(l - 1, 5, 6).0 + 1, l.div_ceil(2) * 3);
+        }
+        // the torus in 16 lanes (D = 4): a lane's 4 positions fill one bank, so its edges
+        // inside a lane find no placement and it keeps LUT RAM
+        let t = lattice2(8);
+        let plan = check_plan(&t, 16);
+        assert!(plan.positions(&t, 4, true).is_err());
+        assert!(!plan.layout(&t, 4, j_bits).unwrap().1);
+        // one-stage lanes keep a LUT RAM per position
+        let plan = check_plan(&g, 8);
+        assert!(!plan.layout(&g, 6, j_bits).unwrap().1);
+        // couplings wider than a bank's byte are not banked
+        assert!(!check_plan(&g, 86).layout(&g, 6, 10).unwrap().1);
     }
 
     #[test]
