@@ -261,10 +261,12 @@ const COUPLING_BYTE_BITS: usize = 9;
 /// The bank and byte of lane `l`'s neighbour position `k` (of `width` positions a lane) when
 /// the couplings are banked: lanes 2p and 2p + 1 share ⌈2·width / 4⌉ banks (the D = 6 glass:
 /// 3 block RAMs for 2 lanes, where LUT RAM took 36 DPR16X4 of ≈ 6.8 LUT sites), their
-/// positions numbered lane-major. Both lanes read one address (their slot counters agree).
+/// positions interleaved (position k of the pair's lane h is byte 2k + h of the pair's bytes),
+/// so each lane has positions in every bank of its pair and an edge inside a lane can put
+/// its two ends in two banks. Both lanes read one address (their slot counters agree).
 fn coupling_bank(l: usize, k: usize, width: usize) -> (usize, usize) {
     let per_pair = (2 * width).div_ceil(COUPLING_BANK_BYTES);
-    let f = (l % 2) * width + k;
+    let f = 2 * k + l % 2;
     (
         (l / 2) * per_pair + f / COUPLING_BANK_BYTES,
         f % COUPLING_BANK_BYTES,
@@ -2920,12 +2922,12 @@ pub(crate) mod tests {
             check_banks(&g, &plan, &pos);
             assert_eq!(coupling_bank(l - 1, 5, 6).0 + 1, l.div_ceil(2) * 3);
         }
-        // the torus in 16 lanes (D = 4): a lane's 4 positions fill one bank, so its edges
-        // inside a lane find no placement and it keeps LUT RAM
+        // the torus in 16 lanes (D = 4): 2 banks a pair
         let t = lattice2(8);
         let plan = check_plan(&t, 16);
-        assert!(plan.positions(&t, 4, true).is_err());
-        assert!(!plan.layout(&t, 4, j_bits).unwrap().1);
+        let (pos, banked) = plan.layout(&t, 4, j_bits).unwrap();
+        assert!(banked);
+        check_banks(&t, &plan, &pos);
         // one-stage lanes keep a LUT RAM per position
         let plan = check_plan(&g, 8);
         assert!(!plan.layout(&g, 6, j_bits).unwrap().1);
