@@ -6,6 +6,7 @@
 //!
 //! Needs verilator and g++.
 
+use pbit_hdl::sparse::SparseOptions;
 use pbit_model::run::{Pages, SampleSpec};
 use pbit_model::sparse::{run, Phases, SparseMachine, MODEL_FORMAT};
 use pbit_model::{FixedIsing, Ising, Scaling};
@@ -168,7 +169,7 @@ fn beta(g: &mut Gen) -> Beta {
 fn sparse_machines_match_the_model() {
     let mut configs = 0;
     for (name, graph, d) in machines() {
-        configs += check_machine(name, &graph, d, None, 20);
+        configs += check_machine(name, &graph, d, None, false, 20);
     }
     assert!(configs >= 100);
 }
@@ -190,7 +191,7 @@ fn lane_machines_match_the_model() {
         ("edgeless5", 2),
     ] {
         let (_, graph, d) = pick(name);
-        configs += check_machine(name, &graph, d, Some(lanes), 8);
+        configs += check_machine(name, &graph, d, Some(lanes), false, 8);
     }
     assert!(configs >= 48);
     // two-stage lanes (≥ pbit_hdl::sparse::PIPELINE_MIN_LANES): the 12×12 torus in 18 lanes
@@ -198,13 +199,31 @@ fn lane_machines_match_the_model() {
     // torus in 16 (2 slots a colour: no such order, so the one-ahead order with the reads of
     // the slot two before forwarded, and its bubbles: 6 clocks, was 8 with two-ahead
     // bubbles); the 8×8×8 lattice in 86 (the ULX3S bar build's machine: 3 slots a colour,
-    // forwarded, no bubble)
-    for (name, graph, d, lanes, slots) in [
-        ("torus12-L18", bipartite_lattice(12, 2), 4, 18usize, 8u32),
-        ("torus8-L16", bipartite_lattice(8, 2), 4, 16, 6),
-        ("lattice8-L86", bipartite_lattice(8, 3), 6, 86, 6),
+    // forwarded, no bubble); the 12×12 torus and the 8×8 one with their couplings in
+    // block-RAM banks too (`SparseOptions::coupling_banks`: 2 banks a pair of lanes at D = 4)
+    for (name, graph, d, lanes, slots, banks) in [
+        (
+            "torus12-L18",
+            bipartite_lattice(12, 2),
+            4,
+            18usize,
+            8u32,
+            false,
+        ),
+        (
+            "torus12-L18-banks",
+            bipartite_lattice(12, 2),
+            4,
+            18,
+            8,
+            true,
+        ),
+        ("torus8-L16-banks", bipartite_lattice(8, 2), 4, 16, 6, true),
+        ("lattice8-L86", bipartite_lattice(8, 3), 6, 86, 6, false),
     ] {
-        let m = VerilatedMachine::build_sparse_with(&graph, d, Some(lanes)).unwrap();
+        let m =
+            VerilatedMachine::build_sparse_opts(&graph, &verilator_options(d, Some(lanes), banks))
+                .unwrap();
         let info = m.sparse_info().unwrap().clone();
         assert_eq!(
             (info.lane_stages, info.clocks_per_sweep),
@@ -212,24 +231,39 @@ fn lane_machines_match_the_model() {
             "{name}"
         );
         drop(m);
-        configs += check_machine(name, &graph, d, Some(lanes), 6);
+        configs += check_machine(name, &graph, d, Some(lanes), banks, 6);
     }
     assert!(configs >= 66);
 }
 
 /// `count` random configurations on the machine built for `graph` (with `lanes`), each
 /// compared with the model; the number run.
+/// The options of a Verilator build (`VerilatedMachine::build_sparse_with`'s), with or without
+/// coupling banks.
+fn verilator_options(d: usize, lanes: Option<usize>, coupling_banks: bool) -> SparseOptions {
+    SparseOptions {
+        max_degree: d,
+        readback: true,
+        lanes,
+        stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
+        coupling_banks,
+    }
+}
+
 fn check_machine(
     name: &str,
     graph: &SparseGraph,
     d: usize,
     lanes: Option<usize>,
+    banks: bool,
     count: usize,
 ) -> usize {
     let graph = graph.clone();
     let mut configs = 0;
     {
-        let mut m = VerilatedMachine::build_sparse_with(&graph, d, lanes).unwrap();
+        let mut m =
+            VerilatedMachine::build_sparse_opts(&graph, &verilator_options(d, lanes, banks))
+                .unwrap();
         let mut gen = Gen::new(graph.hash() ^ lanes.unwrap_or(0) as u64);
         for k in 0..count {
             let seed = gen.next_u64();

@@ -279,6 +279,7 @@ fn narrow_counters_saturate_with_the_flag() {
         readback: true,
         lanes: None,
         stats: Some(3),
+        coupling_banks: false,
     };
     let mut m = VerilatedMachine::build_sparse_opts(&graph, &opts).unwrap();
     let mut c = config(5, &graph);
@@ -334,6 +335,7 @@ fn a_machine_without_statistics_is_refused() {
         readback: true,
         lanes: None,
         stats: None,
+        coupling_banks: false,
     };
     let mut m = VerilatedMachine::build_sparse_opts(&graph, &opts).unwrap();
     let mut drv = m.driver();

@@ -61,6 +61,8 @@ pub struct BuildOptions {
     pub lanes: Option<usize>,
     /// The sparse machine's on-chip statistics: counter bits, None (the default): none.
     pub stats: Option<u32>,
+    /// The sparse machine's couplings in block-RAM banks (two-stage lanes; default: LUT RAM).
+    pub coupling_banks: bool,
     /// nextpnr's router (`--router`): router1, its default, or router2, which routes the
     /// 512-p-bit sparse build (75% of the ECP5-85F) in minutes where router1 took over an hour.
     pub router: Router,
@@ -97,6 +99,7 @@ impl BuildOptions {
             sparse: None,
             lanes: None,
             stats: None,
+            coupling_banks: false,
             router: Router::Router1,
         }
     }
@@ -185,6 +188,7 @@ impl BuildPlan {
                     readback: false,
                     lanes: options.lanes,
                     stats: options.stats,
+                    coupling_banks: options.coupling_banks,
                 };
                 pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, clock.hz, options.baud)
                     .map_err(|e| BuildError::Sparse(e.to_string()))?
@@ -431,6 +435,7 @@ impl BuildPlan {
                 readback: false,
                 lanes: self.options.lanes,
                 stats: self.options.stats,
+                coupling_banks: self.options.coupling_banks,
             };
             if let Ok(info) = pbit_hdl::sparse::sparse_info(graph, &opts) {
                 report.set_sparse(

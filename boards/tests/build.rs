@@ -205,6 +205,7 @@ fn ulx3s_small_sparse_pll_build_meets_timing() {
         readback: false,
         lanes: Some(4),
         stats: None,
+        coupling_banks: false,
     };
     let emit = |hz| {
         pbit_hdl::core_top::emit_sparse_core_top(&graph, &opts, hz, r.baud)

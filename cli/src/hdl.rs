@@ -61,6 +61,10 @@ pub enum HdlCommand {
         /// `sample` then reads sums instead of every sample). Off by default on boards.
         #[arg(long)]
         stats: bool,
+        /// --machine sparse: two-stage lanes (16 or more) keep their couplings in block-RAM
+        /// banks instead of LUT RAM (fewer LUTs, more block RAM; docs/hdl.md "Coupling banks").
+        #[arg(long)]
+        coupling_banks: bool,
     },
     /// Print the memory map of a machine of N p-bits (regions, registers, access, widths,
     /// resets, value rules, capabilities), from the table in spec/src/regmap.rs. With
@@ -179,6 +183,7 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                 lanes: m.lanes.filter(|&l| l > 0),
                 // the machine Verilator runs: with on-chip statistics
                 stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
+                coupling_banks: false,
             };
             let (verilog, _) = pbit_hdl::sparse::emit_sparse_verilog(&graph, &opts)?;
             std::fs::create_dir_all(out)?;
@@ -215,6 +220,7 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
             router,
             seed,
             stats,
+            coupling_banks,
         } => {
             let lanes = &m.lanes;
             let b = board(name)?;
@@ -241,6 +247,7 @@ pub fn run(m: &crate::MachineArgs, c: &HdlCommand) -> Result<()> {
                 if *stats {
                     options.stats = Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS);
                 }
+                options.coupling_banks = *coupling_banks;
             } else if lanes.is_some() {
                 bail!("--lanes is for --machine sparse");
             } else if *stats {

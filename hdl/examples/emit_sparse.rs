@@ -71,6 +71,7 @@ fn main() {
                 .get(4)
                 .filter(|a| a.as_str() != "none")
                 .map(|a| a.parse().expect("LANES: a number or none")),
+            coupling_banks: false,
         },
     )
     .unwrap();

@@ -511,6 +511,7 @@ mod tests {
             readback: false,
             lanes: None,
             stats: None,
+            coupling_banks: false,
         };
         let (v, info) = emit_sparse_core_top(&g, &opts, 25_000_000, 1_000_000).unwrap();
         assert!(v.contains("module top(") && v.contains("module pbit_sparse_core("));

@@ -99,6 +99,11 @@ pub struct SparseOptions {
     /// On-chip statistics (`crate::sparse_stats`): Some(bits) keeps a counter of `bits` (1..=32)
     /// per p-bit and per edge, added to on every sample; None (boards by default) builds none.
     pub stats: Option<u32>,
+    /// Two-stage lanes keep their couplings in block-RAM banks, three for each pair of lanes
+    /// at D = 6 (`pbit hdl build --coupling-banks`; docs/hdl.md "Coupling banks"), instead of
+    /// LUT RAM: ≈ 24% fewer LUT sites on the 86-lane glass, but its routing then stalled at the
+    /// block-RAM rows (docs/boards.md), so LUT RAM stays the default.
+    pub coupling_banks: bool,
 }
 
 /// Why a sparse machine cannot be generated.
@@ -213,7 +218,7 @@ pub fn sparse_info(
     }
     let format = sparse_format(opts.max_degree);
     let plan = Plan::new(graph, opts.lanes);
-    plan.layout(graph, opts.max_degree, format.j_bits)?;
+    plan.layout(graph, opts.max_degree, format.j_bits, opts.coupling_banks)?;
     let longest = (0..plan.slots)
         .map(|s| {
             plan.slot_colour
@@ -454,19 +459,21 @@ impl Plan {
     /// lanes to a bank, `emit_coupling_banks`) rather than a LUT RAM per position: with
     /// two-stage lanes (many lanes, where LUT RAM costs most) when a placement without two
     /// writes to one bank exists (`positions`).
-    fn banks_wanted(&self, j_bits: u32) -> bool {
-        self.pipelined && j_bits as usize <= COUPLING_BYTE_BITS
+    fn banks_wanted(&self, j_bits: u32, asked: bool) -> bool {
+        asked && self.pipelined && j_bits as usize <= COUPLING_BYTE_BITS
     }
 
     /// The layout of the couplings: each node's neighbour positions, and whether they sit in
-    /// block-RAM banks ([`Plan::banks_wanted`]; where no bank placement exists, LUT RAM).
+    /// block-RAM banks (asked for, `banks`, and [`Plan::banks_wanted`]; where no bank
+    /// placement exists, LUT RAM).
     fn layout(
         &self,
         graph: &SparseGraph,
         max_degree: usize,
         j_bits: u32,
+        banks: bool,
     ) -> Result<(Positions, bool), SparseEmitError> {
-        if self.banks_wanted(j_bits) {
+        if self.banks_wanted(j_bits, banks) {
             if let Ok(pos) = self.positions(graph, max_degree, true) {
                 return Ok((pos, true));
             }
@@ -848,7 +855,12 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // the next (stage 2), from registered copies of the stage-1 signals
     let pipe = plan.pipelined;
     let (pos, banked) = plan
-        .layout(graph, opts.max_degree, info.format.j_bits)
+        .layout(
+            graph,
+            opts.max_degree,
+            info.format.j_bits,
+            opts.coupling_banks,
+        )
         .expect("checked by sparse_info");
     let g = plan.groups();
     let t = plan.slots;
@@ -2707,6 +2719,7 @@ pub(crate) mod tests {
             readback: true,
             lanes: None,
             stats: None,
+            coupling_banks: false,
         };
         let (v, info) = emit_sparse_verilog(&g, &opts).unwrap();
         assert!(v.contains("module top("));
@@ -2917,7 +2930,8 @@ pub(crate) mod tests {
         // the bar build's 86 lanes and 64: block-RAM banks, 3 for each pair of lanes
         for l in [86, 64] {
             let plan = check_plan(&g, l);
-            let (pos, banked) = plan.layout(&g, 6, j_bits).unwrap();
+            let (pos, banked) = plan.layout(&g, 6, j_bits, true).unwrap();
+            assert!(!plan.layout(&g, 6, j_bits, false).unwrap().1);
             assert!(banked, "L = {l}");
             check_banks(&g, &plan, &pos);
             assert_eq!(coupling_bank(l - 1, 5, 6).0 + 1, l.div_ceil(2) * 3);
@@ -2925,14 +2939,14 @@ pub(crate) mod tests {
         // the torus in 16 lanes (D = 4): 2 banks a pair
         let t = lattice2(8);
         let plan = check_plan(&t, 16);
-        let (pos, banked) = plan.layout(&t, 4, j_bits).unwrap();
+        let (pos, banked) = plan.layout(&t, 4, j_bits, true).unwrap();
         assert!(banked);
         check_banks(&t, &plan, &pos);
         // one-stage lanes keep a LUT RAM per position
         let plan = check_plan(&g, 8);
-        assert!(!plan.layout(&g, 6, j_bits).unwrap().1);
+        assert!(!plan.layout(&g, 6, j_bits, true).unwrap().1);
         // couplings wider than a bank's byte are not banked
-        assert!(!check_plan(&g, 86).layout(&g, 6, 10).unwrap().1);
+        assert!(!check_plan(&g, 86).layout(&g, 6, 10, true).unwrap().1);
     }
 
     #[test]
@@ -2944,6 +2958,7 @@ pub(crate) mod tests {
                 readback: false,
                 lanes: None,
                 stats: None,
+                coupling_banks: false,
             },
         )
         .unwrap_err();

@@ -239,6 +239,7 @@ mod tests {
             readback: false,
             lanes: None,
             stats,
+            coupling_banks: false,
         };
         for bits in [0, 33] {
             assert_eq!(

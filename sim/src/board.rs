@@ -148,6 +148,7 @@ impl Board {
             readback: true,
             lanes,
             stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
+            coupling_banks: false,
         };
         let (verilog, info) =
             pbit_hdl::core_top::emit_sparse_core_top(graph, &opts, clock_hz, baud)

@@ -107,6 +107,7 @@ impl VerilatedMachine {
             lanes,
             // Verilator builds keep the on-chip statistics
             stats: Some(pbit_hdl::sparse_stats::DEFAULT_STATS_BITS),
+            coupling_banks: false,
         };
         Self::build_sparse_traced(graph, &opts, trace)
     }
