@@ -455,10 +455,10 @@ impl Plan {
         self.lanes.len() < self.node_at.len() && self.slots >= 3
     }
 
-    /// Whether the couplings sit in block-RAM banks ([`COUPLING_BANK_BYTES`] positions of two
-    /// lanes to a bank, `emit_coupling_banks`) rather than a LUT RAM per position: with
-    /// two-stage lanes (many lanes, where LUT RAM costs most) when a placement without two
-    /// writes to one bank exists (`positions`).
+    /// Whether banks may hold the couplings ([`COUPLING_BANK_BYTES`] positions of two lanes to
+    /// a bank, `emit_coupling_banks`) rather than a LUT RAM per position: when `asked`
+    /// ([`SparseOptions::coupling_banks`]), with two-stage lanes (many lanes, where LUT RAM
+    /// costs most) and couplings that fit a bank's byte.
     fn banks_wanted(&self, j_bits: u32, asked: bool) -> bool {
         asked && self.pipelined && j_bits as usize <= COUPLING_BYTE_BITS
     }
@@ -555,6 +555,21 @@ impl Plan {
             pos[j][kj] = Some((i, e));
         }
         Ok(pos)
+    }
+
+    /// The neighbour positions lane `l` uses: one past the last position any of its p-bits
+    /// fills.
+    fn lane_positions(&self, pos: &[Vec<Option<(usize, usize)>>], l: usize) -> usize {
+        self.lanes[l]
+            .iter()
+            .map(|&(_, i)| {
+                pos[i]
+                    .iter()
+                    .rposition(Option::is_some)
+                    .map_or(0, |k| k + 1)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Clocks per sweep: one per slot (two when there is one slot, whose lookup clock cannot
@@ -1230,16 +1245,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     };
     // ---- per lane: the selected p-bit's inputs, generator, field, decision and ΔE
     for (l, entries) in plan.lanes.iter().enumerate() {
-        let deg = entries
-            .iter()
-            .map(|&(_, i)| {
-                pos[i]
-                    .iter()
-                    .rposition(Option::is_some)
-                    .map_or(0, |k| k + 1)
-            })
-            .max()
-            .unwrap_or(0);
+        let deg = plan.lane_positions(&pos, l);
         w!("    // lane {l}: (slot, node) {:?}", entries);
         w!(
             "    reg [31:0] ss_{l}; reg [{}:0] hs_{l}; reg sp_{l}, cl_{l}, ac_{l}, va_{l};",
@@ -2529,11 +2535,7 @@ fn emit_lane_memories(
     // a bus write (only while idle) or the update's write-back (only while sweeping), chosen
     // by the lane's own decode, not the controller's state (a net to every bit of every lane)
     // the second decode stage's registers this lane reads: its group's copies with many lanes
-    let gs = if write_tree(lanes) {
-        format!("_g{}", l / WRITE_GROUP)
-    } else {
-        String::new()
-    };
+    let gs = write_group_suffix(l, lanes);
     let _ = writeln!(o, "    wire bw_{l} = wq2_rng{gs} & nh_{l};");
     let _ = writeln!(o, "    wire gwe_{l} = en_{l} | bw_{l};");
     let _ = writeln!(o, "    always @(posedge clock) begin");
@@ -2592,26 +2594,10 @@ fn emit_coupling_banks(
 ) {
     let width = pos.first().map_or(0, Vec::len);
     let lanes = plan.lanes.len();
-    let gs = if write_tree(lanes) {
-        format!("_g{}", l0 / WRITE_GROUP)
-    } else {
-        String::new()
-    };
-    let deg = |l: usize| {
-        plan.lanes[l]
-            .iter()
-            .map(|&(_, i)| {
-                pos[i]
-                    .iter()
-                    .rposition(Option::is_some)
-                    .map_or(0, |k| k + 1)
-            })
-            .max()
-            .unwrap_or(0)
-    };
+    let gs = write_group_suffix(l0, lanes);
     let mut banks: Vec<(usize, Vec<BankByte>)> = Vec::new();
     for l in l0..(l0 + 2).min(lanes) {
-        for k in 0..deg(l) {
+        for k in 0..plan.lane_positions(pos, l) {
             let (b, y) = coupling_bank(l, k, width);
             match banks.iter_mut().find(|(c, _)| *c == b) {
                 Some((_, bytes)) => bytes.push((l, k, y)),
@@ -2683,6 +2669,16 @@ fn write_tree(lanes: usize) -> bool {
     lanes >= PIPELINE_MIN_LANES
 }
 
+/// The suffix of the decode registers lane `l` reads: its group's copies (`_gG`) with
+/// [`write_tree`], else none.
+fn write_group_suffix(l: usize, lanes: usize) -> String {
+    if write_tree(lanes) {
+        format!("_g{}", l / WRITE_GROUP)
+    } else {
+        String::new()
+    }
+}
+
 /// Bits of a neighbour position (0..the positions' width).
 fn position_bits(pos: &[Vec<Option<(usize, usize)>>]) -> usize {
     bits_for(pos.first().map_or(1, Vec::len).max(1) - 1).max(1)
@@ -2735,35 +2731,25 @@ pub(crate) mod tests {
 
     /// A periodic L×L×L lattice numbered plane by plane, 2-coloured by parity.
     fn lattice3(l: u32) -> SparseGraph {
-        let id = |x: u32, y: u32, z: u32| (x % l) + l * ((y % l) + l * (z % l));
-        let mut p = Vec::new();
-        for z in 0..l {
-            for y in 0..l {
-                for x in 0..l {
-                    p.push((id(x, y, z), id(x + 1, y, z)));
-                    p.push((id(x, y, z), id(x, y + 1, z)));
-                    p.push((id(x, y, z), id(x, y, z + 1)));
-                }
-            }
-        }
-        let col = (0..l * l * l)
-            .map(|i| (i % l + (i / l) % l + i / (l * l)) % 2)
-            .collect();
-        SparseGraph::new((l * l * l) as usize, SparseGraph::canonical_edges(p), col).unwrap()
+        lattice(l, 3)
     }
 
-    /// The l × l periodic lattice (l even), coloured by parity.
-    fn lattice2(l: u32) -> SparseGraph {
-        let id = |x: u32, y: u32| (x % l) + l * (y % l);
+    /// The periodic lattice of side l (even) in `dims` dimensions, node index the coordinates
+    /// in base l (x fastest), coloured by the parity of their sum.
+    fn lattice(l: u32, dims: u32) -> SparseGraph {
+        let n = l.pow(dims);
+        let digit = |i: u32, d: u32| (i / l.pow(d)) % l;
         let mut p = Vec::new();
-        for y in 0..l {
-            for x in 0..l {
-                p.push((id(x, y), id(x + 1, y)));
-                p.push((id(x, y), id(x, y + 1)));
+        for i in 0..n {
+            for d in 0..dims {
+                let up = i - digit(i, d) * l.pow(d) + ((digit(i, d) + 1) % l) * l.pow(d);
+                p.push((i, up));
             }
         }
-        let col = (0..l * l).map(|i| (i % l + i / l) % 2).collect();
-        SparseGraph::new((l * l) as usize, SparseGraph::canonical_edges(p), col).unwrap()
+        let col = (0..n)
+            .map(|i| (0..dims).map(|d| digit(i, d)).sum::<u32>() % 2)
+            .collect();
+        SparseGraph::new(n as usize, SparseGraph::canonical_edges(p), col).unwrap()
     }
 
     /// Checks a plan: every node once, at most L lanes, each colour in at least ⌈|c| / L⌉
@@ -2937,7 +2923,7 @@ pub(crate) mod tests {
             assert_eq!(coupling_bank(l - 1, 5, 6).0 + 1, l.div_ceil(2) * 3);
         }
         // the torus in 16 lanes (D = 4): 2 banks a pair
-        let t = lattice2(8);
+        let t = lattice(8, 2);
         let plan = check_plan(&t, 16);
         let (pos, banked) = plan.layout(&t, 4, j_bits, true).unwrap();
         assert!(banked);
