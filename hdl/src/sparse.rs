@@ -45,8 +45,9 @@
 //! ahead. Only the one-bit signals (the neighbours' states, clamp, active) are still selected by
 //! the slot. A bus write of a generator, bias or coupling is decoded by two ROMs (a node's lane
 //! and slot; an edge's lane, slot and neighbour position at both ends) and lands three clocks
-//! late (the ROM's read, its flip-flop copy, then each lane's registered hit), so a run that
-//! recomputes the energy first waits three clocks (`S_BEGIN3`, `S_BEGIN2`, `S_BEGIN`). Each neighbour position
+//! late (the ROM's read, its flip-flop copy, then each lane's registered hit; four with many
+//! lanes, whose ROM outputs pass one more flip-flop before they fan out), so a run that
+//! recomputes the energy first waits as long (`S_BEGIN4`, `S_BEGIN3`, `S_BEGIN2`, `S_BEGIN`). Each neighbour position
 //! is a memory of its own, and the positions are placed so that an edge whose two ends share a
 //! lane writes two different memories.
 //!
@@ -1115,7 +1116,7 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // ---- controller state
     w!("    localparam S_IDLE = 4'd0, S_RECOMP = 4'd1, S_RDRAIN = 4'd2, S_STEP = 4'd3, S_COPY = 4'd4,");
     w!("               S_PREP = 4'd5, S_SWEEP = 4'd6, S_SDRAIN = 4'd7, S_DRAIN = 4'd8, S_BEGIN = 4'd9,");
-    w!("               S_FETCH = 4'd10, S_BEGIN2 = 4'd11, S_BEGIN3 = 4'd12;");
+    w!("               S_FETCH = 4'd10, S_BEGIN2 = 4'd11, S_BEGIN3 = 4'd12, S_BEGIN4 = 4'd13;");
     w!("    reg [3:0] state = S_IDLE;");
     w!("    reg running = 1'b0;");
     w!("    reg stale = 1'b1;");
@@ -2082,10 +2083,18 @@ fn generate(graph: &SparseGraph, opts: &SparseOptions, info: &SparseInfo, name: 
     // memory lanes write the bus's biases, couplings and generators three clocks late (after
     // their three-stage decode), so a recompute starts three clocks later, when slot 0's read
     // sees the last write
-    let recomp = if mem { "S_BEGIN3" } else { "S_RECOMP" };
+    // (four with the write tree, whose ROM outputs pass one more flip-flop)
+    let recomp = if !mem {
+        "S_RECOMP"
+    } else if write_tree(plan.lanes.len()) {
+        "S_BEGIN4"
+    } else {
+        "S_BEGIN3"
+    };
     w!("                state <= stale ? {recomp} : S_FETCH;");
     w!("            end else if (recompute) begin running <= 1'b0; state <= {recomp}; end");
     w!("        end");
+    w!("        S_BEGIN4: state <= S_BEGIN3;");
     w!("        S_BEGIN3: state <= S_BEGIN2;");
     w!("        S_BEGIN2: state <= S_BEGIN;");
     w!("        S_BEGIN: state <= S_RECOMP;");
@@ -2494,12 +2503,25 @@ fn emit_lane_memory_decode(
         "    reg wq_rng = 1'b0, wq_h = 1'b0, wq_edge = 1'b0; reg [31:0] wdq = 32'd0;"
     );
     let _ = writeln!(o, "    always @(posedge clock) begin wq_rng <= wr_rng; wq_h <= wr_h; wq_edge <= wr_edge; wdq <= write_data; end");
+    // with the write tree the ROMs' outputs pass one flip-flop (`nqm`, `eqm`) before they fan
+    // out to the groups' copies, and the write a clock more (`wqm_*`, `wdqm`) to stay aligned
+    let tree = write_tree(lanes);
+    let mid = if tree {
+        let _ = writeln!(
+            o,
+            "    reg wqm_rng = 1'b0, wqm_h = 1'b0, wqm_edge = 1'b0; reg [31:0] wdqm = 32'd0;"
+        );
+        let _ = writeln!(o, "    always @(posedge clock) begin wqm_rng <= wq_rng; wqm_h <= wq_h; wqm_edge <= wq_edge; wdqm <= wdq; end");
+        "m"
+    } else {
+        ""
+    };
     // aligned with the ROMs' flip-flop copies
     let _ = writeln!(
         o,
         "    reg wqr_rng = 1'b0, wqr_h = 1'b0, wqr_edge = 1'b0; reg [31:0] wdqr = 32'd0;"
     );
-    let _ = writeln!(o, "    always @(posedge clock) begin wqr_rng <= wq_rng; wqr_h <= wq_h; wqr_edge <= wq_edge; wdqr <= wdq; end");
+    let _ = writeln!(o, "    always @(posedge clock) begin wqr_rng <= wq{mid}_rng; wqr_h <= wq{mid}_h; wqr_edge <= wq{mid}_edge; wdqr <= wdq{mid}; end");
     let _ = writeln!(o, "    wire [31:0] wdxq = xs32(wdqr);");
     // the ROMs are memories with a registered read, so yosys puts them in block RAM
     let n = plan.node_at.len();
@@ -2521,8 +2543,14 @@ fn emit_lane_memory_decode(
     // the ROMs' block-RAM outputs are copied into flip-flops before they fan out to every
     // lane: from the RAM's output pins the 64-lane ULX3S build routed them in 20.7 ns
     // with the write tree, a kept copy per group of lanes (suffix `_gG`): one register's
-    // fan-out to all 64 lanes' hit compares was ≈ 15.9 ns of the 60 MHz build
-    let tree = write_tree(lanes);
+    // fan-out to all 64 lanes' hit compares was ≈ 15.9 ns of the 60 MHz build. Those copies
+    // load from a flip-flop beside the RAM (`nqm`, `eqm`), not from its output pins: the
+    // 86-lane build's latest path was a RAM's output (5.6 ns to the clock) then 11.4 ns of
+    // routing to a far group's copy
+    if tree {
+        let _ = writeln!(o, "    reg [{}:0] nqm = {nw}'d0;", nw - 1);
+        let _ = writeln!(o, "    always @(posedge clock) nqm <= nq;");
+    }
     let copies: Vec<String> = if tree {
         (0..write_groups(lanes)).map(|g| format!("_g{g}")).collect()
     } else {
@@ -2531,7 +2559,7 @@ fn emit_lane_memory_decode(
     for c in &copies {
         let _ = writeln!(o, "    reg [{}:0] nqr{c} = {nw}'d0;", nw - 1);
         let keep = if tree { "(* keep *) " } else { "" };
-        let _ = writeln!(o, "    {keep}always @(posedge clock) nqr{c} <= nq;");
+        let _ = writeln!(o, "    {keep}always @(posedge clock) nqr{c} <= nq{mid};");
         let _ = writeln!(o, "    wire nq_valid{c} = nqr{c}[{}];", nw - 1);
         let _ = writeln!(
             o,
@@ -2576,11 +2604,15 @@ fn emit_lane_memory_decode(
         "    always @(posedge clock) eq <= e_in ? erom[w_index[{}:0]] : {ew}'d0;",
         eib - 1
     );
+    if tree {
+        let _ = writeln!(o, "    reg [{}:0] eqm = {ew}'d0;", ew - 1);
+        let _ = writeln!(o, "    always @(posedge clock) eqm <= eq;");
+    }
     let half = lb + sb + kb;
     for c in &copies {
         let _ = writeln!(o, "    reg [{}:0] eqr{c} = {ew}'d0;", ew - 1);
         let keep = if tree { "(* keep *) " } else { "" };
-        let _ = writeln!(o, "    {keep}always @(posedge clock) eqr{c} <= eq;");
+        let _ = writeln!(o, "    {keep}always @(posedge clock) eqr{c} <= eq{mid};");
         let _ = writeln!(o, "    wire eq_valid{c} = eqr{c}[{}];", ew - 1);
         for (end, base) in [("a", half), ("b", 0)] {
             let _ = writeln!(
