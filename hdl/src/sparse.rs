@@ -386,9 +386,6 @@ impl Plan {
                         }
                     }
                 }
-                for entries in &mut lane_list {
-                    entries.sort_unstable();
-                }
             }
         }
         let slots = phase_end.len();
@@ -400,8 +397,12 @@ impl Plan {
             for &(slot, node) in entries {
                 // update lanes keep one port (their own), so no lane selects its threshold
                 // among ports when a slot leaves some lanes idle (`local_lanes` spreads them)
-                let p = if lanes.is_some() { l } else { active[slot] };
-                active[slot] += 1;
+                let p = if lanes.is_some() {
+                    l
+                } else {
+                    active[slot] += 1;
+                    active[slot] - 1
+                };
                 if ports.len() <= p {
                     ports.push(Vec::new());
                 }
@@ -591,6 +592,16 @@ impl Plan {
     }
 }
 
+/// Each node's neighbours, from the graph's edge list.
+fn neighbour_lists(graph: &SparseGraph) -> Vec<Vec<usize>> {
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); graph.n()];
+    for &(i, j) in graph.edges() {
+        adj[i as usize].push(j as usize);
+        adj[j as usize].push(i as usize);
+    }
+    adj
+}
+
 /// Which lane serves each p-bit of a slot (`phases`: colour, slot, p-bits), as (lane, p-bit)
 /// pairs. Any choice computes the same (the slots fix the order; a lane only time-multiplexes
 /// its slots), but the wiring follows it: a lane reads its p-bits' neighbours' states from
@@ -610,11 +621,7 @@ fn local_lanes(
     // beyond this many lanes a greedy choice replaces the O(L³) assignment
     const ASSIGN_MAX_LANES: usize = 512;
     let n = graph.n();
-    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &(i, j) in graph.edges() {
-        adj[i as usize].push(j as usize);
-        adj[j as usize].push(i as usize);
-    }
+    let adj = neighbour_lists(graph);
     // hop counts from a set of nodes, capped
     let hops = |from: &[usize]| -> Vec<usize> {
         let mut d = vec![LOCAL_HOPS; n];
@@ -773,11 +780,7 @@ fn hazard_free_slots(
     l: usize,
 ) -> Vec<Vec<Vec<usize>>> {
     let n = graph.n();
-    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &(i, j) in graph.edges() {
-        adj[i as usize].push(j as usize);
-        adj[j as usize].push(i as usize);
-    }
+    let adj = neighbour_lists(graph);
     let marks = |nodes: &[usize]| {
         let mut m = vec![false; n];
         for &i in nodes {
@@ -873,11 +876,7 @@ fn two_ahead_slots(
 ) -> Option<Vec<Vec<Vec<usize>>>> {
     const BUDGET: usize = 4_000_000;
     let n = graph.n();
-    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &(i, j) in graph.edges() {
-        adj[i as usize].push(j as usize);
-        adj[j as usize].push(i as usize);
-    }
+    let adj = neighbour_lists(graph);
     let ks: Vec<usize> = classes.iter().map(|c| c.len() / l).collect();
     if classes.len() < 2
         || classes
@@ -3057,24 +3056,14 @@ pub(crate) mod tests {
 
     /// The distinct other lanes a lane reads neighbours' states from, averaged over lanes.
     fn mean_source_lanes(g: &SparseGraph, plan: &Plan) -> f64 {
+        let adj = neighbour_lists(g);
         let mut total = 0usize;
         for (l, entries) in plan.lanes.iter().enumerate() {
-            let mut src: Vec<usize> = Vec::new();
-            for &(_, i) in entries {
-                for &(a, b) in g.edges() {
-                    let j = if a as usize == i {
-                        b as usize
-                    } else if b as usize == i {
-                        a as usize
-                    } else {
-                        continue;
-                    };
-                    let lj = plan.node_at[j].0;
-                    if lj != l {
-                        src.push(lj);
-                    }
-                }
-            }
+            let mut src: Vec<usize> = entries
+                .iter()
+                .flat_map(|&(_, i)| adj[i].iter().map(|&j| plan.node_at[j].0))
+                .filter(|&lj| lj != l)
+                .collect();
             src.sort_unstable();
             src.dedup();
             total += src.len();
